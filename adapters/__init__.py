@@ -1,0 +1,1 @@
+"""One sub-package per technology; each implements one or more ports."""

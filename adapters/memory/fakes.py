@@ -1,0 +1,161 @@
+"""In-memory stand-ins for the ports that talk to the outside world."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from datetime import UTC, datetime, timedelta
+
+from domain.call import Call, CallMetadata
+from domain.errors import SecretNotFound
+from domain.jobs import Job
+from domain.results import (
+    CallAnalysis,
+    CrmSyncResult,
+    Intent,
+    StoredRecording,
+    SyncStatus,
+    Transcript,
+)
+from domain.tenant import AiConfig, Tenant
+from ports.analysis import CallAnalyzer
+from ports.audio import AudioStore
+from ports.crm import CrmGateway, CrmGatewayFactory
+from ports.queue import JobQueue
+from ports.recording import Download, RecordingSource
+from ports.secrets import SecretStore
+from ports.speech import Transcriber
+from ports.system import Clock, IdGenerator
+
+
+class FixedClock(Clock):
+    def __init__(self, at: datetime | None = None):
+        self.at = at or datetime(2026, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+class SequentialIds(IdGenerator):
+    def __init__(self) -> None:
+        self._n = 0
+
+    def new_id(self) -> str:
+        self._n += 1
+        return f"id{self._n:06d}"
+
+    def new_token(self) -> str:
+        self._n += 1
+        return f"token{self._n:06d}" + "x" * 37
+
+
+class InMemoryJobQueue(JobQueue):
+    def __init__(self) -> None:
+        self.enqueued: list[Job] = []
+
+    async def enqueue(self, job: Job) -> None:
+        self.enqueued.append(job)
+
+
+class InMemorySecretStore(SecretStore):
+    def __init__(self, secrets: dict[str, str] | None = None):
+        self.secrets = dict(secrets or {})
+
+    async def resolve(self, name: str) -> str:
+        try:
+            return self.secrets[name]
+        except KeyError:
+            raise SecretNotFound(f"secret {name!r} is not set") from None
+
+
+class InMemoryAudioStore(AudioStore):
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    async def put(
+        self, name: str, chunks: AsyncIterable[bytes], content_type: str
+    ) -> StoredRecording:
+        data = b"".join([c async for c in chunks])
+        uri = f"memory://{name}"
+        existing = self.objects.get(uri)
+        if existing is not None and existing[0] != data:
+            raise FileExistsError(f"{uri} exists with other content")
+        self.objects[uri] = (data, content_type)
+        return StoredRecording(uri, len(data), hashlib.sha256(data).hexdigest(), content_type)
+
+    async def get(self, uri: str) -> AsyncIterator[bytes]:
+        try:
+            data = self.objects[uri][0]
+        except KeyError:
+            raise FileNotFoundError(uri) from None
+        yield data
+
+    async def delete(self, uri: str) -> None:
+        self.objects.pop(uri, None)
+
+
+class InMemoryRecordingSource(RecordingSource):
+    def __init__(
+        self, recordings: dict[str, bytes] | None = None, content_type: str = "audio/mpeg"
+    ):
+        self.recordings = dict(recordings or {})
+        self.content_type = content_type
+
+    async def open(self, tenant: Tenant, call: Call) -> Download:
+        data = self.recordings[call.call_id]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield data
+
+        return Download(self.content_type, chunks())
+
+
+class ScriptedTranscriber(Transcriber):
+    def __init__(self, transcripts: Iterable[Transcript] = ()):
+        self.transcripts = list(transcripts)
+
+    async def transcribe(self, recording: StoredRecording, language: str = "en-US") -> Transcript:
+        if self.transcripts:
+            return self.transcripts.pop(0)
+        return Transcript(engine="scripted", language=language, text="")
+
+
+class ScriptedCallAnalyzer(CallAnalyzer):
+    def __init__(self, analysis: CallAnalysis | None = None):
+        self.analysis = analysis or CallAnalysis(engine="scripted", summary="", intent=Intent.OTHER)
+
+    async def analyze(
+        self, transcript: Transcript | None, metadata: CallMetadata, ai: AiConfig
+    ) -> CallAnalysis:
+        return self.analysis
+
+
+class InMemoryCrmGateway(CrmGateway):
+    """Remembers activities by idempotency key, creating each once."""
+
+    def __init__(self, crm_type: str = "memory"):
+        self.crm_type = crm_type
+        self.activities: dict[str, str] = {}
+
+    async def sync(self, call: Call, idempotency_key: str) -> CrmSyncResult:
+        activity = self.activities.setdefault(
+            idempotency_key, f"activity-{len(self.activities) + 1}"
+        )
+        return CrmSyncResult(
+            self.crm_type,
+            SyncStatus.SUCCESS,
+            contact_id=call.metadata.caller,
+            activity_id=activity,
+            attempts=1,
+        )
+
+
+class InMemoryCrmGatewayFactory(CrmGatewayFactory):
+    def __init__(self, gateway: CrmGateway | None = None):
+        self.gateway = gateway
+
+    async def for_tenant(self, tenant: Tenant) -> CrmGateway | None:
+        return self.gateway if tenant.config.crm.type != "none" else None

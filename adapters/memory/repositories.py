@@ -1,0 +1,214 @@
+"""In-memory repositories and unit of work. Writers are serialised and work on a staged copy
+that replaces the shared state only on commit, so rollback and isolation behave as in SQL."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+import attrs
+
+from domain.apikeys import ApiKey
+from domain.call import Call
+from domain.errors import CallNotFound, ConcurrentUpdate, TenantAlreadyExists, TenantNotFound
+from domain.jobs import Job
+from domain.paging import decode_cursor, encode_cursor
+from domain.stages import stages_matching
+from domain.tenant import Tenant
+from ports.repositories import (
+    ApiKeyRepository,
+    CallPage,
+    CallRepository,
+    JobRepository,
+    TenantRepository,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+
+
+@attrs.define
+class _State:
+    tenants: dict[str, Tenant] = attrs.field(factory=dict)
+    calls: dict[tuple[str, str], Call] = attrs.field(factory=dict)
+    api_keys: dict[str, ApiKey] = attrs.field(factory=dict)
+    jobs: dict[str, tuple[Job, datetime]] = attrs.field(factory=dict)
+
+    def staged(self) -> _State:
+        return _State(dict(self.tenants), dict(self.calls), dict(self.api_keys), dict(self.jobs))
+
+
+class InMemoryDatabase:
+    def __init__(self) -> None:
+        self.state = _State()
+        self.write_lock = asyncio.Lock()
+
+
+class InMemoryTenantRepository(TenantRepository):
+    def __init__(self, state: _State):
+        self._s = state
+
+    async def add(self, tenant: Tenant) -> None:
+        if tenant.tenant_id in self._s.tenants:
+            raise TenantAlreadyExists(f"tenant {tenant.tenant_id} exists")
+        self._check_company(tenant)
+        self._s.tenants[tenant.tenant_id] = tenant
+
+    def _check_company(self, tenant: Tenant) -> None:
+        for other in self._s.tenants.values():
+            same = other.config.callrail_company_id == tenant.config.callrail_company_id
+            if same and other.tenant_id != tenant.tenant_id:
+                raise TenantAlreadyExists("another tenant has this CallRail company")
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        return self._s.tenants.get(tenant_id)
+
+    async def get_by_company(self, company_ids: Sequence[str]) -> Tenant | None:
+        for company in company_ids:
+            for tenant in self._s.tenants.values():
+                if tenant.config.callrail_company_id == company:
+                    return tenant
+        return None
+
+    async def list(self) -> Sequence[Tenant]:
+        return sorted(self._s.tenants.values(), key=lambda t: t.tenant_id)
+
+    async def update(self, tenant: Tenant) -> None:
+        if tenant.tenant_id not in self._s.tenants:
+            raise TenantNotFound(f"no tenant {tenant.tenant_id}")
+        self._check_company(tenant)
+        self._s.tenants[tenant.tenant_id] = tenant
+
+
+class InMemoryCallRepository(CallRepository):
+    def __init__(self, state: _State):
+        self._s = state
+
+    async def add(self, call: Call) -> bool:
+        key = (call.tenant_id, call.call_id)
+        if key in self._s.calls:
+            return False
+        if call.tenant_id not in self._s.tenants:
+            raise TenantNotFound(f"no tenant {call.tenant_id}")
+        call.version = 1
+        self._s.calls[key] = copy.deepcopy(call)
+        return True
+
+    async def get(self, tenant_id: str, call_id: str) -> Call | None:
+        found = self._s.calls.get((tenant_id, call_id))
+        return copy.deepcopy(found) if found is not None else None
+
+    async def update(self, call: Call) -> None:
+        stored = self._s.calls.get((call.tenant_id, call.call_id))
+        if stored is None:
+            raise CallNotFound(f"no call {call.call_id}")
+        if stored.version != call.version:
+            raise ConcurrentUpdate(f"call {call.call_id} changed since it was read")
+        call.version += 1
+        self._s.calls[(call.tenant_id, call.call_id)] = copy.deepcopy(call)
+
+    async def list(
+        self,
+        tenant_id: str,
+        *,
+        statuses: Sequence[str] = (),
+        since: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> CallPage:
+        stages = stages_matching(list(statuses)) if statuses else None
+        rows = [
+            c
+            for (t, _), c in self._s.calls.items()
+            if t == tenant_id
+            and (stages is None or c.stage in stages)
+            and (since is None or c.received_at >= since)
+        ]
+        rows.sort(key=lambda c: (c.received_at, c.call_id), reverse=True)
+        if cursor is not None:
+            after = decode_cursor(cursor)
+            rows = [c for c in rows if (c.received_at, c.call_id) < after]
+        page = rows[:limit]
+        more = len(rows) > limit
+        next_cursor = encode_cursor(page[-1].received_at, page[-1].call_id) if more else None
+        return CallPage([copy.deepcopy(c) for c in page], next_cursor)
+
+
+class InMemoryApiKeyRepository(ApiKeyRepository):
+    def __init__(self, state: _State):
+        self._s = state
+
+    async def add(self, key: ApiKey) -> None:
+        if key.tenant_id not in self._s.tenants:
+            raise TenantNotFound(f"no tenant {key.tenant_id}")
+        self._s.api_keys[key.key_hash] = key
+
+    async def find(self, key_hash: str) -> ApiKey | None:
+        return self._s.api_keys.get(key_hash)
+
+
+class InMemoryJobRepository(JobRepository):
+    def __init__(self, state: _State):
+        self._s = state
+
+    async def add(self, job: Job, due_at: datetime) -> None:
+        self._s.jobs[job.job_id] = (job, due_at)
+
+    async def pending_count(self) -> int:
+        return len(self._s.jobs)
+
+    async def pending_for(self, tenant_id: str, call_id: str) -> Sequence[Job]:
+        return [
+            j for j, _ in self._s.jobs.values() if (j.tenant_id, j.call_id) == (tenant_id, call_id)
+        ]
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    def __init__(self, db: InMemoryDatabase, read_only: bool):
+        self._db = db
+        self._read_only = read_only
+        self._staged: _State | None = None
+
+    def _bind(self, state: _State) -> None:
+        self.tenants = InMemoryTenantRepository(state)
+        self.calls = InMemoryCallRepository(state)
+        self.api_keys = InMemoryApiKeyRepository(state)
+        self.jobs = InMemoryJobRepository(state)
+
+    async def __aenter__(self) -> Self:
+        if self._read_only:
+            self._bind(self._db.state)
+        else:
+            await self._db.write_lock.acquire()
+            self._staged = self._db.state.staged()
+            self._bind(self._staged)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._read_only:
+            self._staged = None
+            self._db.write_lock.release()
+
+    async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
+        assert self._staged is not None
+        self._db.state = self._staged
+        self._staged = self._db.state.staged()
+        self._bind(self._staged)
+
+
+class InMemoryUnitOfWorkFactory(UnitOfWorkFactory):
+    def __init__(self, db: InMemoryDatabase | None = None):
+        self.db = db or InMemoryDatabase()
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        return InMemoryUnitOfWork(self.db, read_only)

@@ -1,0 +1,85 @@
+"""Applies sql/sqlite/NNN_name.sql in order, once each, recorded in schema_migrations. Each
+file and its tracking row commit together; a second process waits on the write lock and then
+finds the work done."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import UTC, datetime
+from importlib import resources
+
+from adapters.sqlite.database import SqliteDatabase
+
+_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+def available_migrations() -> list[tuple[int, str, str]]:
+    folder = resources.files("sql").joinpath("sqlite")
+    found = []
+    for item in folder.iterdir():
+        match = _NAME.match(item.name)
+        if match:
+            found.append((int(match.group(1)), item.name, item.read_text(encoding="utf-8")))
+    found.sort()
+    return found
+
+
+def _statements(script: str) -> list[str]:
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete SQL statement at the end of a migration: {current[:60]!r}")
+    return statements
+
+
+def _apply(conn: sqlite3.Connection, migrations: list[tuple[int, str, str]]) -> list[str]:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    applied_now = []
+    for version, name, script in migrations:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            done = conn.execute(
+                "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
+            ).fetchone()
+            if done is None:
+                for statement in _statements(script):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, datetime.now(UTC).isoformat()),
+                )
+                applied_now.append(name)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return applied_now
+
+
+async def migrate(db: SqliteDatabase) -> list[str]:
+    """Returns the names of the migrations applied by this call."""
+    migrations = available_migrations()
+    async with db.write_lock:
+        return await db.write(lambda conn: _apply(conn, migrations))
+
+
+async def pending_migrations(db: SqliteDatabase) -> list[str]:
+    def check(conn: sqlite3.Connection) -> set[int]:
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
+        ).fetchone()
+        if exists is None:
+            return set()
+        return {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+
+    applied = await db.read(check)
+    return [name for version, name, _ in available_migrations() if version not in applied]

@@ -1,0 +1,1 @@
+"""The pure core: model, policies and use cases. Standard library and attrs only."""

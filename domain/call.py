@@ -1,0 +1,145 @@
+"""The Call aggregate: what CallRail told us, and what each stage has made of it since."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from domain.errors import IllegalTransition
+from domain.results import CallAnalysis, CrmSyncResult, LeadScore, StoredRecording, Transcript
+from domain.stages import Stage, check_restart, check_transition, status_of
+
+
+@attrs.frozen
+class CallMetadata:
+    caller: str | None = None
+    caller_name: str | None = None
+    direction: str = "inbound"
+    duration_s: int | None = None
+    answered: bool | None = None
+    first_call: bool | None = None
+    voicemail: bool = False
+    source: str | None = None
+    tracking_number: str | None = None
+    business_number: str | None = None
+    started_at: datetime | None = None
+    landing_page_url: str | None = None
+
+
+@attrs.frozen
+class IncomingCall:
+    """A webhook body, parsed. `raw` keeps every field CallRail sent, unknown ones included."""
+
+    call_id: str
+    metadata: CallMetadata
+    recording_url: str | None
+    company_ids: tuple[str, ...] = ()
+    tenant_hint: str | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class StageEvent:
+    stage: Stage
+    at: datetime
+    duration_ms: int | None = None
+    skipped: bool = False
+    note: str | None = None
+
+
+@attrs.frozen
+class Failure:
+    stage: Stage
+    reason: str
+    transient: bool = False
+
+
+@attrs.define(eq=False)
+class Call:
+    """Entity: equal by identity, (tenant_id, call_id)."""
+
+    tenant_id: str
+    call_id: str
+    received_at: datetime
+    metadata: CallMetadata
+    recording_url: str | None = None
+    raw_payload: Mapping[str, Any] = attrs.field(factory=dict)
+    stage: Stage = Stage.RECEIVED
+    attempts: int = 0
+    completed_at: datetime | None = None
+    recording: StoredRecording | None = None
+    transcript: Transcript | None = None
+    analysis: CallAnalysis | None = None
+    lead_score: LeadScore | None = None
+    crm_sync: CrmSyncResult | None = None
+    failure: Failure | None = None
+    timeline: list[StageEvent] = attrs.field(factory=list)
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    version: int = 0
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Call):
+            return NotImplemented
+        return (self.tenant_id, self.call_id) == (other.tenant_id, other.call_id)
+
+    def __hash__(self) -> int:
+        return hash((self.tenant_id, self.call_id))
+
+    @classmethod
+    def receive(cls, tenant_id: str, incoming: IncomingCall, at: datetime) -> Call:
+        return cls(
+            tenant_id=tenant_id,
+            call_id=incoming.call_id,
+            received_at=at,
+            metadata=incoming.metadata,
+            recording_url=incoming.recording_url,
+            raw_payload=dict(incoming.raw),
+            timeline=[StageEvent(Stage.RECEIVED, at)],
+        )
+
+    @property
+    def status(self) -> str:
+        return status_of(self.stage)
+
+    @property
+    def processing_time_ms(self) -> int | None:
+        if self.completed_at is None:
+            return None
+        return int((self.completed_at - self.received_at).total_seconds() * 1000)
+
+    def advance(
+        self,
+        to: Stage,
+        at: datetime,
+        *,
+        duration_ms: int | None = None,
+        skipped: bool = False,
+        note: str | None = None,
+    ) -> None:
+        if to is Stage.FAILED:
+            raise IllegalTransition("use fail() to fail a call, with its reason")
+        check_transition(self.stage, to)
+        self.stage = to
+        self.timeline.append(StageEvent(to, at, duration_ms, skipped, note))
+        if to is Stage.COMPLETED:
+            self.completed_at = at
+
+    def fail(self, at_stage: Stage, reason: str, at: datetime) -> None:
+        check_transition(self.stage, Stage.FAILED)
+        self.failure = Failure(stage=at_stage, reason=reason)
+        self.stage = Stage.FAILED
+        self.timeline.append(StageEvent(Stage.FAILED, at, note=reason))
+        self.completed_at = at
+
+    def restart_from(self, first_stage_to_redo: Stage, at: datetime) -> None:
+        self.stage = check_restart(self.stage, first_stage_to_redo)
+        self.failure = None
+        self.completed_at = None
+        self.attempts = 0
+        self.timeline.append(
+            StageEvent(self.stage, at, note=f"reprocess from {first_stage_to_redo}")
+        )

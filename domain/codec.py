@@ -1,0 +1,238 @@
+"""Plain-data forms of the call and its parts: the call JSON of api.md, and the JSON that
+adapters keep in their rows. Pure functions, so every store maps the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from domain.call import Call, CallMetadata, Failure, StageEvent
+from domain.results import (
+    CallAnalysis,
+    CrmSyncResult,
+    Intent,
+    LeadScore,
+    ScoreReason,
+    Segment,
+    Sentiment,
+    StoredRecording,
+    SyncStatus,
+    Tier,
+    Transcript,
+    Urgency,
+)
+from domain.stages import Stage
+
+
+def iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def parse_time(text: Any) -> datetime | None:
+    return datetime.fromisoformat(text) if isinstance(text, str) else None
+
+
+def metadata_to_dict(m: CallMetadata) -> dict[str, Any]:
+    return {
+        "caller": m.caller,
+        "caller_name": m.caller_name,
+        "direction": m.direction,
+        "duration_s": m.duration_s,
+        "answered": m.answered,
+        "first_call": m.first_call,
+        "voicemail": m.voicemail,
+        "source": m.source,
+        "tracking_number": m.tracking_number,
+        "business_number": m.business_number,
+        "started_at": iso(m.started_at),
+        "landing_page_url": m.landing_page_url,
+    }
+
+
+def metadata_from_dict(d: Mapping[str, Any]) -> CallMetadata:
+    return CallMetadata(**{**d, "started_at": parse_time(d.get("started_at"))})
+
+
+def recording_to_dict(r: StoredRecording | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {
+        "uri": r.uri,
+        "bytes": r.bytes,
+        "sha256": r.sha256,
+        "content_type": r.content_type,
+        "duration_s": r.duration_s,
+    }
+
+
+def recording_from_dict(d: Mapping[str, Any] | None) -> StoredRecording | None:
+    return StoredRecording(**d) if d else None
+
+
+def transcript_to_dict(t: Transcript | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {
+        "engine": t.engine,
+        "language": t.language,
+        "redacted": t.redacted,
+        "text": t.text,
+        "audio_duration_s": t.audio_duration_s,
+        "segments": [
+            {"speaker": s.speaker, "start_s": s.start_s, "end_s": s.end_s, "text": s.text}
+            for s in t.segments
+        ],
+    }
+
+
+def transcript_from_dict(d: Mapping[str, Any] | None) -> Transcript | None:
+    if not d:
+        return None
+    return Transcript(
+        engine=d["engine"],
+        language=d["language"],
+        text=d["text"],
+        segments=tuple(Segment(**s) for s in d.get("segments", ())),
+        redacted=bool(d.get("redacted")),
+        audio_duration_s=d.get("audio_duration_s"),
+    )
+
+
+def analysis_to_dict(a: CallAnalysis | None) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    return {
+        "engine": a.engine,
+        "summary": a.summary,
+        "intent": a.intent.value,
+        "sentiment": a.sentiment.value,
+        "urgency": a.urgency.value,
+        "service_requested": a.service_requested,
+        "appointment_booked": a.appointment_booked,
+        "caller_name": a.caller_name,
+        "caller_email": a.caller_email,
+        "is_spam": a.is_spam,
+        "is_existing_customer": a.is_existing_customer,
+        "key_phrases": list(a.key_phrases),
+    }
+
+
+def analysis_from_dict(d: Mapping[str, Any] | None) -> CallAnalysis | None:
+    if not d:
+        return None
+    return CallAnalysis(
+        **{
+            **d,
+            "intent": Intent(d["intent"]),
+            "sentiment": Sentiment(d["sentiment"]),
+            "urgency": Urgency(d["urgency"]),
+            "key_phrases": tuple(d.get("key_phrases", ())),
+        }
+    )
+
+
+def score_to_dict(s: LeadScore | None) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {
+        "score": s.score,
+        "tier": s.tier.value,
+        "qualified": s.qualified,
+        "threshold": s.threshold,
+        "version": s.version,
+        "reasons": [
+            {"factor": r.factor, "points": r.points, "detail": r.detail} for r in s.reasons
+        ],
+    }
+
+
+def score_from_dict(d: Mapping[str, Any] | None) -> LeadScore | None:
+    if not d:
+        return None
+    return LeadScore(
+        score=d["score"],
+        tier=Tier(d["tier"]),
+        qualified=d["qualified"],
+        threshold=d["threshold"],
+        version=d["version"],
+        reasons=tuple(ScoreReason(**r) for r in d.get("reasons", ())),
+    )
+
+
+def crm_to_dict(c: CrmSyncResult | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {
+        "type": c.type,
+        "status": c.status.value,
+        "contact_id": c.contact_id,
+        "activity_id": c.activity_id,
+        "attempts": c.attempts,
+        "error": c.error,
+    }
+
+
+def crm_from_dict(d: Mapping[str, Any] | None) -> CrmSyncResult | None:
+    return CrmSyncResult(**{**d, "status": SyncStatus(d["status"])}) if d else None
+
+
+def failure_to_dict(f: Failure | None) -> dict[str, Any] | None:
+    if f is None:
+        return None
+    return {"stage": f.stage.value, "reason": f.reason, "transient": f.transient}
+
+
+def failure_from_dict(d: Mapping[str, Any] | None) -> Failure | None:
+    return Failure(Stage(d["stage"]), d["reason"], bool(d.get("transient"))) if d else None
+
+
+def timeline_to_list(events: list[StageEvent]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for e in events:
+        item: dict[str, Any] = {
+            "stage": e.stage.value,
+            "at": iso(e.at),
+            "duration_ms": e.duration_ms,
+        }
+        if e.skipped:
+            item["skipped"] = True
+        if e.note:
+            item["note"] = e.note
+        out.append(item)
+    return out
+
+
+def timeline_from_list(items: list[Mapping[str, Any]]) -> list[StageEvent]:
+    return [
+        StageEvent(
+            Stage(i["stage"]),
+            datetime.fromisoformat(i["at"]),
+            i.get("duration_ms"),
+            bool(i.get("skipped")),
+            i.get("note"),
+        )
+        for i in items
+    ]
+
+
+def call_document(call: Call) -> dict[str, Any]:
+    """The call as `GET .../calls/{call_id}` shows it (api.md)."""
+    return {
+        "tenant_id": call.tenant_id,
+        "call_id": call.call_id,
+        "status": call.status,
+        "stage": call.stage.value,
+        "received_at": iso(call.received_at),
+        "completed_at": iso(call.completed_at),
+        "processing_time_ms": call.processing_time_ms,
+        "attempts": call.attempts,
+        "metadata": metadata_to_dict(call.metadata),
+        "recording": recording_to_dict(call.recording),
+        "transcript": transcript_to_dict(call.transcript),
+        "analysis": analysis_to_dict(call.analysis),
+        "lead_score": score_to_dict(call.lead_score),
+        "crm_sync": crm_to_dict(call.crm_sync),
+        "failure": failure_to_dict(call.failure),
+        "timeline": timeline_to_list(call.timeline),
+    }

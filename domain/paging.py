@@ -1,0 +1,25 @@
+"""Opaque page cursors for newest-first call listings: (received_at, call_id) of the last row."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from domain.errors import FieldError, ValidationFailed
+
+
+def encode_cursor(received_at: datetime, call_id: str) -> str:
+    raw = json.dumps([received_at.isoformat(), call_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        at, call_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return datetime.fromisoformat(at), str(call_id)
+    except (ValueError, TypeError):
+        raise ValidationFailed(
+            [FieldError("page_token", "not a token this API issued")], "query"
+        ) from None

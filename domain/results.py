@@ -1,0 +1,125 @@
+"""Value objects the pipeline's stages produce, one per stage."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import attrs
+from attrs import validators as v
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must not be negative")
+
+
+@attrs.frozen
+class StoredRecording:
+    uri: str
+    bytes: int = attrs.field(validator=_non_negative)
+    sha256: str = attrs.field(validator=v.matches_re(r"^[0-9a-f]{64}$"))
+    content_type: str = "audio/mpeg"
+    duration_s: float | None = None
+
+
+@attrs.frozen
+class Segment:
+    speaker: str
+    start_s: float = attrs.field(validator=_non_negative)
+    end_s: float = attrs.field(validator=_non_negative)
+    text: str
+
+    def __attrs_post_init__(self) -> None:
+        if self.end_s < self.start_s:
+            raise ValueError("a segment cannot end before it starts")
+
+
+@attrs.frozen
+class Transcript:
+    engine: str
+    language: str
+    text: str
+    segments: tuple[Segment, ...] = ()
+    redacted: bool = False
+    audio_duration_s: float | None = None
+
+
+class Intent(StrEnum):
+    NEW_SERVICE_REQUEST = "new_service_request"
+    QUOTE_REQUEST = "quote_request"
+    APPOINTMENT = "appointment"
+    EXISTING_CUSTOMER = "existing_customer"
+    WRONG_NUMBER = "wrong_number"
+    SPAM = "spam"
+    VOICEMAIL = "voicemail"
+    OTHER = "other"
+
+
+class Sentiment(StrEnum):
+    POSITIVE = "positive"
+    NEUTRAL = "neutral"
+    NEGATIVE = "negative"
+
+
+class Urgency(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+@attrs.frozen
+class CallAnalysis:
+    engine: str
+    summary: str
+    intent: Intent
+    sentiment: Sentiment = Sentiment.NEUTRAL
+    urgency: Urgency = Urgency.LOW
+    service_requested: str | None = None
+    appointment_booked: bool = False
+    caller_name: str | None = None
+    caller_email: str | None = None
+    is_spam: bool = False
+    is_existing_customer: bool = False
+    key_phrases: tuple[str, ...] = ()
+
+
+class Tier(StrEnum):
+    HOT = "hot"
+    WARM = "warm"
+    COLD = "cold"
+    SPAM = "spam"
+
+
+@attrs.frozen
+class ScoreReason:
+    factor: str
+    points: int
+    detail: str
+
+
+@attrs.frozen
+class LeadScore:
+    score: int = attrs.field(validator=[v.ge(0), v.le(100)])
+    tier: Tier
+    qualified: bool
+    threshold: int = attrs.field(validator=[v.ge(0), v.le(100)])
+    version: str
+    reasons: tuple[ScoreReason, ...] = ()
+
+
+class SyncStatus(StrEnum):
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@attrs.frozen
+class CrmSyncResult:
+    type: str
+    status: SyncStatus
+    contact_id: str | None = None
+    activity_id: str | None = None
+    attempts: int = 0
+    error: str | None = None

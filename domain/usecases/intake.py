@@ -1,0 +1,96 @@
+"""Accepting a CallRail webhook: verify, dedupe, persist the call and its job, then answer."""
+
+from __future__ import annotations
+
+import attrs
+
+from domain.call import Call
+from domain.errors import InvalidSignature, MalformedPayload, TenantInactive, TenantNotFound
+from domain.jobs import Job
+from domain.tenant import Tenant
+from domain.usecases.secrets import reveal
+from domain.webhook import company_ids, decode_body, parse_incoming_call, signature_matches
+from ports.queue import JobQueue
+from ports.repositories import UnitOfWorkFactory
+from ports.secrets import SecretStore
+from ports.system import Clock, IdGenerator
+
+
+@attrs.frozen
+class ReceiveWebhook:
+    body: bytes = attrs.field(repr=False)
+    signature: str | None
+    tenant_id: str | None = None  # from the path, when CallRail posts to a tenant's own URL
+    trace_context: dict[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class WebhookAccepted:
+    call: Call
+    created: bool
+
+
+class AcceptWebhook:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        secrets: SecretStore,
+        queue: JobQueue,
+        clock: Clock,
+        ids: IdGenerator,
+    ):
+        self._uow = uow
+        self._secrets = secrets
+        self._queue = queue
+        self._clock = clock
+        self._ids = ids
+
+    async def __call__(self, command: ReceiveWebhook) -> WebhookAccepted:
+        # The signing key is per company, so the tenant comes first, from the path or from the
+        # unverified body; nothing from the body is trusted until the signature is checked.
+        payload = None
+        if command.tenant_id is None:
+            payload = decode_body(command.body)
+        tenant = await self._find_tenant(command.tenant_id, payload)
+        secret = await reveal(tenant.config.webhook_secret, self._secrets)
+        if not signature_matches(secret, command.body, command.signature):
+            raise InvalidSignature("the Signature header does not match the body")
+        if payload is None:
+            payload = decode_body(command.body)
+        incoming = parse_incoming_call(payload)
+        now = self._clock.now()
+        call = Call.receive(tenant.tenant_id, incoming, now)
+        job = Job(self._ids.new_id(), tenant.tenant_id, call.call_id, now, command.trace_context)
+        async with self._uow() as uow:
+            created = await uow.calls.add(call)
+            if not created:
+                existing = await uow.calls.get(tenant.tenant_id, call.call_id)
+                assert existing is not None
+                return WebhookAccepted(existing, created=False)
+            await uow.jobs.add(job, due_at=now)
+            await uow.commit()
+        await self._queue.enqueue(job)
+        return WebhookAccepted(call, created=True)
+
+    async def _find_tenant(
+        self, tenant_id: str | None, payload: dict[str, object] | None
+    ) -> Tenant:
+        async with self._uow(read_only=True) as uow:
+            if tenant_id is not None:
+                tenant = await uow.tenants.get(tenant_id)
+            else:
+                assert payload is not None
+                ids = company_ids(payload)
+                tenant = await uow.tenants.get_by_company(ids) if ids else None
+                hint = payload.get("tenant_id")
+                if tenant is None and isinstance(hint, str):
+                    tenant = await uow.tenants.get(hint)
+                if tenant is None and not ids and not isinstance(hint, str):
+                    raise MalformedPayload(
+                        "the body names no company (company_resource_id or company_id)"
+                    )
+        if tenant is None:
+            raise TenantNotFound("no tenant has this CallRail company")
+        if not tenant.active:
+            raise TenantInactive(f"tenant {tenant.tenant_id} is not active")
+        return tenant

@@ -1,0 +1,222 @@
+"""CallRail webhook bodies: signature check on the raw bytes, then a defensive parse.
+
+Two forms are accepted (api.md): CallRail's own post-call body, where numbers and booleans may
+be strings and ids come as `resource_id` or the legacy numeric `id`; and the flat form of the
+operations runbook's load test. Unknown fields are kept, never rejected.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from domain.call import CallMetadata, IncomingCall
+from domain.errors import FieldError, MalformedPayload, ValidationFailed
+from domain.phone import normalize_e164
+
+SIGNATURE_HEADER = "Signature"
+MAX_ID_LENGTH = 128
+
+
+def sign(secret: str, body: bytes) -> str:
+    """base64(HMAC-SHA1(key, body)), the key being the signing key's ASCII text."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def signature_matches(secret: str, body: bytes, signature: str | None) -> bool:
+    if not signature:
+        return False
+    try:
+        presented = base64.b64decode(signature.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha1).digest()
+    return hmac.compare_digest(presented, expected)
+
+
+def decode_body(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise MalformedPayload(f"the body is not valid JSON ({exc.msg} at {exc.pos})") from None
+    except UnicodeDecodeError:
+        raise MalformedPayload("the body is not UTF-8 text") from None
+    if not isinstance(payload, dict):
+        raise MalformedPayload("the body must be a JSON object")
+    return payload
+
+
+def company_ids(payload: Mapping[str, Any]) -> tuple[str, ...]:
+    """Every id the unverified body gives for the CallRail company, most specific first."""
+    found: list[str] = []
+    for key in ("company_resource_id", "company_id", "callrail_company_id"):
+        value = payload.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            text = str(value).strip()
+            if text and text not in found:
+                found.append(text)
+    return tuple(found)
+
+
+def parse_incoming_call(payload: Mapping[str, Any]) -> IncomingCall:
+    p = _Parser(payload)
+    call_id = p.identifier("resource_id", "id", "call_id")
+    if call_id is None:
+        p.errors.append(
+            FieldError("resource_id", "a call id is required (resource_id, id or call_id)")
+        )
+    caller_raw = p.text("customer_phone_number", "caller_id", "callernum", "caller")
+    caller = normalize_e164(caller_raw) if caller_raw else None
+    if caller_raw and caller is None:
+        # Withheld and malformed caller ids are common: keep the call, drop the number.
+        caller = None
+    direction = (p.text("direction") or "inbound").lower()
+    if direction not in ("inbound", "outbound"):
+        p.errors.append(FieldError("direction", "must be inbound or outbound"))
+    metadata = CallMetadata(
+        caller=caller,
+        caller_name=p.text("customer_name", "caller_name", "callername"),
+        direction=direction,
+        duration_s=p.integer("duration"),
+        answered=p.boolean("answered"),
+        first_call=p.boolean("first_call"),
+        voicemail=bool(p.boolean("voicemail")),
+        source=p.text("source", "formatted_tracking_source", "source_name"),
+        tracking_number=_phone(p.text("tracking_phone_number", "trackingnum")),
+        business_number=_phone(p.text("business_phone_number")),
+        started_at=p.timestamp("start_time", "timestamp"),
+        landing_page_url=p.text("landing_page_url"),
+    )
+    recording_url = p.url("recording", "recording_url")
+    if p.errors:
+        raise ValidationFailed(p.errors, what="webhook body")
+    assert call_id is not None
+    return IncomingCall(
+        call_id=call_id,
+        metadata=metadata,
+        recording_url=recording_url,
+        company_ids=company_ids(payload),
+        tenant_hint=p.text("tenant_id"),
+        raw=dict(payload),
+    )
+
+
+def _phone(raw: str | None) -> str | None:
+    return normalize_e164(raw) if raw else None
+
+
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0", ""}
+
+
+class _Parser:
+    """Reads loosely typed fields, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, payload: Mapping[str, Any]):
+        self.payload = payload
+        self.errors: list[FieldError] = []
+
+    def _first(self, *keys: str) -> tuple[str, Any]:
+        for key in keys:
+            value = self.payload.get(key)
+            if value is not None and value != "":
+                return key, value
+        return keys[0], None
+
+    def text(self, *keys: str) -> str | None:
+        key, value = self._first(*keys)
+        if value is None:
+            return None
+        if isinstance(value, (dict, list)):
+            self.errors.append(FieldError(key, "must be a string"))
+            return None
+        text = str(value).strip()
+        return text or None
+
+    def identifier(self, *keys: str) -> str | None:
+        key, value = self._first(*keys)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            self.errors.append(FieldError(key, "must be a string or an integer"))
+            return None
+        text = str(value).strip()
+        if not text or len(text) > MAX_ID_LENGTH or not text.isprintable() or "/" in text:
+            self.errors.append(
+                FieldError(key, f"must be 1 to {MAX_ID_LENGTH} printable characters, no '/'")
+            )
+            return None
+        return text
+
+    def integer(self, key: str) -> int | None:
+        _, value = self._first(key)
+        if value is None:
+            return None
+        number: float
+        if isinstance(value, bool):
+            number = -1
+        elif isinstance(value, (int, float)):
+            number = value
+        elif isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                number = -1
+        else:
+            number = -1
+        if number != number or number < 0 or number > 10**7 or number != int(number):  # NaN too
+            self.errors.append(FieldError(key, "must be a whole number of seconds, 0 or more"))
+            return None
+        return int(number)
+
+    def boolean(self, key: str) -> bool | None:
+        _, value = self._first(key)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+        self.errors.append(FieldError(key, "must be true or false"))
+        return None
+
+    def timestamp(self, *keys: str) -> datetime | None:
+        key, value = self._first(*keys)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is not None:
+                return parsed
+        self.errors.append(FieldError(key, "must be an ISO 8601 time with a UTC offset"))
+        return None
+
+    def url(self, *keys: str) -> str | None:
+        key, value = self._first(*keys)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip().lower().startswith(
+            ("https://", "http://")
+        ):
+            self.errors.append(FieldError(key, "must be an http(s) URL"))
+            return None
+        if len(value) > 2048:
+            self.errors.append(FieldError(key, "must be at most 2048 characters"))
+            return None
+        return value.strip()

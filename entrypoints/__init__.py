@@ -1,0 +1,1 @@
+"""The driving side: HTTP app, CLI, configuration, the DI container (composition root)."""

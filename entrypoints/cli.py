@@ -1,0 +1,207 @@
+"""`ingestion-pipeline`: serve, migrate, and administer tenants and calls.
+
+Errors print one readable line to stderr and exit non-zero (1: the request failed; 2: the
+command line or the configuration is wrong)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from adapters.sqlite.migrations import migrate
+from domain.codec import call_document
+from domain.errors import DomainError
+from domain.usecases.calls import ListCallsQuery
+from entrypoints.config import ConfigError, load_settings
+from entrypoints.container import Container, build_container
+from entrypoints.http.app import create_app
+from entrypoints.logs import configure_logging
+from entrypoints.presenters import call_summary, tenant_view
+
+
+class UsageError(Exception):
+    pass
+
+
+def _read_document(path: str) -> dict[str, Any]:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{path} is not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise UsageError(f"{path} must hold a JSON object")
+    return document
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2))
+
+
+def _print_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+async def _with_database(
+    container: Container, work: Callable[[], Awaitable[None]], *, migrated: bool
+) -> None:
+    db = container.database()
+    await db.open()
+    try:
+        if migrated:  # one machine needs no set-up step: the schema comes with the first command
+            await migrate(db)
+        await work()
+    finally:
+        await db.close()
+
+
+def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awaitable[None]]:
+    c = container
+
+    async def migrate_db() -> None:
+        applied = await migrate(c.database())
+        print(
+            f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else "")
+        )
+
+    async def tenants_create() -> None:
+        _print_json(tenant_view(await c.create_tenant()(_read_document(args.file))))
+
+    async def tenants_update() -> None:
+        _print_json(tenant_view(await c.update_tenant()(args.tenant_id, _read_document(args.file))))
+
+    async def tenants_show() -> None:
+        _print_json(tenant_view(await c.get_tenant()(args.tenant_id)))
+
+    async def tenants_list() -> None:
+        tenants = [tenant_view(t) for t in await c.list_tenants()()]
+        if args.json:
+            for t in tenants:
+                print(json.dumps(t))
+            return
+        rows = [
+            {
+                "tenant_id": t["tenant_id"],
+                "name": t["name"],
+                "status": t["status"],
+                "company": t["config"]["callrail_company_id"],
+                "crm": t["config"]["crm_config"]["type"],
+            }
+            for t in tenants
+        ]
+        _print_table(rows, ["tenant_id", "name", "status", "company", "crm"])
+
+    async def tenants_api_key() -> None:
+        key = await c.issue_api_key()(args.tenant_id)
+        print(key)
+        print("Store this key now: it is shown once and kept only as a hash.", file=sys.stderr)
+
+    async def calls_list() -> None:
+        page = await c.list_calls()(
+            ListCallsQuery(args.tenant_id, status=args.status, limit=args.limit)
+        )
+        rows = [call_summary(call) for call in page.calls]
+        if args.json:
+            for r in rows:
+                print(json.dumps(r))
+            return
+        _print_table(rows, ["call_id", "status", "stage", "received_at", "intent", "score", "tier"])
+
+    async def calls_show() -> None:
+        _print_json(call_document(await c.get_call()(args.tenant_id, args.call_id)))
+
+    handlers: dict[str, Callable[[], Awaitable[None]]] = {
+        "migrate": migrate_db,
+        "tenants create": tenants_create,
+        "tenants update": tenants_update,
+        "tenants show": tenants_show,
+        "tenants list": tenants_list,
+        "tenants api-key": tenants_api_key,
+        "calls list": calls_list,
+        "calls show": calls_show,
+    }
+    key = " ".join(p for p in (args.command, getattr(args, "action", None)) if p)
+    return handlers[key]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ingestion-pipeline", description="CallRail calls in, scored leads out."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the service")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")  # noqa: S104
+    serve.add_argument("--port", type=int, default=None, help="port (default $PORT or 8080)")
+    commands.add_parser("migrate", help="apply database migrations")
+
+    tenants = commands.add_parser("tenants", help="tenant administration")
+    t = tenants.add_subparsers(dest="action", required=True)
+    create = t.add_parser("create", help="create a tenant from a tenant document")
+    create.add_argument("--file", required=True, help="tenant.json, or - for stdin")
+    tlist = t.add_parser("list", help="list tenants")
+    tlist.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    show = t.add_parser("show", help="show a tenant (secrets masked)")
+    show.add_argument("tenant_id")
+    update = t.add_parser("update", help="merge a partial tenant document into a tenant")
+    update.add_argument("tenant_id")
+    update.add_argument("--file", required=True, help="patch.json, or - for stdin")
+    key = t.add_parser("api-key", help="issue a tenant-scoped API key (printed once)")
+    key.add_argument("tenant_id")
+
+    calls = commands.add_parser("calls", help="inspect calls")
+    cl = calls.add_subparsers(dest="action", required=True)
+    clist = cl.add_parser("list", help="list a tenant's calls, newest first")
+    clist.add_argument("tenant_id")
+    clist.add_argument("--status", help="received, processing, completed, failed, or a stage name")
+    clist.add_argument("--limit", type=int, default=50)
+    clist.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    cshow = cl.add_parser("show", help="show one call in full")
+    cshow.add_argument("tenant_id")
+    cshow.add_argument("call_id")
+    return parser
+
+
+def _serve(args: argparse.Namespace, container: Container) -> None:
+    configure_logging()
+    port = args.port if args.port is not None else container.settings().port
+    web.run_app(create_app(container), host=args.host, port=port, access_log=None, print=None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        container = build_container(load_settings(os.environ))
+        if args.command == "serve":
+            _serve(args, container)
+            return 0
+        work = _command(args, container)
+        asyncio.run(_with_database(container, work, migrated=args.command != "migrate"))
+        return 0
+    except (ConfigError, UsageError) as exc:
+        print(f"ingestion-pipeline: {exc}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"ingestion-pipeline: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

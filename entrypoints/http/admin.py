@@ -1,0 +1,178 @@
+"""Tenant administration (operator token) and call reads (operator or the tenant's own key)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from domain.codec import call_document
+from domain.errors import (
+    AuthenticationFailed,
+    FieldError,
+    MalformedPayload,
+    TenantNotFound,
+    ValidationFailed,
+)
+from domain.usecases.calls import ListCallsQuery
+from entrypoints.http.keys import CONTAINER
+from entrypoints.http.problems import problem
+from entrypoints.http.webhook import read_json_body
+from entrypoints.presenters import call_summary, tenant_view
+
+OPERATOR = "operator"
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _is_operator(request: web.Request, token: str) -> bool:
+    expected = request.app[CONTAINER].settings().operator_token
+    return expected is not None and hmac.compare_digest(token.encode(), expected.encode())
+
+
+async def _principal(request: web.Request) -> str:
+    """OPERATOR, or the id of the tenant whose API key was presented."""
+    token = _bearer(request)
+    if token is None:
+        raise AuthenticationFailed("send Authorization: Bearer <operator token or tenant API key>")
+    if _is_operator(request, token):
+        return OPERATOR
+    return await request.app[CONTAINER].authenticate_api_key()(token)
+
+
+async def _require_operator(request: web.Request) -> web.Response | None:
+    if request.app[CONTAINER].settings().operator_token is None:
+        return problem(
+            403,
+            "Admin API closed",
+            "set PIPELINE_OPERATOR_TOKEN to open it; the CLI works meanwhile",
+        )
+    if await _principal(request) != OPERATOR:
+        return problem(403, "Forbidden", "this needs the operator token")
+    return None
+
+
+async def _require_tenant_access(request: web.Request, tenant_id: str) -> None:
+    principal = await _principal(request)
+    if principal not in (OPERATOR, tenant_id):
+        # As if it did not exist: a tenant's key learns nothing about other tenants.
+        raise TenantNotFound(f"no tenant {tenant_id}")
+
+
+async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
+    body = await read_json_body(request)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedPayload("the body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise MalformedPayload("the body must be a JSON object")
+    return document
+
+
+async def create_tenant(request: web.Request) -> web.Response:
+    if (denied := await _require_operator(request)) is not None:
+        return denied
+    document = await _json_object(request)
+    if isinstance(document, web.Response):
+        return document
+    tenant = await request.app[CONTAINER].create_tenant()(document)
+    return web.json_response(
+        tenant_view(tenant), status=201, headers={"Location": f"/v1/tenants/{tenant.tenant_id}"}
+    )
+
+
+async def list_tenants(request: web.Request) -> web.Response:
+    if (denied := await _require_operator(request)) is not None:
+        return denied
+    tenants = await request.app[CONTAINER].list_tenants()()
+    return web.json_response({"tenants": [tenant_view(t) for t in tenants]})
+
+
+async def get_tenant(request: web.Request) -> web.Response:
+    if (denied := await _require_operator(request)) is not None:
+        return denied
+    tenant = await request.app[CONTAINER].get_tenant()(request.match_info["tenant_id"])
+    return web.json_response(tenant_view(tenant))
+
+
+async def patch_tenant(request: web.Request) -> web.Response:
+    if (denied := await _require_operator(request)) is not None:
+        return denied
+    patch = await _json_object(request)
+    if isinstance(patch, web.Response):
+        return patch
+    tenant = await request.app[CONTAINER].update_tenant()(request.match_info["tenant_id"], patch)
+    return web.json_response(tenant_view(tenant))
+
+
+async def issue_api_key(request: web.Request) -> web.Response:
+    if (denied := await _require_operator(request)) is not None:
+        return denied
+    tenant_id = request.match_info["tenant_id"]
+    key = await request.app[CONTAINER].issue_api_key()(tenant_id)
+    return web.json_response({"tenant_id": tenant_id, "api_key": key}, status=201)
+
+
+def _since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise ValidationFailed([FieldError("since", "an ISO 8601 time with a UTC offset")], "query")
+    return at
+
+
+def _limit(text: str | None) -> int:
+    if text is None:
+        return 50
+    if not text.isdigit():
+        raise ValidationFailed([FieldError("limit", "a whole number")], "query")
+    return int(text)
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    tenant_id = request.match_info["tenant_id"]
+    await _require_tenant_access(request, tenant_id)
+    q = request.query
+    page = await request.app[CONTAINER].list_calls()(
+        ListCallsQuery(
+            tenant_id=tenant_id,
+            status=q.get("status"),
+            since=_since(q.get("since")),
+            limit=_limit(q.get("limit")),
+            cursor=q.get("page_token") or None,
+        )
+    )
+    return web.json_response(
+        {"calls": [call_summary(c) for c in page.calls], "next_page_token": page.next_cursor}
+    )
+
+
+async def get_call(request: web.Request) -> web.Response:
+    tenant_id = request.match_info["tenant_id"]
+    await _require_tenant_access(request, tenant_id)
+    call = await request.app[CONTAINER].get_call()(tenant_id, request.match_info["call_id"])
+    return web.json_response(call_document(call))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/tenants", create_tenant)
+    app.router.add_get("/v1/tenants", list_tenants)
+    app.router.add_get("/v1/tenants/{tenant_id}", get_tenant)
+    app.router.add_patch("/v1/tenants/{tenant_id}", patch_tenant)
+    app.router.add_post("/v1/tenants/{tenant_id}/api-keys", issue_api_key)
+    app.router.add_get("/v1/tenants/{tenant_id}/calls", list_calls)
+    app.router.add_get("/v1/tenants/{tenant_id}/calls/{call_id}", get_call)

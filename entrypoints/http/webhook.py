@@ -1,0 +1,62 @@
+"""CallRail's webhook: thin. Check size and type, hand the raw bytes to the use case, answer."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from domain.usecases.intake import ReceiveWebhook
+from domain.webhook import SIGNATURE_HEADER
+from entrypoints.http.keys import CONTAINER
+from entrypoints.http.problems import problem
+
+MAX_BODY = 1024 * 1024
+
+
+def is_json(content_type: str) -> bool:
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
+async def read_json_body(request: web.Request, limit: int = MAX_BODY) -> bytes | web.Response:
+    """The raw body, or the problem to answer instead (413 too large, 415 not JSON)."""
+    if request.content_length is not None and request.content_length > limit:
+        return problem(413, "Payload too large", f"the body must be at most {limit} bytes")
+    if not is_json(request.content_type):
+        return problem(415, "Unsupported media type", "send the body as application/json")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body.extend(chunk)
+        if len(body) > limit:
+            return problem(413, "Payload too large", f"the body must be at most {limit} bytes")
+    return bytes(body)
+
+
+async def callrail_webhook(request: web.Request) -> web.Response:
+    body = await read_json_body(request)
+    if isinstance(body, web.Response):
+        return body
+    container = request.app[CONTAINER]
+    result = await container.accept_webhook()(
+        ReceiveWebhook(
+            body=body,
+            signature=request.headers.get(SIGNATURE_HEADER),
+            tenant_id=request.match_info.get("tenant_id"),
+        )
+    )
+    call = result.call
+    return web.json_response(
+        {
+            "tenant_id": call.tenant_id,
+            "call_id": call.call_id,
+            "status": call.status,
+            "stage": call.stage.value,
+            "duplicate": not result.created,
+        },
+        status=202 if result.created else 200,
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/callrail/webhook", callrail_webhook)
+    app.router.add_post("/v1/callrail/webhook/{tenant_id}", callrail_webhook)

@@ -1,0 +1,107 @@
+"""Persistence ports. Every method takes the tenant id: no query spans tenants except the
+operator ones named as such."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+import attrs
+
+from domain.apikeys import ApiKey
+from domain.call import Call
+from domain.jobs import Job
+from domain.tenant import Tenant
+
+
+@attrs.frozen
+class CallPage:
+    calls: Sequence[Call]
+    next_cursor: str | None
+
+
+class TenantRepository(Protocol):
+    async def add(self, tenant: Tenant) -> None:
+        """Raises TenantAlreadyExists when the id or the CallRail company is taken."""
+        ...
+
+    async def get(self, tenant_id: str) -> Tenant | None: ...
+
+    async def get_by_company(self, company_ids: Sequence[str]) -> Tenant | None:
+        """The tenant whose callrail_company_id is any of these."""
+        ...
+
+    async def list(self) -> Sequence[Tenant]: ...
+
+    async def update(self, tenant: Tenant) -> None:
+        """Raises TenantNotFound, or TenantAlreadyExists when the company id is taken."""
+        ...
+
+
+class CallRepository(Protocol):
+    async def add(self, call: Call) -> bool:
+        """Stores a new call; False (and nothing changed) when (tenant, call id) exists."""
+        ...
+
+    async def get(self, tenant_id: str, call_id: str) -> Call | None: ...
+
+    async def update(self, call: Call) -> None:
+        """Saves the call if its version is still the one read (then bumps it); raises
+        ConcurrentUpdate otherwise, and CallNotFound when there is no such call."""
+        ...
+
+    async def list(
+        self,
+        tenant_id: str,
+        *,
+        statuses: Sequence[str] = (),
+        since: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> CallPage:
+        """Newest first. `cursor` is the opaque next_cursor of the previous page."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    async def add(self, key: ApiKey) -> None: ...
+
+    async def find(self, key_hash: str) -> ApiKey | None: ...
+
+
+class JobRepository(Protocol):
+    """The durable side of the queue: a job written in the same transaction as its call."""
+
+    async def add(self, job: Job, due_at: datetime) -> None: ...
+
+    async def pending_count(self) -> int:
+        """Operator query: jobs not yet done, over all tenants."""
+        ...
+
+    async def pending_for(self, tenant_id: str, call_id: str) -> Sequence[Job]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without commit() rolls back."""
+
+    tenants: TenantRepository
+    calls: CallRepository
+    api_keys: ApiKeyRepository
+    jobs: JobRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...

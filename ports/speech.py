@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from typing import Protocol
+
+from domain.results import StoredRecording, Transcript
+
+
+class Transcriber(Protocol):
+    async def transcribe(self, recording: StoredRecording, language: str = "en-US") -> Transcript:
+        """Speaker turns with timings; raises on audio it cannot read."""
+        ...

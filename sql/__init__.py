@@ -1,0 +1,1 @@
+"""Schema migrations, shipped as package data: sql/sqlite/ and sql/spanner/."""

@@ -1,0 +1,56 @@
+"""Shared test helpers: tenant documents, signing, fixture bodies, a server process."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from domain.webhook import sign
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# CallRail's published test vector (facts.md): this key over the byte-exact body in
+# fixtures/callrail_post_call_vector.json gives this signature.
+VECTOR_KEY = "072e77e426f92738a72fe23c4d1953b4"
+VECTOR_SIGNATURE = "UZAHbUdfm3GqL7qzilGozGzWV64="
+VECTOR_COMPANY_ID = "155920786"
+VECTOR_CALL_ID = "766970532"
+
+
+def vector_body() -> bytes:
+    return (FIXTURES / "callrail_post_call_vector.json").read_bytes()
+
+
+def tenant_document(
+    tenant_id: str = "acme",
+    company_id: str = VECTOR_COMPANY_ID,
+    secret: str = VECTOR_KEY,
+    **config: Any,
+) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "name": f"{tenant_id.title()} Heating & Air",
+        "status": "active",
+        "config": {
+            "callrail_company_id": company_id,
+            "callrail_account_id": "ACC8154748ae6bd4e278a7cddd38a662f4f",
+            "webhook_secret": secret,
+            "crm_config": {"type": "none"},
+            "ai_config": {"lead_scoring_threshold": 70, "business_context": "HVAC repair in Denver"},
+            **config,
+        },
+    }
+
+
+def callrail_body(call_id: str, company_id: str = VECTOR_COMPANY_ID, **fields: Any) -> bytes:
+    """A CallRail post-call body (from the vector, re-serialised) with another call id."""
+    payload: dict[str, Any] = copy.deepcopy(json.loads(vector_body()))
+    payload.update({"id": call_id, "resource_id": f"CAL{call_id}", "company_id": company_id})
+    payload.update(fields)
+    return json.dumps(payload).encode()
+
+
+def signed_headers(body: bytes, secret: str = VECTOR_KEY) -> dict[str, str]:
+    return {"Content-Type": "application/json", "Signature": sign(secret, body)}
