@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 _EXTENSION = re.compile(r"\s*(?:ext\.?|extension|x|#)\s*\d+\s*$", re.IGNORECASE)
-_ALLOWED = re.compile(r"^[\d\s().+\-/]+$")
+_ALLOWED = re.compile(r"^[0-9\s().+\-/]+$")  # ASCII digits only: \d takes any script's
 
 
 def normalize_e164(raw: str | None) -> str | None:

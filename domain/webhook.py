@@ -48,6 +48,8 @@ def decode_body(body: bytes) -> dict[str, Any]:
         raise MalformedPayload(f"the body is not valid JSON ({exc.msg} at {exc.pos})") from None
     except UnicodeDecodeError:
         raise MalformedPayload("the body is not UTF-8 text") from None
+    except (ValueError, RecursionError):  # an integer over 4300 digits; nesting too deep
+        raise MalformedPayload("the body is not JSON this service can read") from None
     if not isinstance(payload, dict):
         raise MalformedPayload("the body must be a JSON object")
     return payload

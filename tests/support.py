@@ -38,7 +38,10 @@ def tenant_document(
             "callrail_account_id": "ACC8154748ae6bd4e278a7cddd38a662f4f",
             "webhook_secret": secret,
             "crm_config": {"type": "none"},
-            "ai_config": {"lead_scoring_threshold": 70, "business_context": "HVAC repair in Denver"},
+            "ai_config": {
+                "lead_scoring_threshold": 70,
+                "business_context": "HVAC repair in Denver",
+            },
             **config,
         },
     }

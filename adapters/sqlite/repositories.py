@@ -82,8 +82,8 @@ class SqliteTenantRepository(TenantRepository):
                     " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (*self._columns(tenant), _t(tenant.created_at), _t(tenant.updated_at)),
                 )
-            except sqlite3.IntegrityError as exc:
-                raise TenantAlreadyExists(self._conflict(exc, tenant)) from None
+            except sqlite3.IntegrityError:
+                raise TenantAlreadyExists(self._conflict(conn, tenant)) from None
 
         await self._s.run(insert)
 
@@ -99,9 +99,14 @@ class SqliteTenantRepository(TenantRepository):
         )
 
     @staticmethod
-    def _conflict(exc: sqlite3.IntegrityError, tenant: Tenant) -> str:
-        if "callrail_company_id" in str(exc):
-            return "another tenant has this CallRail company"
+    def _conflict(conn: sqlite3.Connection, tenant: Tenant) -> str:
+        owner = conn.execute(
+            "SELECT tenant_id FROM tenants WHERE callrail_company_id = ?",
+            (tenant.config.callrail_company_id,),
+        ).fetchone()
+        if owner is not None and owner[0] != tenant.tenant_id:
+            company = tenant.config.callrail_company_id
+            return f"tenant {owner[0]} already has CallRail company {company}"
         return f"tenant {tenant.tenant_id} exists"
 
     async def get(self, tenant_id: str) -> Tenant | None:
@@ -141,8 +146,8 @@ class SqliteTenantRepository(TenantRepository):
                     " document = ?, updated_at = ? WHERE tenant_id = ?",
                     (name, status, company, document, _t(tenant.updated_at), tenant_id),
                 )
-            except sqlite3.IntegrityError as exc:
-                raise TenantAlreadyExists(self._conflict(exc, tenant)) from None
+            except sqlite3.IntegrityError:
+                raise TenantAlreadyExists(self._conflict(conn, tenant)) from None
             if cursor.rowcount == 0:
                 raise TenantNotFound(f"no tenant {tenant_id}")
 
