@@ -62,7 +62,8 @@ class InMemoryTenantRepository(TenantRepository):
             same = other.config.callrail_company_id == tenant.config.callrail_company_id
             if same and other.tenant_id != tenant.tenant_id:
                 company = tenant.config.callrail_company_id
-                raise TenantAlreadyExists(f"tenant {other.tenant_id} already has CallRail company {company}")
+                owner = other.tenant_id
+                raise TenantAlreadyExists(f"tenant {owner} already has CallRail company {company}")
 
     async def get(self, tenant_id: str) -> Tenant | None:
         return self._s.tenants.get(tenant_id)
