@@ -13,6 +13,11 @@ from domain.results import CallAnalysis, CrmSyncResult, LeadScore, StoredRecordi
 from domain.stages import Stage, check_restart, check_transition, status_of
 
 
+def recording_object_name(tenant_id: str, call_id: str, extension: str) -> str:
+    """architecture.md: `{tenant_id}/calls/{call_id}/recording.{ext}`."""
+    return f"{tenant_id}/calls/{call_id}/recording.{extension}"
+
+
 @attrs.frozen
 class CallMetadata:
     caller: str | None = None

@@ -71,3 +71,29 @@ class SecretNotFound(DomainError):
 
 class StorageUnavailable(DomainError):
     """The database or another store cannot be reached; the caller may retry later."""
+
+
+class PermanentFailure(DomainError):
+    """Retrying cannot help (404 recording, refused URL, unreadable audio, revoked credentials):
+    the call is marked FAILED with this message as the reason."""
+
+
+class TransientFailure(DomainError):
+    """Worth retrying later (timeouts, 429, 5xx). `retry_after_s` is the server's hint, if any."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class RecordingUnavailable(PermanentFailure):
+    """The recording does not exist (any more) at its source."""
+
+
+class RecordingRefused(PermanentFailure):
+    """The recording URL or its content is not one we fetch: host not allowed, private
+    address, too large, not audio. The message says which, never the URL's query string."""
+
+
+class UnreadableAudio(PermanentFailure):
+    pass

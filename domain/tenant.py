@@ -43,10 +43,14 @@ class SecretValue:
 Secret = SecretRef | SecretValue
 
 
+def _masked_settings(settings: Mapping[str, Any]) -> str:
+    return repr({k: MASK if _SECRET_SETTING.search(k) else v for k, v in settings.items()})
+
+
 @attrs.frozen
 class CrmConfig:
     type: str = "none"
-    settings: Mapping[str, Any] = attrs.field(factory=dict)
+    settings: Mapping[str, Any] = attrs.field(factory=dict, repr=_masked_settings)
 
     def secret_setting(self, name: str) -> Secret | None:
         """A credential by its base name: `access_token` inline, or `access_token_ref`."""

@@ -7,13 +7,13 @@ from domain.results import StoredRecording
 
 
 class AudioStore(Protocol):
-    async def put(
-        self, name: str, chunks: AsyncIterable[bytes], content_type: str
-    ) -> StoredRecording:
-        """Writes a new object. An existing object with the same digest counts as done and is
-        returned; one with other content raises FileExistsError (names are never reused)."""
+    async def put(self, name: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredRecording:
+        """Writes a new object, never overwriting. An existing object with the same digest counts
+        as done and is returned; one with other content raises FileExistsError."""
         ...
 
-    def get(self, uri: str) -> AsyncIterator[bytes]: ...
+    def get(self, uri: str) -> AsyncIterator[bytes]:
+        """The object's bytes in chunks; FileNotFoundError if there is none."""
+        ...
 
     async def delete(self, uri: str) -> None: ...

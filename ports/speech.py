@@ -7,5 +7,6 @@ from domain.results import StoredRecording, Transcript
 
 class Transcriber(Protocol):
     async def transcribe(self, recording: StoredRecording, language: str = "en-US") -> Transcript:
-        """Speaker turns with timings; raises on audio it cannot read."""
+        """Speaker turns with timings, read from the stored recording (the adapter reads it
+        through the AudioStore). Raises UnreadableAudio (permanent) or TransientFailure."""
         ...

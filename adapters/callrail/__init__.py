@@ -1,0 +1,1 @@
+"""CallRail: recordings (SSRF-guarded) and, later, the calls API."""

@@ -1,0 +1,1 @@
+"""Audio on local disk."""

@@ -1,0 +1,1 @@
+"""Deterministic call analysis from keywords and patterns."""

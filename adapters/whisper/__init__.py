@@ -1,0 +1,1 @@
+"""Offline speech with faster-whisper and the bundled tiny.en model."""
