@@ -18,7 +18,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         at, call_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(at), str(call_id)
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None or not isinstance(call_id, str):
+            raise ValueError("not ours")
+        return when, call_id
     except (ValueError, TypeError):
         raise ValidationFailed(
             [FieldError("page_token", "not a token this API issued")], "query"

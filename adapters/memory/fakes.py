@@ -65,10 +65,10 @@ class InMemorySecretStore(SecretStore):
         self.secrets = dict(secrets or {})
 
     async def resolve(self, name: str) -> str:
-        try:
-            return self.secrets[name]
-        except KeyError:
-            raise SecretNotFound(f"secret {name!r} is not set") from None
+        value = self.secrets.get(name)
+        if not value:
+            raise SecretNotFound(f"secret {name!r} is not set")
+        return value
 
 
 class InMemoryAudioStore(AudioStore):

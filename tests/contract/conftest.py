@@ -1,0 +1,31 @@
+"""Adapters under contract. A port's suite asks only for the port, so every adapter of it
+(in-memory, SQLite, and Spanner once it exists) runs the same tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from adapters.memory.repositories import InMemoryUnitOfWorkFactory
+from adapters.sqlite.database import SqliteDatabase
+from adapters.sqlite.migrations import migrate
+from adapters.sqlite.repositories import SqliteUnitOfWorkFactory
+from ports.repositories import UnitOfWorkFactory
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def uow_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[UnitOfWorkFactory]:
+    if request.param == "memory":
+        yield InMemoryUnitOfWorkFactory()
+        return
+    db = SqliteDatabase(str(tmp_path / "contract.db"))
+    await db.open()
+    try:
+        await migrate(db)
+        yield SqliteUnitOfWorkFactory(db)
+    finally:
+        await db.close()

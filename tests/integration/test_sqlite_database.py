@@ -1,0 +1,216 @@
+"""The embedded store against a real file: migrations, pragmas, failure mapping, threads."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from adapters.sqlite.database import SqliteDatabase
+from adapters.sqlite.health import SqliteHealthProbe
+from adapters.sqlite.migrations import available_migrations, migrate, pending_migrations
+from adapters.sqlite.repositories import SqliteUnitOfWorkFactory
+from domain.errors import StorageUnavailable
+from domain.tenant import parse_tenant
+from tests.support import tenant_document
+
+FIRST = "001_initial.sql"
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
+    database = SqliteDatabase(str(tmp_path / "pipeline.db"))
+    await database.open()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def test_migrate_applies_each_migration_once(db: SqliteDatabase) -> None:
+    assert await migrate(db) == [name for _, name, _ in available_migrations()]
+    assert await migrate(db) == []
+
+
+async def test_schema_migrations_records_what_was_applied(db: SqliteDatabase) -> None:
+    await migrate(db)
+
+    rows = await db.read(
+        lambda conn: conn.execute(
+            "SELECT version, name, applied_at FROM schema_migrations ORDER BY version"
+        ).fetchall()
+    )
+
+    assert [(r["version"], r["name"]) for r in rows] == [
+        (version, name) for version, name, _ in available_migrations()
+    ]
+    assert (rows[0]["version"], rows[0]["name"]) == (1, FIRST)
+    assert all(r["applied_at"] for r in rows)
+
+
+async def test_pending_migrations_lists_what_migrate_will_apply(db: SqliteDatabase) -> None:
+    assert await pending_migrations(db) == [name for _, name, _ in available_migrations()]
+    assert FIRST in await pending_migrations(db)
+
+    await migrate(db)
+
+    assert await pending_migrations(db) == []
+
+
+async def test_two_processes_migrating_at_once_apply_each_migration_once(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "shared.db")
+    first, second = SqliteDatabase(path), SqliteDatabase(path)
+    await first.open()
+    await second.open()
+    try:
+        applied = await asyncio.gather(migrate(first), migrate(second))
+        count = await first.read(
+            lambda conn: conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]
+        )
+    finally:
+        await first.close()
+        await second.close()
+
+    assert sorted(applied[0] + applied[1]) == [name for _, name, _ in available_migrations()]
+    assert count == len(available_migrations())
+
+
+async def test_the_writer_runs_in_wal_mode_with_foreign_keys(db: SqliteDatabase) -> None:
+    journal_mode = await db.write(lambda conn: conn.execute("PRAGMA journal_mode").fetchone()[0])
+    foreign_keys = await db.write(lambda conn: conn.execute("PRAGMA foreign_keys").fetchone()[0])
+
+    assert journal_mode == "wal"
+    assert foreign_keys == 1
+
+
+async def test_foreign_keys_are_enforced(db: SqliteDatabase) -> None:
+    await migrate(db)
+
+    def orphan_key(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO api_keys (key_hash, tenant_id, hint, created_at)"
+            " VALUES ('h', 'no-such-tenant', 'ipk_', '2026-01-01T00:00:00.000000+00:00')"
+        )
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await db.write(orphan_key)
+
+
+def _under_a_regular_file(tmp_path: Path) -> Path:
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("a regular file where a directory should be", encoding="utf-8")
+    return blocker / "db.sqlite"
+
+
+def _a_directory(tmp_path: Path) -> Path:
+    folder = tmp_path / "a-directory.db"
+    folder.mkdir()
+    return folder
+
+
+@pytest.mark.parametrize("where", [_under_a_regular_file, _a_directory])
+async def test_an_unopenable_path_raises_storage_unavailable(
+    tmp_path: Path, where: Callable[[Path], Path]
+) -> None:
+    db = SqliteDatabase(str(where(tmp_path)))
+
+    async def open_and_use() -> None:
+        await db.open()
+        await migrate(db)
+
+    try:
+        # On open or, at the latest, on first use: never a raw OSError or sqlite3 error.
+        with pytest.raises(StorageUnavailable):
+            await open_and_use()
+    finally:
+        await db.close()
+    assert not db.is_open
+
+
+async def test_an_unopened_database_raises_storage_unavailable(tmp_path: Path) -> None:
+    db = SqliteDatabase(str(tmp_path / "never-opened.db"))
+
+    with pytest.raises(StorageUnavailable):
+        await db.write(lambda conn: conn.execute("SELECT 1").fetchone())
+    with pytest.raises(StorageUnavailable):
+        await db.read(lambda conn: conn.execute("SELECT 1").fetchone())
+
+
+async def test_open_creates_missing_parent_directories(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "nested" / "pipeline.db"
+    db = SqliteDatabase(str(path))
+    await db.open()
+    try:
+        await migrate(db)
+    finally:
+        await db.close()
+
+    assert path.is_file()
+
+
+async def test_health_probe_is_unhealthy_until_migrated(db: SqliteDatabase) -> None:
+    probe = SqliteHealthProbe(db)
+
+    before = await probe.check()
+    await migrate(db)
+    after = await probe.check()
+
+    assert before.status == "unhealthy"
+    assert before.detail is not None
+    assert FIRST in before.detail
+    assert after.status == "healthy"
+
+
+async def test_health_probe_is_unhealthy_when_closed(db: SqliteDatabase) -> None:
+    await migrate(db)
+    await db.close()
+
+    assert (await SqliteHealthProbe(db).check()).status == "unhealthy"
+
+
+async def test_committed_data_survives_a_restart(tmp_path: Path) -> None:
+    path = str(tmp_path / "durable.db")
+    tenant = parse_tenant(tenant_document("acme"), now=datetime(2026, 1, 1, tzinfo=UTC))
+    first = SqliteDatabase(path)
+    await first.open()
+    try:
+        await migrate(first)
+        async with SqliteUnitOfWorkFactory(first)() as uow:
+            await uow.tenants.add(tenant)
+            await uow.commit()
+    finally:
+        await first.close()
+
+    second = SqliteDatabase(path)
+    await second.open()
+    try:
+        assert await migrate(second) == []
+        async with SqliteUnitOfWorkFactory(second)(read_only=True) as uow:
+            found = await uow.tenants.get("acme")
+    finally:
+        await second.close()
+
+    assert found == tenant
+
+
+async def test_a_slow_write_does_not_block_the_event_loop(db: SqliteDatabase) -> None:
+    def slow(conn: sqlite3.Connection) -> int:
+        time.sleep(0.3)  # stands in for a slow disk; runs on the writer thread
+        return int(conn.execute("SELECT 1").fetchone()[0])
+
+    ticks = 0
+    write = asyncio.ensure_future(db.write(slow))
+    while not write.done():
+        await asyncio.sleep(0.01)
+        ticks += 1
+
+    assert await write == 1
+    # 0.3 s of 10 ms sleeps is ~30 ticks; a blocked loop would manage one or two.
+    assert ticks >= 10
