@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 
-from domain.errors import IllegalTransition
+from domain.errors import IllegalTransition, LeaseHeld
 from domain.results import CallAnalysis, CrmSyncResult, LeadScore, StoredRecording, Transcript
 from domain.stages import Stage, check_restart, check_transition, status_of
 
@@ -148,3 +148,23 @@ class Call:
         self.timeline.append(
             StageEvent(self.stage, at, note=f"reprocess from {first_stage_to_redo}")
         )
+
+    def take_lease(self, owner: str, now: datetime, ttl_s: float) -> None:
+        """One worker at a time: a lease still held by another worker refuses."""
+        until = self.lease_expires_at
+        if self.lease_owner not in (None, owner) and until is not None and until > now:
+            raise LeaseHeld(f"call {self.call_id} is being processed by another worker", until)
+        self.lease_owner = owner
+        self.lease_expires_at = now + timedelta(seconds=ttl_s)
+
+    def renew_lease(self, now: datetime, ttl_s: float) -> None:
+        if self.lease_owner is not None:
+            self.lease_expires_at = now + timedelta(seconds=ttl_s)
+
+    def release_lease(self) -> None:
+        self.lease_owner = None
+        self.lease_expires_at = None
+
+    def note_transient_failure(self, stage: Stage, reason: str) -> None:
+        """The last error of a call that will be retried; it stays in its stage."""
+        self.failure = Failure(stage=stage, reason=reason, transient=True)

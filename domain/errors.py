@@ -3,6 +3,8 @@ driver failures as the port errors declared here, so nothing above them sees a d
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
 
 
@@ -57,7 +59,11 @@ class IllegalTransition(DomainError):
 
 
 class LeaseHeld(DomainError):
-    """Another worker owns the call right now."""
+    """Another worker owns the call right now, until `until` at the latest."""
+
+    def __init__(self, message: str, until: datetime | None = None):
+        super().__init__(message)
+        self.until = until
 
 
 class ConcurrentUpdate(DomainError):

@@ -64,6 +64,16 @@ class CallRepository(Protocol):
         """Newest first. `cursor` is the opaque next_cursor of the previous page."""
         ...
 
+    async def extend_lease(self, tenant_id: str, call_id: str, owner: str, until: datetime) -> bool:
+        """Heartbeat: pushes the lease's expiry if `owner` still holds it, without changing the
+        call's version (so the owner's own next update does not conflict). False if lost."""
+        ...
+
+    async def stalled(self, updated_before: datetime, limit: int) -> Sequence[tuple[str, str]]:
+        """Operator query over all tenants: (tenant_id, call_id) of calls in a non-terminal
+        stage whose row has not changed since `updated_before` and that have no pending job."""
+        ...
+
 
 class ApiKeyRepository(Protocol):
     async def add(self, key: ApiKey) -> None: ...
@@ -81,6 +91,23 @@ class JobRepository(Protocol):
         ...
 
     async def pending_for(self, tenant_id: str, call_id: str) -> Sequence[Job]: ...
+
+    async def claim_due(self, now: datetime, worker_id: str, claim_s: float, limit: int) -> Sequence[Job]:
+        """Operator query: up to `limit` jobs due by `now` and not claimed (or whose claim has
+        lapsed), claimed for `claim_s` seconds by this worker, oldest due first."""
+        ...
+
+    async def complete(self, job_id: str) -> None:
+        """The job is done (or dead): it leaves the queue."""
+        ...
+
+    async def reschedule(self, job_id: str, due_at: datetime, error: str | None) -> None:
+        """Back in the queue, unclaimed, due at `due_at`; its delivery count goes up."""
+        ...
+
+    async def oldest_due(self) -> datetime | None:
+        """Operator query: when the oldest pending job fell due (queue age)."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -30,12 +30,22 @@ from ports.repositories import (
 )
 
 
+@attrs.frozen
+class _JobRow:
+    job: Job
+    due_at: datetime
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+    deliveries: int = 0
+    last_error: str | None = None
+
+
 @attrs.define
 class _State:
     tenants: dict[str, Tenant] = attrs.field(factory=dict)
     calls: dict[tuple[str, str], Call] = attrs.field(factory=dict)
     api_keys: dict[str, ApiKey] = attrs.field(factory=dict)
-    jobs: dict[str, tuple[Job, datetime]] = attrs.field(factory=dict)
+    jobs: dict[str, _JobRow] = attrs.field(factory=dict)
 
     def staged(self) -> _State:
         return _State(dict(self.tenants), dict(self.calls), dict(self.api_keys), dict(self.jobs))
@@ -138,6 +148,24 @@ class InMemoryCallRepository(CallRepository):
         next_cursor = encode_cursor(page[-1].received_at, page[-1].call_id) if more else None
         return CallPage([copy.deepcopy(c) for c in page], next_cursor)
 
+    async def extend_lease(self, tenant_id: str, call_id: str, owner: str, until: datetime) -> bool:
+        stored = self._s.calls.get((tenant_id, call_id))
+        if stored is None or stored.lease_owner != owner:
+            return False
+        extended = copy.deepcopy(stored)  # the committed state shares this object until commit
+        extended.lease_expires_at = until
+        self._s.calls[(tenant_id, call_id)] = extended
+        return True
+
+    async def stalled(self, updated_before: datetime, limit: int) -> Sequence[tuple[str, str]]:
+        queued = {(r.job.tenant_id, r.job.call_id) for r in self._s.jobs.values()}
+        found = [
+            (c.timeline[-1].at if c.timeline else c.received_at, key)
+            for key, c in self._s.calls.items()
+            if not c.stage.terminal and key not in queued
+        ]
+        return [key for at, key in sorted(found) if at < updated_before][:limit]
+
 
 class InMemoryApiKeyRepository(ApiKeyRepository):
     def __init__(self, state: _State):
@@ -157,15 +185,47 @@ class InMemoryJobRepository(JobRepository):
         self._s = state
 
     async def add(self, job: Job, due_at: datetime) -> None:
-        self._s.jobs[job.job_id] = (job, due_at)
+        self._s.jobs[job.job_id] = _JobRow(job, due_at)
 
     async def pending_count(self) -> int:
         return len(self._s.jobs)
 
     async def pending_for(self, tenant_id: str, call_id: str) -> Sequence[Job]:
-        return [
-            j for j, _ in self._s.jobs.values() if (j.tenant_id, j.call_id) == (tenant_id, call_id)
+        rows = [
+            r
+            for r in self._s.jobs.values()
+            if (r.job.tenant_id, r.job.call_id) == (tenant_id, call_id)
         ]
+        return [r.job for r in sorted(rows, key=lambda r: r.job.enqueued_at)]
+
+    async def claim_due(
+        self, now: datetime, worker_id: str, claim_s: float, limit: int
+    ) -> Sequence[Job]:
+        due = sorted(
+            (
+                r
+                for r in self._s.jobs.values()
+                if r.due_at <= now and (r.claimed_until is None or r.claimed_until < now)
+            ),
+            key=lambda r: r.due_at,
+        )[:limit]
+        until = now + timedelta(seconds=claim_s)
+        for row in due:
+            self._s.jobs[row.job.job_id] = attrs.evolve(
+                row, claimed_by=worker_id, claimed_until=until
+            )
+        return [r.job for r in due]
+
+    async def complete(self, job_id: str) -> None:
+        self._s.jobs.pop(job_id, None)
+
+    async def reschedule(self, job_id: str, due_at: datetime, error: str | None) -> None:
+        row = self._s.jobs.get(job_id)
+        if row is not None:
+            self._s.jobs[job_id] = _JobRow(row.job, due_at, None, None, row.deliveries + 1, error)
+
+    async def oldest_due(self) -> datetime | None:
+        return min((r.due_at for r in self._s.jobs.values()), default=None)
 
 
 class InMemoryUnitOfWork(UnitOfWork):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -161,7 +161,10 @@ _CALL_COLUMNS = (
 )
 
 
-def _call_values(call: Call, version: int, now: datetime) -> tuple[Any, ...]:
+def _call_values(call: Call, version: int) -> tuple[Any, ...]:
+    # updated_at is the call's last recorded activity, in the domain's time, so the sweep's
+    # deadline (also the domain's time) compares like with like.
+    last_activity = call.timeline[-1].at if call.timeline else call.received_at
     return (
         call.tenant_id,
         call.call_id,
@@ -182,7 +185,7 @@ def _call_values(call: Call, version: int, now: datetime) -> tuple[Any, ...]:
         call.lease_owner,
         _t(call.lease_expires_at) if call.lease_expires_at else None,
         version,
-        _t(now),
+        _t(last_activity),
     )
 
 
@@ -215,7 +218,7 @@ class SqliteCallRepository(CallRepository):
         self._s = session
 
     async def add(self, call: Call) -> bool:
-        values = _call_values(call, 1, call.received_at)
+        values = _call_values(call, 1)
         placeholders = ", ".join("?" * len(values))
 
         def insert(conn: sqlite3.Connection) -> bool:
@@ -244,7 +247,7 @@ class SqliteCallRepository(CallRepository):
         return await self._s.run(select)
 
     async def update(self, call: Call) -> None:
-        values = _call_values(call, call.version + 1, datetime.now(UTC))
+        values = _call_values(call, call.version + 1)
         assignments = ", ".join(f"{c.strip()} = ?" for c in _CALL_COLUMNS.split(",")[2:])
 
         def save(conn: sqlite3.Connection) -> None:
@@ -300,6 +303,31 @@ class SqliteCallRepository(CallRepository):
         more = len(rows) > limit
         next_cursor = encode_cursor(page[-1].received_at, page[-1].call_id) if more else None
         return CallPage(page, next_cursor)
+
+    async def extend_lease(self, tenant_id: str, call_id: str, owner: str, until: datetime) -> bool:
+        def extend(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE calls SET lease_expires_at = ?"
+                " WHERE tenant_id = ? AND call_id = ? AND lease_owner = ?",
+                (_t(until), tenant_id, call_id, owner),
+            )
+            return cursor.rowcount == 1
+
+        return await self._s.run(extend)
+
+    async def stalled(self, updated_before: datetime, limit: int) -> Sequence[tuple[str, str]]:
+        def select(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+            rows = conn.execute(
+                "SELECT c.tenant_id, c.call_id FROM calls c"
+                " WHERE c.stage NOT IN ('COMPLETED', 'FAILED') AND c.updated_at < ?"
+                " AND NOT EXISTS (SELECT 1 FROM jobs j"
+                "                 WHERE j.tenant_id = c.tenant_id AND j.call_id = c.call_id)"
+                " ORDER BY c.updated_at LIMIT ?",
+                (_t(updated_before), limit),
+            )
+            return [(r[0], r[1]) for r in rows]
+
+        return await self._s.run(select)
 
 
 class SqliteApiKeyRepository(ApiKeyRepository):
@@ -378,6 +406,44 @@ class SqliteJobRepository(JobRepository):
                 (tenant_id, call_id),
             )
             return [_job_from_row(r) for r in rows]
+
+        return await self._s.run(select)
+
+    async def claim_due(
+        self, now: datetime, worker_id: str, claim_s: float, limit: int
+    ) -> Sequence[Job]:
+        until = _t(now + timedelta(seconds=claim_s))
+
+        def claim(conn: sqlite3.Connection) -> list[Job]:
+            rows = conn.execute(
+                "SELECT * FROM jobs WHERE due_at <= ?"
+                " AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY due_at LIMIT ?",
+                (_t(now), _t(now), limit),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE jobs SET claimed_by = ?, claimed_until = ? WHERE job_id = ?",
+                [(worker_id, until, r["job_id"]) for r in rows],
+            )
+            return [_job_from_row(r) for r in rows]
+
+        return await self._s.run(claim)
+
+    async def complete(self, job_id: str) -> None:
+        await self._s.run(lambda conn: conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)))
+
+    async def reschedule(self, job_id: str, due_at: datetime, error: str | None) -> None:
+        await self._s.run(
+            lambda conn: conn.execute(
+                "UPDATE jobs SET due_at = ?, claimed_by = NULL, claimed_until = NULL,"
+                " attempts = attempts + 1, last_error = ? WHERE job_id = ?",
+                (_t(due_at), error, job_id),
+            )
+        )
+
+    async def oldest_due(self) -> datetime | None:
+        def select(conn: sqlite3.Connection) -> datetime | None:
+            row = conn.execute("SELECT min(due_at) FROM jobs").fetchone()
+            return codec.parse_time(row[0])
 
         return await self._s.run(select)
 
