@@ -1,0 +1,117 @@
+"""The AudioStore port's contract. The suite asks only for the port: every adapter of it (in
+memory, on disk, and Cloud Storage once it exists: add a branch to `audio_store`) passes the
+same tests."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+import pytest
+
+from adapters.filesystem.audio_store import FileAudioStore
+from adapters.memory.fakes import InMemoryAudioStore
+from domain.call import recording_object_name
+from ports.audio import AudioStore
+
+NAME = recording_object_name("acme", "CAL1", "mp3")
+
+
+@pytest.fixture(params=["memory", "file"])
+def audio_store(request: pytest.FixtureRequest, tmp_path: Path) -> AudioStore:
+    if request.param == "memory":
+        return InMemoryAudioStore()
+    if request.param == "file":
+        return FileAudioStore(tmp_path / "audio")
+    raise AssertionError(f"no audio store named {request.param}")
+
+
+async def stream(*chunks: bytes) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+def pieces(data: bytes, size: int) -> Iterable[bytes]:
+    return (data[i : i + size] for i in range(0, len(data), size))
+
+
+async def read_all(store: AudioStore, uri: str) -> bytes:
+    return b"".join([chunk async for chunk in store.get(uri)])
+
+
+def varied_bytes(size: int) -> bytes:
+    """Not a repeating pattern: a chunk put out of order or twice changes the digest."""
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(counter.to_bytes(8, "big")).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+async def test_put_reports_the_size_and_the_sha256(audio_store: AudioStore) -> None:
+    data = b"ID3" + bytes(range(256)) * 3
+    stored = await audio_store.put(NAME, stream(data[:100], data[100:]), "audio/mpeg")
+    assert stored.bytes == len(data)
+    assert stored.sha256 == hashlib.sha256(data).hexdigest()
+    assert stored.content_type == "audio/mpeg"
+    assert stored.uri
+
+
+async def test_the_same_content_twice_is_done_once(audio_store: AudioStore) -> None:
+    first = await audio_store.put(NAME, stream(b"ID3 same", b" bytes"), "audio/mpeg")
+    again = await audio_store.put(NAME, stream(b"ID3 same bytes"), "audio/mpeg")
+    assert again == first
+    assert await read_all(audio_store, first.uri) == b"ID3 same bytes"
+
+
+async def test_other_content_under_the_same_name_is_refused(audio_store: AudioStore) -> None:
+    original = await audio_store.put(NAME, stream(b"ID3 original"), "audio/mpeg")
+    with pytest.raises(FileExistsError):
+        await audio_store.put(NAME, stream(b"ID3 impostor"), "audio/mpeg")
+    assert await read_all(audio_store, original.uri) == b"ID3 original"
+
+
+async def test_get_streams_the_exact_bytes_of_a_large_object(audio_store: AudioStore) -> None:
+    data = varied_bytes(5 * 1024 * 1024 + 123)
+    stored = await audio_store.put(NAME, stream(*pieces(data, 100_000)), "audio/mpeg")
+    assert stored.bytes == len(data)
+    assert await read_all(audio_store, stored.uri) == data
+
+
+async def test_get_of_a_missing_object_raises(audio_store: AudioStore) -> None:
+    stored = await audio_store.put(NAME, stream(b"ID3"), "audio/mpeg")
+    missing = stored.uri.replace("CAL1", "CAL404")
+    assert missing != stored.uri
+    with pytest.raises(FileNotFoundError):
+        await read_all(audio_store, missing)
+
+
+async def test_delete_removes_the_object_and_may_be_repeated(audio_store: AudioStore) -> None:
+    stored = await audio_store.put(NAME, stream(b"ID3 to delete"), "audio/mpeg")
+    await audio_store.delete(stored.uri)
+    with pytest.raises(FileNotFoundError):
+        await read_all(audio_store, stored.uri)
+    await audio_store.delete(stored.uri)
+
+
+async def test_a_deleted_name_can_be_written_again(audio_store: AudioStore) -> None:
+    stored = await audio_store.put(NAME, stream(b"ID3 first"), "audio/mpeg")
+    await audio_store.delete(stored.uri)
+    again = await audio_store.put(NAME, stream(b"ID3 second"), "audio/mpeg")
+    assert await read_all(audio_store, again.uri) == b"ID3 second"
+
+
+async def test_tenants_with_the_same_call_id_are_kept_apart(audio_store: AudioStore) -> None:
+    acme = await audio_store.put(
+        recording_object_name("acme", "CAL1", "mp3"), stream(b"ID3 acme"), "audio/mpeg"
+    )
+    globex = await audio_store.put(
+        recording_object_name("globex", "CAL1", "mp3"), stream(b"ID3 globex"), "audio/mpeg"
+    )
+    assert acme.uri != globex.uri
+    assert await read_all(audio_store, acme.uri) == b"ID3 acme"
+    assert await read_all(audio_store, globex.uri) == b"ID3 globex"
+    await audio_store.delete(acme.uri)
+    assert await read_all(audio_store, globex.uri) == b"ID3 globex"
