@@ -10,7 +10,7 @@ import attrs
 
 from domain.errors import IllegalTransition, LeaseHeld
 from domain.results import CallAnalysis, CrmSyncResult, LeadScore, StoredRecording, Transcript
-from domain.stages import Stage, check_restart, check_transition, status_of
+from domain.stages import PIPELINE, Stage, check_restart, check_transition, status_of
 
 
 def recording_object_name(tenant_id: str, call_id: str, extension: str) -> str:
@@ -142,6 +142,17 @@ class Call:
 
     def restart_from(self, first_stage_to_redo: Stage, at: datetime) -> None:
         self.stage = check_restart(self.stage, first_stage_to_redo)
+        redo = PIPELINE[PIPELINE.index(first_stage_to_redo) :]
+        if Stage.RECORDING_STORED in redo:
+            self.recording = None
+        if Stage.TRANSCRIBED in redo:
+            self.transcript = None
+        if Stage.ANALYZED in redo:
+            self.analysis = None
+        if Stage.SCORED in redo:
+            self.lead_score = None
+        # crm_sync is kept: its idempotency key lets a re-run find the activity already made.
+        self.release_lease()
         self.failure = None
         self.completed_at = None
         self.attempts = 0

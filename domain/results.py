@@ -123,3 +123,4 @@ class CrmSyncResult:
     activity_id: str | None = None
     attempts: int = 0
     error: str | None = None
+    idempotency_key: str | None = None

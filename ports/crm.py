@@ -2,14 +2,27 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from domain.call import Call
-from domain.results import CrmSyncResult
+from domain.crm import ActivityRef, CrmActivity, CrmContact
 from domain.tenant import Tenant
 
 
 class CrmGateway(Protocol):
-    async def sync(self, call: Call, idempotency_key: str) -> CrmSyncResult:
-        """Finds or creates the contact and logs the call activity once per key."""
+    """One tenant's CRM. Raises TransientFailure (429, 5xx, timeouts; with retry_after_s when
+    the CRM says when) or PermanentFailure (credentials refused after a refresh, a record the
+    CRM rejects as invalid)."""
+
+    crm_type: str
+
+    async def find_activity(self, idempotency_key: str) -> ActivityRef | None:
+        """The call activity created earlier under this key, if any."""
+        ...
+
+    async def upsert_contact(self, contact: CrmContact) -> str:
+        """Finds the contact by phone (E.164, verified) and updates it, or creates it; its id."""
+        ...
+
+    async def create_activity(self, activity: CrmActivity, contact_id: str | None) -> str:
+        """Logs the call, associated with the contact; the activity's id."""
         ...
 
 

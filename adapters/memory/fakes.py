@@ -7,14 +7,13 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 
 from domain.call import Call, CallMetadata
+from domain.crm import ActivityRef, CrmActivity, CrmContact
 from domain.errors import SecretNotFound
 from domain.jobs import Job
 from domain.results import (
     CallAnalysis,
-    CrmSyncResult,
     Intent,
     StoredRecording,
-    SyncStatus,
     Transcript,
 )
 from domain.tenant import AiConfig, Tenant
@@ -134,23 +133,25 @@ class ScriptedCallAnalyzer(CallAnalyzer):
 
 
 class InMemoryCrmGateway(CrmGateway):
-    """Remembers activities by idempotency key, creating each once."""
+    """Contacts by phone and activities by idempotency key, each created once."""
 
     def __init__(self, crm_type: str = "memory"):
         self.crm_type = crm_type
-        self.activities: dict[str, str] = {}
+        self.contacts: dict[str, CrmContact] = {}
+        self.activities: dict[str, tuple[str, CrmActivity, str | None]] = {}
 
-    async def sync(self, call: Call, idempotency_key: str) -> CrmSyncResult:
-        activity = self.activities.setdefault(
-            idempotency_key, f"activity-{len(self.activities) + 1}"
-        )
-        return CrmSyncResult(
-            self.crm_type,
-            SyncStatus.SUCCESS,
-            contact_id=call.metadata.caller,
-            activity_id=activity,
-            attempts=1,
-        )
+    async def find_activity(self, idempotency_key: str) -> ActivityRef | None:
+        found = self.activities.get(idempotency_key)
+        return ActivityRef(found[0], found[2]) if found else None
+
+    async def upsert_contact(self, contact: CrmContact) -> str:
+        self.contacts[contact.phone] = contact
+        return f"contact-{contact.phone}"
+
+    async def create_activity(self, activity: CrmActivity, contact_id: str | None) -> str:
+        activity_id = f"activity-{len(self.activities) + 1}"
+        self.activities[activity.idempotency_key] = (activity_id, activity, contact_id)
+        return activity_id
 
 
 class InMemoryCrmGatewayFactory(CrmGatewayFactory):

@@ -1,0 +1,212 @@
+"""What the rules analyzer listens for, written as speech recognition writes it: lower case,
+no punctuation, and with the mishearings it makes ("furnas", "a point meant", "quota").
+
+Cues are (phrase, weight); a phrase matches as whole words. Weights are tuned on the sample
+calls in tests/unit/test_rules_analyzer.py: 4 for a phrase that names a specific intent (a
+quote, a booking, a bill), 3 for one that settles spam or a wrong number, 2 for a strong hint,
+1 for a word that only counts together with others. A trade's words ("furnace", "drain") say
+what the call is about, not what the caller wants, so together they add at most
+TRADE_WORDS_CAP to a new service request.
+"""
+
+from __future__ import annotations
+
+from domain.results import Intent
+
+Cues = tuple[tuple[str, int], ...]
+
+
+def words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+def cues(weight: int, phrases: str) -> Cues:
+    """Phrases separated by commas, all with the same weight."""
+    return tuple((p.strip(), weight) for p in phrases.split(",") if p.strip())
+
+
+INTENT_CUES: dict[Intent, Cues] = {
+    Intent.SPAM: cues(
+        3,
+        "press one, press 1, press two, press 2, extended warranty, this is not a sales call,"
+        " final notice, google listing, google business listing, lower your interest,"
+        " your business listing, verify your business, to be removed, do not call list,"
+        " this is an automated, pre approved, preapproved, merchant services, free cruise,"
+        " you have been selected, you've been selected, student loan forgiveness,"
+        " car's extended warranty, vehicle's extended warranty, last chance to",
+    )
+    + cues(2, "interest rate, warranty department, search results, special offer, seo"),
+    Intent.WRONG_NUMBER: cues(
+        3,
+        "wrong number, i was trying to reach, sorry i dialed, sorry i dialled, i must have"
+        " dialed, dialed the wrong, i thought this was, is this not, wrong place,"
+        " sorry wrong, i was trying to call, never mind sorry, sorry to bother you",
+    )
+    + cues(2, "never mind, nevermind, my mistake"),
+    Intent.EXISTING_CUSTOMER: cues(
+        4,
+        "my bill, invoice, charged twice, double charged, account number, you were out"
+        " last week, you guys were out, you were out here, your technician was here,"
+        " your tech was here, already paid, billing, refund, my service agreement,"
+        " maintenance plan, came out last, were out yesterday, still not working since,"
+        " warranty claim, my account, follow up on, following up on, you installed",
+    )
+    + cues(2, "payment, bill, last time, came out, the tech who, same problem again, still not"),
+    Intent.QUOTE_REQUEST: cues(
+        4,
+        "quote, quota, quotes, estimate, estimates, how much, price, pricing, ballpark,"
+        " what do you charge, what would it cost, what does it cost, rough idea, rates,"
+        " free estimate, cost of, cost to, how much would it",
+    )
+    + cues(1, "cost, charge, afford, budget, financing"),
+    Intent.APPOINTMENT: cues(
+        4,
+        "appointment, a point meant, a pointment, appointments, reschedule,"
+        " schedule a, to schedule, set up a time, book a, any availability,"
+        " when can someone, when could someone",
+    )
+    + cues(1, "schedule, availability, available, come out"),
+    Intent.NEW_SERVICE_REQUEST: cues(
+        2,
+        "not working, stopped working, isn't working, is not working, quit working,"
+        " quit on me, went out, broke, broken, need someone, send someone, come out,"
+        " take a look, need a technician, repair, fix, replace, replacement, install,"
+        " installation, need help with, looking for someone, looking to get, making a noise,"
+        " making a weird noise, no heat, no hot water, no ac, no air, leaking, flooding, burst,"
+        " clogged, backed up, won't turn on, won't start, not turning on",
+    )
+    + cues(1, "service, new, need, problem, issue"),
+    Intent.VOICEMAIL: cues(
+        3,
+        "after the tone, after the beep, leave a message, leave your name, leave your name and"
+        " number, not available to take your call, mailbox, voicemail, voice mail",
+    )
+    + cues(2, "give me a call back, call me back at, call me back when you"),
+}
+
+# Spoken in an answered call, these are a robot or an outbound script, not the caller.
+SPAM_THRESHOLD = 3
+WRONG_NUMBER_THRESHOLD = 3
+INTENT_THRESHOLD = 3
+TRADE_WORDS_CAP = 3
+EXISTING_CUSTOMER_THRESHOLD = 3
+
+URGENCY_HIGH = cues(
+    2,
+    "emergency, no heat, no hot water, leaking, leak, flooding, flooded, as soon as possible,"
+    " asap, today, right away, urgent, urgently, burst, tonight, right now, immediately,"
+    " no ac, no air, water everywhere, smell gas, gas smell, sparking, smoke",
+)
+URGENCY_MEDIUM = cues(1, "this week, soon, tomorrow, in the next few days, before the weekend")
+# Greetings that say "today" without meaning it.
+URGENCY_IGNORED = (
+    "help you today",
+    "how are you today",
+    "calling today",
+    "assist you today",
+    "doing today",
+)
+
+APPOINTMENT_BOOKED = cues(
+    2,
+    "we'll see you, we will see you, see you then, see you tomorrow, you're all set,"
+    " you are all set, confirmed for, technician will be there, tech will be there,"
+    " got you down for, put you down for, booked you, i've booked, i have you scheduled,"
+    " you're scheduled, you are scheduled, on the schedule for, will be out between",
+) + cues(1, "booked, scheduled")  # and a day or a time window: see the analyzer
+APPOINTMENT_CANCELLED = cues(
+    3,
+    "fully booked, no availability, not scheduled, nothing available, call you back to"
+    " schedule, i'll think about it, let me think about it, not booked",
+)
+
+SENTIMENT_POSITIVE = cues(
+    1,
+    "great, awesome, perfect, appreciate, wonderful, excellent, fantastic, happy, glad,"
+    " sounds good, love, amazing, thank you so much, lifesaver, very helpful",
+)
+SENTIMENT_NEGATIVE = cues(
+    2,
+    "frustrated, frustrating, angry, terrible, ridiculous, upset, unacceptable, worst,"
+    " disappointed, annoyed, not happy, horrible, awful, complaint, rude, never again,"
+    " waste of, fed up, third time",
+)
+
+# The home-services trades, with the words a caller uses for each.
+TRADES: dict[str, tuple[str, ...]] = {
+    "hvac": (
+        "hvac", "heating", "cooling", "furnace", "furnas", "heater", "heat", "ac", "a c",
+        "air conditioner", "air conditioning", "heat pump", "thermostat", "boiler", "duct",
+        "ducts", "vents", "compressor", "blowing cold air", "blowing warm air", "mini split",
+    ),
+    "plumbing": (
+        "plumbing", "plumber", "leak", "leaking", "pipe", "pipes", "drain", "clog", "clogged",
+        "toilet", "faucet", "sink", "sewer", "water heater", "hot water", "disposal",
+        "sump pump", "shower", "water line",
+    ),
+    "electrical": (
+        "electrical", "electric", "electrician", "outlet", "outlets", "breaker", "panel",
+        "wiring", "lights", "generator", "ev charger",
+    ),
+    "roofing": ("roofing", "roof", "roofer", "shingles", "gutter", "gutters", "hail damage"),
+}  # fmt: skip
+# The words in a tenant's business context that name each trade.
+TRADE_NAMES: dict[str, tuple[str, ...]] = {
+    "hvac": ("hvac", "heating", "cooling", "air conditioning", "furnace", "heat pump"),
+    "plumbing": ("plumbing", "plumber", "plumbers", "drain", "water heater"),
+    "electrical": ("electrical", "electric", "electrician", "electricians"),
+    "roofing": ("roofing", "roof", "roofer", "roofers"),
+}
+
+# Built-in services, most specific first: (name, phrases that ask for it).
+SERVICES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("water heater", ("water heater", "hot water heater", "no hot water", "hot water")),
+    ("heat pump", ("heat pump",)),
+    ("furnace repair", ("furnace", "furnas", "no heat", "heater", "heating", "boiler")),
+    ("ac repair", ("air conditioner", "air conditioning", "ac", "a c", "not cooling", "no ac")),
+    ("drain cleaning", ("drain", "clogged", "clog", "backed up", "sewer")),
+    ("duct cleaning", ("duct cleaning", "air ducts", "ducts", "duct")),
+    ("thermostat", ("thermostat",)),
+    ("maintenance", ("tune up", "maintenance", "check up", "inspection")),
+    ("plumbing", ("leak", "leaking", "pipe", "pipes", "toilet", "faucet", "plumber", "burst")),
+    ("electrical", ("outlet", "breaker", "panel", "wiring", "electrician")),
+    ("roofing", ("roof", "shingles", "gutter", "gutters")),
+)  # fmt: skip
+# Words that make a phrase of the business context a service ("solar panel installation"); a
+# caller says one when a word starts with its first five letters ("installing", "repaired").
+SERVICE_WORDS = words(
+    "repair repairs installation installations install replacement replacements cleaning"
+    " service services maintenance inspection inspections removal tune"
+)
+CONTEXT_STOPWORDS = words(
+    "a an the and or of for in on at to we our us you your is are be with from by as that"
+    " this it its new good best all any"
+)
+
+NAME_CUES = ("my name is", "my name's", "name is", "this is", "it's", "its")
+NAME_STOPWORDS = words(
+    "a an the and or but so um uh er calling call from with about regarding for just here"
+    " not sorry yeah yes no okay ok hi hello hey my your our is was i im me we you he she"
+    " they it its that this there going trying looking wondering having getting really very"
+    " actually still also again office home house at on in to of urgent emergency only"
+    " first second third last wrong fine good great how what when where who why can could"
+    " would will be been have has had do does did get got need want please thanks thank"
+    " well like gonna gotta one two three four five six seven eight nine ten"
+)
+AGENT_GREETINGS = ("thank you for calling", "thanks for calling", "how can i help", "how may i")
+EMAIL_DOMAINS = ("com", "net", "org", "edu", "gov", "us", "io", "co", "info", "biz", "me")
+EMAIL_SEPARATORS = {"dot": ".", "period": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
+# How ASR writes what a caller spells out, and what it means.
+EMAIL_SOUNDS = {"at sign": "at", "at symbol": "at", "g mail": "gmail", "gee mail": "gmail"}
+EMAIL_SOUNDS |= {"hot mail": "hotmail", "out look": "outlook", "i cloud": "icloud"}
+
+INTENT_LABELS = {
+    Intent.NEW_SERVICE_REQUEST: "New service request",
+    Intent.QUOTE_REQUEST: "Quote request",
+    Intent.APPOINTMENT: "Appointment request",
+    Intent.EXISTING_CUSTOMER: "Existing customer",
+    Intent.WRONG_NUMBER: "Wrong number",
+    Intent.SPAM: "Spam or robocall",
+    Intent.VOICEMAIL: "Voicemail",
+    Intent.OTHER: "Call",
+}

@@ -1,0 +1,292 @@
+"""Processing a call: every stage after RECEIVED, each result persisted before the next stage
+starts, so a redelivered job resumes where the last one stopped and never repeats a finished
+stage. One worker at a time holds the call's lease."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from enum import StrEnum
+
+import attrs
+
+from domain.call import Call, recording_object_name
+from domain.crm import build_sync_request
+from domain.errors import (
+    CallNotFound,
+    ConcurrentUpdate,
+    LeaseHeld,
+    PermanentFailure,
+    TenantNotFound,
+    TransientFailure,
+)
+from domain.redaction import redact_transcript
+from domain.results import CrmSyncResult, SyncStatus
+from domain.retry import RetryPolicy
+from domain.scoring import score_lead
+from domain.stages import Stage, next_stage
+from domain.tenant import Tenant
+from ports.analysis import CallAnalyzer
+from ports.audio import AudioStore
+from ports.crm import CrmGatewayFactory
+from ports.recording import RecordingSource
+from ports.repositories import UnitOfWorkFactory
+from ports.speech import Transcriber
+from ports.system import Clock
+
+EXTENSIONS = {
+    "audio/mpeg": "mp3",
+    "audio/wav": "wav",
+    "audio/ogg": "ogg",
+    "audio/flac": "flac",
+    "audio/mp4": "m4a",
+}
+
+
+class Outcome(StrEnum):
+    DONE = "done"  # COMPLETED, or already terminal: acknowledge
+    FAILED = "failed"  # permanently FAILED now: acknowledge
+    RETRY = "retry"  # transient trouble: deliver again after retry_after_s
+    BUSY = "busy"  # another worker holds the lease: deliver again later
+    GONE = "gone"  # no such call (deleted tenant): acknowledge
+
+
+@attrs.frozen
+class ProcessCallCommand:
+    tenant_id: str
+    call_id: str
+    worker_id: str
+
+
+@attrs.frozen
+class ProcessResult:
+    outcome: Outcome
+    stage: Stage | None = None
+    retry_after_s: float = 0.0
+    reason: str | None = None
+
+
+@attrs.frozen
+class StageSkipped:
+    note: str
+
+
+StageWork = Callable[[Call, Tenant], Awaitable[StageSkipped | None]]
+
+
+class ProcessCall:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        recordings: RecordingSource,
+        audio: AudioStore,
+        transcriber: Transcriber,
+        analyzer: CallAnalyzer,
+        crm: CrmGatewayFactory,
+        clock: Clock,
+        retry: RetryPolicy | None = None,
+        lease_s: float = 60.0,
+    ):
+        self._uow = uow
+        self._recordings = recordings
+        self._audio = audio
+        self._transcriber = transcriber
+        self._analyzer = analyzer
+        self._crm = crm
+        self._clock = clock
+        self._retry = retry or RetryPolicy()
+        self._lease_s = lease_s
+        self._work: dict[Stage, StageWork] = {
+            Stage.RECORDING_STORED: self._store_recording,
+            Stage.TRANSCRIBED: self._transcribe,
+            Stage.ANALYZED: self._analyze,
+            Stage.SCORED: self._score,
+            Stage.SYNCED: self._sync,
+        }
+
+    async def __call__(self, command: ProcessCallCommand) -> ProcessResult:
+        try:
+            call, tenant = await self._start(command)
+        except (CallNotFound, TenantNotFound) as exc:
+            return ProcessResult(Outcome.GONE, reason=str(exc))
+        except LeaseHeld as exc:
+            wait = (exc.until - self._clock.now()).total_seconds() if exc.until else 0.0
+            return ProcessResult(Outcome.BUSY, retry_after_s=max(1.0, wait), reason=str(exc))
+        except ConcurrentUpdate as exc:
+            return ProcessResult(Outcome.BUSY, retry_after_s=1.0, reason=str(exc))
+        if call.stage.terminal:
+            return ProcessResult(Outcome.DONE, call.stage)
+        if call.attempts > self._retry.max_attempts:
+            # Every earlier attempt died mid-stage (a crash, an OOM kill): stop trying.
+            reason = f"gave up after {call.attempts - 1} attempts that never finished"
+            return await self._fail(call, next_stage(call.stage), reason)
+        try:
+            while not call.stage.terminal:
+                await self._run(next_stage(call.stage), call, tenant)
+        except ConcurrentUpdate as exc:
+            return ProcessResult(Outcome.BUSY, call.stage, self._retry.base_delay_s, str(exc))
+        except PermanentFailure as exc:
+            return await self._fail(call, next_stage(call.stage), str(exc))
+        except TransientFailure as exc:
+            return await self._transient(call, str(exc), exc.retry_after_s)
+        except Exception as exc:
+            # A bug or an adapter error not mapped to a port error: retried like a transient
+            # one, so the attempt bound still ends it. Only the type is kept: the message of an
+            # unknown exception may hold a URL or a token.
+            return await self._transient(call, f"unexpected {type(exc).__name__}", None)
+        return ProcessResult(Outcome.DONE, call.stage)
+
+    async def _start(self, command: ProcessCallCommand) -> tuple[Call, Tenant]:
+        async with self._uow() as uow:
+            call = await uow.calls.get(command.tenant_id, command.call_id)
+            if call is None:
+                raise CallNotFound(f"no call {command.call_id} for tenant {command.tenant_id}")
+            tenant = await uow.tenants.get(command.tenant_id)
+            if tenant is None:
+                raise TenantNotFound(f"no tenant {command.tenant_id}")
+            if call.stage.terminal:
+                return call, tenant
+            call.take_lease(command.worker_id, self._clock.now(), self._lease_s)
+            call.attempts += 1
+            await uow.calls.update(call)
+            await uow.commit()
+        return call, tenant
+
+    async def _run(self, stage: Stage, call: Call, tenant: Tenant) -> None:
+        started = time.perf_counter()
+        if stage is Stage.COMPLETED:
+            skipped = None
+        else:
+            heartbeat = asyncio.create_task(self._heartbeat(call))
+            try:
+                skipped = await self._work[stage](call, tenant)
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        now = self._clock.now()
+        call.advance(
+            stage,
+            now,
+            duration_ms=duration_ms,
+            skipped=skipped is not None,
+            note=skipped.note if skipped else None,
+        )
+        if stage is Stage.COMPLETED:
+            call.release_lease()
+            call.failure = None
+        else:
+            call.renew_lease(now, self._lease_s)
+        await self._save(call)
+
+    async def _heartbeat(self, call: Call) -> None:
+        """Keeps the lease while a long stage (a transcription) runs, so a short lease can
+        still cover it and a crashed worker's calls are picked up again soon."""
+        assert call.lease_owner is not None
+        while True:
+            await asyncio.sleep(self._lease_s / 3)
+            until = self._clock.now() + timedelta(seconds=self._lease_s)
+            async with self._uow() as uow:
+                held = await uow.calls.extend_lease(
+                    call.tenant_id, call.call_id, call.lease_owner, until
+                )
+                await uow.commit()
+            if not held:
+                return
+            call.lease_expires_at = until
+
+    async def _save(self, call: Call) -> None:
+        async with self._uow() as uow:
+            await uow.calls.update(call)
+            await uow.commit()
+
+    async def _fail(self, call: Call, stage: Stage, reason: str) -> ProcessResult:
+        call.fail(stage, reason, self._clock.now())
+        call.release_lease()
+        await self._save(call)
+        return ProcessResult(Outcome.FAILED, stage, reason=reason)
+
+    async def _transient(self, call: Call, reason: str, hint: float | None) -> ProcessResult:
+        stage = next_stage(call.stage)
+        if self._retry.exhausted(call.attempts):
+            return await self._fail(
+                call, stage, f"gave up after {call.attempts} attempts: {reason}"
+            )
+        call.note_transient_failure(stage, reason)
+        call.release_lease()
+        await self._save(call)
+        delay = self._retry.delay_s(call.attempts, f"{call.tenant_id}/{call.call_id}", hint)
+        return ProcessResult(Outcome.RETRY, stage, delay, reason)
+
+    # --- the stages ------------------------------------------------------------------------
+
+    async def _store_recording(self, call: Call, tenant: Tenant) -> StageSkipped | None:
+        config = tenant.config
+        from_api = config.callrail_api_key is not None and config.callrail_account_id is not None
+        if call.recording_url is None and not (from_api and call.metadata.answered):
+            return StageSkipped("no recording (missed or unrecorded call)")
+        download = await self._recordings.open(tenant, call)
+        extension = EXTENSIONS.get(download.content_type, "bin")
+        name = recording_object_name(call.tenant_id, call.call_id, extension)
+        call.recording = await self._audio.put(name, download.chunks, download.content_type)
+        return None
+
+    async def _transcribe(self, call: Call, tenant: Tenant) -> StageSkipped | None:
+        if call.recording is None:
+            return StageSkipped("no recording to transcribe")
+        transcript = await self._transcriber.transcribe(call.recording)
+        # Redacted before it is stored, analyzed or sent anywhere.
+        call.transcript = redact_transcript(transcript) if tenant.config.redact_pii else transcript
+        return None
+
+    async def _analyze(self, call: Call, tenant: Tenant) -> StageSkipped | None:
+        call.analysis = await self._analyzer.analyze(
+            call.transcript, call.metadata, tenant.config.ai
+        )
+        return None
+
+    async def _score(self, call: Call, tenant: Tenant) -> StageSkipped | None:
+        call.lead_score = score_lead(
+            call.analysis, call.metadata, tenant.config.ai.lead_scoring_threshold
+        )
+        return None
+
+    async def _sync(self, call: Call, tenant: Tenant) -> StageSkipped | None:
+        gateway = await self._crm.for_tenant(tenant)
+        if gateway is None:
+            call.crm_sync = CrmSyncResult(tenant.config.crm.type, SyncStatus.SKIPPED)
+            return StageSkipped("no CRM configured")
+        request = build_sync_request(call, tenant)
+        key = request.activity.idempotency_key
+        previous = call.crm_sync.attempts if call.crm_sync else 0
+        # The sync record is committed before the CRM is called: a crash between the CRM's
+        # answer and our commit leaves a pending record whose key finds the activity next time.
+        call.crm_sync = CrmSyncResult(
+            gateway.crm_type, SyncStatus.PENDING, attempts=previous + 1, idempotency_key=key
+        )
+        await self._save(call)
+        try:
+            existing = await gateway.find_activity(key)
+            if existing is not None:
+                contact_id, activity_id = existing.contact_id, existing.activity_id
+            else:
+                contact_id = (
+                    await gateway.upsert_contact(request.contact) if request.contact else None
+                )
+                activity_id = await gateway.create_activity(request.activity, contact_id)
+        except (TransientFailure, PermanentFailure) as exc:
+            status = SyncStatus.FAILED if isinstance(exc, PermanentFailure) else SyncStatus.PENDING
+            call.crm_sync = attrs.evolve(call.crm_sync, status=status, error=str(exc))
+            raise
+        call.crm_sync = attrs.evolve(
+            call.crm_sync,
+            status=SyncStatus.SUCCESS,
+            contact_id=contact_id,
+            activity_id=activity_id,
+            error=None,
+        )
+        return None

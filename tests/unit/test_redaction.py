@@ -1,0 +1,267 @@
+"""PII redaction on speech-recognition output: lower case, unpunctuated, misheard.
+
+A missed card number ends up in a CRM for good; a phone number or a price redacted by mistake
+makes the lead useless. Both sides are tested, on the kind of text ASR really produces.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.redaction import CARD, CVV, EXPIRY, SSN, luhn_valid, redact_text, redact_transcript
+from domain.results import Segment, Transcript
+
+POSITIVE = [
+    # cards, as digits with every separator ASR and agents use
+    ("my card number is 4111 1111 1111 1111", f"my card number is {CARD}"),
+    ("4111-1111-1111-1111 is the one", f"{CARD} is the one"),
+    ("yeah it's 4111.1111.1111.1111 okay", f"yeah it's {CARD} okay"),
+    ("sure 4111111111111111 there you go", f"sure {CARD} there you go"),
+    ("ok 5500 0055 5555 5559 thanks", f"ok {CARD} thanks"),
+    (
+        "discover six zero one one one one one one one one one one one one one seven",
+        f"discover {CARD}",
+    ),
+    ("amex 3782 822463 10005", f"amex {CARD}"),
+    ("it's 4012 um 8888 uh 8888 dash 1881", f"it's {CARD}"),
+    # spoken digits, "oh", "double", and mixtures
+    ("four one one one one one one one one one one one one one one one", CARD),
+    ("so it's 4111 1111 one one one one 1111 yes", f"so it's {CARD} yes"),
+    ("four double one double one one one one one one one one one one one one", CARD),
+    ("five five oh oh oh oh five five five five five five five five five nine", CARD),
+    ("four triple one one one one one one one one one one one one one", CARD),
+    # ASR dropped a digit: Luhn fails, but the caller just said "card"
+    ("the card number is 4111 1111 1111 111", f"the card number is {CARD}"),
+    ("my visa is four one one one one one one one one one one one one one", f"my visa is {CARD}"),
+    ("debit 5500 0055 5555 555", f"debit {CARD}"),
+    ("4111 1111 1111 111 on my mastercard", f"{CARD} on my mastercard"),
+    # expiry and security code near a card
+    (
+        "visa 4111 1111 1111 1111 expires 04/27 cvv 123",
+        f"visa {CARD} expires {EXPIRY} cvv {CVV}",
+    ),
+    (
+        "card is 4111111111111111 expiration oh four twenty seven security code is one two three",
+        f"card is {CARD} expiration {EXPIRY} security code is {CVV}",
+    ),
+    (
+        "credit card 4111 1111 1111 1111 exp 4 27 and the three digits on the back are 456",
+        f"credit card {CARD} exp {EXPIRY} and the three digits on the back are {CVV}",
+    ),
+    ("4111 1111 1111 1111 and 12/26", f"{CARD} and {EXPIRY}"),
+    (
+        "i'll use my credit card the expiration date is twelve twenty six",
+        f"i'll use my credit card the expiration date is {EXPIRY}",
+    ),
+    ("paying by card the cvv is 7 3 9", f"paying by card the cvv is {CVV}"),
+    ("card expires in april of twenty twenty seven", f"card expires in {EXPIRY}"),
+    # social security numbers
+    ("my ssn is 123-45-6789", f"my ssn is {SSN}"),
+    ("it's 123 45 6789 i think", f"it's {SSN} i think"),
+    (
+        "social security number is one two three four five six seven eight nine",
+        f"social security number is {SSN}",
+    ),
+    ("the last four of my social are 6789", f"the last four of my social are {SSN}"),
+]
+
+NEGATIVE = [
+    "my number is 303 555 0142",
+    "call me back at 1-303-555-0142 anytime",
+    "call me at one eight hundred five five five one two one two",
+    "three zero three five five five zero one four two is my cell",
+    "it's 303 555 0142 or 720 555 0199 either one",
+    "303 555 0142 303 555 0199",
+    "the service call is two hundred dollars",
+    "the total was $189 and the part was $1,249.99",
+    "we put the furnace in back in 2019 maybe 2020",
+    "i live at 1234 main street apartment 5",
+    "can you come between 8 and 10 or at 10:30",
+    "it ran for 45 minutes then shut off for twenty five",
+    "i paid with my credit card two hundred dollars last week",
+    "the card ending in 1111 was charged",
+    "my warranty expires 04 27",
+    "the code on the gate is 1234",
+    "tracking number 1234 5678 1234 5678",
+    "i went to the social security office on 1234 main street",
+    "it's a 2015 carrier eighty thousand btu unit model 58 sta 090",
+    "zip code 80202 and my account number is 55512345",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), POSITIVE)
+def test_pii_is_replaced_by_a_visible_marker(text: str, expected: str) -> None:
+    redacted, count = redact_text(text)
+    assert redacted == expected
+    assert count == expected.count("[REDACTED")
+
+
+@pytest.mark.parametrize("text", NEGATIVE)
+def test_ordinary_numbers_are_left_alone(text: str) -> None:
+    assert redact_text(text) == (text, 0)
+
+
+def test_the_tables_are_big_enough_to_mean_something() -> None:
+    assert len(POSITIVE) >= 25
+    assert len(NEGATIVE) >= 15
+
+
+def test_luhn_accepts_real_test_cards_and_rejects_one_wrong_digit() -> None:
+    for number in ("4111111111111111", "5500005555555559", "378282246310005", "6011111111111117"):
+        assert luhn_valid(number)
+        assert not luhn_valid(number[:-1] + str((int(number[-1]) + 1) % 10))
+
+
+def test_a_transcript_is_redacted_in_text_and_every_segment() -> None:
+    transcript = Transcript(
+        engine="whisper-tiny.en",
+        language="en-US",
+        text="can i get a card number sure it's 4111 1111 1111 1111 and my ssn is 123-45-6789",
+        segments=(
+            Segment("agent", 0.0, 2.0, "can i get a card number"),
+            Segment("caller", 2.0, 6.0, "sure it's 4111 1111 1111 1111"),
+            Segment("caller", 6.0, 8.0, "and my ssn is 123-45-6789"),
+        ),
+    )
+    redacted = redact_transcript(transcript)
+    assert redacted.redacted
+    assert redacted.text == f"can i get a card number sure it's {CARD} and my ssn is {SSN}"
+    assert [s.text for s in redacted.segments] == [
+        "can i get a card number",
+        f"sure it's {CARD}",
+        f"and my ssn is {SSN}",
+    ]
+    assert [(s.speaker, s.start_s, s.end_s) for s in redacted.segments] == [
+        ("agent", 0.0, 2.0),
+        ("caller", 2.0, 6.0),
+        ("caller", 6.0, 8.0),
+    ]
+    assert transcript.text.endswith("6789"), "the original is not modified"
+
+
+def test_a_card_read_across_a_pause_is_redacted_in_both_segments() -> None:
+    transcript = Transcript(
+        engine="google-chirp_3",
+        language="en-US",
+        text="okay it's 4111 1111 1111 1111 expires 0427",
+        segments=(
+            Segment("caller", 0.0, 3.0, "okay it's 4111 1111"),
+            Segment("caller", 3.5, 6.0, "1111 1111"),
+            Segment("caller", 6.0, 7.0, "expires 0427"),
+        ),
+    )
+    redacted = redact_transcript(transcript)
+    assert redacted.text == f"okay it's {CARD} expires {EXPIRY}"
+    assert [s.text for s in redacted.segments] == [f"okay it's {CARD}", CARD, f"expires {EXPIRY}"]
+
+
+def test_a_transcript_without_pii_comes_back_unchanged_but_marked_redacted() -> None:
+    transcript = Transcript(
+        "whisper-tiny.en",
+        "en-US",
+        "my furnace quit call me at 303 555 0142",
+        (Segment("caller", 0.0, 3.0, "my furnace quit call me at 303 555 0142"),),
+    )
+    redacted = redact_transcript(transcript)
+    assert redacted.text == transcript.text
+    assert redacted.segments == transcript.segments
+    assert redacted.redacted
+
+
+# --- properties -----------------------------------------------------------------------------
+
+WORDS = [
+    "yeah", "so", "my", "is", "it's", "the", "okay", "sure", "number", "um", "uh", "and",
+    "furnace", "please", "thanks", "that", "right", "here", "go", "account", "ready",
+]  # fmt: skip
+SPOKEN = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def luhn_completed(body: str) -> str:
+    """The body with the check digit that makes it pass Luhn, computed here independently."""
+    total = 0
+    for position, char in enumerate(reversed(body)):
+        d = int(char) * (1 if position % 2 else 2)
+        total += d // 10 + d % 10
+    return body + str((10 - total % 10) % 10)
+
+
+def test_the_test_luhn_helper_agrees_with_a_known_card() -> None:
+    assert luhn_completed("411111111111111") == "4111111111111111"
+    assert luhn_completed("601111111111111") == "6011111111111117"
+
+
+def render_group(group: str, spoken: bool) -> str:
+    return " ".join(SPOKEN[int(d)] for d in group) if spoken else group
+
+
+@given(
+    body=st.text(alphabet="0123456789", min_size=15, max_size=15),
+    before=st.lists(st.sampled_from(WORDS), max_size=8),
+    after=st.lists(st.sampled_from(WORDS), max_size=8),
+    separators=st.lists(st.sampled_from([" ", "-", ".", "", " - ", " um ", ", "]), min_size=3,
+                        max_size=3),
+    spoken=st.lists(st.booleans(), min_size=4, max_size=4),
+)  # fmt: skip
+def test_any_luhn_valid_card_in_any_words_leaves_none_of_its_groups(
+    body: str, before: list[str], after: list[str], separators: list[str], spoken: list[bool]
+) -> None:
+    number = luhn_completed(body)
+    groups = [number[i : i + 4] for i in range(0, 16, 4)]
+    rendered = [render_group(g, s) for g, s in zip(groups, spoken, strict=True)]
+    card = rendered[0]
+    for separator, group, is_spoken in zip(separators, rendered[1:], spoken[1:], strict=True):
+        glued = separator == "" and (is_spoken or card[-1].isalpha())
+        card += (" " if glued else separator) + group
+    text = " ".join([*before, card, *after])
+    redacted, count = redact_text(text)
+    assert count >= 1
+    digits_left = re.sub(r"\D", "", redacted)
+    for group in groups:
+        assert group not in digits_left, redacted
+    assert redacted.startswith(" ".join(before))
+
+
+TEXT_PARTS = st.sampled_from(
+    [
+        *WORDS, *SPOKEN, "4111", "1111", "5500", "0055", "5559", "303", "555", "0142", "123", "45",
+        "6789", "04", "27", "/", "04/27", "12/2027", "double", "triple", "oh", "twenty", "seven",
+        "twelve", "april", "of", "slash", "dash", "then", "card", "visa", "credit", "american",
+        "express", "expires", "exp", "valid", "through", "cvv", "security code",
+        "digits on the back", "social security", "social", "media", "ssn", "s", "n", "last",
+        CARD, EXPIRY, CVV, SSN, "4111 1111 1111 1111", "-", ".", "$189",
+    ]
+)  # fmt: skip
+
+
+@given(parts=st.lists(TEXT_PARTS, max_size=60))
+def test_redaction_is_idempotent(parts: list[str]) -> None:
+    once, _ = redact_text(" ".join(parts))
+    assert redact_text(once) == (once, 0)
+
+
+@given(text=st.text(max_size=300))
+def test_redaction_of_any_text_is_idempotent_and_never_fails(text: str) -> None:
+    once, _ = redact_text(text)
+    assert redact_text(once) == (once, 0)
+
+
+@given(parts=st.lists(TEXT_PARTS, min_size=1, max_size=40), cuts=st.lists(st.integers(0, 40)))
+def test_redacting_a_transcript_twice_changes_nothing_more(
+    parts: list[str], cuts: list[int]
+) -> None:
+    bounds = sorted({0, len(parts), *(c for c in cuts if c < len(parts))})
+    texts = [" ".join(parts[a:b]) for a, b in itertools.pairwise(bounds)]
+    transcript = Transcript(
+        "whisper-tiny.en",
+        "en-US",
+        " ".join(texts),
+        tuple(Segment("caller", float(i), float(i + 1), t) for i, t in enumerate(texts)),
+    )
+    once = redact_transcript(transcript)
+    assert redact_transcript(once) == once

@@ -1,0 +1,394 @@
+"""The rules analyzer on calls as speech recognition writes them: lower case, no punctuation,
+misheard words ("furnas", "a point meant", "quota"), and already redacted."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from adapters.rules.analyzer import MAX_SUMMARY, RulesCallAnalyzer
+from domain.call import CallMetadata
+from domain.results import CallAnalysis, Intent, Segment, Sentiment, Transcript, Urgency
+from domain.tenant import AiConfig
+
+HVAC = AiConfig(
+    business_context=(
+        "Denver Comfort Heating & Air is an HVAC contractor. We do furnace repair, AC"
+        " installation, heat pumps and duct cleaning across the Denver metro. A good lead wants"
+        " a technician out this week."
+    )
+)
+NO_CONTEXT = AiConfig()
+ANSWERED = CallMetadata(caller="+13035550142", duration_s=140, answered=True, first_call=True)
+VOICEMAIL = CallMetadata(caller="+13035550142", duration_s=40, answered=False, voicemail=True)
+
+
+def call(*turns: tuple[str, str]) -> Transcript:
+    """A transcript with speaker turns, and its text as the engine would join them."""
+    segments = tuple(
+        Segment(speaker, 4.0 * i, 4.0 * i + 3.5, text) for i, (speaker, text) in enumerate(turns)
+    )
+    return Transcript("whisper-tiny.en", "en-US", " ".join(t for _, t in turns), segments)
+
+
+def text_only(text: str) -> Transcript:
+    """Whisper without diarisation: one block of text, nobody labelled."""
+    return Transcript("whisper-tiny.en", "en-US", text)
+
+
+async def analyze(
+    transcript: Transcript | None, metadata: CallMetadata = ANSWERED, ai: AiConfig = HVAC
+) -> CallAnalysis:
+    return await RulesCallAnalyzer().analyze(transcript, metadata, ai)
+
+
+NO_HEAT = call(
+    ("agent", "thank you for calling denver comfort this is sarah how can i help you today"),
+    (
+        "caller",
+        "hi yeah um my furnas stopped working last night and theres no heat in the house its"
+        " like fifty degrees in here",
+    ),
+    ("agent", "oh no im sorry to hear that can i get your name"),
+    ("caller", "yeah my name is dana whitfield"),
+    ("agent", "okay dana we can get a technician out there this afternoon between two and four"),
+    ("caller", "yes that would be great thank you so much"),
+    ("agent", "perfect you're all set we'll see you this afternoon"),
+)
+
+INTENT_CALLS = [
+    pytest.param(NO_HEAT, ANSWERED, Intent.NEW_SERVICE_REQUEST, id="furnace-out"),
+    pytest.param(
+        text_only(
+            "plumbing this is joe uh yeah hi my kitchen drain is clogged and backed up into the"
+            " sink can you send someone out to take a look"
+        ),
+        ANSWERED,
+        Intent.NEW_SERVICE_REQUEST,
+        id="unlabelled-drain",
+    ),
+    pytest.param(
+        call(
+            ("agent", "comfort heating and air how can i help"),
+            (
+                "caller",
+                "hi i was wondering how much you guys charge to replace a water heater its a"
+                " forty gallon gas one",
+            ),
+            ("agent", "it usually runs twelve to eighteen hundred i can send someone for a look"),
+            ("caller", "okay let me think about it and ill call you back"),
+        ),
+        ANSWERED,
+        Intent.QUOTE_REQUEST,
+        id="price-of-water-heater",
+    ),
+    pytest.param(
+        text_only("yeah hi could i get a quota on a new a c unit for a two story house"),
+        ANSWERED,
+        Intent.QUOTE_REQUEST,
+        id="quota-misheard",
+    ),
+    pytest.param(
+        call(
+            ("agent", "denver comfort this is mike"),
+            ("caller", "hey i need to set up a point meant for my annual furnace tune up"),
+            ("agent", "sure i have thursday between eight and ten"),
+            ("caller", "thursday works"),
+            ("agent", "great i've booked you for thursday between eight and ten"),
+        ),
+        ANSWERED,
+        Intent.APPOINTMENT,
+        id="a-point-meant",
+    ),
+    pytest.param(
+        call(
+            ("agent", "thanks for calling how can i help"),
+            (
+                "caller",
+                "hi um you guys were out last week to fix my furnace and i just got my bill and"
+                " it looks like i was charged twice",
+            ),
+            ("agent", "im sorry about that let me pull up the invoice"),
+        ),
+        ANSWERED,
+        Intent.EXISTING_CUSTOMER,
+        id="charged-twice",
+    ),
+    pytest.param(
+        call(
+            ("agent", "comfort heating and air"),
+            ("caller", "oh sorry i was trying to reach doctor patels office"),
+            ("agent", "no this is a heating company"),
+            ("caller", "oh my mistake sorry wrong number"),
+        ),
+        ANSWERED,
+        Intent.WRONG_NUMBER,
+        id="wrong-number",
+    ),
+    pytest.param(
+        text_only("hello is this the pizza place oh sorry i dialed never mind"),
+        ANSWERED,
+        Intent.WRONG_NUMBER,
+        id="sorry-i-dialed",
+    ),
+    pytest.param(
+        call(
+            (
+                "caller",
+                "this is not a sales call we are calling about your google business listing"
+                " press one to speak to a specialist",
+            ),
+        ),
+        ANSWERED,
+        Intent.SPAM,
+        id="google-listing",
+    ),
+    pytest.param(
+        call(("1", "were calling about your car's extended warranty this is your final notice")),
+        ANSWERED,
+        Intent.SPAM,
+        id="extended-warranty",
+    ),
+    pytest.param(
+        call(
+            (
+                "caller",
+                "hi this is mike calling my water heater is leaking all over the garage please"
+                " give me a call back",
+            ),
+        ),
+        VOICEMAIL,
+        Intent.VOICEMAIL,
+        id="voicemail",
+    ),
+    pytest.param(
+        call(
+            ("agent", "comfort heating"),
+            ("caller", "hi yeah are you guys hiring i saw the sign on your truck"),
+        ),
+        ANSWERED,
+        Intent.OTHER,
+        id="job-seeker",
+    ),
+]
+
+
+@pytest.mark.parametrize(("transcript", "metadata", "intent"), INTENT_CALLS)
+async def test_intent_of_realistic_noisy_calls(
+    transcript: Transcript, metadata: CallMetadata, intent: Intent
+) -> None:
+    analysis = await analyze(transcript, metadata)
+    assert analysis.intent is intent
+    assert analysis.engine == "rules"
+    assert analysis.is_spam == (intent is Intent.SPAM)
+
+
+def test_every_intent_has_a_sample_call() -> None:
+    covered = {p.values[2] for p in INTENT_CALLS}
+    assert covered == set(Intent)
+
+
+async def test_a_full_service_call_is_understood_end_to_end() -> None:
+    analysis = await analyze(NO_HEAT)
+    assert analysis.service_requested == "furnace repair"
+    assert analysis.urgency is Urgency.HIGH
+    assert analysis.appointment_booked
+    assert analysis.caller_name == "Dana Whitfield"
+    assert analysis.sentiment is Sentiment.POSITIVE
+    assert not analysis.is_existing_customer
+    assert "furnas" in analysis.key_phrases
+    assert "no heat" in analysis.key_phrases
+    assert analysis.summary.startswith("New service request (furnace repair): ")
+    assert "stopped working" in analysis.summary
+    assert "sarah" not in analysis.summary, "the summary quotes the caller, not the agent"
+
+
+async def test_a_billing_call_marks_an_existing_customer() -> None:
+    existing = INTENT_CALLS[5].values[0]
+    assert isinstance(existing, Transcript)
+    analysis = await analyze(existing)
+    assert analysis.is_existing_customer
+    assert {"my bill", "charged twice"} <= set(analysis.key_phrases)
+
+
+async def test_a_voicemail_asking_for_service_keeps_the_service_and_the_urgency() -> None:
+    voicemail = INTENT_CALLS[10].values[0]
+    assert isinstance(voicemail, Transcript)
+    analysis = await analyze(voicemail, VOICEMAIL)
+    assert analysis.service_requested == "water heater"
+    assert analysis.urgency is Urgency.HIGH
+    assert analysis.caller_name == "Mike"
+
+
+async def test_the_business_context_makes_its_trade_words_count() -> None:
+    vague = text_only("hi yeah i had a question about a heat pump for the house")
+    assert (await analyze(vague, ai=NO_CONTEXT)).intent is Intent.OTHER
+    assert (await analyze(vague, ai=HVAC)).intent is Intent.NEW_SERVICE_REQUEST
+
+
+async def test_the_business_context_adds_the_tenants_own_services() -> None:
+    solar = AiConfig(business_context="Sunny Roofs: solar panel installation, battery storage.")
+    transcript = text_only("hey we want to get solar panels installed on our roof next spring")
+    assert (await analyze(transcript, ai=solar)).service_requested == "solar panel installation"
+    assert (await analyze(transcript, ai=NO_CONTEXT)).service_requested == "roofing"
+
+
+@pytest.mark.parametrize(
+    ("said", "name"),
+    [
+        ("yeah my name is dana whitfield and i need help", "Dana Whitfield"),
+        ("my name is um john and my furnace is out", "John"),
+        ("hi this is mike calling about my water heater", "Mike"),
+        ("hey it's jen calling back about the quote", "Jen"),
+        ("yeah hi this is carlos ramirez i called yesterday", "Carlos Ramirez"),
+        ("this is an emergency my basement is flooding", None),
+        ("this is frustrating it broke again", None),
+        ("it's not working at all", None),
+        ("my furnace stopped working last night", None),
+    ],
+)
+async def test_caller_name(said: str, name: str | None) -> None:
+    assert (await analyze(call(("caller", said)))).caller_name == name
+
+
+async def test_the_agents_own_name_is_not_taken_for_the_callers() -> None:
+    unlabelled = text_only(
+        "thank you for calling denver comfort this is sarah how can i help you yeah my heater"
+        " is making a weird noise"
+    )
+    assert (await analyze(unlabelled)).caller_name is None
+    greeting = text_only("hi this is sarah how can i help you my heater is making a noise")
+    assert (await analyze(greeting)).caller_name is None
+
+
+@pytest.mark.parametrize(
+    ("said", "email"),
+    [
+        ("sure its john dot smith at gmail dot com", "john.smith@gmail.com"),
+        ("my email is jsmith@yahoo.com thanks", "jsmith@yahoo.com"),
+        ("its mary underscore k at hot mail dot com", "mary_k@hotmail.com"),
+        ("my email is john smith at g mail dot com", "johnsmith@gmail.com"),
+        ("yeah dana dot w at comfort dash air dot co", "dana.w@comfort-air.co"),
+        ("send it to bob at sign outlook dot com", "bob@outlook.com"),
+        ("you can call me at 303 555 0142 anytime", None),
+        ("ill be at home at noon", None),
+    ],
+)
+async def test_caller_email_spoken_or_written(said: str, email: str | None) -> None:
+    assert (await analyze(call(("caller", said)))).caller_email == email
+
+
+@pytest.mark.parametrize(
+    ("agent_says", "booked"),
+    [
+        ("perfect you're all set we'll see you tomorrow", True),
+        ("okay the technician will be there tomorrow between 8 and 10", True),
+        ("great i've booked you for friday at nine", True),
+        ("you're confirmed for monday morning", True),
+        ("let me have the office call you back to schedule", False),
+        ("we're fully booked this week sorry", False),
+        ("how much is it well it depends on the unit", False),
+    ],
+)
+async def test_appointment_booked_when_the_agent_confirms_a_time(
+    agent_says: str, booked: bool
+) -> None:
+    transcript = call(("caller", "my ac is not cooling can you come out"), ("agent", agent_says))
+    assert (await analyze(transcript)).appointment_booked is booked
+
+
+async def test_a_caller_asking_for_a_time_has_not_booked_one() -> None:
+    transcript = text_only("can you come out tomorrow at nine my ac is not cooling")
+    assert not (await analyze(transcript)).appointment_booked
+
+
+@pytest.mark.parametrize(
+    ("said", "urgency"),
+    [
+        ("theres water everywhere a pipe burst in the basement", Urgency.HIGH),
+        ("we have no heat and a newborn can someone come as soon as possible", Urgency.HIGH),
+        ("its an emergency the water heater is leaking", Urgency.HIGH),
+        ("i need someone out today if you can", Urgency.HIGH),
+        ("sometime this week would be fine for the tune up", Urgency.MEDIUM),
+        ("no rush just thinking about replacing the furnace next year", Urgency.LOW),
+    ],
+)
+async def test_urgency(said: str, urgency: Urgency) -> None:
+    assert (await analyze(call(("caller", said)))).urgency is urgency
+
+
+async def test_the_agents_greeting_does_not_make_a_call_urgent() -> None:
+    transcript = text_only("how can i help you today hi id like a quote on a new furnace")
+    assert (await analyze(transcript)).urgency is Urgency.LOW
+
+
+@pytest.mark.parametrize(
+    ("said", "sentiment"),
+    [
+        ("thats perfect thank you so much you guys are awesome", Sentiment.POSITIVE),
+        ("this is ridiculous its the third time and im really frustrated", Sentiment.NEGATIVE),
+        ("okay my furnace is making a noise can someone look at it", Sentiment.NEUTRAL),
+    ],
+)
+async def test_sentiment(said: str, sentiment: Sentiment) -> None:
+    assert (await analyze(call(("caller", said)))).sentiment is sentiment
+
+
+async def test_a_missed_call_is_analysed_from_metadata() -> None:
+    missed = CallMetadata(caller="+13035550142", duration_s=0, answered=False)
+    analysis = await analyze(None, missed)
+    assert analysis.intent is Intent.OTHER
+    assert "Missed call" in analysis.summary
+    assert "+13035550142" in analysis.summary
+    assert not analysis.appointment_booked
+    assert analysis.key_phrases == ()
+
+
+async def test_a_missed_call_with_a_voicemail_flag_is_a_voicemail() -> None:
+    analysis = await analyze(
+        None, CallMetadata(caller="+13035550142", answered=False, voicemail=True)
+    )
+    assert analysis.intent is Intent.VOICEMAIL
+    assert "Voicemail" in analysis.summary
+
+
+async def test_an_empty_recording_is_other() -> None:
+    analysis = await analyze(Transcript("whisper-tiny.en", "en-US", "  "))
+    assert analysis.intent is Intent.OTHER
+    assert analysis.summary == "No speech was recognised in the recording."
+
+
+async def test_the_summary_is_short_and_shows_no_digits_around_a_marker() -> None:
+    rambling = " ".join(["so um the furnace is making a clicking noise and then it stops"] * 40)
+    transcript = call(
+        ("agent", "comfort heating how can i help"),
+        ("caller", rambling),
+        ("caller", "my card is 41 [REDACTED CARD] 11 and it expires [REDACTED EXPIRY]"),
+    )
+    analysis = await analyze(transcript)
+    assert len(analysis.summary) <= MAX_SUMMARY
+    assert analysis.summary.endswith("\u2026")
+    assert not re.search(r"[0-9]\s*\[REDACTED|\]\s*[0-9]", analysis.summary)
+    card_only = await analyze(call(("caller", "its 41 [REDACTED CARD] 11 thanks")))
+    assert "[REDACTED CARD]" in card_only.summary
+    assert not re.search(r"[0-9]", card_only.summary)
+
+
+async def test_key_phrases_are_at_most_eight() -> None:
+    everything = call(
+        (
+            "caller",
+            "my furnace stopped working no heat its an emergency the pipe burst and its leaking"
+            " and flooding the basement i need a repair or a replacement right away today urgent"
+            " how much for an estimate can i book a point meant asap",
+        ),
+        ("agent", "you're all set we'll see you tomorrow between 8 and 10 confirmed for 8"),
+    )
+    assert len((await analyze(everything)).key_phrases) == 8
+
+
+async def test_the_same_call_gives_the_same_analysis() -> None:
+    first = await RulesCallAnalyzer().analyze(NO_HEAT, ANSWERED, HVAC)
+    second = await RulesCallAnalyzer().analyze(NO_HEAT, ANSWERED, HVAC)
+    assert first == second
