@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck imports unit migrate clean
+.PHONY: install run demo test lint typecheck imports clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ install: $(STAMP)
 run: install
 	$(BIN)/ingestion-pipeline migrate
 	$(BIN)/ingestion-pipeline serve
+
+demo: install
+	$(BIN)/ingestion-pipeline demo
 
 lint: install
 	$(BIN)/ruff check .

@@ -92,6 +92,11 @@ class TransientFailure(DomainError):
         self.retry_after_s = retry_after_s
 
 
+class RateLimited(TransientFailure):
+    """The outside service asked us to wait (429, a daily quota, an open circuit). Nothing is
+    wrong with the call: the wait does not count as a failed attempt, and it may be long."""
+
+
 class RecordingUnavailable(PermanentFailure):
     """The recording does not exist (any more) at its source."""
 

@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from adapters.sqlite.migrations import migrate
 from domain.codec import call_document
 from domain.errors import DomainError
 from domain.usecases.calls import ListCallsQuery
+from domain.usecases.reprocess import ReprocessCommand, parse_stage
 from entrypoints.config import ConfigError, load_settings
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
@@ -125,6 +127,17 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
     async def calls_show() -> None:
         _print_json(call_document(await c.get_call()(args.tenant_id, args.call_id)))
 
+    async def calls_reprocess() -> None:
+        command = ReprocessCommand(args.tenant_id, args.call_id, parse_stage(args.from_stage))
+        call = await c.reprocess_call()(command)
+        print(f"{call.call_id}: queued again from after {call.stage}; `serve` processes it")
+
+    async def sweep() -> None:
+        report = await c.sweep()()
+        for tenant_id, call_id in report.requeued:
+            print(f"requeued {tenant_id} {call_id}")
+        print(f"{len(report.requeued)} stalled call(s) requeued", file=sys.stderr)
+
     handlers: dict[str, Callable[[], Awaitable[None]]] = {
         "migrate": migrate_db,
         "tenants create": tenants_create,
@@ -134,6 +147,8 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
         "tenants api-key": tenants_api_key,
         "calls list": calls_list,
         "calls show": calls_show,
+        "calls reprocess": calls_reprocess,
+        "sweep": sweep,
     }
     key = " ".join(p for p in (args.command, getattr(args, "action", None)) if p)
     return handlers[key]
@@ -174,7 +189,40 @@ def _parser() -> argparse.ArgumentParser:
     cshow = cl.add_parser("show", help="show one call in full")
     cshow.add_argument("tenant_id")
     cshow.add_argument("call_id")
+    crep = cl.add_parser("reprocess", help="run a finished or failed call again")
+    crep.add_argument("tenant_id")
+    crep.add_argument("call_id")
+    crep.add_argument(
+        "--from-stage",
+        help="first stage to redo: RECORDING_STORED, TRANSCRIBED, ANALYZED, SCORED or SYNCED"
+        " (default: the stage that failed, or the whole pipeline)",
+    )
+    commands.add_parser("sweep", help="re-queue calls stuck in an unfinished stage")
+    demo = commands.add_parser(
+        "demo", help="process sample calls end to end on a throwaway service"
+    )
+    demo.add_argument(
+        "--keep", metavar="DIR", help="keep the demo's database, audio and logs in DIR"
+    )
     return parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from entrypoints.demo.runner import run_demo  # the demo's stand-ins load only for the demo
+
+    if args.keep:
+        workdir = Path(args.keep)
+        workdir.mkdir(parents=True, exist_ok=True)
+        documents = asyncio.run(run_demo(workdir, sys.stdout))
+        print(f"\nkept in {workdir}: pipeline.db, audio/, demo.log, hubspot.json")
+    else:
+        with tempfile.TemporaryDirectory(prefix="ingestion-demo-") as tmp:
+            documents = asyncio.run(run_demo(Path(tmp), sys.stdout))
+    failed = [d["call_id"] for d in documents if d["stage"] != "COMPLETED"]
+    if failed:
+        print(f"ingestion-pipeline: calls did not complete: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _serve(args: argparse.Namespace, container: Container) -> None:
@@ -186,6 +234,8 @@ def _serve(args: argparse.Namespace, container: Container) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "demo":
+            return _demo(args)
         container = build_container(load_settings(os.environ))
         if args.command == "serve":
             _serve(args, container)

@@ -31,18 +31,35 @@ class SecretsSettings:
 
 
 @attrs.frozen
+class ProcessingSettings:
+    lease_s: float = 60.0
+    max_attempts: int = 5
+    retry_base_s: float = 5.0
+    worker_concurrency: int = 2
+    sweep_after_s: float = 900.0
+    sweep_every_s: float = 60.0
+    recording_max_bytes: int = 200 * 1024 * 1024
+    whisper_model_path: str | None = None
+    callrail_api_base: str = "https://api.callrail.com"
+
+
+@attrs.frozen
 class Settings:
     database: DatabaseSettings
     secrets: SecretsSettings
-    audio_store_url: str
+    audio_root: str
     queue_url: str
     transcriber: str
     analyzer: str
     recording_allowed_hosts: tuple[str, ...]
+    # Plain http only for hosts the operator listed explicitly (tests, a local stand-in).
+    recording_http_hosts: tuple[str, ...]
+    crm_http_hosts: tuple[str, ...]
     operator_token: str | None = attrs.field(repr=False)
     service_type: str
     tracing: str
     port: int
+    processing: ProcessingSettings = ProcessingSettings()
     version: str = "0.1.0"
 
 
@@ -71,6 +88,44 @@ def _secrets(url: str) -> SecretsSettings:
     raise ConfigError("PIPELINE_SECRETS_URL: use env:// or file://PATH")
 
 
+def _audio_root(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme != "file" or not (parts.netloc or parts.path):
+        raise ConfigError(
+            "PIPELINE_AUDIO_STORE_URL: use file://DIR (file://data/audio is relative)"
+        )
+    return parts.netloc + parts.path
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    text = env.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name}: {text!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: must be between {low:g} and {high:g}")
+    return value
+
+
+def _processing(env: Mapping[str, str]) -> ProcessingSettings:
+    return ProcessingSettings(
+        lease_s=_number(env, "PIPELINE_LEASE_SECONDS", 60, 1, 3600),
+        max_attempts=int(_number(env, "PIPELINE_MAX_ATTEMPTS", 5, 1, 50)),
+        retry_base_s=_number(env, "PIPELINE_RETRY_BASE_SECONDS", 5, 0.01, 3600),
+        worker_concurrency=int(_number(env, "PIPELINE_WORKER_CONCURRENCY", 2, 1, 64)),
+        sweep_after_s=_number(env, "PIPELINE_SWEEP_AFTER_SECONDS", 900, 1, 86400),
+        sweep_every_s=_number(env, "PIPELINE_SWEEP_EVERY_SECONDS", 60, 0.1, 86400),
+        recording_max_bytes=int(
+            _number(env, "PIPELINE_RECORDING_MAX_BYTES", 200 * 1024 * 1024, 1024, 2**40)
+        ),
+        whisper_model_path=env.get("PIPELINE_WHISPER_MODEL") or None,
+        callrail_api_base=env.get("PIPELINE_CALLRAIL_API_BASE", "https://api.callrail.com"),
+    )
+
+
 def _queue(url: str) -> str:
     if urlsplit(url).scheme != "local":
         raise ConfigError("PIPELINE_QUEUE_URL: only local:// is available in this build")
@@ -93,13 +148,20 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     return Settings(
         database=_database(env.get("PIPELINE_DATABASE_URL", "sqlite:///data/pipeline.db")),
         secrets=_secrets(env.get("PIPELINE_SECRETS_URL", "env://")),
-        audio_store_url=env.get("PIPELINE_AUDIO_STORE_URL", "file://data/audio"),
+        audio_root=_audio_root(env.get("PIPELINE_AUDIO_STORE_URL", "file://data/audio")),
         queue_url=_queue(env.get("PIPELINE_QUEUE_URL", "local://")),
         transcriber=_choice(env, "PIPELINE_TRANSCRIBER", "whisper", ("whisper", "google-speech")),
         analyzer=_choice(env, "PIPELINE_ANALYZER", "rules", ("rules", "vertex")),
         recording_allowed_hosts=hosts or CALLRAIL_RECORDING_HOSTS,
+        recording_http_hosts=hosts,
+        crm_http_hosts=tuple(
+            h.strip().lower()
+            for h in env.get("PIPELINE_CRM_HTTP_HOSTS", "").split(",")
+            if h.strip()
+        ),
         operator_token=env.get("PIPELINE_OPERATOR_TOKEN") or None,
         service_type=_choice(env, "PIPELINE_SERVICE_TYPE", "all", SERVICE_TYPES),
         tracing=_choice(env, "PIPELINE_TRACING", "none", TRACING),
         port=int(port_text),
+        processing=_processing(env),
     )

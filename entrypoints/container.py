@@ -7,14 +7,22 @@ from pathlib import Path
 
 from dependency_injector import containers, providers
 
+from adapters.callrail.recording_source import CallRailRecordingSource
+from adapters.filesystem.audio_store import FileAudioStore
 from adapters.localsecrets.stores import EnvSecretStore, FileSecretStore
+from adapters.rules.analyzer import RulesCallAnalyzer
 from adapters.sqlite.database import SqliteDatabase
 from adapters.sqlite.health import SqliteHealthProbe, SqliteQueueProbe
 from adapters.sqlite.queue import SqliteJobQueue
 from adapters.sqlite.repositories import SqliteUnitOfWorkFactory
 from adapters.system.clock import SystemClock, UuidIdGenerator
+from adapters.whisper.transcriber import WhisperTranscriber
+from domain.retry import RetryPolicy
 from domain.usecases.calls import GetCall, ListCalls
 from domain.usecases.intake import AcceptWebhook
+from domain.usecases.jobs import ClaimDueJobs, SettleJob, SweepStalledCalls
+from domain.usecases.processing import ProcessCall
+from domain.usecases.reprocess import ReprocessCall
 from domain.usecases.tenants import (
     AuthenticateApiKey,
     CreateTenant,
@@ -24,10 +32,13 @@ from domain.usecases.tenants import (
     UpdateTenant,
 )
 from entrypoints.config import Settings
+from entrypoints.crm import ConfiguredCrmGatewayFactory
+from entrypoints.worker import LocalWorkerPool
 
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
+    processing = settings.provided.processing
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidIdGenerator)
@@ -49,12 +60,55 @@ class Container(containers.DeclarativeContainer):
         ),
     )
 
+    audio = providers.Singleton(FileAudioStore, root=settings.provided.audio_root)
+    recordings = providers.Singleton(
+        CallRailRecordingSource,
+        secrets=secrets,
+        allowed_hosts=settings.provided.recording_allowed_hosts,
+        allow_http_hosts=settings.provided.recording_http_hosts,
+        max_bytes=processing.recording_max_bytes,
+        api_base=processing.callrail_api_base,
+    )
+    transcriber = providers.Singleton(
+        WhisperTranscriber, audio_store=audio, model_path=processing.whisper_model_path
+    )
+    analyzer = providers.Singleton(RulesCallAnalyzer)
+    crm = providers.Singleton(
+        ConfiguredCrmGatewayFactory, secrets=secrets, http_hosts=settings.provided.crm_http_hosts
+    )
+    retry = providers.Singleton(
+        RetryPolicy, max_attempts=processing.max_attempts, base_delay_s=processing.retry_base_s
+    )
+
     database_probe = providers.Singleton(SqliteHealthProbe, db=database)
     queue_probe = providers.Singleton(SqliteQueueProbe, db=database)
 
     accept_webhook = providers.Factory(
         AcceptWebhook, uow=uow, secrets=secrets, queue=queue, clock=clock, ids=ids
     )
+    process_call = providers.Factory(
+        ProcessCall,
+        uow=uow,
+        recordings=recordings,
+        audio=audio,
+        transcriber=transcriber,
+        analyzer=analyzer,
+        crm=crm,
+        clock=clock,
+        retry=retry,
+        lease_s=processing.lease_s,
+    )
+    claim_jobs = providers.Factory(ClaimDueJobs, uow=uow, clock=clock, claim_s=processing.lease_s)
+    settle_job = providers.Factory(SettleJob, uow=uow, clock=clock)
+    sweep = providers.Factory(
+        SweepStalledCalls,
+        uow=uow,
+        queue=queue,
+        clock=clock,
+        ids=ids,
+        stalled_after_s=processing.sweep_after_s,
+    )
+    reprocess_call = providers.Factory(ReprocessCall, uow=uow, queue=queue, clock=clock, ids=ids)
     create_tenant = providers.Factory(CreateTenant, uow=uow, clock=clock)
     update_tenant = providers.Factory(UpdateTenant, uow=uow, clock=clock)
     get_tenant = providers.Factory(GetTenant, uow=uow)
@@ -64,7 +118,17 @@ class Container(containers.DeclarativeContainer):
     list_calls = providers.Factory(ListCalls, uow=uow)
     get_call = providers.Factory(GetCall, uow=uow)
 
+    worker = providers.Singleton(
+        LocalWorkerPool,
+        claim=claim_jobs,
+        process=process_call,
+        settle=settle_job,
+        sweep=sweep,
+        wakeup=queue.provided.wakeup,
+        concurrency=processing.worker_concurrency,
+        sweep_every_s=processing.sweep_every_s,
+    )
+
 
 def build_container(settings: Settings) -> Container:
-    container = Container(settings=settings)
-    return container
+    return Container(settings=settings)

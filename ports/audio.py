@@ -7,7 +7,9 @@ from domain.results import StoredRecording
 
 
 class AudioStore(Protocol):
-    async def put(self, name: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredRecording:
+    async def put(
+        self, name: str, chunks: AsyncIterable[bytes], content_type: str
+    ) -> StoredRecording:
         """Writes a new object, never overwriting. An existing object with the same digest counts
         as done and is returned; one with other content raises FileExistsError."""
         ...

@@ -92,7 +92,9 @@ class JobRepository(Protocol):
 
     async def pending_for(self, tenant_id: str, call_id: str) -> Sequence[Job]: ...
 
-    async def claim_due(self, now: datetime, worker_id: str, claim_s: float, limit: int) -> Sequence[Job]:
+    async def claim_due(
+        self, now: datetime, worker_id: str, claim_s: float, limit: int
+    ) -> Sequence[Job]:
         """Operator query: up to `limit` jobs due by `now` and not claimed (or whose claim has
         lapsed), claimed for `claim_s` seconds by this worker, oldest due first."""
         ...

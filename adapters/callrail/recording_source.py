@@ -31,6 +31,7 @@ from domain.call import Call
 from domain.errors import (
     DomainError,
     PermanentFailure,
+    RateLimited,
     RecordingRefused,
     RecordingUnavailable,
     SecretNotFound,
@@ -301,7 +302,11 @@ def _status_error(response: aiohttp.ClientResponse, shown: str) -> DomainError:
         return PermanentFailure(
             f"{shown} answered HTTP {status}: the credentials or access key are not accepted"
         )
-    if status in (408, 429) or status >= 500:
+    if status == 429:
+        # CallRail's hourly and daily API limits: back off without spending the call's attempts.
+        retry_after = _retry_after(response.headers.get("Retry-After"))
+        return RateLimited(f"{shown} answered HTTP 429 (rate limited)", retry_after or 60.0)
+    if status == 408 or status >= 500:
         retry_after = _retry_after(response.headers.get("Retry-After"))
         return TransientFailure(f"{shown} answered HTTP {status}", retry_after)
     return PermanentFailure(f"{shown} answered HTTP {status}")

@@ -20,6 +20,7 @@ from domain.errors import (
     ConcurrentUpdate,
     LeaseHeld,
     PermanentFailure,
+    RateLimited,
     TenantNotFound,
     TransientFailure,
 )
@@ -89,6 +90,7 @@ class ProcessCall:
         clock: Clock,
         retry: RetryPolicy | None = None,
         lease_s: float = 60.0,
+        max_deferral_s: float = 7 * 86400,
     ):
         self._uow = uow
         self._recordings = recordings
@@ -99,6 +101,7 @@ class ProcessCall:
         self._clock = clock
         self._retry = retry or RetryPolicy()
         self._lease_s = lease_s
+        self._max_deferral_s = max_deferral_s
         self._work: dict[Stage, StageWork] = {
             Stage.RECORDING_STORED: self._store_recording,
             Stage.TRANSCRIBED: self._transcribe,
@@ -130,6 +133,8 @@ class ProcessCall:
             return ProcessResult(Outcome.BUSY, call.stage, self._retry.base_delay_s, str(exc))
         except PermanentFailure as exc:
             return await self._fail(call, next_stage(call.stage), str(exc))
+        except RateLimited as exc:
+            return await self._deferred(call, str(exc), exc.retry_after_s)
         except TransientFailure as exc:
             return await self._transient(call, str(exc), exc.retry_after_s)
         except Exception as exc:
@@ -220,6 +225,23 @@ class ProcessCall:
         call.release_lease()
         await self._save(call)
         delay = self._retry.delay_s(call.attempts, f"{call.tenant_id}/{call.call_id}", hint)
+        return ProcessResult(Outcome.RETRY, stage, delay, reason)
+
+    async def _deferred(self, call: Call, reason: str, hint: float | None) -> ProcessResult:
+        """A service asked us to wait: the call waits in its stage, for as long as it is asked
+        (up to a day at a time), without spending an attempt; only the age limit ends it."""
+        stage = next_stage(call.stage)
+        age_s = (self._clock.now() - call.received_at).total_seconds()
+        if age_s > self._max_deferral_s:
+            days = self._max_deferral_s / 86400
+            return await self._fail(
+                call, stage, f"still rate limited after {days:g} days: {reason}"
+            )
+        call.attempts = max(0, call.attempts - 1)
+        call.note_transient_failure(stage, reason)
+        call.release_lease()
+        await self._save(call)
+        delay = min(max(hint or self._retry.base_delay_s, 1.0), 86400.0)
         return ProcessResult(Outcome.RETRY, stage, delay, reason)
 
     # --- the stages ------------------------------------------------------------------------

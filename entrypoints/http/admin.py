@@ -18,6 +18,7 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.usecases.calls import ListCallsQuery
+from domain.usecases.reprocess import ReprocessCommand, parse_stage
 from entrypoints.http.keys import CONTAINER
 from entrypoints.http.problems import problem
 from entrypoints.http.webhook import read_json_body
@@ -168,6 +169,25 @@ async def get_call(request: web.Request) -> web.Response:
     return web.json_response(call_document(call))
 
 
+async def reprocess_call(request: web.Request) -> web.Response:
+    if (denied := await _require_operator(request)) is not None:
+        return denied
+    body: dict[str, Any] = {}
+    if request.can_read_body:
+        parsed = await _json_object(request)
+        if isinstance(parsed, web.Response):
+            return parsed
+        body = parsed
+    call = await request.app[CONTAINER].reprocess_call()(
+        ReprocessCommand(
+            request.match_info["tenant_id"],
+            request.match_info["call_id"],
+            parse_stage(body.get("from_stage")),
+        )
+    )
+    return web.json_response(call_document(call), status=202)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/tenants", create_tenant)
     app.router.add_get("/v1/tenants", list_tenants)
@@ -176,3 +196,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/tenants/{tenant_id}/api-keys", issue_api_key)
     app.router.add_get("/v1/tenants/{tenant_id}/calls", list_calls)
     app.router.add_get("/v1/tenants/{tenant_id}/calls/{call_id}", get_call)
+    app.router.add_post("/v1/tenants/{tenant_id}/calls/{call_id}/reprocess", reprocess_call)

@@ -49,6 +49,16 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await db.close()
 
 
+async def _worker(app: web.Application) -> AsyncIterator[None]:
+    """The in-process workers that drain the local queue (after the database opens, and
+    stopped before it closes: cleanup contexts unwind in reverse)."""
+    worker = app[CONTAINER].worker()
+    worker.start()
+    yield
+    await worker.stop()
+    await app[CONTAINER].crm().close()
+
+
 def create_app(container: Container) -> web.Application:
     app = web.Application(
         middlewares=[access_middleware, problem_middleware],
@@ -57,6 +67,8 @@ def create_app(container: Container) -> web.Application:
     app[CONTAINER] = container
     app.cleanup_ctx.append(_database)
     service = container.settings().service_type
+    if service in ("all", "worker"):
+        app.cleanup_ctx.append(_worker)
     health.add_routes(app)
     if service in ("all", "webhook"):
         webhook.add_routes(app)

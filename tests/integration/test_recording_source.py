@@ -34,6 +34,7 @@ from adapters.memory.fakes import InMemorySecretStore
 from domain.call import Call, CallMetadata
 from domain.errors import (
     PermanentFailure,
+    RateLimited,
     RecordingRefused,
     RecordingUnavailable,
     TransientFailure,
@@ -339,13 +340,23 @@ async def test_refused_credentials_are_permanent(callrail: FakeCallRail, status:
     assert not isinstance(caught.value, RecordingUnavailable | RecordingRefused)
 
 
-@pytest.mark.parametrize(("status", "hint"), [(503, 7.0), (429, None), (500, None)])
+@pytest.mark.parametrize(("status", "hint"), [(503, 7.0), (500, None)])
 async def test_busy_servers_are_transient(
     callrail: FakeCallRail, status: int, hint: float | None
 ) -> None:
     with pytest.raises(TransientFailure, match=str(status)) as caught:
         await source().open(tenant(), call(callrail.url(f"/status/{status}")))
+    assert not isinstance(caught.value, RateLimited)
     assert caught.value.retry_after_s == hint
+
+
+async def test_callrail_rate_limit_waits_without_spending_an_attempt(
+    callrail: FakeCallRail,
+) -> None:
+    # CallRail's 429 has no Retry-After (facts.md): back off a minute, as a rate limit.
+    with pytest.raises(RateLimited, match="429") as caught:
+        await source().open(tenant(), call(callrail.url("/status/429")))
+    assert caught.value.retry_after_s == 60.0
 
 
 async def test_a_stalled_server_times_out_as_transient(callrail: FakeCallRail) -> None:

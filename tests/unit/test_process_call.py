@@ -20,7 +20,7 @@ from adapters.memory.fakes import (
 )
 from adapters.memory.repositories import InMemoryUnitOfWorkFactory
 from domain.call import Call
-from domain.errors import RecordingUnavailable, TransientFailure
+from domain.errors import RateLimited, RecordingUnavailable, TransientFailure
 from domain.results import CallAnalysis, Intent, Segment, StoredRecording, SyncStatus, Transcript
 from domain.retry import RetryPolicy
 from domain.stages import PIPELINE, Stage
@@ -335,3 +335,40 @@ async def test_an_unexpected_error_is_retried_without_its_message(clock: FixedCl
     assert call.failure is not None
     assert "SECRET-KEY" not in call.failure.reason
     assert call.failure.reason == "unexpected ValueError"
+
+
+class RateLimitedSource(InMemoryRecordingSource):
+    def __init__(self, hint_s: float):
+        super().__init__({"CALc1": b"ID3 mp3"})
+        self.hint_s = hint_s
+
+    async def open(self, tenant: Tenant, call: Call) -> Download:
+        raise RateLimited("daily API limit reached", self.hint_s)
+
+
+async def test_a_rate_limit_waits_as_long_as_asked_without_spending_attempts(
+    clock: FixedClock,
+) -> None:
+    h = Harness(clock, recordings=RateLimitedSource(hint_s=6 * 3600), max_attempts=2)
+    await h.setup()
+    for _ in range(5):  # more deliveries than max_attempts: none of them counts
+        result = await h.run()
+        assert result.outcome is Outcome.RETRY
+        assert result.retry_after_s == 6 * 3600
+        clock.advance(6 * 3600)
+    call = await h.call()
+    assert call.stage is Stage.RECEIVED
+    assert call.attempts == 0
+    assert call.failure is not None
+    assert "daily API limit" in call.failure.reason
+
+
+async def test_a_rate_limit_that_never_lifts_ends_in_failed(clock: FixedClock) -> None:
+    h = Harness(clock, recordings=RateLimitedSource(hint_s=86400))
+    await h.setup()
+    clock.advance(8 * 86400)
+    result = await h.run()
+    assert result.outcome is Outcome.FAILED
+    call = await h.call()
+    assert call.failure is not None
+    assert "still rate limited after 7 days" in call.failure.reason

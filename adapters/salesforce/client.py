@@ -1,0 +1,263 @@
+"""Salesforce's HTTP conversation: OAuth 2.0 client credentials with the token cached, exactly one
+refresh on `401 INVALID_SESSION_ID`, timeout, rate limiter, circuit breaker, bounded retries,
+and Salesforce's answers (JSON arrays of {message, errorCode, fields}) mapped to the port's
+TransientFailure / PermanentFailure.
+
+Neither the access token nor the client secret appears in an exception or a log line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any
+
+import aiohttp
+import attrs
+
+from domain.errors import PermanentFailure, RateLimited, TransientFailure
+from domain.throttle import CircuitBreaker, TokenBucket, backoff_s
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_MESSAGE_CHARS = 300
+REJECTED = "salesforce rejected the credentials"
+_REFUSED_GRANTS = {"invalid_client", "invalid_grant", "invalid_client_id", "unauthorized_client"}
+_log = logging.getLogger("adapters.salesforce")
+
+
+@attrs.frozen
+class Reply:
+    status: int
+    body: Any  # parsed JSON; None when empty or not JSON
+
+
+@attrs.frozen
+class RetryPolicy:
+    max_retries: int = 3
+    base_s: float = 0.5
+    cap_s: float = 10.0
+
+
+@attrs.frozen
+class _Failed:
+    error: TransientFailure
+    refused_unprocessed: bool = False  # REQUEST_LIMIT_EXCEEDED: re-sending is always safe
+
+
+class _Oversized(Exception):
+    pass
+
+
+class SalesforceHttp:
+    def __init__(
+        self,
+        *,
+        instance_url: str,
+        client_id: str,
+        client_secret: str,
+        api_version: str,
+        session: aiohttp.ClientSession,
+        limiter: TokenBucket,
+        breaker: CircuitBreaker,
+        monotonic: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        timeout_s: float,
+        retry: RetryPolicy,
+    ):
+        self._instance = instance_url.rstrip("/")
+        self._api = f"{self._instance}/services/data/{api_version}"
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._session = session
+        self._limiter = limiter
+        self._breaker = breaker
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._retry = retry
+        self._token: str | None = None
+        self._token_lock = asyncio.Lock()
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        params: Mapping[str, str] | None = None,
+        repeatable: bool = True,
+        accept: Collection[int] = (),
+    ) -> Reply:
+        """A REST API request under /services/data/vXX.X. A rejected session is refreshed once
+        and the request sent once more; a second rejection is permanent."""
+        token = await self._current_token()
+        for refreshed in (False, True):
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            request = {"json": body, "params": params, "headers": headers}
+            reply = await self._send(method, self._api + path, what, request, repeatable, accept)
+            if reply.status != 401:
+                return reply
+            if refreshed or error_code(reply.body) != "INVALID_SESSION_ID":
+                break
+            token = await self._refresh(token)
+        raise PermanentFailure(REJECTED)
+
+    async def _current_token(self) -> str:
+        async with self._token_lock:
+            if self._token is None:
+                self._token = await self._fetch_token()
+            return self._token
+
+    async def _refresh(self, rejected: str) -> str:
+        async with self._token_lock:
+            # Concurrent requests rejected with the same token share one refresh.
+            if self._token in (None, rejected):
+                self._token = None
+                self._token = await self._fetch_token()
+            assert self._token is not None
+            return self._token
+
+    async def _fetch_token(self) -> str:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+        }
+        request = {"data": form, "headers": {"Accept": "application/json"}}
+        url = f"{self._instance}/services/oauth2/token"
+        reply = await self._send("POST", url, "the token request", request, True, (400, 401))
+        error = reply.body.get("error") if isinstance(reply.body, Mapping) else None
+        if reply.status in (400, 401):
+            if error in _REFUSED_GRANTS or reply.status == 401:
+                raise PermanentFailure(REJECTED)
+            code = f": {error[:60]}" if isinstance(error, str) else ""
+            raise PermanentFailure(f"salesforce refused the token request ({reply.status}){code}")
+        token = reply.body.get("access_token") if isinstance(reply.body, Mapping) else None
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            raise PermanentFailure(
+                "salesforce returned an unexpected response to the token request"
+            )
+        return token
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        request: Mapping[str, Any],
+        repeatable: bool,
+        accept: Collection[int],
+    ) -> Reply:
+        """Retries timeouts and 5xx (when `repeatable`) and REQUEST_LIMIT_EXCEEDED (always: it
+        was refused before any work), with capped exponential backoff and jitter. 401 is
+        returned to the caller, which owns the token."""
+        attempt = 0
+        while True:
+            outcome = await self._attempt(method, url, what, request, (*accept, 401))
+            if isinstance(outcome, Reply):
+                return outcome
+            attempt += 1
+            resend = repeatable or outcome.refused_unprocessed
+            if not resend or attempt > self._retry.max_retries:
+                raise outcome.error
+            jitter = random.random()  # noqa: S311 - spreads retries, not a secret
+            delay = backoff_s(attempt, self._retry.base_s, self._retry.cap_s, jitter)
+            _log.warning(
+                "salesforce %s: %s; retry %d of %d in %.2fs",
+                what,
+                outcome.error,
+                attempt,
+                self._retry.max_retries,
+                delay,
+            )
+            await self._sleep(delay)
+
+    async def _attempt(
+        self, method: str, url: str, what: str, request: Mapping[str, Any], accept: Collection[int]
+    ) -> Reply | _Failed:
+        now = self._monotonic()
+        if not self._breaker.allow(now):
+            raise RateLimited(
+                "salesforce circuit open after repeated failures",
+                retry_after_s=self._breaker.retry_after_s(now),
+            )
+        wait = self._limiter.reserve(self._monotonic())
+        if wait > 0:
+            await self._sleep(wait)
+        try:
+            status, payload = await self._exchange(method, url, request)
+        except _Oversized:
+            self._breaker.record_success()
+            raise PermanentFailure(
+                f"salesforce returned an unexpected response to {what}"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._breaker.record_failure(self._monotonic())
+            reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+            return _Failed(TransientFailure(f"salesforce {what}: {reason}"))
+        code = error_code(payload)
+        if (status == 403 and code == "REQUEST_LIMIT_EXCEEDED") or status == 429:
+            self._breaker.record_failure(self._monotonic())
+            error = RateLimited(f"salesforce API request limit reached on {what}")
+            return _Failed(error, refused_unprocessed=True)
+        if status >= 500:
+            self._breaker.record_failure(self._monotonic())
+            return _Failed(TransientFailure(f"salesforce answered {status} to {what}"))
+        self._breaker.record_success()
+        if 200 <= status < 300 or status in accept:
+            return Reply(status, payload)
+        raise self.refusal(what, Reply(status, payload))
+
+    def refusal(self, what: str, reply: Reply) -> PermanentFailure:
+        """Salesforce said no: the status, its errorCode and message, scrubbed and cut short."""
+        code, message = error_code(reply.body), self._scrub(_error_message(reply.body))
+        detail = f" {code}" if code else ""
+        text = f": {message}" if message else ""
+        return PermanentFailure(f"salesforce refused {what} ({reply.status}{detail}){text}")
+
+    async def _exchange(self, method: str, url: str, request: Mapping[str, Any]) -> tuple[int, Any]:
+        async with self._session.request(
+            method, url, timeout=self._timeout, allow_redirects=False, **request
+        ) as response:
+            raw = bytearray()
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                raw += chunk
+                if len(raw) > MAX_BODY_BYTES:
+                    raise _Oversized
+            return response.status, _json(bytes(raw))
+
+    def _scrub(self, message: str | None) -> str | None:
+        if message is None:
+            return None
+        for secret in (self._token, self._client_secret):
+            if secret:
+                message = message.replace(secret, "***")
+        return message[:MAX_MESSAGE_CHARS]
+
+
+def _json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _first_error(payload: Any) -> Mapping[str, Any]:
+    if isinstance(payload, list) and payload and isinstance(payload[0], Mapping):
+        return payload[0]
+    return {}
+
+
+def error_code(payload: Any) -> str | None:
+    code = _first_error(payload).get("errorCode")
+    return code[:80] if isinstance(code, str) else None
+
+
+def _error_message(payload: Any) -> str | None:
+    message = _first_error(payload).get("message")
+    return message if isinstance(message, str) else None

