@@ -1,0 +1,1 @@
+"""Speech-to-Text v2 BatchRecognize Transcriber."""

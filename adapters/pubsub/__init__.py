@@ -1,0 +1,1 @@
+"""Pub/Sub JobQueue (publisher) and the push envelope."""

@@ -1,0 +1,1 @@
+"""Gemini on Vertex AI CallAnalyzer (google-genai)."""
