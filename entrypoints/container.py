@@ -20,7 +20,7 @@ from adapters.whisper.transcriber import WhisperTranscriber
 from domain.retry import RetryPolicy
 from domain.usecases.calls import GetCall, ListCalls
 from domain.usecases.intake import AcceptWebhook
-from domain.usecases.jobs import ClaimDueJobs, SettleJob, SweepStalledCalls
+from domain.usecases.jobs import ClaimDueJobs, KeepClaims, SettleJob, SweepStalledCalls
 from domain.usecases.processing import ProcessCall
 from domain.usecases.reprocess import ReprocessCall
 from domain.usecases.tenants import (
@@ -100,6 +100,7 @@ class Container(containers.DeclarativeContainer):
     )
     claim_jobs = providers.Factory(ClaimDueJobs, uow=uow, clock=clock, claim_s=processing.lease_s)
     settle_job = providers.Factory(SettleJob, uow=uow, clock=clock)
+    keep_claims = providers.Factory(KeepClaims, uow=uow, clock=clock, claim_s=processing.lease_s)
     sweep = providers.Factory(
         SweepStalledCalls,
         uow=uow,
@@ -124,9 +125,11 @@ class Container(containers.DeclarativeContainer):
         process=process_call,
         settle=settle_job,
         sweep=sweep,
+        keep_claims=keep_claims,
         wakeup=queue.provided.wakeup,
         concurrency=processing.worker_concurrency,
         sweep_every_s=processing.sweep_every_s,
+        claim_s=processing.lease_s,
     )
 
 

@@ -20,6 +20,7 @@ from domain.usecases.processing import ProcessCallCommand, ProcessResult
 log = logging.getLogger("ingestion_pipeline.worker")
 
 Claim = Callable[[str, int], Awaitable[Sequence[Job]]]
+KeepClaims = Callable[[Sequence[str], str], Awaitable[None]]
 Process = Callable[[ProcessCallCommand], Awaitable[ProcessResult]]
 Settle = Callable[[Job, ProcessResult], Awaitable[None]]
 Sweep = Callable[[], Awaitable[SweepReport]]
@@ -32,17 +33,22 @@ class LocalWorkerPool:
         process: Process,
         settle: Settle,
         sweep: Sweep,
+        keep_claims: KeepClaims,
         wakeup: asyncio.Event,
         *,
         concurrency: int = 2,
         poll_s: float = 1.0,
         sweep_every_s: float = 60.0,
+        claim_s: float = 60.0,
     ):
         self.worker_id = f"local-{uuid.uuid4().hex[:12]}"
         self._claim = claim
         self._process = process
         self._settle = settle
         self._sweep = sweep
+        self._keep_claims = keep_claims
+        self._claim_s = claim_s
+        self._running: dict[asyncio.Task[None], Job] = {}
         self._wakeup = wakeup
         self._concurrency = concurrency
         self._poll_s = poll_s
@@ -55,6 +61,7 @@ class LocalWorkerPool:
         self._loops = [
             asyncio.create_task(self._drain(), name="worker-drain"),
             asyncio.create_task(self._sweep_periodically(), name="worker-sweep"),
+            asyncio.create_task(self._heartbeat(), name="worker-claims"),
         ]
 
     async def stop(self, grace_s: float = 10.0) -> None:
@@ -85,12 +92,14 @@ class LocalWorkerPool:
             for job in jobs:
                 task = asyncio.create_task(self._handle(job), name=f"call-{job.call_id}")
                 self._in_flight.add(task)
+                self._running[task] = job
                 task.add_done_callback(self._finished)
             if not jobs or free <= len(jobs):
                 await self._idle()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
+        self._running.pop(task, None)
         self._wakeup.set()  # a slot is free
 
     async def _idle(self) -> None:
@@ -100,10 +109,11 @@ class LocalWorkerPool:
 
     async def _handle(self, job: Job) -> None:
         context = {"tenant_id": job.tenant_id, "call_id": job.call_id}
+        # Each delivery is its own lease owner: a second delivery of the same call, even in this
+        # process, finds the lease held and waits instead of working alongside.
+        owner = f"{self.worker_id}/{uuid.uuid4().hex[:8]}"
         try:
-            result = await self._process(
-                ProcessCallCommand(job.tenant_id, job.call_id, self.worker_id)
-            )
+            result = await self._process(ProcessCallCommand(job.tenant_id, job.call_id, owner))
             await self._settle(job, result)
         except DomainError as exc:
             # The database went away mid-way: the claim lapses and the job comes back.
@@ -119,6 +129,18 @@ class LocalWorkerPool:
             result.stage,
             extra={**context, "stage": str(result.stage), "event": result.outcome.value},
         )
+
+    async def _heartbeat(self) -> None:
+        """Keeps the claims of jobs in progress (a long transcription) from lapsing."""
+        while not self._stopping:
+            await asyncio.sleep(self._claim_s / 3)
+            job_ids = [job.job_id for job in self._running.values()]
+            if not job_ids:
+                continue
+            try:
+                await self._keep_claims(job_ids, self.worker_id)
+            except DomainError as exc:
+                log.warning("could not extend job claims: %s", exc)
 
     async def _sweep_periodically(self) -> None:
         while not self._stopping:

@@ -99,6 +99,10 @@ class JobRepository(Protocol):
         lapsed), claimed for `claim_s` seconds by this worker, oldest due first."""
         ...
 
+    async def extend_claims(self, job_ids: Sequence[str], worker_id: str, until: datetime) -> None:
+        """Heartbeat for jobs in progress: their claims by this worker now last until `until`."""
+        ...
+
     async def complete(self, job_id: str) -> None:
         """The job is done (or dead): it leaves the queue."""
         ...

@@ -216,6 +216,12 @@ class InMemoryJobRepository(JobRepository):
             )
         return [r.job for r in due]
 
+    async def extend_claims(self, job_ids: Sequence[str], worker_id: str, until: datetime) -> None:
+        for job_id in job_ids:
+            row = self._s.jobs.get(job_id)
+            if row is not None and row.claimed_by == worker_id:
+                self._s.jobs[job_id] = attrs.evolve(row, claimed_until=until)
+
     async def complete(self, job_id: str) -> None:
         self._s.jobs.pop(job_id, None)
 

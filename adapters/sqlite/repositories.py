@@ -428,6 +428,14 @@ class SqliteJobRepository(JobRepository):
 
         return await self._s.run(claim)
 
+    async def extend_claims(self, job_ids: Sequence[str], worker_id: str, until: datetime) -> None:
+        await self._s.run(
+            lambda conn: conn.executemany(
+                "UPDATE jobs SET claimed_until = ? WHERE job_id = ? AND claimed_by = ?",
+                [(_t(until), job_id, worker_id) for job_id in job_ids],
+            )
+        )
+
     async def complete(self, job_id: str) -> None:
         await self._s.run(lambda conn: conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)))
 

@@ -28,6 +28,21 @@ class ClaimDueJobs:
         return jobs
 
 
+class KeepClaims:
+    """Heartbeat for the jobs a worker is still working on, so their claims do not lapse."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, claim_s: float = 60.0):
+        self._uow = uow
+        self._clock = clock
+        self._claim_s = claim_s
+
+    async def __call__(self, job_ids: Sequence[str], worker_id: str) -> None:
+        until = self._clock.now() + timedelta(seconds=self._claim_s)
+        async with self._uow() as uow:
+            await uow.jobs.extend_claims(job_ids, worker_id, until)
+            await uow.commit()
+
+
 class SettleJob:
     """Done and dead jobs leave the queue; the others come back when the outcome says."""
 

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import aiohttp
-from aiohttp import web
 
 from domain.webhook import sign
 from entrypoints.config import load_settings
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.logs import JsonFormatter
+from entrypoints.standins import start_server
 from entrypoints.standins.hubspot import FakeHubSpot
 from entrypoints.standins.recordings import RecordingServer
 
@@ -49,17 +49,6 @@ def load_manifest() -> list[dict[str, Any]]:
     return calls
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server = site._server  # aiohttp keeps the bound socket here; port 0 needs it read back
-    assert server is not None
-    port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-    return runner, f"http://127.0.0.1:{port}"
-
-
 def _webhook_body(index: int, entry: Mapping[str, Any], recording_url: str) -> dict[str, Any]:
     call_id = f"CALDEMO{index + 1:04d}"
     return {
@@ -70,7 +59,7 @@ def _webhook_body(index: int, entry: Mapping[str, Any], recording_url: str) -> d
         "tracking_phone_number": "+13035550100",
         "direction": "inbound",
         "answered": "true",
-        "first_call": "true" if index % 2 == 0 else "false",
+        "first_call": "false" if entry["expected"]["intent"] == "existing_customer" else "true",
         "voicemail": "false",
         "duration": str(entry.get("duration_s", 30)),
         "source": "Google Paid" if index % 3 == 0 else "Direct",
@@ -92,8 +81,9 @@ async def run_demo(workdir: Path, out: TextIO, timeout_s: float = 180) -> list[d
         {f"CALDEMO{i + 1:04d}": audio_dir() / e["file"] for i, e in enumerate(manifest)}
     )
     hubspot = FakeHubSpot(token=HUBSPOT_TOKEN)
-    rec_runner, rec_url = await _serve(recordings.app())
-    crm_runner, crm_url = await _serve(hubspot.app())
+    recording_server = await start_server(recordings.app())
+    crm_server = await start_server(hubspot.app())
+    rec_url, crm_url = recording_server.url, crm_server.url
     settings = load_settings(
         {
             "PIPELINE_DATABASE_URL": f"sqlite:///{workdir / 'pipeline.db'}",
@@ -104,7 +94,8 @@ async def run_demo(workdir: Path, out: TextIO, timeout_s: float = 180) -> list[d
             "PIPELINE_RETRY_BASE_SECONDS": "0.5",
         }
     )
-    app_runner, base = await _serve(create_app(build_container(settings)))
+    service = await start_server(create_app(build_container(settings)))
+    base = service.url
     auth = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
@@ -145,12 +136,15 @@ async def run_demo(workdir: Path, out: TextIO, timeout_s: float = 180) -> list[d
                 call_ids.append(call_id)
             documents = await _wait_for_all(http, base, auth, call_ids, timeout_s, out)
     finally:
-        await app_runner.cleanup()
-        await rec_runner.cleanup()
-        await crm_runner.cleanup()
+        await service.close()
+        await recording_server.close()
+        await crm_server.close()
         log_handler.close()
     _print_table(documents, manifest, out)
+    # What the CRM holds, and every request it received: the demo's evidence of what left us.
     (workdir / "hubspot.json").write_text(json.dumps(hubspot.dump(), indent=2))
+    sent = [{"method": r.method, "path": r.path, "body": r.body} for r in hubspot.requests]
+    (workdir / "hubspot_requests.json").write_text(json.dumps(sent, indent=2))
     return documents
 
 

@@ -129,3 +129,20 @@ async def test_stalled_finds_unfinished_calls_without_a_job(uow_factory: UnitOfW
     async with uow_factory(read_only=True) as uow:
         stalled = await uow.calls.stalled(T0 + timedelta(minutes=15), 10)
     assert list(stalled) == [("acme", "CALorphan")]
+
+
+async def test_extending_claims_keeps_jobs_from_other_workers(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await setup(uow_factory, "c1", "c2")
+    await add_job(uow_factory, "j1", "c1")
+    await add_job(uow_factory, "j2", "c2")
+    assert await claim(uow_factory, 0, worker="w1") == ["j1", "j2"]
+    async with uow_factory() as uow:
+        # w1 still works on j1 (heartbeat); another worker cannot extend what it does not hold.
+        await uow.jobs.extend_claims(["j1"], "w1", T0 + timedelta(seconds=100))
+        await uow.jobs.extend_claims(["j2"], "w2", T0 + timedelta(seconds=100))
+        await uow.commit()
+    assert await claim(uow_factory, 60, worker="w2") == ["j2"]
+    assert await claim(uow_factory, 85, worker="w3") == []  # j1 held by w1, j2 by w2 (until 90)
+    assert sorted(await claim(uow_factory, 101, worker="w3")) == ["j1", "j2"]

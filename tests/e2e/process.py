@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import IO
+
+from aiohttp import web
+
+from entrypoints.standins import RunningServer, start_server
 
 BIN = Path(sys.executable).parent
 
@@ -79,3 +85,35 @@ class ServiceProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+class ThreadedServer:
+    """An aiohttp app served from a thread of its own, for tests that drive the service as a
+    process and need a stand-in (recordings, a CRM) running meanwhile."""
+
+    def __init__(self, app: web.Application):
+        self._app = app
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._server: RunningServer | None = None
+        self.url = ""
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(start_server(self._app))
+        self.url = self._server.url
+        self._ready.set()
+        self._loop.run_forever()
+
+    def __enter__(self) -> ThreadedServer:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the stand-in server did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            asyncio.run_coroutine_threadsafe(self._server.close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)

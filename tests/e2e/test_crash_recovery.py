@@ -1,0 +1,130 @@
+"""Crash recovery: a stream of webhooks, the service SIGKILLed while it is transcribing, then
+restarted. Every accepted call still reaches a terminal state, and no recording is written
+twice."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.webhook import sign
+from entrypoints.demo.runner import audio_dir, load_manifest
+from entrypoints.standins.recordings import RecordingServer
+from tests.e2e.process import ServiceProcess, ThreadedServer
+from tests.support import tenant_document
+
+TOKEN = "crash-operator-token"
+KEY = "crash-signing-key"
+CALLS = 12
+
+
+def http(
+    url: str, body: dict[str, Any] | bytes | None = None, headers: dict[str, str] | None = None
+) -> Any:
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    request = urllib.request.Request(
+        url, data=data, headers=headers or {}, method="POST" if data else "GET"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def recordings() -> Iterator[tuple[RecordingServer, str]]:
+    files = [audio_dir() / entry["file"] for entry in load_manifest()]
+    server = RecordingServer({f"CALCRASH{n:03d}": files[n % len(files)] for n in range(CALLS)})
+    with ThreadedServer(server.app()) as running:
+        yield server, running.url
+
+
+def post_call(service: ServiceProcess, recordings: RecordingServer, base: str, n: int) -> None:
+    call_id = f"CALCRASH{n:03d}"
+    body = json.dumps(
+        {
+            "resource_id": call_id,
+            "company_id": "777",
+            "customer_phone_number": "+13035550142",
+            "duration": "30",
+            "answered": "true",
+            "recording": recordings.recording_url(base, call_id),
+        }
+    ).encode()
+    headers = {"Content-Type": "application/json", "Signature": sign(KEY, body)}
+    answer = http(f"{service.url}/v1/callrail/webhook", body, headers)
+    assert answer["call_id"] == call_id
+
+
+def stages(service: ServiceProcess) -> dict[str, dict[str, Any]]:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    listing = http(f"{service.url}/v1/tenants/acme/calls?limit=200", headers=auth)["calls"]
+    return {c["call_id"]: c for c in listing}
+
+
+def test_sigkill_mid_processing_loses_nothing_and_writes_no_recording_twice(
+    tmp_path: Path, recordings: tuple[RecordingServer, str]
+) -> None:
+    server, base = recordings
+    service = ServiceProcess(
+        tmp_path,
+        {
+            "PIPELINE_OPERATOR_TOKEN": TOKEN,
+            "PIPELINE_RECORDING_ALLOWED_HOSTS": "127.0.0.1",
+            "PIPELINE_LEASE_SECONDS": "2",
+            "PIPELINE_RETRY_BASE_SECONDS": "0.2",
+        },
+    )
+    try:
+        service.start()
+        auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+        http(f"{service.url}/v1/tenants", tenant_document(company_id="777", secret=KEY), auth)
+        for n in range(CALLS // 2):
+            post_call(service, server, base, n)
+        # Kill it while calls are being worked on: at least one past RECEIVED, not all done.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            current = stages(service)
+            if any(c["stage"] != "RECEIVED" for c in current.values()):
+                break
+            time.sleep(0.02)
+        assert any(c["status"] != "completed" for c in stages(service).values())
+        service.kill()
+
+        service.start()
+        for n in range(CALLS // 2, CALLS):
+            post_call(service, server, base, n)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            current = stages(service)
+            if len(current) == CALLS and all(
+                c["stage"] in ("COMPLETED", "FAILED") for c in current.values()
+            ):
+                break
+            time.sleep(0.25)
+        final = stages(service)
+    finally:
+        service.stop()
+
+    assert len(final) == CALLS
+    assert {c["stage"] for c in final.values()} == {"COMPLETED"}, final
+    # One stored recording per call, each the bytes that were served: nothing written twice.
+    stored = sorted((tmp_path / "data" / "audio").rglob("recording.*"))
+    assert len(stored) == CALLS
+    served = {
+        f"CALCRASH{n:03d}": server.files[f"CALCRASH{n:03d}"].read_bytes() for n in range(CALLS)
+    }
+    for path in stored:
+        call_id = path.parent.name
+        assert (
+            hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(served[call_id]).digest()
+        )
+    leftovers = [
+        p for p in (tmp_path / "data" / "audio").rglob("*") if p.is_file() and p not in stored
+    ]
+    assert leftovers == []

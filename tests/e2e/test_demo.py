@@ -1,0 +1,104 @@
+"""`ingestion-pipeline demo` as a newcomer runs it: every sample call completes, the leads
+come out as a person would judge them, and the card number read out on the billing call is
+nowhere: not in the database, the logs, or anything sent to the CRM."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.process import BIN
+
+# The billing call reads out 4111 1111 1111 1111, expiry 04/27 and code 123 (calls.json).
+CARD_FORMS = re.compile(r"4\D{0,3}1\D{0,3}1\D{0,3}1\D{0,3}1\D{0,3}1\D{0,3}1\D{0,3}1")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    workdir = tmp_path_factory.mktemp("demo")
+    result = subprocess.run(
+        [str(BIN / "ingestion-pipeline"), "demo", "--keep", str(workdir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workdir, result.stdout
+
+
+def calls(workdir: Path) -> dict[str, dict[str, Any]]:
+    with sqlite3.connect(workdir / "pipeline.db") as conn:
+        conn.row_factory = sqlite3.Row
+        rows = conn.execute("SELECT * FROM calls").fetchall()
+    manifest = json.loads(
+        (Path(__file__).parents[2] / "entrypoints/demo/audio/calls.json").read_text()
+    )
+    by_index = {f"CALDEMO{i + 1:04d}": c["scenario"] for i, c in enumerate(manifest["calls"])}
+    return {by_index[r["call_id"]]: dict(r) for r in rows}
+
+
+def test_every_sample_call_completes(demo: tuple[Path, str]) -> None:
+    workdir, stdout = demo
+    found = calls(workdir)
+    assert len(found) == 6
+    assert {name: row["stage"] for name, row in found.items()} == dict.fromkeys(found, "COMPLETED")
+    # The table a person reads ends the output, one row per call.
+    lines = stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("CALL "))
+    table = lines[header : header + 7]
+    assert table[0].split()[:3] == ["CALL", "SCENARIO", "STAGE"]
+    assert all("COMPLETED" in row for row in table[1:])
+
+
+def test_the_leads_are_judged_as_a_person_would(demo: tuple[Path, str]) -> None:
+    found = calls(demo[0])
+    scores = {name: json.loads(row["lead_score"]) for name, row in found.items()}
+    analyses = {name: json.loads(row["analysis"]) for name, row in found.items()}
+    assert scores["urgent_booking"]["tier"] == "hot"
+    assert scores["urgent_booking"]["qualified"] is True
+    assert analyses["urgent_booking"]["appointment_booked"] is True
+    assert scores["robocall"]["tier"] == "spam"
+    assert scores["robocall"]["qualified"] is False
+    assert scores["wrong_number"]["tier"] == "cold"
+    assert analyses["wrong_number"]["intent"] == "wrong_number"
+    for score in scores.values():
+        assert sum(r["points"] for r in score["reasons"]) == score["score"]
+
+
+def test_every_lead_reached_the_crm_once(demo: tuple[Path, str]) -> None:
+    workdir = demo[0]
+    hubspot = json.loads((workdir / "hubspot.json").read_text())
+    assert len(hubspot["calls"]) == 6
+    keys = [c["properties"]["callrail_call_key"] for c in hubspot["calls"]]
+    assert len(set(keys)) == 6
+    crm = {name: json.loads(row["crm_sync"]) for name, row in calls(workdir).items()}
+    assert {c["status"] for c in crm.values()} == {"success"}
+
+
+def test_the_card_number_is_nowhere(demo: tuple[Path, str]) -> None:
+    workdir = demo[0]
+    billing = calls(workdir)["billing_card"]
+    transcript = json.loads(billing["transcript"])
+    assert transcript["redacted"] is True
+    assert "[REDACTED CARD]" in transcript["text"]
+    stored = "\n".join(str(v) for row in calls(workdir).values() for v in row.values())
+    sent_to_crm = (workdir / "hubspot_requests.json").read_text()
+    in_crm = (workdir / "hubspot.json").read_text()
+    logs = (workdir / "demo.log").read_text()
+    for where, text in [
+        ("database", stored),
+        ("CRM requests", sent_to_crm),
+        ("CRM", in_crm),
+        ("logs", logs),
+    ]:
+        assert not CARD_FORMS.search(text), f"the card number appears in the {where}"
+    # The logs carry no phone numbers or transcript text either.
+    assert "+1303555" not in logs
+    assert "furnace" not in logs.lower()
