@@ -9,6 +9,7 @@ from dependency_injector import containers, providers
 
 from adapters.callrail.recording_source import CallRailRecordingSource
 from adapters.filesystem.audio_store import FileAudioStore
+from adapters.filesystem.health import DirectoryHealthProbe
 from adapters.localsecrets.stores import EnvSecretStore, FileSecretStore
 from adapters.rules.analyzer import RulesCallAnalyzer
 from adapters.sqlite.database import SqliteDatabase
@@ -16,6 +17,7 @@ from adapters.sqlite.health import SqliteHealthProbe, SqliteQueueProbe
 from adapters.sqlite.queue import SqliteJobQueue
 from adapters.sqlite.repositories import SqliteUnitOfWorkFactory
 from adapters.system.clock import SystemClock, UuidIdGenerator
+from adapters.whisper.health import WhisperHealthProbe
 from adapters.whisper.transcriber import WhisperTranscriber
 from domain.retry import RetryPolicy
 from domain.usecases.calls import GetCall, ListCalls
@@ -82,6 +84,8 @@ class Container(containers.DeclarativeContainer):
 
     database_probe = providers.Singleton(SqliteHealthProbe, db=database)
     queue_probe = providers.Singleton(SqliteQueueProbe, db=database)
+    storage_probe = providers.Singleton(DirectoryHealthProbe, root=settings.provided.audio_root)
+    speech_probe = providers.Singleton(WhisperHealthProbe, transcriber=transcriber)
 
     accept_webhook = providers.Factory(
         AcceptWebhook, uow=uow, secrets=secrets, queue=queue, clock=clock, ids=ids

@@ -15,7 +15,7 @@ PROBE_TIMEOUT_S = 2.0
 
 async def _check(probe: HealthProbe | None) -> ComponentHealth:
     if probe is None:
-        return ComponentHealth("disabled", "not part of this build yet")
+        return ComponentHealth("disabled", "not used in this configuration")
     try:
         return await asyncio.wait_for(probe.check(), PROBE_TIMEOUT_S)
     except TimeoutError:
@@ -34,9 +34,9 @@ async def health(request: web.Request) -> web.Response:
     container = request.app[CONTAINER]
     probes: dict[str, HealthProbe | None] = {
         "database": container.database_probe(),
-        "storage": None,
-        "speech_api": None,
-        "vertex_ai": None,
+        "storage": container.storage_probe(),
+        "speech_api": container.speech_probe(),
+        "vertex_ai": None,  # the rules analyzer needs no service
         "queue": container.queue_probe(),
     }
     results = await asyncio.gather(*(_check(p) for p in probes.values()))
