@@ -115,7 +115,7 @@ def _processing(env: Mapping[str, str]) -> ProcessingSettings:
         lease_s=_number(env, "PIPELINE_LEASE_SECONDS", 60, 1, 3600),
         max_attempts=int(_number(env, "PIPELINE_MAX_ATTEMPTS", 5, 1, 50)),
         retry_base_s=_number(env, "PIPELINE_RETRY_BASE_SECONDS", 5, 0.01, 3600),
-        worker_concurrency=int(_number(env, "PIPELINE_WORKER_CONCURRENCY", 2, 1, 64)),
+        worker_concurrency=int(_number(env, "PIPELINE_WORKER_CONCURRENCY", 2, 0, 64)),
         sweep_after_s=_number(env, "PIPELINE_SWEEP_AFTER_SECONDS", 900, 1, 86400),
         sweep_every_s=_number(env, "PIPELINE_SWEEP_EVERY_SECONDS", 60, 0.1, 86400),
         recording_max_bytes=int(

@@ -67,7 +67,8 @@ def create_app(container: Container) -> web.Application:
     app[CONTAINER] = container
     app.cleanup_ctx.append(_database)
     service = container.settings().service_type
-    if service in ("all", "worker"):
+    # PIPELINE_WORKER_CONCURRENCY=0: this instance only accepts; jobs wait for other workers.
+    if service in ("all", "worker") and container.settings().processing.worker_concurrency > 0:
         app.cleanup_ctx.append(_worker)
     health.add_routes(app)
     if service in ("all", "webhook"):

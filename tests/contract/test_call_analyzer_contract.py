@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import AsyncIterator
 
 import pytest
+from google.oauth2.credentials import Credentials
 
 from adapters.memory.fakes import ScriptedCallAnalyzer
 from adapters.rules.analyzer import RulesCallAnalyzer
+from adapters.vertex.analyzer import VertexCallAnalyzer
 from domain.call import CallMetadata
 from domain.results import CallAnalysis, Intent, Segment, Sentiment, Transcript, Urgency
 from domain.tenant import AiConfig
+from entrypoints.standins import serve
+from entrypoints.standins.vertex import FakeVertex
 from ports.analysis import CallAnalyzer
 
 AI = AiConfig(business_context="HVAC contractor: furnace repair, AC installation.")
@@ -34,11 +39,26 @@ SERVICE_CALL = Transcript(
 LONG_CALL_WORDS = 30_000
 
 
-@pytest.fixture(params=["rules", "scripted"])
-def analyzer(request: pytest.FixtureRequest) -> CallAnalyzer:
+@pytest.fixture(params=["rules", "scripted", "vertex"])
+async def analyzer(request: pytest.FixtureRequest) -> AsyncIterator[CallAnalyzer]:
     if request.param == "rules":
-        return RulesCallAnalyzer()
-    return ScriptedCallAnalyzer(
+        yield RulesCallAnalyzer()
+        return
+    if request.param == "vertex":
+        # Gemini through google-genai against the Vertex AI stand-in, rules as its fallback.
+        async with serve(FakeVertex().app()) as url:
+            vertex = VertexCallAnalyzer(
+                RulesCallAnalyzer(),
+                project="contract-project",
+                credentials=Credentials(token="test"),  # type: ignore[no-untyped-call]
+                base_url=url + "/",
+            )
+            try:
+                yield vertex
+            finally:
+                await vertex.aclose()
+        return
+    yield ScriptedCallAnalyzer(
         CallAnalysis(
             engine="scripted",
             summary="furnace out",

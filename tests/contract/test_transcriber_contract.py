@@ -10,10 +10,14 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from google.auth.credentials import AnonymousCredentials
 
+from adapters.googlespeech.transcriber import GoogleSpeechTranscriber
 from adapters.memory.fakes import InMemoryAudioStore, ScriptedTranscriber
 from adapters.whisper.transcriber import WhisperTranscriber
 from domain.results import Segment, StoredRecording, Transcript
+from entrypoints.standins import serve
+from entrypoints.standins.speech import FakeSpeech, Turn
 from ports.speech import Transcriber
 
 AUDIO = Path(__file__).resolve().parents[2] / "entrypoints" / "demo" / "audio"
@@ -52,10 +56,10 @@ def whisper(audio_store: InMemoryAudioStore) -> Iterator[WhisperTranscriber]:
     transcriber.close()
 
 
-@pytest.fixture(params=["scripted", "whisper"])
+@pytest.fixture(params=["scripted", "whisper", "google"])
 async def subject(
     request: pytest.FixtureRequest, audio_store: InMemoryAudioStore, whisper: WhisperTranscriber
-) -> tuple[Transcriber, StoredRecording]:
+) -> AsyncIterator[tuple[Transcriber, StoredRecording]]:
     data = (AUDIO / str(ROBOCALL["file"])).read_bytes()
     if request.param == "scripted":
         recording = StoredRecording(
@@ -63,13 +67,38 @@ async def subject(
             len(data),
             hashlib.sha256(data).hexdigest(),
         )
-        return ScriptedTranscriber([scripted_robocall()]), recording
+        yield ScriptedTranscriber([scripted_robocall()]), recording
+        return
+    if request.param == "google":
+        # Speech-to-Text v2 over REST against its stand-in, scripted with the call's lines as
+        # the service would return them for the object in Cloud Storage.
+        recording = StoredRecording(
+            "gs://contract-audio/acme/calls/robocall/recording.mp3",
+            len(data),
+            hashlib.sha256(data).hexdigest(),
+        )
+        speech = FakeSpeech()
+        turns = [Turn("1", 5.0 * n + 0.5, 5.0 * n + 4.5, line["text"])
+                 for n, line in enumerate(ROBOCALL["lines"])]  # fmt: skip
+        speech.script(recording.uri, turns)
+        async with serve(speech.app()) as url:
+            google = GoogleSpeechTranscriber(
+                "contract-project",
+                api_endpoint=url,
+                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                poll_initial_s=0.05,
+            )
+            try:
+                yield google, recording
+            finally:
+                google.close()
+        return
 
     async def chunks() -> AsyncIterator[bytes]:
         yield data
 
     recording = await audio_store.put("acme/calls/robocall/recording.mp3", chunks(), "audio/mpeg")
-    return whisper, recording
+    yield whisper, recording
 
 
 async def test_a_transcript_names_its_engine_and_language(

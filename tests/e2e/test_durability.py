@@ -31,7 +31,10 @@ def request(
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[ServiceProcess]:
-    process = ServiceProcess(tmp_path, {"PIPELINE_OPERATOR_TOKEN": TOKEN})
+    # No in-process workers: the job must still be pending when the service comes back.
+    process = ServiceProcess(
+        tmp_path, {"PIPELINE_OPERATOR_TOKEN": TOKEN, "PIPELINE_WORKER_CONCURRENCY": "0"}
+    )
     yield process
     process.stop()
 

@@ -22,6 +22,9 @@ def make_app(tmp_path: Path, **env: str) -> web.Application:
         {
             "PIPELINE_DATABASE_URL": f"sqlite:///{tmp_path / 'pipeline.db'}",
             "PIPELINE_OPERATOR_TOKEN": OPERATOR_TOKEN,
+            "PIPELINE_AUDIO_STORE_URL": f"file://{tmp_path / 'audio'}",
+            # Recordings only from loopback: CallRail's real host is refused before any DNS.
+            "PIPELINE_RECORDING_ALLOWED_HOSTS": "127.0.0.1",
             **env,
         }
     )
@@ -32,6 +35,12 @@ def make_app(tmp_path: Path, **env: str) -> web.Application:
 async def client(tmp_path: Path, aiohttp_client: AiohttpClient) -> Client:
     """The real app on a real aiohttp server, over a SQLite file, with an operator token."""
     return await aiohttp_client(make_app(tmp_path))
+
+
+@pytest.fixture
+async def idle_client(tmp_path: Path, aiohttp_client: AiohttpClient) -> Client:
+    """The same app with no in-process workers: accepted calls stay RECEIVED."""
+    return await aiohttp_client(make_app(tmp_path, PIPELINE_WORKER_CONCURRENCY="0"))
 
 
 def operator() -> dict[str, str]:

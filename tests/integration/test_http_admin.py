@@ -3,6 +3,7 @@ leave the service."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ def two_tenants() -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 async def post_call(client: Client, call_id: str, company_id: str, secret: str) -> None:
-    body = callrail_body(call_id, company_id=company_id)
+    body = callrail_body(call_id, company_id=company_id, recording=None)
     response = await client.post(
         "/v1/callrail/webhook", data=body, headers=signed_headers(body, secret)
     )
@@ -150,7 +151,8 @@ async def test_patch_keeps_masked_secrets_and_the_webhook_still_verifies(client:
     await post_call(client, "A9", "111", "072e77e426f92738a72fe23c4d1953b4")
 
 
-async def test_call_listing_pages_and_filters(client: Client) -> None:
+async def test_call_listing_pages_and_filters(idle_client: Client) -> None:
+    client = idle_client
     a, _ = two_tenants()
     await create_tenant(client, a)
     for n in range(5):
@@ -202,7 +204,8 @@ async def test_health_endpoints(client: Client) -> None:
     assert (await ready.json())["status"] == "ready"
 
 
-async def test_queue_depth_counts_accepted_calls(client: Client) -> None:
+async def test_queue_depth_counts_accepted_calls(idle_client: Client) -> None:
+    client = idle_client
     a, _ = two_tenants()
     await create_tenant(client, a)
     await post_call(client, "Q1", "111", "072e77e426f92738a72fe23c4d1953b4")
@@ -218,3 +221,36 @@ async def test_unknown_route_and_method_are_problems(client: Client) -> None:
     wrong_method = await client.get("/v1/callrail/webhook")
     assert wrong_method.status == 405
     assert wrong_method.content_type == "application/problem+json"
+
+
+async def wait_for(client: Client, path: str, stage: str) -> dict[str, Any]:
+    for _ in range(200):
+        call: dict[str, Any] = await (await client.get(path, headers=operator())).json()
+        if call["stage"] == stage:
+            return call
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path} never reached {stage}: {call['stage']}")
+
+
+async def test_reprocess_reruns_a_finished_call_from_a_stage(client: Client) -> None:
+    a, _ = two_tenants()
+    a["config"]["crm_config"] = {"type": "none"}
+    await create_tenant(client, a)
+    await post_call(client, "R1", "111", "072e77e426f92738a72fe23c4d1953b4")
+    path = "/v1/tenants/tenant-a/calls/CALR1"
+    done = await wait_for(client, path, "COMPLETED")
+    key = await api_key(client, "tenant-a")
+    denied = await client.post(
+        f"{path}/reprocess", json={"from_stage": "SCORED"}, headers=bearer(key)
+    )
+    assert denied.status == 403
+    bad = await client.post(f"{path}/reprocess", json={"from_stage": "DONE"}, headers=operator())
+    assert bad.status == 400
+    response = await client.post(
+        f"{path}/reprocess", json={"from_stage": "SCORED"}, headers=operator()
+    )
+    assert response.status == 202
+    assert (await response.json())["stage"] == "ANALYZED"
+    again = await wait_for(client, path, "COMPLETED")
+    assert len(again["timeline"]) > len(done["timeline"])
+    assert any(e.get("note") == "reprocess from SCORED" for e in again["timeline"])

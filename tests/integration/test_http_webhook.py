@@ -7,6 +7,8 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+
 from tests.integration.conftest import Client, create_tenant, operator
 from tests.support import (
     VECTOR_CALL_ID,
@@ -193,3 +195,9 @@ async def test_suspended_tenant_gets_no_calls(client: Client) -> None:
     body = callrail_body("4001")
     response = await client.post("/v1/callrail/webhook", data=body, headers=signed_headers(body))
     assert response.status == 404
+
+
+@pytest.fixture
+def client(idle_client: Client) -> Client:
+    """Intake alone: no in-process workers, so an accepted call stays RECEIVED to be looked at."""
+    return idle_client

@@ -1,0 +1,175 @@
+"""The Transcriber port on Speech-to-Text v2 BatchRecognize, reading the recording where the
+Cloud Storage AudioStore put it (its gs:// URI): no audio passes through this process.
+
+google-cloud-speech's asyncio client speaks gRPC only; the synchronous client with the REST
+transport is used instead, on a small pool of its own threads, so the event loop never blocks
+and a local fake HTTP server can stand in for the service. One request per call: the
+long-running operation it starts is polled until `operation_timeout_s`, then cancelled and the
+call handed back to the queue as a TransientFailure (the queue owns retries and their backoff).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+from typing import Any
+
+from google.api_core import exceptions as api
+from google.api_core.client_options import ClientOptions
+from google.api_core.future import polling
+from google.auth import exceptions as auth
+from google.auth.credentials import Credentials
+from google.cloud import speech_v2
+from google.cloud.speech_v2.types import cloud_speech as cs
+
+from adapters.googlespeech.turns import MAX_MESSAGE_CHARS, transcript_for_file
+from domain.errors import PermanentFailure, RateLimited, TransientFailure, UnreadableAudio
+from domain.results import StoredRecording, Transcript
+from ports.speech import Transcriber
+
+DEFAULT_MODEL = "chirp_3"
+DEFAULT_LOCATION = "us"  # chirp_3's multi-region; "eu" and some regions have it too
+GCS_SCHEME = "gs://"
+
+
+class GoogleSpeechTranscriber(Transcriber):
+    def __init__(
+        self,
+        project: str,
+        location: str = DEFAULT_LOCATION,
+        model: str = DEFAULT_MODEL,
+        *,
+        api_endpoint: str | None = None,
+        credentials: Credentials | None = None,
+        request_timeout_s: float = 30.0,
+        operation_timeout_s: float = 900.0,
+        poll_initial_s: float = 2.0,
+        poll_max_s: float = 20.0,
+        max_workers: int = 4,
+    ):
+        """`api_endpoint` defaults to the regional "{location}-speech.googleapis.com"; a local
+        fake is given as "http://127.0.0.1:PORT". `credentials` default to the environment's
+        (Application Default Credentials)."""
+        self._recognizer = f"projects/{project}/locations/{location}/recognizers/_"
+        self._model = model
+        self._endpoint = api_endpoint or _regional_endpoint(location)
+        self._credentials = credentials
+        self._request_timeout_s = request_timeout_s
+        self._operation_timeout_s = operation_timeout_s
+        self._polling = polling.DEFAULT_POLLING.with_delay(
+            initial=poll_initial_s, maximum=poll_max_s, multiplier=1.5
+        ).with_timeout(operation_timeout_s)
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="google-speech"
+        )
+        self._lock = threading.Lock()
+        self._client: speech_v2.SpeechClient | None = None
+
+    @property
+    def engine(self) -> str:
+        return f"google-{self._model}"
+
+    async def transcribe(self, recording: StoredRecording, language: str = "en-US") -> Transcript:
+        if not recording.uri.startswith(GCS_SCHEME):
+            scheme = recording.uri.split("://", 1)[0] if "://" in recording.uri else "a path"
+            raise PermanentFailure(
+                "GoogleSpeechTranscriber reads recordings from Cloud Storage, and this one is "
+                f"stored as {scheme}: configure the Cloud Storage audio store (gs://bucket/prefix)"
+                " or another transcriber"
+            )
+        loop = asyncio.get_running_loop()
+        response = await loop.run_in_executor(
+            self._executor, self._recognize, recording.uri, language
+        )
+        return transcript_for_file(response, recording.uri, self.engine, language)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            if self._client is not None:
+                self._client.transport.close()  # type: ignore[no-untyped-call]
+                self._client = None
+
+    # --- on a worker thread -----------------------------------------------------------------
+
+    def _speech(self) -> speech_v2.SpeechClient:
+        """Made on first use, on a worker thread: finding default credentials may do I/O."""
+        with self._lock:
+            if self._client is None:
+                self._client = speech_v2.SpeechClient(
+                    credentials=self._credentials,
+                    transport="rest",
+                    client_options=ClientOptions(api_endpoint=self._endpoint),
+                )
+            return self._client
+
+    def _recognize(self, uri: str, language: str) -> Any:
+        try:
+            client = self._speech()
+            operation = client.batch_recognize(
+                request=self._request(uri, language), timeout=self._request_timeout_s
+            )
+        except Exception as exc:
+            raise _port_error(exc, "starting the transcription") from exc
+        try:
+            return operation.result(  # type: ignore[no-untyped-call]
+                timeout=self._operation_timeout_s, polling=self._polling
+            )
+        except concurrent.futures.TimeoutError:
+            with contextlib.suppress(Exception):  # best effort: nobody will read its result
+                client.cancel_operation(
+                    request={"name": operation.operation.name}, timeout=self._request_timeout_s
+                )
+            raise TransientFailure(
+                f"Speech-to-Text did not finish within {self._operation_timeout_s:g} s"
+            ) from None
+        except Exception as exc:
+            raise _port_error(exc, "transcribing") from exc
+
+    def _request(self, uri: str, language: str) -> cs.BatchRecognizeRequest:
+        features = cs.RecognitionFeatures(
+            enable_word_time_offsets=True,
+            enable_automatic_punctuation=True,
+            diarization_config=cs.SpeakerDiarizationConfig(
+                min_speaker_count=2, max_speaker_count=2
+            ),
+        )
+        config = cs.RecognitionConfig(
+            auto_decoding_config=cs.AutoDetectDecodingConfig(),
+            model=self._model,
+            language_codes=[language],
+            features=features,
+        )
+        return cs.BatchRecognizeRequest(
+            recognizer=self._recognizer,
+            config=config,
+            files=[cs.BatchRecognizeFileMetadata(uri=uri)],
+            recognition_output_config=cs.RecognitionOutputConfig(
+                inline_response_config=cs.InlineOutputConfig()
+            ),
+        )
+
+
+def _regional_endpoint(location: str) -> str:
+    return "speech.googleapis.com" if location == "global" else f"{location}-speech.googleapis.com"
+
+
+def _port_error(exc: Exception, doing: str) -> Exception:
+    """A client library failure as the port's error; the message never holds credentials."""
+    if isinstance(exc, TransientFailure | PermanentFailure):
+        return exc
+    said = f"Speech-to-Text failed {doing}: {type(exc).__name__}: {str(exc)[:MAX_MESSAGE_CHARS]}"
+    if isinstance(exc, api.TooManyRequests):  # 429 and RESOURCE_EXHAUSTED alike
+        return RateLimited(said)
+    if isinstance(exc, api.BadRequest):  # 400 and INVALID_ARGUMENT: the audio or its config
+        return UnreadableAudio(said)
+    if isinstance(exc, api.Unauthorized | api.Forbidden | api.NotFound):
+        return PermanentFailure(said)  # credentials, permissions, a wrong project or region
+    if isinstance(exc, auth.RefreshError):
+        return PermanentFailure(said)
+    if isinstance(exc, api.ClientError) and not isinstance(exc, api.Cancelled | api.Conflict):
+        return PermanentFailure(said)
+    # 5xx, DEADLINE_EXCEEDED, ABORTED, connection and transport errors (requests' are OSErrors)
+    return TransientFailure(said)

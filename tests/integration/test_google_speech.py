@@ -1,0 +1,164 @@
+"""GoogleSpeechTranscriber through google-cloud-speech's REST transport against the Speech-to-Text
+stand-in on 127.0.0.1: speaker turns and timings, the service's errors, a never-ending
+operation, a per-file error, and a recording that is not in Cloud Storage."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from google.auth.credentials import AnonymousCredentials
+
+from adapters.googlespeech.transcriber import GoogleSpeechTranscriber
+from domain.errors import PermanentFailure, RateLimited, TransientFailure, UnreadableAudio
+from domain.results import Segment, StoredRecording
+from entrypoints.standins import serve
+from entrypoints.standins.speech import FakeSpeech, Turn
+
+URI = "gs://acme-audio/acme/calls/CAL123/recording.mp3"
+RECORDING = StoredRecording(URI, 1234, "0" * 64)
+TURNS = [
+    Turn("1", 0.4, 2.4, "Comfort Heating, how can I help?"),
+    Turn("2", 2.8, 6.8, "Hi, my furnace stopped working."),
+    Turn("2", 7.0, 8.0, "We have no heat."),
+    Turn("1", 8.5, 10.5, "We can come tomorrow morning."),
+]
+OPERATION_TIMEOUT_S = 1.0
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[FakeSpeech, str]]:
+    speech = FakeSpeech(polls_before_done=2)
+    speech.script(URI, TURNS)
+    async with serve(speech.app()) as url:
+        yield speech, url
+
+
+@pytest.fixture
+def transcriber(fake: tuple[FakeSpeech, str]) -> Iterator[GoogleSpeechTranscriber]:
+    _, url = fake
+    subject = GoogleSpeechTranscriber(
+        "acme-project",
+        "us",
+        api_endpoint=url,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        request_timeout_s=5.0,
+        operation_timeout_s=OPERATION_TIMEOUT_S,
+        poll_initial_s=0.05,
+        poll_max_s=0.1,
+    )
+    yield subject
+    subject.close()
+
+
+async def test_speaker_turns_and_timings_are_mapped(
+    fake: tuple[FakeSpeech, str], transcriber: GoogleSpeechTranscriber
+) -> None:
+    speech, _ = fake
+
+    transcript = await transcriber.transcribe(RECORDING, language="en-US")
+
+    assert transcript.engine == "google-chirp_3"
+    assert transcript.language == "en-US"
+    assert transcript.segments == (
+        Segment("1", 0.4, 2.4, "Comfort Heating, how can I help?"),
+        Segment("2", 2.8, 8.0, "Hi, my furnace stopped working. We have no heat."),
+        Segment("1", 8.5, 10.5, "We can come tomorrow morning."),
+    )
+    assert transcript.text == " ".join(turn.text for turn in TURNS)
+    assert transcript.audio_duration_s == 11.0
+    posted = speech.requests[0]
+    assert posted.path == "/v2/projects/acme-project/locations/us/recognizers/_:batchRecognize"
+    assert posted.body["files"] == [{"uri": URI}]
+    assert posted.body["recognitionOutputConfig"] == {"inlineResponseConfig": {}}
+    config = posted.body["config"]
+    assert config["model"] == "chirp_3"
+    assert config["languageCodes"] == ["en-US"]
+    assert config["features"] == {
+        "enableWordTimeOffsets": True,
+        "enableAutomaticPunctuation": True,
+        "diarizationConfig": {"minSpeakerCount": 2, "maxSpeakerCount": 2},
+    }
+    polls = [r for r in speech.requests if r.method == "GET"]
+    assert len(polls) == 3  # two "not done yet", then done
+    assert all(
+        r.path.startswith("/v2/projects/acme-project/locations/us/operations/") for r in polls
+    )
+
+
+async def test_a_configured_model_names_the_engine(fake: tuple[FakeSpeech, str]) -> None:
+    speech, url = fake
+    subject = GoogleSpeechTranscriber(
+        "acme-project",
+        "eu",
+        model="chirp_2",
+        api_endpoint=url,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        poll_initial_s=0.05,
+    )
+    try:
+        transcript = await subject.transcribe(RECORDING, language="es-US")
+    finally:
+        subject.close()
+
+    assert transcript.engine == "google-chirp_2"
+    assert transcript.language == "es-US"
+    assert speech.requests[0].path.startswith("/v2/projects/acme-project/locations/eu/")
+    assert speech.requests[0].body["config"]["languageCodes"] == ["es-US"]
+
+
+async def test_429_is_rate_limited(
+    fake: tuple[FakeSpeech, str], transcriber: GoogleSpeechTranscriber
+) -> None:
+    speech, _ = fake
+    speech.throttle_next(1)
+
+    with pytest.raises(RateLimited, match="429"):
+        await transcriber.transcribe(RECORDING)
+
+
+async def test_500_is_transient(
+    fake: tuple[FakeSpeech, str], transcriber: GoogleSpeechTranscriber
+) -> None:
+    speech, _ = fake
+    speech.fail_next(1, status=500)
+
+    with pytest.raises(TransientFailure) as raised:
+        await transcriber.transcribe(RECORDING)
+    assert not isinstance(raised.value, RateLimited)
+
+
+async def test_an_operation_that_never_finishes_is_transient_within_the_deadline(
+    fake: tuple[FakeSpeech, str], transcriber: GoogleSpeechTranscriber
+) -> None:
+    speech, _ = fake
+    speech.never_finish = True
+    started = time.monotonic()
+
+    with pytest.raises(TransientFailure, match="did not finish"):
+        await transcriber.transcribe(RECORDING)
+
+    assert time.monotonic() - started < OPERATION_TIMEOUT_S + 2.0
+    assert speech.cancelled == list(speech.operations)  # nobody would read its result
+
+
+async def test_a_per_file_error_is_unreadable_audio(
+    fake: tuple[FakeSpeech, str], transcriber: GoogleSpeechTranscriber
+) -> None:
+    speech, _ = fake
+    speech.file_error(URI, code=3, message="Audio can not be decoded.")
+
+    with pytest.raises(UnreadableAudio, match="can not be decoded"):
+        await transcriber.transcribe(RECORDING)
+
+
+async def test_a_recording_outside_cloud_storage_is_a_permanent_failure(
+    fake: tuple[FakeSpeech, str], transcriber: GoogleSpeechTranscriber
+) -> None:
+    speech, _ = fake
+    on_disk = StoredRecording("file:///data/audio/acme/calls/CAL1/recording.mp3", 12, "0" * 64)
+
+    with pytest.raises(PermanentFailure, match="Cloud Storage audio store"):
+        await transcriber.transcribe(on_disk)
+    assert speech.requests == []
