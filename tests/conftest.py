@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
