@@ -5,25 +5,37 @@ same tests."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
 from adapters.filesystem.audio_store import FileAudioStore
+from adapters.gcs.audio_store import GcsAudioStore
 from adapters.memory.fakes import InMemoryAudioStore
 from domain.call import recording_object_name
 from ports.audio import AudioStore
+from tests.emulators import gcs
+from tests.emulators.gcs import FakeGcs
 
 NAME = recording_object_name("acme", "CAL1", "mp3")
+fake_gcs = gcs.fake_gcs  # the session's fake-gcs-server, started only if a test needs it
 
 
-@pytest.fixture(params=["memory", "file"])
-def audio_store(request: pytest.FixtureRequest, tmp_path: Path) -> AudioStore:
+@pytest.fixture(params=["memory", "file", pytest.param("gcs", marks=pytest.mark.slow)])
+def audio_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AudioStore]:
     if request.param == "memory":
-        return InMemoryAudioStore()
+        yield InMemoryAudioStore()
+        return
     if request.param == "file":
-        return FileAudioStore(tmp_path / "audio")
+        yield FileAudioStore(tmp_path / "audio")
+        return
+    if request.param == "gcs":
+        fake: FakeGcs = request.getfixturevalue("fake_gcs")
+        store = GcsAudioStore(fake.client, fake.bucket, fake.unique_prefix())
+        yield store
+        store.close()
+        return
     raise AssertionError(f"no audio store named {request.param}")
 
 

@@ -12,9 +12,11 @@ import attrs
 import pytest
 
 from adapters.localsecrets.stores import EnvSecretStore, FileSecretStore
-from adapters.memory.fakes import InMemorySecretStore
+from adapters.memory.fakes import FixedClock, InMemorySecretStore
+from adapters.secretmanager.store import SecretManagerSecretStore
 from domain.errors import SecretNotFound
 from ports.secrets import SecretStore
+from tests.integration.test_secret_manager_store import FakeSecretManager
 
 HUBSPOT = "hubspot/acme-token"
 SIGNING = "callrail/acme-signing-key"
@@ -66,9 +68,31 @@ def _file(tmp_path: Path) -> Harness:
     return Harness(FileSecretStore(path), replace)
 
 
-@pytest.fixture(params=["memory", "env", "file"])
+def _secret_manager(tmp_path: Path, request: pytest.FixtureRequest) -> Harness:
+    """Secret Manager's REST API faked on 127.0.0.1; a rotation shows once the cache's TTL has
+    passed, so replacing the secrets also moves the store's clock past it."""
+    fake = FakeSecretManager()
+    clock = FixedClock()
+    store = SecretManagerSecretStore(fake.client(), "acme-prod", clock=clock, ttl_s=300)
+    request.addfinalizer(fake.stop)
+    request.addfinalizer(store.close)
+
+    def replace(secrets: dict[str, str]) -> None:
+        fake.replace(secrets)
+        clock.advance(301)
+
+    replace(SECRETS)
+    return Harness(store, replace)
+
+
+@pytest.fixture(params=["memory", "env", "file", "secretmanager"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
-    build: dict[str, Callable[[Path], Harness]] = {"memory": _memory, "env": _env, "file": _file}
+    build: dict[str, Callable[[Path], Harness]] = {
+        "memory": _memory,
+        "env": _env,
+        "file": _file,
+        "secretmanager": lambda path: _secret_manager(path, request),
+    }
     return build[request.param](tmp_path)
 
 
