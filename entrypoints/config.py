@@ -4,30 +4,23 @@ has the embedded default."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import parse_qs, urlsplit
 
 import attrs
+
+from entrypoints import config_urls
+from entrypoints.config_urls import (
+    AudioSettings,
+    ConfigError,
+    DatabaseSettings,
+    QueueSettings,
+    SecretsSettings,
+)
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
 
 CALLRAIL_RECORDING_HOSTS = ("app.callrail.com", "api.callrail.com", "recordings.callrail.com")
 SERVICE_TYPES = ("all", "webhook", "worker", "api")
 TRACING = ("none", "console", "otlp", "gcp")
-
-
-class ConfigError(ValueError):
-    """A setting has a value the service cannot use; the message names the setting."""
-
-
-@attrs.frozen
-class DatabaseSettings:
-    backend: str
-    path: str = ""
-    synchronous: str = "FULL"
-
-
-@attrs.frozen
-class SecretsSettings:
-    backend: str
-    path: str = ""
 
 
 @attrs.frozen
@@ -44,11 +37,27 @@ class ProcessingSettings:
 
 
 @attrs.frozen
+class CloudSettings:
+    """Google Cloud details the URLs do not carry."""
+
+    project: str = ""  # PIPELINE_GCP_PROJECT: the default for everything below
+    speech_location: str = "us"
+    speech_model: str = "chirp_3"
+    speech_endpoint: str | None = None  # a local stand-in's host:port, for the emulated shape
+    vertex_location: str = "us-central1"
+    vertex_base_url: str | None = None
+    audio_kms_key: str | None = None
+    push_audience: str | None = None  # OIDC audience of the Pub/Sub push; unset: not verified
+    push_service_account: str | None = None
+    dispatch_grace_s: float = 600.0
+
+
+@attrs.frozen
 class Settings:
     database: DatabaseSettings
     secrets: SecretsSettings
-    audio_root: str
-    queue_url: str
+    audio: AudioSettings
+    queue: QueueSettings
     transcriber: str
     analyzer: str
     recording_allowed_hosts: tuple[str, ...]
@@ -60,41 +69,12 @@ class Settings:
     tracing: str
     port: int
     processing: ProcessingSettings = ProcessingSettings()
+    cloud: CloudSettings = CloudSettings()
     version: str = "0.1.0"
 
-
-def _database(url: str) -> DatabaseSettings:
-    parts = urlsplit(url)
-    if parts.scheme != "sqlite":
-        raise ConfigError(
-            f"PIPELINE_DATABASE_URL: {parts.scheme or url!r} is not supported here; use sqlite:///PATH"
-        )
-    # sqlite:///data/x.db is relative to the working directory; sqlite:////srv/x.db is absolute.
-    path = parts.path[1:] if parts.path.startswith("/") else parts.path
-    if not path:
-        raise ConfigError("PIPELINE_DATABASE_URL: give a file, e.g. sqlite:///data/pipeline.db")
-    synchronous = parse_qs(parts.query).get("synchronous", ["FULL"])[0].upper()
-    if synchronous not in ("NORMAL", "FULL", "EXTRA"):
-        raise ConfigError("PIPELINE_DATABASE_URL: synchronous must be normal, full or extra")
-    return DatabaseSettings("sqlite", path, synchronous)
-
-
-def _secrets(url: str) -> SecretsSettings:
-    parts = urlsplit(url)
-    if parts.scheme == "env":
-        return SecretsSettings("env")
-    if parts.scheme == "file" and (parts.netloc or parts.path):
-        return SecretsSettings("file", parts.netloc + parts.path)
-    raise ConfigError("PIPELINE_SECRETS_URL: use env:// or file://PATH")
-
-
-def _audio_root(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme != "file" or not (parts.netloc or parts.path):
-        raise ConfigError(
-            "PIPELINE_AUDIO_STORE_URL: use file://DIR (file://data/audio is relative)"
-        )
-    return parts.netloc + parts.path
+    @property
+    def audio_root(self) -> str:
+        return self.audio.root
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
@@ -126,12 +106,6 @@ def _processing(env: Mapping[str, str]) -> ProcessingSettings:
     )
 
 
-def _queue(url: str) -> str:
-    if urlsplit(url).scheme != "local":
-        raise ConfigError("PIPELINE_QUEUE_URL: only local:// is available in this build")
-    return url
-
-
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = env.get(name, default).strip().lower() or default
     if value not in allowed:
@@ -146,10 +120,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     hosts_text = env.get("PIPELINE_RECORDING_ALLOWED_HOSTS", "")
     hosts = tuple(h.strip().lower() for h in hosts_text.split(",") if h.strip())
     return Settings(
-        database=_database(env.get("PIPELINE_DATABASE_URL", "sqlite:///data/pipeline.db")),
-        secrets=_secrets(env.get("PIPELINE_SECRETS_URL", "env://")),
-        audio_root=_audio_root(env.get("PIPELINE_AUDIO_STORE_URL", "file://data/audio")),
-        queue_url=_queue(env.get("PIPELINE_QUEUE_URL", "local://")),
+        database=config_urls.database(
+            env.get("PIPELINE_DATABASE_URL", "sqlite:///data/pipeline.db")
+        ),
+        secrets=config_urls.secrets(env.get("PIPELINE_SECRETS_URL", "env://")),
+        audio=config_urls.audio(env.get("PIPELINE_AUDIO_STORE_URL", "file://data/audio")),
+        queue=config_urls.queue(env.get("PIPELINE_QUEUE_URL", "local://")),
         transcriber=_choice(env, "PIPELINE_TRANSCRIBER", "whisper", ("whisper", "google-speech")),
         analyzer=_choice(env, "PIPELINE_ANALYZER", "rules", ("rules", "vertex")),
         recording_allowed_hosts=hosts or CALLRAIL_RECORDING_HOSTS,
@@ -164,4 +140,23 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         tracing=_choice(env, "PIPELINE_TRACING", "none", TRACING),
         port=int(port_text),
         processing=_processing(env),
+        cloud=_cloud(env),
+    )
+
+
+def _cloud(env: Mapping[str, str]) -> CloudSettings:
+    def text(name: str) -> str | None:
+        return env.get(name, "").strip() or None
+
+    return CloudSettings(
+        project=text("PIPELINE_GCP_PROJECT") or text("GOOGLE_CLOUD_PROJECT") or "",
+        speech_location=text("PIPELINE_SPEECH_LOCATION") or "us",
+        speech_model=text("PIPELINE_SPEECH_MODEL") or "chirp_3",
+        speech_endpoint=text("PIPELINE_SPEECH_ENDPOINT"),
+        vertex_location=text("PIPELINE_VERTEX_LOCATION") or "us-central1",
+        vertex_base_url=text("PIPELINE_VERTEX_BASE_URL"),
+        audio_kms_key=text("PIPELINE_AUDIO_KMS_KEY"),
+        push_audience=text("PIPELINE_PUSH_AUDIENCE"),
+        push_service_account=text("PIPELINE_PUSH_SERVICE_ACCOUNT"),
+        dispatch_grace_s=_number(env, "PIPELINE_DISPATCH_GRACE_SECONDS", 600, 10, 86400),
     )

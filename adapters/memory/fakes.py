@@ -52,6 +52,8 @@ class SequentialIds(IdGenerator):
 
 
 class InMemoryJobQueue(JobQueue):
+    dispatch_grace_s = 0.0
+
     def __init__(self) -> None:
         self.enqueued: list[Job] = []
 

@@ -11,6 +11,8 @@ from ports.queue import JobQueue
 
 
 class SqliteJobQueue(JobQueue):
+    dispatch_grace_s = 0.0
+
     def __init__(self) -> None:
         self.wakeup = asyncio.Event()
 

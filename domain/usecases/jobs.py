@@ -90,9 +90,32 @@ class SweepStalledCalls:
             stalled = await uow.calls.stalled(now - timedelta(seconds=self._stalled_after_s), limit)
             for tenant_id, call_id in stalled:
                 job = Job(self._ids.new_id(), tenant_id, call_id, now)
-                await uow.jobs.add(job, due_at=now)
+                grace = timedelta(seconds=self._queue.dispatch_grace_s)
+                await uow.jobs.add(job, due_at=now + grace)
                 jobs.append(job)
             await uow.commit()
         for job in jobs:
             await self._queue.enqueue(job)
         return SweepReport(tuple((j.tenant_id, j.call_id) for j in jobs))
+
+
+class DispatchDueJobs:
+    """The Pub/Sub shape's outbox: jobs are rows in the database, and this publishes the ones
+    that are due and not out for delivery — a retry whose time has come, or a job whose
+    publish was lost. A published job is claimed for `grace_s`: if its delivery has not
+    settled by then, it is published again (processing it twice is harmless: the call's lease
+    and its persisted stages make the second delivery a no-op)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, queue: JobQueue, clock: Clock, grace_s: float):
+        self._uow = uow
+        self._queue = queue
+        self._clock = clock
+        self._grace_s = grace_s
+
+    async def __call__(self, limit: int = 500) -> int:
+        async with self._uow() as uow:
+            jobs = await uow.jobs.claim_due(self._clock.now(), "dispatcher", self._grace_s, limit)
+            await uow.commit()
+        for job in jobs:
+            await self._queue.enqueue(job)
+        return len(jobs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import attrs
 
 from domain.call import Call
@@ -49,7 +51,7 @@ class ReprocessCall:
             call.restart_from(first, now)
             await uow.calls.update(call)
             job = Job(self._ids.new_id(), call.tenant_id, call.call_id, now)
-            await uow.jobs.add(job, due_at=now)
+            await uow.jobs.add(job, due_at=now + timedelta(seconds=self._queue.dispatch_grace_s))
             await uow.commit()
         await self._queue.enqueue(job)
         return call
