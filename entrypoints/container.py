@@ -3,17 +3,19 @@ configuration, one setting per port; use cases are built fresh per call (Factory
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 from dependency_injector import containers, providers
 
+from adapters.callrail.calls_api import CallRailCallsApi
 from adapters.callrail.recording_source import CallRailRecordingSource
 from adapters.filesystem.audio_store import FileAudioStore
 from adapters.filesystem.health import DirectoryHealthProbe
 from adapters.localsecrets.stores import EnvSecretStore, FileSecretStore
 from adapters.rules.analyzer import RulesCallAnalyzer
 from adapters.sqlite.database import SqliteDatabase
-from adapters.sqlite.health import SqliteHealthProbe, SqliteQueueProbe
+from adapters.sqlite.health import SqliteHealthProbe
 from adapters.sqlite.queue import SqliteJobQueue
 from adapters.sqlite.repositories import SqliteUnitOfWorkFactory
 from adapters.system.clock import SystemClock, UuidIdGenerator
@@ -21,9 +23,16 @@ from adapters.whisper.health import WhisperHealthProbe
 from adapters.whisper.transcriber import WhisperTranscriber
 from domain.retry import RetryPolicy
 from domain.usecases.calls import GetCall, ListCalls
-from domain.usecases.intake import AcceptWebhook
-from domain.usecases.jobs import ClaimDueJobs, KeepClaims, SettleJob, SweepStalledCalls
+from domain.usecases.intake import AcceptWebhook, AdmitCall
+from domain.usecases.jobs import (
+    ClaimDueJobs,
+    DispatchDueJobs,
+    KeepClaims,
+    SettleJob,
+    SweepStalledCalls,
+)
 from domain.usecases.processing import ProcessCall
+from domain.usecases.reconcile import ReconcileCalls
 from domain.usecases.reprocess import ReprocessCall
 from domain.usecases.tenants import (
     AuthenticateApiKey,
@@ -33,26 +42,48 @@ from domain.usecases.tenants import (
     ListTenants,
     UpdateTenant,
 )
+from entrypoints import cloud
 from entrypoints.config import Settings
 from entrypoints.crm import ConfiguredCrmGatewayFactory
-from entrypoints.worker import LocalWorkerPool
+from entrypoints.probes import QueueProbe, RepositoryProbe
+from entrypoints.worker import LocalWorkerPool, OutboxDispatcher
 
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     processing = settings.provided.processing
+    cloud_settings = settings.provided.cloud
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidIdGenerator)
 
     # Opened and closed by the app's cleanup context or the CLI, not at construction.
-    database = providers.Singleton(
-        SqliteDatabase,
-        path=settings.provided.database.path,
-        synchronous=settings.provided.database.synchronous,
+    database = providers.Selector(
+        settings.provided.database.backend,
+        sqlite=providers.Singleton(
+            SqliteDatabase,
+            path=settings.provided.database.path,
+            synchronous=settings.provided.database.synchronous,
+        ),
+        spanner=providers.Singleton(
+            cloud.spanner_database,
+            settings.provided.database.spanner_project,
+            settings.provided.database.spanner_instance,
+            settings.provided.database.spanner_database,
+        ),
     )
-    uow = providers.Singleton(SqliteUnitOfWorkFactory, db=database)
-    queue = providers.Singleton(SqliteJobQueue)
+    uow = providers.Selector(
+        settings.provided.database.backend,
+        sqlite=providers.Singleton(SqliteUnitOfWorkFactory, db=database),
+        spanner=providers.Singleton(cloud.spanner_unit_of_work, database),
+    )
+    queue = providers.Selector(
+        settings.provided.queue.backend,
+        local=providers.Singleton(SqliteJobQueue),
+        pubsub=providers.Singleton(
+            cloud.pubsub_queue, settings.provided.queue.topic, cloud_settings.dispatch_grace_s
+        ),
+    )
 
     secrets = providers.Selector(
         settings.provided.secrets.backend,
@@ -60,9 +91,22 @@ class Container(containers.DeclarativeContainer):
         file=providers.Singleton(
             FileSecretStore, path=providers.Factory(Path, settings.provided.secrets.path)
         ),
+        secretmanager=providers.Singleton(
+            cloud.secret_manager_store, settings.provided.secrets.project, clock
+        ),
     )
 
-    audio = providers.Singleton(FileAudioStore, root=settings.provided.audio_root)
+    audio = providers.Selector(
+        settings.provided.audio.backend,
+        file=providers.Singleton(FileAudioStore, root=settings.provided.audio.root),
+        gcs=providers.Singleton(
+            cloud.gcs_audio_store,
+            settings.provided.audio.bucket,
+            settings.provided.audio.prefix,
+            cloud_settings.project,
+            cloud_settings.audio_kms_key,
+        ),
+    )
     recordings = providers.Singleton(
         CallRailRecordingSource,
         secrets=secrets,
@@ -71,10 +115,33 @@ class Container(containers.DeclarativeContainer):
         max_bytes=processing.recording_max_bytes,
         api_base=processing.callrail_api_base,
     )
-    transcriber = providers.Singleton(
-        WhisperTranscriber, audio_store=audio, model_path=processing.whisper_model_path
+    transcriber = providers.Selector(
+        settings.provided.transcriber,
+        whisper=providers.Singleton(
+            WhisperTranscriber, audio_store=audio, model_path=processing.whisper_model_path
+        ),
+        **{
+            "google-speech": providers.Singleton(
+                cloud.google_speech,
+                cloud_settings.project,
+                cloud_settings.speech_location,
+                cloud_settings.speech_model,
+                cloud_settings.speech_endpoint,
+            )
+        },
     )
-    analyzer = providers.Singleton(RulesCallAnalyzer)
+    rules = providers.Singleton(RulesCallAnalyzer)
+    analyzer = providers.Selector(
+        settings.provided.analyzer,
+        rules=rules,
+        vertex=providers.Singleton(
+            cloud.vertex_analyzer,
+            rules,
+            cloud_settings.project,
+            cloud_settings.vertex_location,
+            cloud_settings.vertex_base_url,
+        ),
+    )
     crm = providers.Singleton(
         ConfiguredCrmGatewayFactory, secrets=secrets, http_hosts=settings.provided.crm_http_hosts
     )
@@ -82,10 +149,22 @@ class Container(containers.DeclarativeContainer):
         RetryPolicy, max_attempts=processing.max_attempts, base_delay_s=processing.retry_base_s
     )
 
-    database_probe = providers.Singleton(SqliteHealthProbe, db=database)
-    queue_probe = providers.Singleton(SqliteQueueProbe, db=database)
-    storage_probe = providers.Singleton(DirectoryHealthProbe, root=settings.provided.audio_root)
-    speech_probe = providers.Singleton(WhisperHealthProbe, transcriber=transcriber)
+    database_probe = providers.Selector(
+        settings.provided.database.backend,
+        sqlite=providers.Singleton(SqliteHealthProbe, db=database),
+        spanner=providers.Singleton(RepositoryProbe, uow, "spanner"),
+    )
+    queue_probe = providers.Singleton(QueueProbe, uow, clock, settings.provided.queue.backend)
+    storage_probe = providers.Selector(
+        settings.provided.audio.backend,
+        file=providers.Singleton(DirectoryHealthProbe, root=settings.provided.audio.root),
+        gcs=providers.Object(None),
+    )
+    speech_probe = providers.Selector(
+        settings.provided.transcriber,
+        whisper=providers.Singleton(WhisperHealthProbe, transcriber=transcriber),
+        **{"google-speech": providers.Object(None)},
+    )
 
     accept_webhook = providers.Factory(
         AcceptWebhook, uow=uow, secrets=secrets, queue=queue, clock=clock, ids=ids
@@ -123,6 +202,27 @@ class Container(containers.DeclarativeContainer):
     list_calls = providers.Factory(ListCalls, uow=uow)
     get_call = providers.Factory(GetCall, uow=uow)
 
+    # CallRail reconciliation. One client per process: one hourly budget per CallRail account.
+    callrail_calls = providers.Singleton(
+        CallRailCallsApi, secrets=secrets, api_base=processing.callrail_api_base
+    )
+    reconcile_calls = providers.Factory(
+        ReconcileCalls,
+        uow=uow,
+        calls_api=callrail_calls,
+        accept=providers.Factory(AdmitCall, uow=uow, queue=queue, ids=ids),
+        clock=clock,
+    )
+
+    dispatch_jobs = providers.Factory(
+        DispatchDueJobs, uow=uow, queue=queue, clock=clock, grace_s=cloud_settings.dispatch_grace_s
+    )
+    dispatcher = providers.Singleton(
+        OutboxDispatcher,
+        dispatch=dispatch_jobs,
+        sweep=sweep,
+        sweep_every_s=processing.sweep_every_s,
+    )
     worker = providers.Singleton(
         LocalWorkerPool,
         claim=claim_jobs,
@@ -135,6 +235,26 @@ class Container(containers.DeclarativeContainer):
         sweep_every_s=processing.sweep_every_s,
         claim_s=processing.lease_s,
     )
+
+
+async def close_clients(container: Container) -> None:
+    """Closes what the container opened, whichever adapters the configuration chose."""
+    for provider in (
+        container.crm,
+        container.transcriber,
+        container.analyzer,
+        container.queue,
+        container.audio,
+        container.secrets,
+    ):
+        client = provider()
+        for name in ("aclose", "close"):
+            close = getattr(client, name, None)
+            if callable(close):
+                result = close()
+                if inspect.isawaitable(result):
+                    await result
+                break
 
 
 def build_container(settings: Settings) -> Container:

@@ -153,3 +153,48 @@ class LocalWorkerPool:
             if report.requeued:
                 log.warning("sweep re-queued %d stalled call(s)", len(report.requeued))
                 self._wakeup.set()
+
+
+class OutboxDispatcher:
+    """The Pub/Sub shape's worker-side loop: publish the jobs that are due (retries whose time
+    has come, deliveries that were lost) and sweep calls that lost their job."""
+
+    def __init__(
+        self,
+        dispatch: Callable[[], Awaitable[int]],
+        sweep: Sweep,
+        *,
+        every_s: float = 5.0,
+        sweep_every_s: float = 60.0,
+    ):
+        self._dispatch = dispatch
+        self._sweep = sweep
+        self._every_s = every_s
+        self._sweep_every_s = sweep_every_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        since_sweep = 0.0
+        while True:
+            try:
+                published = await self._dispatch()
+                if published:
+                    log.info("dispatched %d due job(s)", published)
+                since_sweep += self._every_s
+                if since_sweep >= self._sweep_every_s:
+                    since_sweep = 0.0
+                    report = await self._sweep()
+                    if report.requeued:
+                        log.warning("sweep re-queued %d stalled call(s)", len(report.requeued))
+            except DomainError as exc:
+                log.warning("dispatch failed: %s", exc)
+            await asyncio.sleep(self._every_s)

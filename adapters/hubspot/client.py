@@ -6,7 +6,6 @@ and HubSpot's own `message` (with the token scrubbed out should HubSpot ever ech
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import re
@@ -19,7 +18,8 @@ import aiohttp
 import attrs
 
 from domain.errors import PermanentFailure, RateLimited, TransientFailure
-from domain.throttle import CircuitBreaker, TokenBucket, backoff_s
+from domain.resilience import Failed, RequestGuard, ResendPolicy, json_or_none, read_at_most
+from domain.throttle import CircuitBreaker, TokenBucket
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_MESSAGE_CHARS = 300
@@ -31,24 +31,6 @@ _log = logging.getLogger("adapters.hubspot")
 class Reply:
     status: int
     body: Any  # parsed JSON; None when empty or not JSON
-
-
-class _Oversized(Exception):
-    pass
-
-
-@attrs.frozen
-class _Failed:
-    error: TransientFailure
-    hint_s: float | None = None  # the server's own wait hint
-    refused_unprocessed: bool = False  # a 429: re-sending is safe even for a create
-
-
-@attrs.frozen
-class RetryPolicy:
-    max_retries: int = 3
-    base_s: float = 0.5
-    cap_s: float = 10.0
 
 
 class HubSpotHttp:
@@ -63,19 +45,24 @@ class HubSpotHttp:
         monotonic: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
         timeout_s: float,
-        retry: RetryPolicy,
+        retry: ResendPolicy,
         now_utc: Callable[[], datetime],
         daily_reset_zone: str,
     ):
         self._base_url = base_url.rstrip("/")
         self._token = token
         self._session = session
-        self._limiter = limiter
-        self._breaker = breaker
-        self._monotonic = monotonic
-        self._sleep = sleep
+        self._guard = RequestGuard(
+            service="hubspot",
+            limiter=limiter,
+            breaker=breaker,
+            monotonic=monotonic,
+            sleep=sleep,
+            jitter=random.random,  # spreads retries, not a secret
+            policy=retry,
+            unanswered=(aiohttp.ClientError, TimeoutError),
+        )
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._retry = retry
         self._now_utc = now_utc
         self._zone_name = daily_reset_zone
 
@@ -93,77 +80,44 @@ class HubSpotHttp:
         """One logical request. `repeatable=False` (a create) is not re-sent after a timeout or a
         5xx, whose outcome is unknown: the caller's idempotency lookup settles it next time.
         A 429 is always re-sent: HubSpot refused it before doing anything."""
-        attempt = 0
-        while True:
-            outcome = await self._attempt(method, path, what, body, params, accept)
-            if isinstance(outcome, Reply):
-                return outcome
-            attempt += 1
-            resend = repeatable or outcome.refused_unprocessed
-            if not resend or attempt > self._retry.max_retries:
-                raise outcome.error
-            jitter = random.random()  # noqa: S311 - spreads retries, not a secret
-            delay = backoff_s(attempt, self._retry.base_s, self._retry.cap_s, jitter)
-            if outcome.hint_s is not None:
-                delay = max(delay, min(outcome.hint_s, self._retry.cap_s))
-            _log.warning(
-                "hubspot %s %s: %s; retry %d of %d in %.2fs",
-                method,
-                path,
-                outcome.error,
-                attempt,
-                self._retry.max_retries,
-                delay,
-            )
-            await self._sleep(delay)
 
-    async def _attempt(
+        async def attempt() -> Reply | Failed:
+            status, headers, payload = await self._send(method, path, what, body, params)
+            return self._read(what, status, headers, payload, accept)
+
+        return await self._guard.send(
+            attempt,
+            what=what,
+            repeatable=repeatable,
+            on_resend=lambda resend: _log.warning("hubspot %s %s: %s", method, path, resend),
+        )
+
+    def _read(
         self,
-        method: str,
-        path: str,
         what: str,
-        body: Mapping[str, Any] | None,
-        params: Mapping[str, str] | None,
+        status: int,
+        headers: Mapping[str, str],
+        payload: Any,
         accept: Collection[int],
-    ) -> Reply | _Failed:
-        now = self._monotonic()
-        if not self._breaker.allow(now):
-            raise RateLimited(
-                "hubspot circuit open after repeated failures",
-                retry_after_s=self._breaker.retry_after_s(now),
-            )
-        wait = self._limiter.reserve(self._monotonic())
-        if wait > 0:
-            await self._sleep(wait)
-        try:
-            status, headers, payload = await self._send(method, path, body, params)
-        except _Oversized:
-            self._breaker.record_success()
-            raise PermanentFailure(f"hubspot returned an unexpected response to {what}") from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            self._breaker.record_failure(self._monotonic())
-            reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-            return _Failed(TransientFailure(f"hubspot {what}: {reason}"))
+    ) -> Reply | Failed:
+        """HubSpot's answer: the reply, a failure worth waiting out, or a refusal (raised)."""
         if status == 429:
-            self._breaker.record_failure(self._monotonic())
             policy = _text(payload, "policyName") or "unknown"
             if policy == "DAILY":
                 # Every request until the reset would be refused: fail fast until then.
                 until_reset = self._until_daily_reset()
-                self._breaker.open_for(self._monotonic(), until_reset)
-                raise RateLimited(
+                error = RateLimited(
                     "hubspot daily API limit reached; waiting for its reset at midnight "
                     f"({self._zone_name})",
                     retry_after_s=until_reset,
                 )
+                return Failed(error, closed_for_s=until_reset)
             hint = _rate_limit_hint(headers)
             error = RateLimited(f"hubspot rate limit ({policy}) on {what}", hint)
-            return _Failed(error, hint, refused_unprocessed=True)
+            return Failed(error, hint, refused_unprocessed=True)
         if status >= 500:
-            self._breaker.record_failure(self._monotonic())
             hint = _seconds(headers.get("Retry-After"))
-            return _Failed(TransientFailure(f"hubspot answered {status} to {what}", hint), hint)
-        self._breaker.record_success()
+            return Failed(TransientFailure(f"hubspot answered {status} to {what}", hint), hint)
         if 200 <= status < 300 or status in accept:
             return Reply(status, payload)
         if status == 401:
@@ -180,6 +134,7 @@ class HubSpotHttp:
         self,
         method: str,
         path: str,
+        what: str,
         body: Mapping[str, Any] | None,
         params: Mapping[str, str] | None,
     ) -> tuple[int, Mapping[str, str], Any]:
@@ -193,12 +148,10 @@ class HubSpotHttp:
             timeout=self._timeout,
             allow_redirects=False,
         ) as response:
-            raw = bytearray()
-            async for chunk in response.content.iter_chunked(64 * 1024):
-                raw += chunk
-                if len(raw) > MAX_BODY_BYTES:
-                    raise _Oversized
-            return response.status, response.headers, _json(bytes(raw))
+            raw = await read_at_most(response.content.iter_chunked(64 * 1024), MAX_BODY_BYTES)
+            if raw is None:
+                raise unexpected(what)
+            return response.status, response.headers, json_or_none(raw)
 
     def _message(self, payload: Any) -> str | None:
         message = _text(payload, "message")
@@ -216,15 +169,6 @@ class HubSpotHttp:
         now = self._now_utc().astimezone(zone)
         midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), zone)
         return max(1.0, (midnight - now).total_seconds())
-
-
-def _json(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
 
 
 def _text(payload: Any, field: str) -> str | None:

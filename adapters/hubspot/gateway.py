@@ -23,7 +23,6 @@ from adapters.hubspot.client import (
     HUBSPOT_ID,
     HubSpotHttp,
     Reply,
-    RetryPolicy,
     field_of,
     first_associated,
     object_id,
@@ -33,6 +32,7 @@ from adapters.hubspot.client import (
 from domain.crm import ActivityRef, CrmActivity, CrmContact
 from domain.errors import PermanentFailure
 from domain.phone import normalize_e164
+from domain.resilience import ResendPolicy
 from domain.throttle import CircuitBreaker, TokenBucket
 from ports.crm import CrmGateway
 
@@ -121,7 +121,7 @@ class HubSpotCrmGateway(CrmGateway):
             monotonic=monotonic,
             sleep=sleep,
             timeout_s=timeout_s,
-            retry=RetryPolicy(max_retries, backoff_base_s, backoff_max_s),
+            retry=ResendPolicy(max_retries, backoff_base_s, backoff_max_s),
             now_utc=now_utc,
             daily_reset_zone=self._settings.account_timezone,
         )

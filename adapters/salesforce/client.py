@@ -8,7 +8,6 @@ Neither the access token nor the client secret appears in an exception or a log 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -18,7 +17,8 @@ import aiohttp
 import attrs
 
 from domain.errors import PermanentFailure, RateLimited, TransientFailure
-from domain.throttle import CircuitBreaker, TokenBucket, backoff_s
+from domain.resilience import Failed, RequestGuard, ResendPolicy, json_or_none, read_at_most
+from domain.throttle import CircuitBreaker, TokenBucket
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_MESSAGE_CHARS = 300
@@ -31,23 +31,6 @@ _log = logging.getLogger("adapters.salesforce")
 class Reply:
     status: int
     body: Any  # parsed JSON; None when empty or not JSON
-
-
-@attrs.frozen
-class RetryPolicy:
-    max_retries: int = 3
-    base_s: float = 0.5
-    cap_s: float = 10.0
-
-
-@attrs.frozen
-class _Failed:
-    error: TransientFailure
-    refused_unprocessed: bool = False  # REQUEST_LIMIT_EXCEEDED: re-sending is always safe
-
-
-class _Oversized(Exception):
-    pass
 
 
 class SalesforceHttp:
@@ -64,19 +47,24 @@ class SalesforceHttp:
         monotonic: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
         timeout_s: float,
-        retry: RetryPolicy,
+        retry: ResendPolicy,
     ):
         self._instance = instance_url.rstrip("/")
         self._api = f"{self._instance}/services/data/{api_version}"
         self._client_id = client_id
         self._client_secret = client_secret
         self._session = session
-        self._limiter = limiter
-        self._breaker = breaker
-        self._monotonic = monotonic
-        self._sleep = sleep
+        self._guard = RequestGuard(
+            service="salesforce",
+            limiter=limiter,
+            breaker=breaker,
+            monotonic=monotonic,
+            sleep=sleep,
+            jitter=random.random,  # spreads retries, not a secret
+            policy=retry,
+            unanswered=(aiohttp.ClientError, TimeoutError),
+        )
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._retry = retry
         self._token: str | None = None
         self._token_lock = asyncio.Lock()
 
@@ -154,59 +142,28 @@ class SalesforceHttp:
         """Retries timeouts and 5xx (when `repeatable`) and REQUEST_LIMIT_EXCEEDED (always: it
         was refused before any work), with capped exponential backoff and jitter. 401 is
         returned to the caller, which owns the token."""
-        attempt = 0
-        while True:
-            outcome = await self._attempt(method, url, what, request, (*accept, 401))
-            if isinstance(outcome, Reply):
-                return outcome
-            attempt += 1
-            resend = repeatable or outcome.refused_unprocessed
-            if not resend or attempt > self._retry.max_retries:
-                raise outcome.error
-            jitter = random.random()  # noqa: S311 - spreads retries, not a secret
-            delay = backoff_s(attempt, self._retry.base_s, self._retry.cap_s, jitter)
-            _log.warning(
-                "salesforce %s: %s; retry %d of %d in %.2fs",
-                what,
-                outcome.error,
-                attempt,
-                self._retry.max_retries,
-                delay,
-            )
-            await self._sleep(delay)
 
-    async def _attempt(
-        self, method: str, url: str, what: str, request: Mapping[str, Any], accept: Collection[int]
-    ) -> Reply | _Failed:
-        now = self._monotonic()
-        if not self._breaker.allow(now):
-            raise RateLimited(
-                "salesforce circuit open after repeated failures",
-                retry_after_s=self._breaker.retry_after_s(now),
-            )
-        wait = self._limiter.reserve(self._monotonic())
-        if wait > 0:
-            await self._sleep(wait)
-        try:
-            status, payload = await self._exchange(method, url, request)
-        except _Oversized:
-            self._breaker.record_success()
-            raise PermanentFailure(
-                f"salesforce returned an unexpected response to {what}"
-            ) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            self._breaker.record_failure(self._monotonic())
-            reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-            return _Failed(TransientFailure(f"salesforce {what}: {reason}"))
+        async def attempt() -> Reply | Failed:
+            status, payload = await self._exchange(method, url, what, request)
+            return self._read(what, status, payload, (*accept, 401))
+
+        return await self._guard.send(
+            attempt,
+            what=what,
+            repeatable=repeatable,
+            on_resend=lambda resend: _log.warning("salesforce %s: %s", what, resend),
+        )
+
+    def _read(
+        self, what: str, status: int, payload: Any, accept: Collection[int]
+    ) -> Reply | Failed:
+        """Salesforce's answer: the reply, a failure worth waiting out, or a refusal (raised)."""
         code = error_code(payload)
         if (status == 403 and code == "REQUEST_LIMIT_EXCEEDED") or status == 429:
-            self._breaker.record_failure(self._monotonic())
             error = RateLimited(f"salesforce API request limit reached on {what}")
-            return _Failed(error, refused_unprocessed=True)
+            return Failed(error, refused_unprocessed=True)
         if status >= 500:
-            self._breaker.record_failure(self._monotonic())
-            return _Failed(TransientFailure(f"salesforce answered {status} to {what}"))
-        self._breaker.record_success()
+            return Failed(TransientFailure(f"salesforce answered {status} to {what}"))
         if 200 <= status < 300 or status in accept:
             return Reply(status, payload)
         raise self.refusal(what, Reply(status, payload))
@@ -218,16 +175,16 @@ class SalesforceHttp:
         text = f": {message}" if message else ""
         return PermanentFailure(f"salesforce refused {what} ({reply.status}{detail}){text}")
 
-    async def _exchange(self, method: str, url: str, request: Mapping[str, Any]) -> tuple[int, Any]:
+    async def _exchange(
+        self, method: str, url: str, what: str, request: Mapping[str, Any]
+    ) -> tuple[int, Any]:
         async with self._session.request(
             method, url, timeout=self._timeout, allow_redirects=False, **request
         ) as response:
-            raw = bytearray()
-            async for chunk in response.content.iter_chunked(64 * 1024):
-                raw += chunk
-                if len(raw) > MAX_BODY_BYTES:
-                    raise _Oversized
-            return response.status, _json(bytes(raw))
+            raw = await read_at_most(response.content.iter_chunked(64 * 1024), MAX_BODY_BYTES)
+            if raw is None:
+                raise PermanentFailure(f"salesforce returned an unexpected response to {what}")
+            return response.status, json_or_none(raw)
 
     def _scrub(self, message: str | None) -> str | None:
         if message is None:
@@ -236,15 +193,6 @@ class SalesforceHttp:
             if secret:
                 message = message.replace(secret, "***")
         return message[:MAX_MESSAGE_CHARS]
-
-
-def _json(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
 
 
 def _first_error(payload: Any) -> Mapping[str, Any]:

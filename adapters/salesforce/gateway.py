@@ -15,10 +15,11 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from adapters.salesforce.client import Reply, RetryPolicy, SalesforceHttp, error_code
+from adapters.salesforce.client import Reply, SalesforceHttp, error_code
 from domain.crm import ActivityRef, CrmActivity, CrmContact
 from domain.errors import PermanentFailure
 from domain.phone import normalize_e164
+from domain.resilience import ResendPolicy
 from domain.throttle import CircuitBreaker, TokenBucket
 from ports.crm import CrmGateway
 
@@ -78,7 +79,7 @@ class SalesforceCrmGateway(CrmGateway):
             monotonic=monotonic,
             sleep=sleep,
             timeout_s=timeout_s,
-            retry=RetryPolicy(max_retries, backoff_base_s, backoff_max_s),
+            retry=ResendPolicy(max_retries, backoff_base_s, backoff_max_s),
         )
 
     async def find_activity(self, idempotency_key: str) -> ActivityRef | None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
 import attrs
 
-from domain.call import Call
+from domain.call import Call, IncomingCall
 from domain.errors import InvalidSignature, MalformedPayload, TenantInactive, TenantNotFound
 from domain.jobs import Job
 from domain.tenant import Tenant
@@ -30,6 +33,41 @@ class WebhookAccepted:
     created: bool
 
 
+@attrs.frozen
+class AdmitCommand:
+    tenant_id: str
+    incoming: IncomingCall
+    received_at: datetime
+    trace_context: Mapping[str, str] = attrs.field(factory=dict)
+
+
+class AdmitCall:
+    """The one way into the pipeline, for webhooks and reconciliation alike: the call and its
+    first job are stored in one transaction, then the job goes to the queue. A call already
+    stored is returned as it is, and nothing else happens."""
+
+    def __init__(self, uow: UnitOfWorkFactory, queue: JobQueue, ids: IdGenerator):
+        self._uow = uow
+        self._queue = queue
+        self._ids = ids
+
+    async def __call__(self, command: AdmitCommand) -> WebhookAccepted:
+        tenant_id, now = command.tenant_id, command.received_at
+        call = Call.receive(tenant_id, command.incoming, now)
+        job = Job(self._ids.new_id(), tenant_id, call.call_id, now, command.trace_context)
+        async with self._uow() as uow:
+            created = await uow.calls.add(call)
+            if not created:
+                existing = await uow.calls.get(tenant_id, call.call_id)
+                assert existing is not None
+                return WebhookAccepted(existing, created=False)
+            # Handed over now; due again (as lost) only once its delivery's grace has passed.
+            await uow.jobs.add(job, due_at=now + timedelta(seconds=self._queue.dispatch_grace_s))
+            await uow.commit()
+        await self._queue.enqueue(job)
+        return WebhookAccepted(call, created=True)
+
+
 class AcceptWebhook:
     def __init__(
         self,
@@ -41,9 +79,8 @@ class AcceptWebhook:
     ):
         self._uow = uow
         self._secrets = secrets
-        self._queue = queue
         self._clock = clock
-        self._ids = ids
+        self._admit = AdmitCall(uow, queue, ids)
 
     async def __call__(self, command: ReceiveWebhook) -> WebhookAccepted:
         # The signing key is per company, so the tenant comes first, from the path or from the
@@ -59,18 +96,9 @@ class AcceptWebhook:
             payload = decode_body(command.body)
         incoming = parse_incoming_call(payload)
         now = self._clock.now()
-        call = Call.receive(tenant.tenant_id, incoming, now)
-        job = Job(self._ids.new_id(), tenant.tenant_id, call.call_id, now, command.trace_context)
-        async with self._uow() as uow:
-            created = await uow.calls.add(call)
-            if not created:
-                existing = await uow.calls.get(tenant.tenant_id, call.call_id)
-                assert existing is not None
-                return WebhookAccepted(existing, created=False)
-            await uow.jobs.add(job, due_at=now)
-            await uow.commit()
-        await self._queue.enqueue(job)
-        return WebhookAccepted(call, created=True)
+        return await self._admit(
+            AdmitCommand(tenant.tenant_id, incoming, now, command.trace_context)
+        )
 
     async def _find_tenant(
         self, tenant_id: str | None, payload: dict[str, object] | None

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from adapters.sqlite.migrations import migrate
-from entrypoints.container import Container
-from entrypoints.http import admin, health, webhook
+from entrypoints.container import Container, close_clients
+from entrypoints.http import admin, health, push, webhook
 from entrypoints.http.keys import CONTAINER
 from entrypoints.http.problems import Handler, problem_middleware
 from entrypoints.http.webhook import MAX_BODY
+from entrypoints.migrations import migrate_database
 
 access_log = logging.getLogger("ingestion_pipeline.access")
 
@@ -40,23 +40,33 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     return response
 
 
-async def _database(app: web.Application) -> AsyncIterator[None]:
+async def _stores(app: web.Application) -> AsyncIterator[None]:
+    """Opens the database (and, for SQLite, applies its migrations: one machine needs no
+    set-up step; Spanner's are applied by `ingestion-pipeline migrate` at deploy time), and
+    closes every client the container made, in reverse, at shutdown."""
     container = app[CONTAINER]
     db = container.database()
     await db.open()
-    await migrate(db)
+    if container.settings().database.backend == "sqlite":
+        await migrate_database(container)
     yield
+    await close_clients(container)
     await db.close()
 
 
 async def _worker(app: web.Application) -> AsyncIterator[None]:
-    """The in-process workers that drain the local queue (after the database opens, and
-    stopped before it closes: cleanup contexts unwind in reverse)."""
-    worker = app[CONTAINER].worker()
+    """The in-process workers (after the database opens, stopped before it closes: cleanup
+    contexts unwind in reverse). Local queue: a pool draining the jobs table. Pub/Sub: the
+    outbox dispatcher and the sweep; Pub/Sub pushes the jobs to /v1/pubsub/push."""
+    container = app[CONTAINER]
+    worker = (
+        container.worker()
+        if container.settings().queue.backend == "local"
+        else container.dispatcher()
+    )
     worker.start()
     yield
     await worker.stop()
-    await app[CONTAINER].crm().close()
 
 
 def create_app(container: Container) -> web.Application:
@@ -65,11 +75,14 @@ def create_app(container: Container) -> web.Application:
         client_max_size=MAX_BODY,
     )
     app[CONTAINER] = container
-    app.cleanup_ctx.append(_database)
-    service = container.settings().service_type
+    app.cleanup_ctx.append(_stores)
+    settings = container.settings()
+    service = settings.service_type
     # PIPELINE_WORKER_CONCURRENCY=0: this instance only accepts; jobs wait for other workers.
-    if service in ("all", "worker") and container.settings().processing.worker_concurrency > 0:
+    if service in ("all", "worker") and settings.processing.worker_concurrency > 0:
         app.cleanup_ctx.append(_worker)
+    if service in ("all", "worker") and settings.queue.backend == "pubsub":
+        push.add_routes(app)
     health.add_routes(app)
     if service in ("all", "webhook"):
         webhook.add_routes(app)

@@ -15,7 +15,7 @@ PROBE_TIMEOUT_S = 2.0
 
 async def _check(probe: HealthProbe | None) -> ComponentHealth:
     if probe is None:
-        return ComponentHealth("disabled", "not used in this configuration")
+        return ComponentHealth("not_checked", "no probe for this adapter")
     try:
         return await asyncio.wait_for(probe.check(), PROBE_TIMEOUT_S)
     except TimeoutError:
@@ -36,11 +36,13 @@ async def health(request: web.Request) -> web.Response:
         "database": container.database_probe(),
         "storage": container.storage_probe(),
         "speech_api": container.speech_probe(),
-        "vertex_ai": None,  # the rules analyzer needs no service
+        "vertex_ai": None,
         "queue": container.queue_probe(),
     }
     results = await asyncio.gather(*(_check(p) for p in probes.values()))
     services = dict(zip(probes, results, strict=True))
+    if container.settings().analyzer == "rules":
+        services["vertex_ai"] = ComponentHealth("disabled", "the rules analyzer needs no service")
     statuses = {s.status for s in results}
     if services["database"].status == "unhealthy":
         overall = "unhealthy"
