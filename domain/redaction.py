@@ -1,21 +1,25 @@
 """PII redaction for call transcripts: payment cards, their expiry and security code, and US
 social security numbers, in real speech-recognition output.
 
-ASR output is lower case, unpunctuated and misheard, so numbers arrive as "4111 1111 1111
-1111", "four one one one ...", "double one" or a mixture, with "um" or "dash" in between. The
-text is read as tokens; a *run* is a stretch of number tokens with at most two filler words
-between them. Then:
+ASR output is misheard and often unpunctuated; domain.spoken_numbers reads its numbers ("4111",
+"four one one one", "double one", "oh for 27") into runs. Then, in this order:
 
 - card: a run, or a stretch of one, of 13-19 digits that passes Luhn; or a run of 12+ digits
   right after (or just before) a card word, Luhn or not, since ASR drops digits. Runs shaped like
   phone numbers (3-3-4 groups) are never cards.
-- expiry and CVV: only within 30 words of a card word or a card, after their cue ("expires",
-  "exp", "cvv", "security code", "the three digits on the back") or, for expiry, as "04/27".
+- cued, within 30 words of a card word or a card: an expiry after its cue ("expires", "exp",
+  "valid through") or written "04/27"; a security code after its cue ("cvv", "c v v", "security
+  code" and the way ASR hears it, "secure code" or "secure ready code", "the three digits on
+  the back"). A cue's value that reads as a month and year is an expiry whichever cue it
+  follows: asked "the expiry and security code?", callers give the date first.
 - SSN: 3-2-4 digit groups, or 9 digits (4 for "the last four") soon after "social security",
   "social" or "ssn".
+- bare, within 30 words after a redacted card only: a month and year ("oh four twenty seven",
+  "0 4 2 7", "for 27") is an expiry, and a run of 3-4 digits is a security code, unless it
+  reads as a price, a time, an address or a quantity ("$189", "10:30", "123 main street").
 
-Distances are counted in plain words (numbers, fillers and markers excluded), so a second pass
-over redacted text sees the same context and finds nothing new: redaction is idempotent.
+Each step reads what the earlier ones left, as a second pass reads their markers, and distances
+are counted in plain words, which markers do not change: redaction is idempotent.
 """
 
 from __future__ import annotations
@@ -27,63 +31,42 @@ from collections.abc import Sequence
 import attrs
 
 from domain.results import Segment, Transcript
+from domain.spoken_numbers import (
+    FILLERS,
+    MONTHS,
+    Token,
+    is_quantity,
+    month_year,
+    run_at,
+    runs,
+    said,
+    tokenize,
+    words,
+)
 
 CARD = "[REDACTED CARD]"
 EXPIRY = "[REDACTED EXPIRY]"
 CVV = "[REDACTED CVV]"
 SSN = "[REDACTED SSN]"
 
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-def _digits(words: str, first: int) -> dict[str, str]:
-    return {word: str(first + n) for n, word in enumerate(words.split())}
-
-
-_TOKEN = re.compile(r"\[REDACTED (?:CARD|EXPIRY|CVV|SSN)\]|[0-9]+|[A-Za-z]+(?:'[A-Za-z]+)*")
-_UNITS = _digits("zero one two three four five six seven eight nine", 0) | {"oh": "0", "o": "0"}
-_TEENS = _digits(
-    "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen", 10
-)
-_TENS = _digits("twenty thirty forty fifty sixty seventy eighty ninety", 2)
-_REPEAT = {"double": 2, "triple": 3}
-_FILLERS = _words("um umm uh uhh er erm ah hmm mm dash hyphen space then")
-_CARD_WORDS = _words("card cards visa mastercard amex credit debit cvv cvc")
-_MONTHS = _words(
-    "january february march april may june july august september october november december"
-    " jan feb mar apr jun jul aug sep sept oct nov dec"
-)
-_EXPIRY_CUES = _words("expires expire expired expiry expiration expiring exp")
-_DATE_LEAD = _words("date is on the its it's it of in at that that's thats will be so was")
+_CARD_WORDS = words("card cards visa mastercard amex credit debit cvv cvc")
+_EXPIRY_CUES = words("expires expire expired expiry expiration expiring exp")
+_DATE_LEAD = words("date is on the its it's it of in at that that's thats will be so was")
 _CVV_CUES = tuple(
     tuple(cue.split())
     for cue in (
-        "cvv", "cvc", "csc", "c v v", "security code", "verification code", "digit code",
+        "cvv", "cvc", "csc", "c v v", "c v c", "verification code", "digit code",
         "digits on the back", "numbers on the back", "code on the back",
     )
 )  # fmt: skip
-_CVV_LEAD = _words(
+_CVV_LEAD = words(
     "is are it's its it the number code that's thats would be on of my card back and so"
 )
 _PHONE_SHAPE = re.compile(r"(?:1,)?3,3,4(?:,(?:1,)?3,3,4)*")
 _KEYWORD_BEFORE, _KEYWORD_AFTER, _CONTEXT = 7, 3, 30
 
-Span = tuple[int, int, str]
-
-
-@attrs.frozen
-class _Token:
-    start: int
-    end: int
-    word: str  # lower case; a number token's words joined, e.g. "double one"
-    digits: str  # the digits a number token stands for, "" for anything else
-    plain: int  # how many plain words come before this token
-    gap: str  # the characters between the previous token and this one
-
-
-_TAKEN = _Token(0, 0, "[taken]", "", 0, "")
+Span = tuple[int, int, str]  # first and last token, and the marker
+_TAKEN = Token(0, 0, "[taken]", "", 0, "")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -113,7 +96,7 @@ def _redact_segments(segments: Sequence[Segment]) -> tuple[Segment, ...]:
     result, offset, first = [], 0, 0
     for segment in segments:
         end = offset + len(segment.text)
-        local: list[Span] = []
+        local: list[tuple[int, int, str]] = []
         at = first
         while at < len(spans) and spans[at][0] < end:
             start, stop, label = spans[at]
@@ -129,7 +112,7 @@ def _redact_segments(segments: Sequence[Segment]) -> tuple[Segment, ...]:
     return tuple(result)
 
 
-def _apply(text: str, spans: Sequence[Span]) -> str:
+def _apply(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
     parts, cursor = [], 0
     for start, stop, label in spans:
         parts += [text[cursor:start], label]
@@ -137,82 +120,36 @@ def _apply(text: str, spans: Sequence[Span]) -> str:
     return "".join([*parts, text[cursor:]])
 
 
-def _find(text: str) -> list[Span]:
-    tokens = _tokenize(text)
+def _find(text: str) -> list[tuple[int, int, str]]:
+    tokens = tokenize(text)
+    scan = list(tokens)  # what is left: each step sees the earlier ones' spans as taken
+    found: list[Span] = []
+
+    def take(spans: list[Span]) -> None:
+        for first, last, label in spans:
+            found.append((first, last, label))
+            scan[first : last + 1] = [_TAKEN] * (last + 1 - first)
+
     keywords = [
         t.plain
         for i, t in enumerate(tokens)
         if t.word in _CARD_WORDS or (t.word == "express" and i and tokens[i - 1].word == "american")
     ]
-    context = keywords + [t.plain for t in tokens if t.word == CARD.lower()]
-    found: list[tuple[int, int, str]] = []
-    runs = _runs(tokens)
-    for run in runs:
+    for run in (piece for whole in runs(tokens) for piece in _around_dates(tokens, whole)):
         start = tokens[run[0]].plain - _KEYWORD_BEFORE
-        cards = _card_spans(tokens, run, _near(keywords, start, _KEYWORD_BEFORE + _KEYWORD_AFTER))
-        found += [(first, last, CARD) for first, last in cards]
-        context += [tokens[first].plain for first, _ in cards]
-    context.sort()
-    # Each later step reads what the earlier ones left, as a second pass reads their markers.
-    scan = list(tokens)
-    for first, last, _ in found:
-        scan[first : last + 1] = [_TAKEN] * (last + 1 - first)
+        keyed = _near(keywords, start, _KEYWORD_BEFORE + _KEYWORD_AFTER)
+        take([(first, last, CARD) for first, last in _card_spans(tokens, run, keyed)])
+    cards = sorted(
+        [i for i, t in enumerate(tokens) if t.word == CARD.lower()] + [f for f, *_ in found]
+    )
+    context = sorted(keywords + [tokens[i].plain for i in cards])
     for i, token in enumerate(tokens):
         if _near(context, token.plain - _CONTEXT, 2 * _CONTEXT):
-            for first, last, label in _expiry_at(scan, i) + _cvv_at(scan, i):
-                found.append((first, last, label))
-                scan[first : last + 1] = [_TAKEN] * (last + 1 - first)
-    taken = {i for first, last, _ in found for i in range(first, last + 1)}
-    found += _ssn_spans(tokens, [piece for run in runs for piece in _pieces(run, taken)])
+            take(_expiry_at(scan, i))
+            take(_cvv_at(scan, i))
+    take(_ssn_spans(tokens, runs(scan)))
+    take(_after_card(tokens, scan, cards))
     return [(tokens[first].start, tokens[last].end, label) for first, last, label in sorted(found)]
-
-
-def _pieces(run: list[int], covered: set[int]) -> list[list[int]]:
-    pieces: list[list[int]] = [[]]
-    for index in run:
-        if index in covered:
-            pieces.append([])
-        else:
-            pieces[-1].append(index)
-    return [piece for piece in pieces if piece]
-
-
-def _tokenize(text: str) -> list[_Token]:
-    raw = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN.finditer(text)]
-    tokens: list[_Token] = []
-    plain, i, previous_end = 0, 0, 0
-    while i < len(raw):
-        start, end, word = raw[i]
-        following = raw[i + 1][2] if i + 1 < len(raw) else ""
-        digits, width = _number_at(word, following)
-        if width == 2:
-            end, word = raw[i + 1][1], f"{word} {following}"
-        if tokens and tokens[-1].word == "last" and not word.isdigit():
-            digits = ""  # "the last four of my social", not a digit
-        tokens.append(_Token(start, end, word, digits, plain, text[previous_end:start]))
-        previous_end = end
-        if not digits and word not in _FILLERS and not word.startswith("["):
-            plain += 1
-        i += width
-    return tokens
-
-
-def _number_at(word: str, following: str) -> tuple[str, int]:
-    """The digits a word (with the one after it, for "twenty seven" or "double one") says."""
-    if word.isdigit():
-        return word, 1
-    if word in _UNITS:
-        return _UNITS[word], 1
-    if word in _TEENS:
-        return _TEENS[word], 1
-    if word in _TENS:
-        unit = _UNITS.get(following, "0")
-        return (_TENS[word] + unit, 2) if unit != "0" else (_TENS[word] + "0", 1)
-    if word in _REPEAT:
-        digit = _UNITS.get(following, following if len(following) == 1 else "")
-        if digit.isdigit():
-            return digit * _REPEAT[word], 2
-    return "", 1
 
 
 def _near(positions: Sequence[int], low: int, width: int) -> bool:
@@ -221,27 +158,24 @@ def _near(positions: Sequence[int], low: int, width: int) -> bool:
     return at < len(positions) and positions[at] <= low + width
 
 
-def _runs(tokens: Sequence[_Token]) -> list[list[int]]:
-    """Indices of number tokens, grouped into runs allowing two fillers between them."""
-    runs: list[list[int]] = []
-    current: list[int] = []
-    fillers = 0
-    for index, token in enumerate(tokens):
-        if token.digits:
-            current.append(index)
-            fillers = 0
-        elif current and token.word in _FILLERS and fillers < 2:
-            fillers += 1
+def _around_dates(tokens: Sequence[Token], run: list[int]) -> list[list[int]]:
+    """The run in pieces around the dates in it: a card read straight into its expiry,
+    "... 1111 04/27" or "... 1111 four slash twenty seven", ends before the month."""
+    pieces: list[list[int]] = [[]]
+    n = 0
+    while n < len(run):
+        after = run[n + 1] if n + 1 < len(run) else run[n] + 1
+        slash = after < len(tokens) and (tokens[after].word == "slash" or "/" in tokens[after].gap)
+        if slash and len(tokens[run[n]].digits) <= 2:
+            pieces.append([])  # the month and the year after the slash are no card's
+            n += 2
         else:
-            if current:
-                runs.append(current)
-            current, fillers = [], 0
-    if current:
-        runs.append(current)
-    return runs
+            pieces[-1].append(run[n])
+            n += 1
+    return [piece for piece in pieces if piece]
 
 
-def _card_spans(tokens: Sequence[_Token], run: list[int], keyed: bool) -> list[tuple[int, int]]:
+def _card_spans(tokens: Sequence[Token], run: list[int], keyed: bool) -> list[tuple[int, int]]:
     lengths = [len(tokens[i].digits) for i in run]
     if _PHONE_SHAPE.fullmatch(",".join(map(str, lengths))):
         return []
@@ -264,7 +198,7 @@ def _card_spans(tokens: Sequence[_Token], run: list[int], keyed: bool) -> list[t
     return spans
 
 
-def _ssn_spans(tokens: Sequence[_Token], runs: list[list[int]]) -> list[tuple[int, int, str]]:
+def _ssn_spans(tokens: Sequence[Token], runs: list[list[int]]) -> list[Span]:
     cues = sorted(
         t.plain
         for i, t in enumerate(tokens)
@@ -290,7 +224,7 @@ def _plausible_ssn(digits: str) -> bool:
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
-def _expiry_at(tokens: Sequence[_Token], i: int) -> list[tuple[int, int, str]]:
+def _expiry_at(tokens: Sequence[Token], i: int) -> list[Span]:
     word = tokens[i].word
     before = tokens[i - 1].word if i else ""
     if word.isdigit() and i + 1 < len(tokens) and 1 <= len(word) <= 2:
@@ -301,37 +235,65 @@ def _expiry_at(tokens: Sequence[_Token], i: int) -> list[tuple[int, int, str]]:
     if not cued:
         return []
     j = _skip(tokens, i + 1, _DATE_LEAD)
-    first, month = j, j < len(tokens) and tokens[j].word in _MONTHS
-    j += month
-    last, digits, numbers = -1, "", 0
-    while j < len(tokens) and numbers < 4:
-        if tokens[j].word in ("slash", "of") and (last >= 0 or month):
-            j += 1
-            continue
-        if not tokens[j].digits or len(digits + tokens[j].digits) > 6:
+    first, month = j, j < len(tokens) and tokens[j].word in MONTHS
+    if month:  # "april of twenty twenty seven"
+        j += 2 if j + 1 < len(tokens) and tokens[j + 1].word == "of" else 1
+    last, digits = -1, ""
+    for k in run_at(tokens, j, dates=True)[:4]:
+        if len(digits + said(tokens, k)) > 6:
             break
-        digits, last, numbers, j = digits + tokens[j].digits, j, numbers + 1, j + 1
+        digits, last = digits + said(tokens, k), k
     if last >= 0 and (len(digits) >= 3 or (month and len(digits) >= 2)):
         return [(first, last, EXPIRY)]
     return []
 
 
-def _cvv_at(tokens: Sequence[_Token], i: int) -> list[tuple[int, int, str]]:
-    for cue in _CVV_CUES:
-        if i + 1 < len(cue) or tuple(t.word for t in tokens[i + 1 - len(cue) : i + 1]) != cue:
+def _cvv_at(tokens: Sequence[Token], i: int) -> list[Span]:
+    secure = tokens[i].word == "code" and any(
+        t.word.startswith("secur") for t in tokens[max(i - 2, 0) : i]
+    )  # "security code" as ASR hears it: "secure code", "secure ready code"
+    if not secure and not any(_ends_with(tokens, i, cue) for cue in _CVV_CUES):
+        return []
+    run = run_at(tokens, _skip(tokens, i + 1, _CVV_LEAD), dates=True)
+    if month_year(tokens, run):
+        return [(run[0], run[-1], EXPIRY)]
+    # "one to three" is 1 2 3, but in "8 to 10" the "to" is a word
+    spelled = all(len(tokens[k].digits) <= 1 for k in run)
+    last, digits = -1, ""
+    for k in run:
+        digit = said(tokens, k) if spelled else tokens[k].digits
+        if not digit or len(digits + digit) > 4:
+            break
+        digits, last = digits + digit, k
+    return [(run[0], last, CVV)] if len(digits) >= 3 else []
+
+
+def _ends_with(tokens: Sequence[Token], i: int, cue: tuple[str, ...]) -> bool:
+    return i + 1 >= len(cue) and tuple(t.word for t in tokens[i + 1 - len(cue) : i + 1]) == cue
+
+
+def _after_card(tokens: Sequence[Token], scan: Sequence[Token], cards: list[int]) -> list[Span]:
+    """Bare expiry dates and security codes, read out within 30 words after a card."""
+    found: list[Span] = []
+    for run in runs(scan, dates=True):
+        card = bisect_left(cards, run[0]) - 1
+        if card < 0 or tokens[run[0]].plain - tokens[cards[card]].plain > _CONTEXT:
             continue
-        j = _skip(tokens, i + 1, _CVV_LEAD)
-        first, last, digits = j, -1, ""
-        while j < len(tokens) and tokens[j].digits and len(digits + tokens[j].digits) <= 4:
-            digits, last, j = digits + tokens[j].digits, j, j + 1
-        if len(digits) in (3, 4):
-            return [(first, last, CVV)]
-    return []
+        if is_quantity(scan, run):
+            continue
+        if month_year(scan, run):
+            found.append((run[0], run[-1], EXPIRY))
+            continue
+        numbers = [i for i in run if scan[i].digits]  # "for 123": the "for" stays a word
+        digits = "".join(scan[i].digits for i in numbers)
+        if numbers == run[len(run) - len(numbers) :] and 3 <= len(digits) <= 4:
+            found.append((numbers[0], numbers[-1], CVV))
+    return found
 
 
-def _skip(tokens: Sequence[_Token], j: int, lead: frozenset[str]) -> int:
+def _skip(tokens: Sequence[Token], j: int, lead: frozenset[str]) -> int:
     """Past up to four connecting words ("is", "the", "um") between a cue and its value."""
     for _ in range(4):
-        if j < len(tokens) and (tokens[j].word in lead or tokens[j].word in _FILLERS):
+        if j < len(tokens) and (tokens[j].word in lead or tokens[j].word in FILLERS):
             j += 1
     return j

@@ -14,6 +14,8 @@ final "clamp" reason carries the adjustment, so the reasons always add up to the
 |                         |      0 | other, voicemail (no reason listed)                         |
 | voicemail_request       |    +30 | a voicemail (intent voicemail) that names a service wanted  |
 | wrong_number            |    -60 | intent wrong_number; the tier is forced to cold             |
+| price_shopper           |    -15 | a quote request from a caller comparing prices (a key       |
+|                         |        | phrase holds one of PRICE_SHOPPING), no visit booked        |
 | appointment_booked      |    +20 | the agent booked a visit on the call                        |
 | urgency                 |    +15 | high                                                        |
 |                         |     +7 | medium                                                      |
@@ -32,7 +34,13 @@ final "clamp" reason carries the adjustment, so the reasons always add up to the
 
 Tiers: spam; cold for a wrong number; otherwise hot at 80+, warm at 50+, cold below.
 An urgent first-time paid call asking for service with a visit booked is 95 (hot); a
-voicemail asking for service from a first-time caller is 50 (warm); a missed call is cold.
+voicemail asking for service from a first-time caller is 50 (warm); a missed call is cold. A
+caller who is "just calling around to compare prices" is still a quote request, but one that
+rarely becomes a job: it scores 15 below the same quote request, so cold on an ordinary call and
+below a caller who asked for a quote and left a name and an email.
+
+CallAnalysis has no field for price shopping, so the analyzer says it in key_phrases: any
+phrase that contains one of PRICE_SHOPPING (case aside) counts, whichever analyzer wrote it.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ import re
 from domain.call import CallMetadata
 from domain.results import CallAnalysis, Intent, LeadScore, ScoreReason, Sentiment, Tier, Urgency
 
-SCORING_VERSION = "1"
+SCORING_VERSION = "2"
 HOT, WARM = 80, 50
 SHORT_CALL_S, ENGAGED_CALL_S, LONG_CALL_S = 20, 60, 180
 
@@ -52,6 +60,11 @@ _INTENT_POINTS = {
     Intent.QUOTE_REQUEST: (20, "the caller asked for a quote or a price"),
     Intent.EXISTING_CUSTOMER: (5, "an existing customer calling about their account or a job"),
 }
+# What a caller says when they are comparing prices rather than choosing a contractor.
+PRICE_SHOPPING = (
+    "calling around", "shopping around", "compare prices", "comparing prices", "compare quotes",
+    "comparing quotes", "price shopping", "checking prices", "getting prices", "other quotes",
+)  # fmt: skip
 _URGENCY_POINTS = {Urgency.HIGH: 15, Urgency.MEDIUM: 7}
 _SENTIMENT_POINTS = {Sentiment.POSITIVE: 5, Sentiment.NEGATIVE: -5}
 _PAID = re.compile(r"\b(?:paid|ads?|cpc|ppc|adwords)\b", re.IGNORECASE)
@@ -105,6 +118,11 @@ def _analysis_reasons(analysis: CallAnalysis) -> list[ScoreReason]:
         reasons.append(ScoreReason("voicemail_request", 30, detail))
     elif analysis.intent is Intent.WRONG_NUMBER:
         reasons.append(ScoreReason("wrong_number", -60, "the caller dialled the wrong number"))
+    if analysis.intent is Intent.QUOTE_REQUEST and not analysis.appointment_booked:
+        said = [p for p in analysis.key_phrases if any(s in p.lower() for s in PRICE_SHOPPING)]
+        if said:
+            detail = f'comparing prices, nothing booked: "{said[0]}"'
+            reasons.append(ScoreReason("price_shopper", -15, detail))
     if analysis.appointment_booked:
         reasons.append(ScoreReason("appointment_booked", 20, "a visit was booked on the call"))
     if analysis.urgency in _URGENCY_POINTS:

@@ -3,7 +3,11 @@
 It reads already-redacted ASR output. The caller's turns (speaker "caller", or the whole text
 when turns are not labelled) decide intent, urgency, sentiment, name and email; the agent's
 turns decide whether a visit was booked. The tenant's business context adds its own services
-and makes its trade's words count double ("HVAC": furnace, heat pump, thermostat...).
+and makes its trade's words count double ("HVAC": furnace, heat pump, thermostat...). The
+caller's name and email are read by adapters.rules.contact.
+
+A caller comparing prices ("just calling around") says so in the key phrases, which are kept
+however many others there are: domain.scoring marks such a quote request down.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from adapters.rules import vocabulary as vocab
+from adapters.rules.contact import caller_email, caller_name
 from domain.call import CallMetadata
 from domain.results import CallAnalysis, Intent, Segment, Sentiment, Transcript, Urgency
 from domain.tenant import AiConfig
@@ -35,11 +40,6 @@ _DAY_AT = re.compile(
     r" (?:at|between|morning|afternoon) "
 )
 _MARKER_DIGITS = re.compile(r"(?:[0-9][0-9 .-]*)?(\[REDACTED [A-Z]+\])(?:[ .-]*[0-9][0-9.-]*)?")
-_LITERAL_EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
-_SPOKEN_EMAIL = re.compile(
-    r"\b((?:[a-z0-9]+ (?:dot|period|underscore|dash|hyphen) )*[a-z0-9]+) at "
-    rf"((?:[a-z0-9]+(?: (?:dash|hyphen) [a-z0-9]+)* dot )+(?:{'|'.join(vocab.EMAIL_DOMAINS)}))\b"
-)
 
 
 class RulesCallAnalyzer(CallAnalyzer):
@@ -69,7 +69,7 @@ def analyze_call(
     if not full.strip():
         return CallAnalysis(ENGINE, "No speech was recognised in the recording.", fallback)
     caller = _turns(segments, "caller") or full
-    heard, everything = _normal(caller), _normal(full)
+    heard, everything = vocab.normal(caller), vocab.normal(full)
     context = _context(ai.business_context)
     found = {
         intent: _matches(everything if intent in _WHOLE_CALL else heard, cues)
@@ -82,9 +82,11 @@ def analyze_call(
     intent = _intent(scores, metadata)
     not_a_lead = intent in (Intent.SPAM, Intent.WRONG_NUMBER)
     urgency, urgent = _urgency(heard)
-    booked, booking = _booked(_normal(_turns(segments, "agent") or full))
+    booked, booking = _booked(vocab.normal(_turns(segments, "agent") or full))
     sentiment, mood = _sentiment(heard)
-    phrases = _key_phrases(heard + everything, [found.get(intent, []), urgent, booking, mood])
+    shopping = _matches(heard, vocab.PRICE_SHOPPING)
+    groups = [shopping, found.get(intent, []), urgent, booking, mood]
+    phrases = _key_phrases(heard + everything, groups)
     service = None if not_a_lead else _service(heard, context)
     return CallAnalysis(
         engine=ENGINE,
@@ -94,8 +96,8 @@ def analyze_call(
         urgency=urgency,
         service_requested=service,
         appointment_booked=booked and not not_a_lead,
-        caller_name=_caller_name(heard),
-        caller_email=_caller_email(caller),
+        caller_name=caller_name(heard),
+        caller_email=caller_email(caller),
         is_spam=intent is Intent.SPAM,
         is_existing_customer=scores[Intent.EXISTING_CUSTOMER] >= vocab.EXISTING_CUSTOMER_THRESHOLD,
         key_phrases=phrases,
@@ -107,12 +109,6 @@ _WHOLE_CALL = (Intent.SPAM, Intent.WRONG_NUMBER, Intent.VOICEMAIL)
 
 def _turns(segments: Sequence[Segment], speaker: str) -> str:
     return " ".join(s.text for s in segments if s.speaker.strip().lower() == speaker)
-
-
-def _normal(text: str) -> str:
-    """Lower case, words and apostrophes only, padded with spaces for whole-word matching."""
-    words = re.sub(r"[^a-z0-9']+", " ", text.lower().replace("\u2019", "'"))
-    return " " + " ".join(w.strip("'") for w in words.split() if w.strip("'")) + " "
 
 
 def _matches(text: str, cues: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
@@ -133,14 +129,14 @@ def _intent(scores: dict[Intent, int], metadata: CallMetadata) -> Intent:
 
 
 def _context(business_context: str) -> _Context:
-    lowered = _normal(business_context)
+    lowered = vocab.normal(business_context)
     trades = [
         t for t, names in vocab.TRADE_NAMES.items() if any(f" {n} " in lowered for n in names)
     ]
     boosted = {term for trade in trades for term in vocab.TRADES[trade]}
     services = []
     for fragment in re.split(r"[,.;:!?()/\n]| and | or ", business_context.lower()):
-        words = [w for w in _normal(fragment).split() if w not in vocab.CONTEXT_STOPWORDS]
+        words = [w for w in vocab.normal(fragment).split() if w not in vocab.CONTEXT_STOPWORDS]
         content = tuple(w for w in words if w not in vocab.SERVICE_WORDS)
         if 1 <= len(words) <= 4 and content and len(content) < len(words):
             services.append((" ".join(words), content))
@@ -203,70 +199,15 @@ def _booked(agent: str) -> tuple[bool, list[tuple[str, int]]]:
     return score >= 2, confirmed + windows
 
 
-def _key_phrases(text: str, groups: Iterable[list[tuple[str, int]]]) -> tuple[str, ...]:
+def _key_phrases(text: str, groups: Sequence[list[tuple[str, int]]]) -> tuple[str, ...]:
+    """The phrases in the order they were said; when there are too many, the first group's
+    (price shopping, which the scorer reads) are kept and then the earliest said."""
+    first = dict.fromkeys(p for p, _ in groups[0])
     phrases = dict.fromkeys(p for group in groups for p, _ in sorted(group, key=lambda c: -c[1]))
-    return tuple(sorted(phrases, key=lambda p: text.find(f" {p} "))[:MAX_KEY_PHRASES])
-
-
-def _caller_name(text: str) -> str | None:
-    words = text.split()
-    for cue in vocab.NAME_CUES:
-        size = len(cue.split())
-        for i in range(len(words) - size):
-            if " ".join(words[i : i + size]) == cue and (name := _name_at(words, i, size, cue)):
-                return name
-    return None
-
-
-def _name_at(words: list[str], i: int, size: int, cue: str) -> str | None:
-    j = i + size
-    while j < len(words) and words[j] in ("um", "uh", "er"):
-        j += 1
-    name: list[str] = []
-    while j < len(words) and len(name) < 2:
-        word = words[j].replace("'", "")
-        if not word.isalpha() or len(word) < 2 or word in vocab.NAME_STOPWORDS:
-            break
-        name.append(word)
-        j += 1
-    after = words[j] if j < len(words) else ""
-    before = " ".join(words[max(i - 8, 0) : i])
-    if not name or any(g in before for g in vocab.AGENT_GREETINGS[:2]):
-        return None
-    if cue in ("it's", "its") and after not in ("calling", "here", "from", "again"):
-        return None
-    greeted = i > 0 and words[i - 1] in ("hi", "hello", "hey", "yeah", "yes", "oh")
-    if (
-        cue == "this is"
-        and not greeted
-        and after not in ("calling", "from", "with", "here", "i", "and", "")
-    ):
-        return None
-    ahead = " ".join(words[j : j + 6])
-    if any(g in ahead for g in vocab.AGENT_GREETINGS[2:]):
-        return None  # "hi this is sarah how can i help you": the agent's own name
-    return " ".join(w.capitalize() for w in name)
-
-
-def _caller_email(text: str) -> str | None:
-    literal = _LITERAL_EMAIL.search(text.lower())
-    if literal:
-        return literal.group()
-    spoken = re.sub(r"(?<=[a-z0-9])\.(?=[a-z0-9])", " dot ", text.lower()).replace("@", " at ")
-    spoken = _normal(spoken)
-    for sound, written in vocab.EMAIL_SOUNDS.items():
-        spoken = spoken.replace(f" {sound} ", f" {written} ")
-    match = _SPOKEN_EMAIL.search(spoken)
-    if match is None:
-        return None
-    local = "".join(vocab.EMAIL_SEPARATORS.get(w, w) for w in match.group(1).split())
-    before = spoken[: match.start()].split()[-5:]
-    if "is" in before and " dot " not in match.group(1):  # "my email is john smith at ..."
-        run = [w for w in before[before.index("is") + 1 :] if w not in ("um", "uh")]
-        if run and all(w.isalnum() and w not in vocab.NAME_STOPWORDS for w in run):
-            local = "".join(run) + local
-    domain = "".join(vocab.EMAIL_SEPARATORS.get(w, w) for w in match.group(2).split())
-    return f"{local}@{domain}"
+    by_place = sorted(phrases, key=lambda p: text.find(f" {p} "))
+    others = [p for p in by_place if p not in first][: max(MAX_KEY_PHRASES - len(first), 0)]
+    kept = set(others) | set(list(first)[:MAX_KEY_PHRASES])
+    return tuple(p for p in by_place if p in kept)
 
 
 def _summary(
@@ -280,7 +221,7 @@ def _summary(
     units = units or [s.text for s in segments] or _windows(caller)
 
     def weight(unit: str) -> float:
-        heard = _normal(unit)
+        heard = vocab.normal(unit)
         hits = sum(1 for p in phrases if f" {p} " in heard)
         return hits + min(len(heard.split()), 30) / 30 - (3 if "[REDACTED" in unit else 0)
 

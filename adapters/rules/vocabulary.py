@@ -11,9 +11,19 @@ TRADE_WORDS_CAP to a new service request.
 
 from __future__ import annotations
 
+import re
+
+from domain import scoring
 from domain.results import Intent
 
 Cues = tuple[tuple[str, int], ...]
+
+
+def normal(text: str) -> str:
+    """Lower case, words and apostrophes only, padded with spaces for whole-word matching: the
+    form every cue here is written in."""
+    found = re.sub(r"[^a-z0-9']+", " ", text.lower().replace("\u2019", "'"))
+    return " " + " ".join(w.strip("'") for w in found.split() if w.strip("'")) + " "
 
 
 def words(text: str) -> frozenset[str]:
@@ -49,15 +59,25 @@ INTENT_CUES: dict[Intent, Cues] = {
         " last week, you guys were out, you were out here, your technician was here,"
         " your tech was here, already paid, billing, refund, my service agreement,"
         " maintenance plan, came out last, were out yesterday, still not working since,"
-        " warranty claim, my account, follow up on, following up on, you installed",
+        " warranty claim, my account, follow up on, following up on, you installed,"
+        # a customer paying: "pay my bill" is often misheard ("pay my real"), "pay my" is not
+        " pay my, make a payment, pay the balance, my balance, card on file,"
+        " i'm a customer, im a customer, i am a customer, i'm an existing customer,"
+        " i'm already a customer, i'm a current customer, we're customers, been a customer",
     )
-    + cues(2, "payment, bill, last time, came out, the tech who, same problem again, still not"),
+    + cues(
+        2,
+        "payment, bill, last time, came out, the tech who, same problem again, still not,"
+        " existing customer",  # also the agent's "are you an existing customer?"
+    ),
     Intent.QUOTE_REQUEST: cues(
         4,
         "quote, quota, quotes, estimate, estimates, how much, price, pricing, ballpark,"
         " what do you charge, what would it cost, what does it cost, rough idea, rates,"
-        " free estimate, cost of, cost to, how much would it",
+        " free estimate, cost of, cost to, how much would it, prices, compare prices,"
+        " comparing prices, compare quotes, price shopping, checking prices, getting prices",
     )
+    + cues(2, "calling around, shopping around, other quotes")  # or for someone free today
     + cues(1, "cost, charge, afford, budget, financing"),
     Intent.APPOINTMENT: cues(
         4,
@@ -83,6 +103,9 @@ INTENT_CUES: dict[Intent, Cues] = {
     )
     + cues(2, "give me a call back, call me back at, call me back when you"),
 }
+
+# Said by a caller comparing prices: the scorer marks down a quote request that says one.
+PRICE_SHOPPING = cues(4, ", ".join(scoring.PRICE_SHOPPING))
 
 # Spoken in an answered call, these are a robot or an outbound script, not the caller.
 SPAM_THRESHOLD = 3

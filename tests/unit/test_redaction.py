@@ -60,6 +60,41 @@ POSITIVE = [
     ),
     ("paying by card the cvv is 7 3 9", f"paying by card the cvv is {CVV}"),
     ("card expires in april of twenty twenty seven", f"card expires in {EXPIRY}"),
+    # the expiry as ASR writes it, after a card, with a cue or without one
+    (
+        "my visa is 4111111111111111 expires april twenty seven",
+        f"my visa is {CARD} expires {EXPIRY}",
+    ),
+    ("card 4111 1111 1111 1111 and oh four twenty seven", f"card {CARD} and {EXPIRY}"),
+    (
+        "card 4111 1111 1111 1111. And the date? Oh, for 27.",
+        f"card {CARD}. And the date? {EXPIRY}.",
+    ),
+    ("card 4111 1111 1111 1111 and it's for 27", f"card {CARD} and it's {EXPIRY}"),
+    ("card 4111 1111 1111 1111 the date is 0 4 2 7", f"card {CARD} the date is {EXPIRY}"),
+    ("card 4111 1111 1111 1111 uh 04/27", f"card {CARD} uh {EXPIRY}"),
+    ("card 4111 1111 1111 1111 four slash twenty seven", f"card {CARD} {EXPIRY}"),
+    ("card 4111 1111 1111 1111 and 0427 ok", f"card {CARD} and {EXPIRY} ok"),
+    ("my card expires oh for twenty seven", f"my card expires {EXPIRY}"),
+    # the security code after its cue, as ASR hears the cue
+    ("card 4111 1111 1111 1111 security code 1-2-3", f"card {CARD} security code {CVV}"),
+    (
+        "card 4111 1111 1111 1111 secure ready code is 1-2-3",
+        f"card {CARD} secure ready code is {CVV}",
+    ),
+    ("card 4111 1111 1111 1111 secure code one two three", f"card {CARD} secure code {CVV}"),
+    ("card 4111 1111 1111 1111 and the c v v is 1 2 3", f"card {CARD} and the c v v is {CVV}"),
+    ("card 4111 1111 1111 1111 the cvc is one to three", f"card {CARD} the cvc is {CVV}"),
+    ("visa 4111 1111 1111 1111 code on the back is 4567", f"visa {CARD} code on the back is {CVV}"),
+    ("my card the security code is 456", f"my card the security code is {CVV}"),
+    # bare codes after a redacted card: no cue, but nothing else a run of three digits could be
+    ("card 4111 1111 1111 1111 and 1-2-3", f"card {CARD} and {CVV}"),
+    ("card 4111 1111 1111 1111 and uh one two three ok", f"card {CARD} and uh {CVV} ok"),
+    ("card 4111 1111 1111 1111 and the back says 1234", f"card {CARD} and the back says {CVV}"),
+    (
+        "card 4111 1111 1111 1111 and the expiry and security code oh four twenty seven and 123",
+        f"card {CARD} and the expiry and security code {EXPIRY} and {CVV}",
+    ),
     # social security numbers
     ("my ssn is 123-45-6789", f"my ssn is {SSN}"),
     ("it's 123 45 6789 i think", f"it's {SSN} i think"),
@@ -91,6 +126,32 @@ NEGATIVE = [
     "i went to the social security office on 1234 main street",
     "it's a 2015 carrier eighty thousand btu unit model 58 sta 090",
     "zip code 80202 and my account number is 55512345",
+    # "for" and "to" are words, not digits, away from a card
+    "we are looking for 2 units and it's for 27 people",
+    "the code is for 27 of them",
+    "it's oh four twenty seven on the invoice",
+    "my security code for the alarm is 1234",
+]
+
+# Within reach of a card, the numbers of an ordinary conversation still stay.
+NEAR_A_CARD = [
+    ("card 4111 1111 1111 1111 i'm looking for 2 units", f"card {CARD} i'm looking for 2 units"),
+    ("card 4111 1111 1111 1111 the total is $189", f"card {CARD} the total is $189"),
+    ("card 4111 1111 1111 1111 see you at 10:30", f"card {CARD} see you at 10:30"),
+    ("card 4111 1111 1111 1111 for 123 main street", f"card {CARD} for 123 main street"),
+    ("card 4111 1111 1111 1111 that's 450 dollars", f"card {CARD} that's 450 dollars"),
+    ("card 4111 1111 1111 1111 call 303 555 0142", f"card {CARD} call 303 555 0142"),
+    ("card 4111 1111 1111 1111 between 8 to 10", f"card {CARD} between 8 to 10"),
+    ("card 4111 1111 1111 1111 for 20 minutes", f"card {CARD} for 20 minutes"),
+    ("card 4111 1111 1111 1111 it's unit 204", f"card {CARD} it's unit 204"),
+    ("card 4111 1111 1111 1111 so two hundred total", f"card {CARD} so two hundred total"),
+    ("card 4111 1111 1111 1111 it's 1 to 3 days", f"card {CARD} it's 1 to 3 days"),
+    # a bare code is read only after a card, and only within thirty words of it
+    ("123 is my unit and my card is 4111 1111 1111 1111", f"123 is my unit and my card is {CARD}"),
+    (
+        "card 4111 1111 1111 1111 " + "and so on " * 11 + "apartment 5 and 123",
+        f"card {CARD} " + "and so on " * 11 + "apartment 5 and 123",
+    ),
 ]
 
 
@@ -106,9 +167,57 @@ def test_ordinary_numbers_are_left_alone(text: str) -> None:
     assert redact_text(text) == (text, 0)
 
 
+@pytest.mark.parametrize(("text", "expected"), NEAR_A_CARD)
+def test_ordinary_numbers_near_a_card_are_left_alone(text: str, expected: str) -> None:
+    assert redact_text(text) == (expected, 1)
+
+
 def test_the_tables_are_big_enough_to_mean_something() -> None:
-    assert len(POSITIVE) >= 25
-    assert len(NEGATIVE) >= 15
+    assert len(POSITIVE) >= 45
+    assert len(NEGATIVE) >= 20
+    assert len(NEAR_A_CARD) >= 10
+
+
+# The billing call of the demo (entrypoints/demo/audio/calls.json) as Whisper tiny.en really
+# wrote it: "for" for "four", "secure ready code" for "security code", "card, Humber".
+BILLING_CALL = (
+    ("agent", "I'm a customer and I'd like to pay my real."),
+    ("agent", "Sure, go ahead with the card, Humber."),
+    ("caller", "It's 4-1-1-1-1-1-1-1."),
+    ("caller", "1-1-1-1-1-1-1-1-1"),
+    ("agent", "And the expiry date and secure ready code."),
+    ("caller", "Oh, for 27 and secure ready code is 1-2-3."),
+    ("agent", "Thanks, your payment is complete."),
+)
+
+
+def test_the_demo_billing_call_keeps_no_card_digit_expiry_or_code() -> None:
+    text = " ".join(line for _, line in BILLING_CALL)
+    transcript = Transcript(
+        "whisper-tiny.en",
+        "en-US",
+        text,
+        tuple(
+            Segment(who, 4.0 * i, 4.0 * i + 3, line) for i, (who, line) in enumerate(BILLING_CALL)
+        ),
+    )
+    redacted = redact_transcript(transcript)
+    assert redacted.text == (
+        f"I'm a customer and I'd like to pay my real. Sure, go ahead with the card, Humber. It's"
+        f" {CARD} And the expiry date and secure ready code. {EXPIRY} and secure ready code is"
+        f" {CVV}. Thanks, your payment is complete."
+    )
+    for kept in (redacted.text, *(s.text for s in redacted.segments)):
+        assert not re.search(r"[0-9]", kept), kept
+        assert "for 27" not in kept
+    assert [s.text for s in redacted.segments][2:6] == [
+        f"It's {CARD}",
+        CARD,
+        "And the expiry date and secure ready code.",
+        f"{EXPIRY} and secure ready code is {CVV}.",
+    ]
+    assert redacted.segments[-1].text == "Thanks, your payment is complete."
+    assert redact_transcript(redacted) == redacted
 
 
 def test_luhn_accepts_real_test_cards_and_rejects_one_wrong_digit() -> None:
@@ -227,6 +336,80 @@ def test_any_luhn_valid_card_in_any_words_leaves_none_of_its_groups(
     assert redacted.startswith(" ".join(before))
 
 
+TENS = {2: "twenty", 3: "thirty"}
+MONTH_NAMES = "january february march april may june july august september october november"
+MONTH_NAMES += " december"
+
+
+def spoken_year(year: int) -> str:
+    return TENS[year // 10] + (f" {SPOKEN[year % 10]}" if year % 10 else "")
+
+
+def expiry_forms(month: int, year: int) -> list[tuple[str, str]]:
+    """(the words kept, the words to redact) for every way ASR writes a card's expiry."""
+    forms = [
+        ("", f"{month:02d}/{year}"),
+        ("expires", f"{MONTH_NAMES.split()[month - 1]} {spoken_year(year)}"),
+        ("exp", f"{month} {year}"),
+    ]
+    if month < 10:
+        forms += [
+            ("", f"oh {SPOKEN[month]} {spoken_year(year)}"),
+            ("", f"0 {month} {year // 10} {year % 10}"),
+            ("", f"{SPOKEN[month]} slash {spoken_year(year)}"),
+            ("", f"0{month}{year}"),
+        ]
+    else:
+        forms.append(("", f"{['ten', 'eleven', 'twelve'][month - 10]} {spoken_year(year)}"))
+    if month == 4:
+        forms += [("", f"Oh, for {year}"), ("", f"for {year}")]
+    return forms
+
+
+CODE_CUES = [
+    "security code", "secure ready code is", "secure code", "cvv", "the cvc is", "c v v",
+    "the three digits on the back are", "code on the back is", "",
+]  # fmt: skip
+PLAIN_WORDS = [w for w in WORDS if w not in ("um", "uh")]
+
+
+@given(
+    month=st.integers(1, 12),
+    year=st.integers(26, 39),
+    form=st.integers(0, 9),
+    code=st.text(alphabet="0123456789", min_size=3, max_size=4),
+    code_form=st.sampled_from(["{}", "-", " ", "spoken"]),
+    cue=st.sampled_from(CODE_CUES),
+    between=st.lists(st.lists(st.sampled_from(PLAIN_WORDS), max_size=6), min_size=3, max_size=3),
+)
+def test_an_expiry_and_a_code_after_a_card_leave_no_digit_in_any_asr_form(
+    month: int,
+    year: int,
+    form: int,
+    code: str,
+    code_form: str,
+    cue: str,
+    between: list[list[str]],
+) -> None:
+    forms = expiry_forms(month, year)
+    kept, expiry = forms[form % len(forms)]
+    if code_form == "spoken":
+        said = " ".join(SPOKEN[int(d)] for d in code)
+    else:
+        said = code if code_form == "{}" else code_form.join(code)
+    first, second, third = ([*words, "and"] for words in between)  # a plain word after the card
+    parts = ["my card is 4111 1111 1111 1111", *first, kept, expiry, *second, cue, said, *third]
+    redacted, count = redact_text(" ".join(p for p in parts if p))
+    assert count == 3, redacted
+    assert not re.search(r"[0-9]", redacted), redacted
+    pattern = " ".join(
+        re.escape(p)
+        for p in ["my card is", CARD, *first, kept, EXPIRY, *second, cue, "MARK", *third]
+        if p
+    ).replace("MARK", rf"(?:{re.escape(CVV)}|{re.escape(EXPIRY)})")
+    assert re.fullmatch(pattern, redacted), redacted
+
+
 TEXT_PARTS = st.sampled_from(
     [
         *WORDS, *SPOKEN, "4111", "1111", "5500", "0055", "5559", "303", "555", "0142", "123", "45",
@@ -234,7 +417,9 @@ TEXT_PARTS = st.sampled_from(
         "twelve", "april", "of", "slash", "dash", "then", "card", "visa", "credit", "american",
         "express", "expires", "exp", "valid", "through", "cvv", "security code",
         "digits on the back", "social security", "social", "media", "ssn", "s", "n", "last",
-        CARD, EXPIRY, CVV, SSN, "4111 1111 1111 1111", "-", ".", "$189",
+        CARD, EXPIRY, CVV, SSN, "4111 1111 1111 1111", "-", ".", "$189", "for", "to", "too",
+        "Oh,", "for 27", "0427", "1-2-3", "secure ready code", "secure code", "c v v", "unit",
+        "dollars", "main street", "10:30", "four slash", "/27", "expiry date and",
     ]
 )  # fmt: skip
 

@@ -273,6 +273,12 @@ async def test_the_agents_own_name_is_not_taken_for_the_callers() -> None:
         ("send it to bob at sign outlook dot com", "bob@outlook.com"),
         ("you can call me at 303 555 0142 anytime", None),
         ("ill be at home at noon", None),
+        # Whisper hears "dot" as "not"
+        ("My name is David Kim and my email is David Not Kim at Gmail.com.", "david.kim@gmail.com"),
+        ("its mary not jones at yahoo not com", "mary.jones@yahoo.com"),
+        ("my email is not john at gmail dot com", "john@gmail.com"),
+        ("it's not at gmail dot com", None),
+        ("i'm not sure, i'll be at home", None),
     ],
 )
 async def test_caller_email_spoken_or_written(said: str, email: str | None) -> None:
@@ -392,3 +398,101 @@ async def test_the_same_call_gives_the_same_analysis() -> None:
     first = await RulesCallAnalyzer().analyze(NO_HEAT, ANSWERED, HVAC)
     second = await RulesCallAnalyzer().analyze(NO_HEAT, ANSWERED, HVAC)
     assert first == second
+
+
+# --- the demo's calls, as Whisper tiny.en really wrote them ---------------------------------
+
+DEMO = AiConfig(
+    business_context="Acme Heating & Air: furnace and AC repair, installation and maintenance in"
+    " Denver. A good lead needs a repair or a new system."
+)
+
+
+def mono(text: str) -> Transcript:
+    """A one-channel demo call: Whisper's sentences, every one from speaker "1"."""
+    sentences = re.findall(r"[^.?!]+[.?!]?", text)
+    return Transcript(
+        "whisper-tiny.en",
+        "en-US",
+        text,
+        tuple(Segment("1", 3.0 * i, 3.0 * i + 2.5, s.strip()) for i, s in enumerate(sentences)),
+    )
+
+
+# Redacted, as the analyzer reads it: "pay my real" is "pay my bill", "Humber" is "number".
+BILLING_CARD = mono(
+    "I'm a customer and I'd like to pay my real. Sure, go ahead with the card, Humber. It's"
+    " [REDACTED CARD] And the expiry date and secure ready code. [REDACTED EXPIRY] and secure"
+    " ready code is [REDACTED CVV]. Thanks, your payment is complete."
+)
+PRICE_SHOPPER = mono(
+    "I can be teething and there, how can I help you? Hi, how much do you charge to install a new"
+    " water heater? It depends on the model, but most installs cost between 12 hundred and two"
+    " thousand dollars. Okay, I'm just calling around to compare prices. I'll think about it,"
+    " thanks. No problem, call us back anytime."
+)
+QUOTE_REQUEST = mono(
+    "I'm a meeting and there this is Sam's speaking. Hi, I'd like a quote to replace my air"
+    " conditioning unit. It is about 15 years old. Sure, we can send you a free estimate. What is"
+    " the best email for you? My name is David Kim and my email is David Not Kim at Gmail.com."
+    " Great. We will email your estimates by Friday."
+)
+
+
+async def test_the_demo_billing_call_is_an_existing_customer_paying_a_bill() -> None:
+    analysis = await analyze(BILLING_CARD, ai=DEMO)
+    assert analysis.intent is Intent.EXISTING_CUSTOMER
+    assert analysis.is_existing_customer
+    assert {"i'm a customer", "pay my"} <= set(analysis.key_phrases)
+    assert not analysis.appointment_booked
+    assert analysis.summary.startswith("Existing customer: ")
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "hi i'd like to pay my bill please",
+        "yeah im a customer of yours and i had a question",
+        "i need to make a payment on my account",
+        "i'd like to pay my real",  # what tiny.en wrote for "pay my bill"
+    ],
+)
+async def test_a_customer_paying_is_an_existing_customer_however_it_is_heard(said: str) -> None:
+    analysis = await analyze(call(("caller", said)), ai=DEMO)
+    assert analysis.intent is Intent.EXISTING_CUSTOMER
+
+
+async def test_the_demo_price_shopper_asks_for_a_price_and_says_they_are_shopping() -> None:
+    analysis = await analyze(PRICE_SHOPPER, ai=DEMO)
+    assert analysis.intent is Intent.QUOTE_REQUEST
+    assert {"calling around", "compare prices"} <= set(analysis.key_phrases)
+    assert not analysis.appointment_booked
+    assert analysis.service_requested == "water heater"
+
+
+async def test_the_demo_quote_request_keeps_its_contact_details() -> None:
+    analysis = await analyze(QUOTE_REQUEST, ai=DEMO)
+    assert analysis.intent is Intent.QUOTE_REQUEST
+    assert analysis.caller_name == "David Kim"
+    assert analysis.caller_email == "david.kim@gmail.com"
+    assert not any("calling around" in p or "prices" in p for p in analysis.key_phrases)
+
+
+async def test_price_shopping_is_a_key_phrase_even_among_many() -> None:
+    crowded = call(
+        (
+            "caller",
+            "how much for an estimate on a new furnace its broken no heat its leaking an"
+            " emergency asap right now i need a repair or a replacement today urgent and a"
+            " price for the ac too im just calling around",
+        ),
+    )
+    analysis = await analyze(crowded)
+    assert len(analysis.key_phrases) == 8
+    assert "calling around" in analysis.key_phrases
+    assert analysis.key_phrases[-1] == "calling around", "still in the order they were said"
+
+
+async def test_calling_around_for_help_today_is_not_a_quote_request() -> None:
+    transcript = call(("caller", "my furnace is broken and we have no heat im calling around"))
+    assert (await analyze(transcript)).intent is Intent.NEW_SERVICE_REQUEST

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from domain.call import CallMetadata
 from domain.results import CallAnalysis, Intent, LeadScore, Sentiment, Tier, Urgency
-from domain.scoring import SCORING_VERSION, score_lead
+from domain.scoring import PRICE_SHOPPING, SCORING_VERSION, score_lead
 
 THRESHOLD = 70
 # A first-time caller who talked for two minutes, from organic search: the neutral baseline.
@@ -224,6 +224,72 @@ def test_a_name_and_an_email_are_worth_a_little() -> None:
     assert 0 < contact.score - plain.score <= 10
 
 
+SHOPPING = ("calling around", "compare prices")
+
+
+def test_a_price_shopper_is_cold_and_below_a_quote_request_with_contact_details() -> None:
+    shopper = score_lead(analysis(Intent.QUOTE_REQUEST, key_phrases=SHOPPING), CONVERSATION, 70)
+    genuine = score_lead(
+        analysis(Intent.QUOTE_REQUEST, caller_name="David Kim", caller_email="d.kim@example.com"),
+        CONVERSATION,
+        THRESHOLD,
+    )
+    assert (shopper.score, shopper.tier) == (35, Tier.COLD)
+    assert (genuine.score, genuine.tier) == (58, Tier.WARM)
+    assert factors(shopper)["price_shopper"] == -15
+    assert "calling around" in next(
+        r.detail for r in shopper.reasons if r.factor == "price_shopper"
+    )
+    assert sum(r.points for r in shopper.reasons) == shopper.score
+
+
+def test_the_demo_price_shopper_scores_below_the_demo_quote_request() -> None:
+    # As the demo sends them: answered, 30 s, Direct, both first-time callers.
+    metadata = CallMetadata(duration_s=30, answered=True, first_call=True, source="Direct")
+    shopper = analysis(
+        Intent.QUOTE_REQUEST,
+        service_requested="water heater",
+        key_phrases=("how much", "charge", "cost", "calling around", "compare prices", "prices"),
+    )
+    quote = analysis(
+        Intent.QUOTE_REQUEST,
+        service_requested="ac repair",
+        caller_name="David Kim",
+        caller_email="david.kim@gmail.com",
+        key_phrases=("quote", "free estimate", "estimate", "estimates"),
+    )
+    assert score_lead(shopper, metadata, THRESHOLD).score == 30
+    assert score_lead(quote, metadata, THRESHOLD).score == 53
+    assert score_lead(shopper, metadata, THRESHOLD).tier is Tier.COLD
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    ["calling around", "Just calling around to compare prices", "SHOPPING AROUND", *PRICE_SHOPPING],
+)
+def test_any_analyzers_wording_of_price_shopping_counts(phrase: str) -> None:
+    result = score_lead(analysis(Intent.QUOTE_REQUEST, key_phrases=(phrase,)), CONVERSATION, 70)
+    assert factors(result).get("price_shopper") == -15
+
+
+@pytest.mark.parametrize(
+    ("changes", "marked_down"),
+    [
+        ({"intent": Intent.QUOTE_REQUEST}, True),
+        ({"intent": Intent.QUOTE_REQUEST, "appointment_booked": True}, False),
+        ({"intent": Intent.NEW_SERVICE_REQUEST}, False),
+        ({"intent": Intent.EXISTING_CUSTOMER}, False),
+        ({"intent": Intent.QUOTE_REQUEST, "key_phrases": ("quote", "prices")}, False),
+        ({"intent": Intent.QUOTE_REQUEST, "key_phrases": ()}, False),
+    ],
+)
+def test_only_an_unbooked_quote_request_that_says_it_is_shopping_is_marked_down(
+    changes: dict[str, Any], marked_down: bool
+) -> None:
+    call = attrs.evolve(analysis(Intent.QUOTE_REQUEST, key_phrases=SHOPPING), **changes)
+    assert ("price_shopper" in factors(score_lead(call, CONVERSATION, THRESHOLD))) is marked_down
+
+
 # --- properties -----------------------------------------------------------------------------
 
 analyses = st.builds(
@@ -239,7 +305,10 @@ analyses = st.builds(
     caller_email=st.none() | st.just("dana@example.com"),
     is_spam=st.booleans(),
     is_existing_customer=st.booleans(),
-    key_phrases=st.lists(st.text(max_size=10), max_size=8).map(tuple),
+    key_phrases=st.lists(
+        st.text(max_size=10) | st.sampled_from(["calling around", "Comparing prices", "no heat"]),
+        max_size=8,
+    ).map(tuple),
 )
 metadatas = st.builds(
     CallMetadata,
@@ -275,3 +344,12 @@ def test_any_call_gets_a_bounded_deterministic_score_its_reasons_add_up_to(
         assert result.tier is expected
     spam = call is not None and (call.is_spam or call.intent is Intent.SPAM)
     assert (result.tier is Tier.SPAM) == spam
+
+
+@given(call=analyses, metadata=metadatas, phrase=st.sampled_from(PRICE_SHOPPING))
+def test_saying_you_are_shopping_around_never_raises_a_score(
+    call: CallAnalysis, metadata: CallMetadata, phrase: str
+) -> None:
+    plain = score_lead(call, metadata, THRESHOLD)
+    shopping = attrs.evolve(call, key_phrases=(*call.key_phrases, phrase))
+    assert score_lead(shopping, metadata, THRESHOLD).score <= plain.score

@@ -1,0 +1,183 @@
+"""Numbers as speech recognition writes them: "4111", "four one one one", "oh", "double one",
+"twenty seven" or a mixture, with "um" or "dash" in between, and "oh for 27" for 04/27.
+
+Text is read as tokens that carry the digits they say. A *run* is a stretch of number tokens
+with at most two filler words between them. ASR writes "four" as "for" and "two" as "to": such
+*aliases* are read as digits only in a date run (`runs(..., dates=True)`) and only when a number
+follows them, so "oh for 27" is 0 4 27 while "looking for someone" is never a number.
+
+Each token records how many *plain* words come before it. Numbers, fillers, redaction markers
+and the words a date can swallow (aliases, month names, "slash", "of") are not plain, so a
+distance counted in plain words is the same before and after a number is replaced by a marker.
+
+The module reads numbers and the few things a number says about itself (a month and year; a price, a
+time or an address by the words around it); what they are worth hiding is domain.redaction's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import attrs
+
+MARKER = re.compile(r"\[REDACTED [A-Z]+\]")
+_TOKEN = re.compile(rf"{MARKER.pattern}|[0-9]+|[A-Za-z]+(?:'[A-Za-z]+)*")
+
+
+def words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+def _digits(names: str, first: int) -> dict[str, str]:
+    return {word: str(first + n) for n, word in enumerate(names.split())}
+
+
+UNITS = _digits("zero one two three four five six seven eight nine", 0) | {"oh": "0", "o": "0"}
+TEENS = _digits(
+    "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen", 10
+)
+TENS = _digits("twenty thirty forty fifty sixty seventy eighty ninety", 2)
+REPEAT = {"double": 2, "triple": 3}
+FILLERS = words("um umm uh uhh er erm ah hmm mm dash hyphen space then")
+ALIASES = {"for": "4", "to": "2", "too": "2"}
+MONTHS = words(
+    "january february march april may june july august september october november december"
+    " jan feb mar apr jun jul aug sep sept oct nov dec"
+)
+JOINERS = words("slash of")
+_UNCOUNTED = FILLERS | MONTHS | JOINERS | ALIASES.keys()
+# Words next to a number that make it a price, a time, a quantity or an address.
+_UNIT_AFTER = words(
+    "dollars dollar bucks cents percent am pm minutes minute hours hour days day weeks week"
+    " months month years year gallons gallon degrees feet foot square tons ton btu street st"
+    " avenue ave road rd drive dr lane ln way court ct boulevard blvd"
+)
+_NOUN_BEFORE = words("unit apartment apt suite room extension ext model zip order invoice")
+FIRST_YEAR, LAST_YEAR = 20, 49  # the two-digit years a card's expiry can have
+
+
+@attrs.frozen
+class Token:
+    start: int
+    end: int
+    word: str  # lower case; a number token's words joined, e.g. "double one"
+    digits: str  # the digits a number token stands for, "" for anything else
+    plain: int  # how many plain words come before this token
+    gap: str  # the characters between the previous token and this one
+
+    @property
+    def alias(self) -> str:
+        """The digit the word may stand for inside a date ("for": "4"), else ""."""
+        return ALIASES.get(self.word, "")
+
+
+def tokenize(text: str) -> list[Token]:
+    raw = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN.finditer(text)]
+    tokens: list[Token] = []
+    plain, i, previous_end = 0, 0, 0
+    while i < len(raw):
+        start, end, word = raw[i]
+        following = raw[i + 1][2] if i + 1 < len(raw) else ""
+        digits, width = number_at(word, following)
+        if width == 2:
+            end, word = raw[i + 1][1], f"{word} {following}"
+        if tokens and tokens[-1].word == "last" and not word.isdigit():
+            digits = ""  # "the last four of my social", not a digit
+        tokens.append(Token(start, end, word, digits, plain, text[previous_end:start]))
+        previous_end = end
+        if not digits and word not in _UNCOUNTED and not word.startswith("["):
+            plain += 1
+        i += width
+    return tokens
+
+
+def number_at(word: str, following: str) -> tuple[str, int]:
+    """The digits a word (with the one after it, for "twenty seven" or "double one") says, and
+    how many words that took."""
+    if word.isdigit():
+        return word, 1
+    if word in UNITS:
+        return UNITS[word], 1
+    if word in TEENS:
+        return TEENS[word], 1
+    if word in TENS:
+        unit = UNITS.get(following, "0")
+        return (TENS[word] + unit, 2) if unit != "0" else (TENS[word] + "0", 1)
+    if word in REPEAT:
+        digit = UNITS.get(following, following if len(following) == 1 else "")
+        if digit.isdigit():
+            return digit * REPEAT[word], 2
+    return "", 1
+
+
+def said(tokens: Sequence[Token], index: int) -> str:
+    """The digits token `index` says in a date run: its own, or its alias' before a number."""
+    token = tokens[index]
+    following = tokens[index + 1].digits if index + 1 < len(tokens) else ""
+    return token.digits or (token.alias if following else "")
+
+
+def run_at(tokens: Sequence[Token], j: int, dates: bool = False) -> list[int]:
+    """Indices of the number tokens in the run starting at token j; empty if it starts none."""
+    run: list[int] = []
+    fillers = 0
+    for k in range(j, len(tokens)):
+        word = tokens[k].word
+        if tokens[k].digits or (dates and said(tokens, k)):
+            run.append(k)
+            fillers = 0
+        elif run and fillers < 2 and (word in FILLERS or (dates and word == "slash")):
+            fillers += 1
+        else:
+            break
+    return run
+
+
+def runs(tokens: Sequence[Token], dates: bool = False) -> list[list[int]]:
+    """Every run, in order; with dates, aliases before a number and "slash" belong to runs."""
+    found, k = [], 0
+    while k < len(tokens):
+        run = run_at(tokens, k, dates)
+        found += [run] if run else []
+        k = run[-1] + 1 if run else k + 1
+    return found
+
+
+def month_year(tokens: Sequence[Token], run: Sequence[int]) -> bool:
+    """Whether a run says a month and a two-digit year and nothing else: "4 27", "04/27",
+    "oh four twenty seven", "oh for 27", "0 4 2 7", "0427", "twelve twenty six". Three single
+    digits ("1 2 3") are not a date, nor are four that do not start with a zero."""
+    parts = [said(tokens, i) for i in run]
+    if not parts:
+        return False
+    if len(parts) == 1 and len(parts[0]) == 4 and parts[0][0] == "0":
+        parts = [parts[0][:2], parts[0][2:]]  # "0427"
+    if len(parts) > 2 and parts[0] == "0" and len(parts[1]) == 1:  # "oh four ..."
+        month, year = parts[0] + parts[1], parts[2:]
+        if len(year) == 2 and all(len(p) == 1 for p in year):
+            year = ["".join(year)]  # "... two seven"
+    else:
+        month, year = parts[0], parts[1:]
+    return (
+        len(month) <= 2
+        and 1 <= int(month) <= 12
+        and len(year) == 1
+        and len(year[0]) == 2
+        and FIRST_YEAR <= int(year[0]) <= LAST_YEAR
+    )
+
+
+def is_quantity(tokens: Sequence[Token], run: list[int]) -> bool:
+    """Whether a run reads as a price, a time, an address or a quantity ("$189", "10:30",
+    "123 main street", "for 20 minutes")."""
+    first, last = run[0], run[-1]
+    following = tokens[last + 1 : last + 3]
+    if following and following[0].word.startswith("["):
+        following = []  # a marker or a taken span: look no further
+    return (
+        "$" in tokens[first].gap
+        or any(":" in tokens[i].gap for i in run[1:])
+        or (first > 0 and tokens[first - 1].word in _NOUN_BEFORE)
+        or any(t.word in _UNIT_AFTER for t in following)
+    )
