@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run demo test lint typecheck imports clean
+.PHONY: install run run-emulated demo test lint typecheck imports clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ install: $(STAMP)
 run: install
 	$(BIN)/ingestion-pipeline migrate
 	$(BIN)/ingestion-pipeline serve
+
+run-emulated: install
+	$(BIN)/ingestion-pipeline run-emulated
 
 demo: install
 	$(BIN)/ingestion-pipeline demo
@@ -36,3 +39,9 @@ test: lint typecheck imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Intake, pipeline overhead and Whisper benchmarks (bench/), each against a baseline measured in
+# the same run, then a PASS/FAIL table against the targets; about two minutes on 2 cores.
+.PHONY: bench
+bench: install
+	$(BIN)/python -m bench.run

@@ -244,6 +244,10 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument(
         "--since", required=True, help="ISO 8601 time with offset, e.g. 2026-03-01T00:00:00Z"
     )
+    emulated = commands.add_parser(
+        "run-emulated", help="serve the Google Cloud shape on local emulators and stand-ins"
+    )
+    emulated.add_argument("--port", type=int, default=8080)
     demo = commands.add_parser(
         "demo", help="process sample calls end to end on a throwaway service"
     )
@@ -282,6 +286,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "run-emulated":
+            from entrypoints.emulated import run_emulated
+
+            configure_logging()
+            asyncio.run(run_emulated(args.port, sys.stdout))
+            return 0
         container = build_container(load_settings(os.environ))
         if args.command == "serve":
             _serve(args, container)
