@@ -8,7 +8,13 @@ from datetime import datetime, timedelta
 import attrs
 
 from domain.call import Call, IncomingCall
-from domain.errors import InvalidSignature, MalformedPayload, TenantInactive, TenantNotFound
+from domain.errors import (
+    ConcurrentUpdate,
+    InvalidSignature,
+    MalformedPayload,
+    TenantInactive,
+    TenantNotFound,
+)
 from domain.jobs import Job
 from domain.tenant import Tenant
 from domain.usecases.secrets import reveal
@@ -55,17 +61,27 @@ class AdmitCall:
         tenant_id, now = command.tenant_id, command.received_at
         call = Call.receive(tenant_id, command.incoming, now)
         job = Job(self._ids.new_id(), tenant_id, call.call_id, now, command.trace_context)
-        async with self._uow() as uow:
-            created = await uow.calls.add(call)
-            if not created:
-                existing = await uow.calls.get(tenant_id, call.call_id)
-                assert existing is not None
-                return WebhookAccepted(existing, created=False)
-            # Handed over now; due again (as lost) only once its delivery's grace has passed.
-            await uow.jobs.add(job, due_at=now + timedelta(seconds=self._queue.dispatch_grace_s))
-            await uow.commit()
+        try:
+            async with self._uow() as uow:
+                if not await uow.calls.add(call):
+                    return await self._existing(tenant_id, call.call_id)
+                # Handed over now; due again (as lost) only once its delivery's grace has passed.
+                grace = timedelta(seconds=self._queue.dispatch_grace_s)
+                await uow.jobs.add(job, due_at=now + grace)
+                await uow.commit()
+        except ConcurrentUpdate:
+            # The same call arrived twice at once and the other delivery stored it first (a
+            # store that checks at commit, like Spanner): this one is the duplicate.
+            return await self._existing(tenant_id, call.call_id)
         await self._queue.enqueue(job)
         return WebhookAccepted(call, created=True)
+
+    async def _existing(self, tenant_id: str, call_id: str) -> WebhookAccepted:
+        async with self._uow(read_only=True) as uow:
+            existing = await uow.calls.get(tenant_id, call_id)
+        if existing is None:
+            raise ConcurrentUpdate(f"call {call_id} changed while it was being stored; retry")
+        return WebhookAccepted(existing, created=False)
 
 
 class AcceptWebhook:

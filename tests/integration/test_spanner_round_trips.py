@@ -1,0 +1,85 @@
+"""What one call costs in Spanner round trips, from the webhook to COMPLETED and its job settled
+(the Pub/Sub push path): the real use cases on the real emulator, the other ports in memory.
+The numbers are pinned, so a change that adds a round trip to the hot path has to say so."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from adapters.memory.fakes import (
+    FixedClock,
+    InMemoryAudioStore,
+    InMemoryCrmGateway,
+    InMemoryCrmGatewayFactory,
+    InMemoryJobQueue,
+    InMemoryRecordingSource,
+    InMemorySecretStore,
+    ScriptedCallAnalyzer,
+    ScriptedTranscriber,
+    SequentialIds,
+)
+from adapters.spanner.database import RoundTrips, SpannerDatabase
+from adapters.spanner.repositories import SpannerUnitOfWorkFactory
+from domain.stages import Stage
+from domain.tenant import parse_tenant
+from domain.usecases.intake import AcceptWebhook, ReceiveWebhook
+from domain.usecases.jobs import SettleJob
+from domain.usecases.processing import Outcome, ProcessCall, ProcessCallCommand
+from domain.webhook import sign
+from tests.emulators.spanner import (  # noqa: F401 - fixtures
+    spanner_database_fixture,
+    spanner_emulator_fixture,
+)
+from tests.support import VECTOR_KEY, callrail_body, tenant_document
+
+
+@pytest.mark.parametrize(
+    ("crm", "expected"),
+    [
+        # intake 4 (tenant lookup; the call's existence; commit = check read + commit),
+        # lease 4 (call, tenant; commit = check read + commit), then 3 per stage saved
+        # (version read; commit = check read + commit) for the six stages after RECEIVED,
+        # and the job's settlement 2 (its row found by id in the transaction + commit).
+        ("none", RoundTrips(snapshot_reads=10, transaction_reads=9, commits=9)),
+        # A CRM adds one save: the sync record is committed before the CRM is called.
+        ("hubspot", RoundTrips(snapshot_reads=11, transaction_reads=10, commits=10)),
+    ],
+)
+async def test_round_trips_from_webhook_to_completed(
+    spanner_database: SpannerDatabase, crm: str, expected: RoundTrips
+) -> None:
+    clock = FixedClock(datetime(2026, 3, 4, 15, 30, tzinfo=UTC))
+    uow_factory = SpannerUnitOfWorkFactory(spanner_database)
+    document = tenant_document()
+    document["config"]["crm_config"] = {"type": crm}
+    async with uow_factory() as uow:
+        await uow.tenants.add(parse_tenant(document, clock.now()))
+        await uow.commit()
+    queue = InMemoryJobQueue()
+    accept = AcceptWebhook(uow_factory, InMemorySecretStore(), queue, clock, SequentialIds())
+    settle = SettleJob(uow_factory, clock)
+    process = ProcessCall(
+        uow_factory,
+        InMemoryRecordingSource({"CALc1": b"ID3 mp3"}),
+        InMemoryAudioStore(),
+        ScriptedTranscriber(),
+        ScriptedCallAnalyzer(),
+        InMemoryCrmGatewayFactory(InMemoryCrmGateway("hubspot")),
+        clock,
+    )
+    body = callrail_body("c1")
+    before = spanner_database.round_trips()
+
+    accepted = await accept(ReceiveWebhook(body, sign(VECTOR_KEY, body)))
+    result = await process(ProcessCallCommand("acme", accepted.call.call_id, "worker-1"))
+    await settle(queue.enqueued[0], result)
+
+    spent = spanner_database.round_trips() - before
+    assert result.outcome is Outcome.DONE
+    assert result.stage is Stage.COMPLETED
+    print(f"Spanner round trips per call, webhook to COMPLETED (CRM {crm}): {spent}")
+    assert spent == expected
+    assert spent.total == {"none": 28, "hubspot": 31}[crm]
+    assert await spanner_database.query("SELECT COUNT(*) FROM jobs") == [[0]]
