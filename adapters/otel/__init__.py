@@ -1,0 +1,1 @@
+"""OpenTelemetry: the Tracer and Meter ports, exporters chosen by PIPELINE_TRACING."""
