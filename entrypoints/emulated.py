@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import signal
 import socket
@@ -101,20 +102,23 @@ class _Emulators:
 def _create_cloud_resources(
     spanner_host: str, pubsub_host: str, gcs_url: str
 ) -> tuple[str, str, str]:
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import pubsub_v1, spanner, storage  # type: ignore[attr-defined]
+    # Imported by name: the Google libraries' typing differs between releases.
+    client_options = importlib.import_module("google.api_core.client_options")
+    anonymous = importlib.import_module("google.auth.credentials").AnonymousCredentials
+    pubsub_v1 = importlib.import_module("google.cloud.pubsub_v1")
+    spanner = importlib.import_module("google.cloud.spanner")
+    storage = importlib.import_module("google.cloud.storage")
 
-    instance = spanner.Client(project=PROJECT).instance(  # type: ignore[no-untyped-call]
+    instance = spanner.Client(project=PROJECT).instance(
         "local", configuration_name=f"projects/{PROJECT}/instanceConfigs/emulator-config",
         display_name="local", node_count=1,
     )  # fmt: skip
     instance.create().result(120)
     instance.database("pipeline").create().result(120)
-    credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    credentials = anonymous()
     bucket = f"audio-{uuid.uuid4().hex[:8]}"
     client = storage.Client(project=PROJECT, credentials=credentials,
-                            client_options=ClientOptions(api_endpoint=gcs_url))  # fmt: skip
+                            client_options=client_options.ClientOptions(api_endpoint=gcs_url))  # fmt: skip
     client.create_bucket(bucket)
     topic = pubsub_v1.PublisherClient().create_topic(name=f"projects/{PROJECT}/topics/jobs").name
     return f"projects/{PROJECT}/instances/local/databases/pipeline", bucket, topic
@@ -183,8 +187,7 @@ async def run_emulated(port: int, out: TextIO) -> None:
         runner = web.AppRunner(create_app(container), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
-        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
-
+        pubsub_v1 = importlib.import_module("google.cloud.pubsub_v1")
         subscription = f"projects/{PROJECT}/subscriptions/jobs-push"
         await asyncio.to_thread(
             pubsub_v1.SubscriberClient().create_subscription,
