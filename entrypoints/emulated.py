@@ -117,8 +117,8 @@ def _create_cloud_resources(
     instance.database("pipeline").create().result(120)
     credentials = anonymous()
     bucket = f"audio-{uuid.uuid4().hex[:8]}"
-    client = storage.Client(project=PROJECT, credentials=credentials,
-                            client_options=client_options.ClientOptions(api_endpoint=gcs_url))  # fmt: skip
+    endpoint = client_options.ClientOptions(api_endpoint=gcs_url)
+    client = storage.Client(project=PROJECT, credentials=credentials, client_options=endpoint)
     client.create_bucket(bucket)
     topic = pubsub_v1.PublisherClient().create_topic(name=f"projects/{PROJECT}/topics/jobs").name
     return f"projects/{PROJECT}/instances/local/databases/pipeline", bucket, topic
