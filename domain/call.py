@@ -11,6 +11,7 @@ import attrs
 from domain.errors import IllegalTransition, LeaseHeld
 from domain.results import CallAnalysis, CrmSyncResult, LeadScore, StoredRecording, Transcript
 from domain.stages import PIPELINE, Stage, check_restart, check_transition, status_of
+from domain.usage import NO_USAGE, UsageDelta
 
 
 def recording_object_name(tenant_id: str, call_id: str, extension: str) -> str:
@@ -85,6 +86,9 @@ class Call:
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
     version: int = 0
+    # What processing consumed since the call was last saved: the next save records it, in the
+    # same unit of work, and clears it. Never stored with the call.
+    unsaved_usage: UsageDelta = NO_USAGE
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Call):
@@ -175,6 +179,11 @@ class Call:
     def release_lease(self) -> None:
         self.lease_owner = None
         self.lease_expires_at = None
+
+    def consumed(self, usage: UsageDelta) -> None:
+        """Metered work done for this call (bytes stored, audio transcribed, tokens, CRM
+        requests), to be recorded with the call's next save."""
+        self.unsaved_usage += usage
 
     def note_transient_failure(self, stage: Stage, reason: str) -> None:
         """The last error of a call that will be retried; it stays in its stage."""

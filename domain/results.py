@@ -8,6 +8,8 @@ from typing import Any
 import attrs
 from attrs import validators as v
 
+from domain.usage import NO_USAGE, UsageDelta
+
 
 def _non_negative(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if value < 0:
@@ -82,6 +84,9 @@ class CallAnalysis:
     is_spam: bool = False
     is_existing_customer: bool = False
     key_phrases: tuple[str, ...] = ()
+    # What producing the analysis cost (LLM tokens, the ones of rejected answers included), for
+    # usage metering. Not part of the analysis: never stored or shown, ignored by equality.
+    usage: UsageDelta = attrs.field(default=NO_USAGE, eq=False, repr=False)
 
 
 class Tier(StrEnum):

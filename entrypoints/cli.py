@@ -23,12 +23,13 @@ from domain.errors import DomainError
 from domain.usecases.calls import ListCallsQuery
 from domain.usecases.reconcile import ReconcileCommand, ReconcileReport
 from domain.usecases.reprocess import ReprocessCommand, parse_stage
+from domain.usecases.stats import StatsQuery
 from entrypoints.config import ConfigError, load_settings
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
 from entrypoints.logs import configure_logging
 from entrypoints.migrations import migrate_database
-from entrypoints.presenters import call_summary, tenant_view
+from entrypoints.presenters import call_summary, stats_lines, stats_view, tenant_view
 
 
 class UsageError(Exception):
@@ -166,6 +167,11 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
         call = await c.reprocess_call()(command)
         print(f"{call.call_id}: queued again from after {call.stage}; `serve` processes it")
 
+    async def stats() -> None:
+        query = StatsQuery(args.tenant_id, _since(args.since) if args.since else None)
+        view = stats_view(await c.tenant_stats()(query))
+        print(json.dumps(view, indent=2) if args.json else "\n".join(stats_lines(view)))
+
     async def sweep() -> None:
         report = await c.sweep()()
         for tenant_id, call_id in report.requeued:
@@ -184,6 +190,7 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
         "tenants list": tenants_list,
         "tenants api-key": tenants_api_key,
         "calls list": calls_list,
+        "stats": stats,
         "calls show": calls_show,
         "calls reprocess": calls_reprocess,
         "sweep": sweep,
@@ -236,6 +243,10 @@ def _parser() -> argparse.ArgumentParser:
         help="first stage to redo: RECORDING_STORED, TRANSCRIBED, ANALYZED, SCORED or SYNCED"
         " (default: the stage that failed, or the whole pipeline)",
     )
+    stats = commands.add_parser("stats", help="a tenant's figures and usage since a time")
+    stats.add_argument("tenant_id")
+    stats.add_argument("--since", help="ISO 8601 time with offset (default: 30 days ago)")
+    stats.add_argument("--json", action="store_true", help="the JSON document instead of text")
     commands.add_parser("sweep", help="re-queue calls stuck in an unfinished stage")
     rec = commands.add_parser(
         "reconcile", help="ingest the calls CallRail lists that never arrived by webhook"

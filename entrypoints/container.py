@@ -13,6 +13,7 @@ from adapters.callrail.recording_source import CallRailRecordingSource
 from adapters.filesystem.audio_store import FileAudioStore
 from adapters.filesystem.health import DirectoryHealthProbe
 from adapters.localsecrets.stores import EnvSecretStore, FileSecretStore
+from adapters.otel.metrics import OtelMetrics
 from adapters.rules.analyzer import RulesCallAnalyzer
 from adapters.sqlite.database import SqliteDatabase
 from adapters.sqlite.health import SqliteHealthProbe
@@ -34,6 +35,7 @@ from domain.usecases.jobs import (
 from domain.usecases.processing import ProcessCall
 from domain.usecases.reconcile import ReconcileCalls
 from domain.usecases.reprocess import ReprocessCall
+from domain.usecases.stats import TenantStats
 from domain.usecases.tenants import (
     AuthenticateApiKey,
     CreateTenant,
@@ -46,6 +48,7 @@ from entrypoints import cloud
 from entrypoints.config import Settings
 from entrypoints.crm import ConfiguredCrmGatewayFactory
 from entrypoints.probes import QueueProbe, RepositoryProbe
+from entrypoints.tracing import build_tracer, traced, traced_crm_gateways, traced_unit_of_work
 from entrypoints.worker import LocalWorkerPool, OutboxDispatcher
 
 
@@ -56,6 +59,7 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidIdGenerator)
+    tracer = providers.Singleton(build_tracer, settings)
 
     # Opened and closed by the app's cleanup context or the CLI, not at construction.
     database = providers.Selector(
@@ -148,6 +152,14 @@ class Container(containers.DeclarativeContainer):
     retry = providers.Singleton(
         RetryPolicy, max_attempts=processing.max_attempts, base_delay_s=processing.retry_base_s
     )
+    # What the use cases on a call's path are given: every adapter call a span (tracing.py).
+    # Factories, not singletons: a test's override of the adapter beneath is always seen.
+    traced_uow = providers.Factory(traced_unit_of_work, uow, tracer)
+    traced_recordings = providers.Factory(traced, recordings, tracer, "recording")
+    traced_audio = providers.Factory(traced, audio, tracer, "storage")
+    traced_transcriber = providers.Factory(traced, transcriber, tracer, "speech")
+    traced_analyzer = providers.Factory(traced, analyzer, tracer, "analyzer")
+    traced_crm = providers.Factory(traced_crm_gateways, crm, tracer)
 
     database_probe = providers.Selector(
         settings.provided.database.backend,
@@ -165,24 +177,34 @@ class Container(containers.DeclarativeContainer):
         whisper=providers.Singleton(WhisperHealthProbe, transcriber=transcriber),
         **{"google-speech": providers.Object(None)},
     )
+    # Prometheus at /v1/metrics; the queue's gauges read the queue probe, cached a few seconds.
+    metrics = providers.Singleton(OtelMetrics, queue_probe=queue_probe)
 
     accept_webhook = providers.Factory(
-        AcceptWebhook, uow=uow, secrets=secrets, queue=queue, clock=clock, ids=ids
+        AcceptWebhook,
+        uow=traced_uow,
+        secrets=secrets,
+        queue=queue,
+        clock=clock,
+        ids=ids,
+        tracer=tracer,
     )
     process_call = providers.Factory(
         ProcessCall,
-        uow=uow,
-        recordings=recordings,
-        audio=audio,
-        transcriber=transcriber,
-        analyzer=analyzer,
-        crm=crm,
+        uow=traced_uow,
+        recordings=traced_recordings,
+        audio=traced_audio,
+        transcriber=traced_transcriber,
+        analyzer=traced_analyzer,
+        crm=traced_crm,
         clock=clock,
         retry=retry,
         lease_s=processing.lease_s,
+        tracer=tracer,
+        metrics=metrics,
     )
     claim_jobs = providers.Factory(ClaimDueJobs, uow=uow, clock=clock, claim_s=processing.lease_s)
-    settle_job = providers.Factory(SettleJob, uow=uow, clock=clock)
+    settle_job = providers.Factory(SettleJob, uow=traced_uow, clock=clock)
     keep_claims = providers.Factory(KeepClaims, uow=uow, clock=clock, claim_s=processing.lease_s)
     sweep = providers.Factory(
         SweepStalledCalls,
@@ -201,6 +223,7 @@ class Container(containers.DeclarativeContainer):
     authenticate_api_key = providers.Factory(AuthenticateApiKey, uow=uow)
     list_calls = providers.Factory(ListCalls, uow=uow)
     get_call = providers.Factory(GetCall, uow=uow)
+    tenant_stats = providers.Factory(TenantStats, uow=uow, clock=clock)
 
     # CallRail reconciliation. One client per process: one hourly budget per CallRail account.
     callrail_calls = providers.Singleton(
@@ -210,7 +233,7 @@ class Container(containers.DeclarativeContainer):
         ReconcileCalls,
         uow=uow,
         calls_api=callrail_calls,
-        accept=providers.Factory(AdmitCall, uow=uow, queue=queue, ids=ids),
+        accept=providers.Factory(AdmitCall, uow=uow, queue=queue, ids=ids, tracer=tracer),
         clock=clock,
     )
 
@@ -234,6 +257,7 @@ class Container(containers.DeclarativeContainer):
         concurrency=processing.worker_concurrency,
         sweep_every_s=processing.sweep_every_s,
         claim_s=processing.lease_s,
+        tracer=tracer,
     )
 
 

@@ -6,7 +6,10 @@ from typing import Any
 
 from domain.call import Call
 from domain.codec import iso
+from domain.results import SyncStatus
+from domain.stats import TenantStatistics
 from domain.tenant import Tenant, tenant_document
+from domain.usage import UsageDelta
 
 
 def tenant_view(tenant: Tenant) -> dict[str, Any]:
@@ -29,3 +32,86 @@ def call_summary(call: Call) -> dict[str, Any]:
         "score": call.lead_score.score if call.lead_score else None,
         "tier": call.lead_score.tier.value if call.lead_score else None,
     }
+
+
+def _rate(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _usage_view(usage: UsageDelta) -> dict[str, Any]:
+    return {
+        "audio_seconds": usage.audio_seconds,
+        "llm_tokens_in": usage.llm_tokens_in,
+        "llm_tokens_out": usage.llm_tokens_out,
+        "crm_api_calls": usage.crm_api_calls,
+        "stored_bytes": usage.stored_bytes,
+    }
+
+
+def stats_view(stats: TenantStatistics) -> dict[str, Any]:
+    """api.md's stats: requests, success rate, processing time, CRM syncs by type, lead tiers,
+    failures by stage and usage."""
+    return {
+        "tenant_id": stats.tenant_id,
+        "since": iso(stats.since),
+        "until": iso(stats.until),
+        "requests": stats.requests,
+        "completed": stats.completed,
+        "failed": stats.failed,
+        "in_progress": stats.in_progress,
+        "success_rate": _rate(stats.success_rate),
+        "processing_time_ms": {
+            "count": stats.processing.count,
+            "mean": stats.processing.mean_ms,
+            "p95": stats.processing.p95_ms,
+        },
+        "crm_sync": {
+            crm.crm_type: {
+                **{status.value: crm.counts.get(status, 0) for status in SyncStatus},
+                "success_rate": _rate(crm.success_rate),
+            }
+            for crm in stats.crm
+        },
+        "lead_tiers": {tier.value: n for tier, n in stats.lead_tiers.items()},
+        "failures_by_stage": {stage.value: n for stage, n in stats.failures_by_stage.items()},
+        "usage": {
+            **_usage_view(stats.usage),
+            "by_day": [
+                {"day": d.day.isoformat(), **_usage_view(d.totals)} for d in stats.usage_by_day
+            ],
+        },
+    }
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _pairs(counts: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+
+
+def stats_lines(view: dict[str, Any]) -> list[str]:
+    """The stats view as a few aligned lines, for the CLI."""
+    timing, usage = view["processing_time_ms"], view["usage"]
+    lines = [
+        f"{view['tenant_id']}: calls received from {view['since']} to {view['until']}",
+        f"requests        {view['requests']}",
+        f"completed       {view['completed']}",
+        f"failed          {view['failed']}",
+        f"in progress     {view['in_progress']}",
+        f"success rate    {_percent(view['success_rate'])}",
+        f"processing      mean {timing['mean'] or '-'} ms, p95 {timing['p95'] or '-'} ms"
+        f" ({timing['count']} completed)",
+    ]
+    for crm_type, counts in view["crm_sync"].items():
+        rate = counts.pop("success_rate")
+        lines.append(f"crm {crm_type:<11} {_pairs(counts)} (success {_percent(rate)})")
+    lines += [
+        f"lead tiers      {_pairs(view['lead_tiers'])}",
+        f"failures        {_pairs(view['failures_by_stage'])}",
+        f"usage           audio {usage['audio_seconds']} s, LLM tokens {usage['llm_tokens_in']}"
+        f" in / {usage['llm_tokens_out']} out, CRM requests {usage['crm_api_calls']},"
+        f" stored {usage['stored_bytes']} bytes",
+    ]
+    return lines

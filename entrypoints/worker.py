@@ -16,6 +16,7 @@ from domain.errors import DomainError
 from domain.jobs import Job
 from domain.usecases.jobs import SweepReport
 from domain.usecases.processing import ProcessCallCommand, ProcessResult
+from ports.telemetry import NoTracing, Span, Tracer
 
 log = logging.getLogger("ingestion_pipeline.worker")
 
@@ -40,8 +41,10 @@ class LocalWorkerPool:
         poll_s: float = 1.0,
         sweep_every_s: float = 60.0,
         claim_s: float = 60.0,
+        tracer: Tracer | None = None,
     ):
         self.worker_id = f"local-{uuid.uuid4().hex[:12]}"
+        self._tracer = tracer or NoTracing()
         self._claim = claim
         self._process = process
         self._settle = settle
@@ -108,7 +111,15 @@ class LocalWorkerPool:
         self._wakeup.clear()
 
     async def _handle(self, job: Job) -> None:
+        """One delivery, in the trace the job was enqueued in."""
         context = {"tenant_id": job.tenant_id, "call_id": job.call_id}
+        with (
+            self._tracer.extract(job.trace_context),
+            self._tracer.span("deliver.local", context, kind="consumer") as span,
+        ):
+            await self._deliver(job, context, span)
+
+    async def _deliver(self, job: Job, context: dict[str, str], span: Span) -> None:
         # Each delivery is its own lease owner: a second delivery of the same call, even in this
         # process, finds the lease held and waits instead of working alongside.
         owner = f"{self.worker_id}/{uuid.uuid4().hex[:8]}"
@@ -117,11 +128,14 @@ class LocalWorkerPool:
             await self._settle(job, result)
         except DomainError as exc:
             # The database went away mid-way: the claim lapses and the job comes back.
+            span.record_error(type(exc).__name__)
             log.warning("job left for a later delivery: %s", exc, extra=context)
             return
-        except Exception:
+        except Exception as exc:
+            span.record_error(type(exc).__name__)
             log.exception("job crashed; its claim will lapse and it will be retried", extra=context)
             return
+        span.set_attribute("outcome", result.outcome.value)
         log.info(
             "call %s: %s at %s",
             result.outcome,

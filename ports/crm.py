@@ -13,6 +13,12 @@ class CrmGateway(Protocol):
 
     crm_type: str
 
+    @property
+    def api_calls(self) -> int:
+        """HTTP requests this gateway has sent so far, resends and token requests included
+        (usage metering: what a sync cost the tenant's CRM API quota)."""
+        ...
+
     async def find_activity(self, idempotency_key: str) -> ActivityRef | None:
         """The call activity created earlier under this key, if any."""
         ...

@@ -4,7 +4,7 @@ operator ones named as such."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -13,7 +13,9 @@ import attrs
 from domain.apikeys import ApiKey
 from domain.call import Call
 from domain.jobs import Job
+from domain.stats import CallOutcome
 from domain.tenant import Tenant
+from domain.usage import DailyUsage, UsageDelta
 
 
 @attrs.frozen
@@ -62,6 +64,11 @@ class CallRepository(Protocol):
         cursor: str | None = None,
     ) -> CallPage:
         """Newest first. `cursor` is the opaque next_cursor of the previous page."""
+        ...
+
+    async def outcomes(self, tenant_id: str, since: datetime) -> Sequence[CallOutcome]:
+        """Every call received at or after `since`, projected to what stats need (no
+        transcripts, no payloads); in no particular order."""
         ...
 
     async def extend_lease(self, tenant_id: str, call_id: str, owner: str, until: datetime) -> bool:
@@ -116,6 +123,19 @@ class JobRepository(Protocol):
         ...
 
 
+class UsageRepository(Protocol):
+    """Metered usage per tenant per UTC day, for chargeback."""
+
+    async def add(self, tenant_id: str, day: date, delta: UsageDelta) -> None:
+        """Adds `delta` to the tenant's totals for `day`; raises TenantNotFound (maybe only at
+        commit) when there is no such tenant."""
+        ...
+
+    async def for_tenant(self, tenant_id: str, since_day: date) -> Sequence[DailyUsage]:
+        """The tenant's totals for each day from `since_day` on that has any, oldest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() rolls back."""
 
@@ -123,6 +143,7 @@ class UnitOfWork(Protocol):
     calls: CallRepository
     api_keys: ApiKeyRepository
     jobs: JobRepository
+    usage: UsageRepository
 
     async def __aenter__(self) -> Self: ...
 

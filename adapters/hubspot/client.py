@@ -65,6 +65,7 @@ class HubSpotHttp:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._now_utc = now_utc
         self._zone_name = daily_reset_zone
+        self.requests_sent = 0
 
     async def call(
         self,
@@ -139,6 +140,7 @@ class HubSpotHttp:
         params: Mapping[str, str] | None,
     ) -> tuple[int, Mapping[str, str], Any]:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        self.requests_sent += 1
         async with self._session.request(
             method,
             self._base_url + path,

@@ -126,6 +126,10 @@ class HubSpotCrmGateway(CrmGateway):
             daily_reset_zone=self._settings.account_timezone,
         )
 
+    @property
+    def api_calls(self) -> int:
+        return self._http.requests_sent
+
     async def find_activity(self, idempotency_key: str) -> ActivityRef | None:
         prop = self._settings.idempotency_property
         search = {

@@ -141,16 +141,24 @@ class InMemoryCrmGateway(CrmGateway):
         self.crm_type = crm_type
         self.contacts: dict[str, CrmContact] = {}
         self.activities: dict[str, tuple[str, CrmActivity, str | None]] = {}
+        self.requests = 0  # one a method call, as a CRM answering each in one request
+
+    @property
+    def api_calls(self) -> int:
+        return self.requests
 
     async def find_activity(self, idempotency_key: str) -> ActivityRef | None:
+        self.requests += 1
         found = self.activities.get(idempotency_key)
         return ActivityRef(found[0], found[2]) if found else None
 
     async def upsert_contact(self, contact: CrmContact) -> str:
+        self.requests += 1
         self.contacts[contact.phone] = contact
         return f"contact-{contact.phone}"
 
     async def create_activity(self, activity: CrmActivity, contact_id: str | None) -> str:
+        self.requests += 1
         activity_id = f"activity-{len(self.activities) + 1}"
         self.activities[activity.idempotency_key] = (activity_id, activity, contact_id)
         return activity_id

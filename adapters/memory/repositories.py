@@ -12,13 +12,16 @@ from typing import Self
 
 import attrs
 
+from adapters.memory.usage import InMemoryUsageRepository, UsageTotals
 from domain.apikeys import ApiKey
 from domain.call import Call
 from domain.errors import CallNotFound, ConcurrentUpdate, TenantAlreadyExists, TenantNotFound
 from domain.jobs import Job
 from domain.paging import decode_cursor, encode_cursor
 from domain.stages import stages_matching
+from domain.stats import CallOutcome
 from domain.tenant import Tenant
+from domain.usage import NO_USAGE
 from ports.repositories import (
     ApiKeyRepository,
     CallPage,
@@ -46,9 +49,16 @@ class _State:
     calls: dict[tuple[str, str], Call] = attrs.field(factory=dict)
     api_keys: dict[str, ApiKey] = attrs.field(factory=dict)
     jobs: dict[str, _JobRow] = attrs.field(factory=dict)
+    usage: UsageTotals = attrs.field(factory=dict)
 
     def staged(self) -> _State:
-        return _State(dict(self.tenants), dict(self.calls), dict(self.api_keys), dict(self.jobs))
+        return _State(
+            dict(self.tenants),
+            dict(self.calls),
+            dict(self.api_keys),
+            dict(self.jobs),
+            dict(self.usage),
+        )
 
 
 class InMemoryDatabase:
@@ -95,6 +105,13 @@ class InMemoryTenantRepository(TenantRepository):
         self._s.tenants[tenant.tenant_id] = tenant
 
 
+def _stored(call: Call) -> Call:
+    """The call as a store keeps it: a copy, without the usage not yet recorded."""
+    stored = copy.deepcopy(call)
+    stored.unsaved_usage = NO_USAGE
+    return stored
+
+
 class InMemoryCallRepository(CallRepository):
     def __init__(self, state: _State):
         self._s = state
@@ -106,7 +123,7 @@ class InMemoryCallRepository(CallRepository):
         if call.tenant_id not in self._s.tenants:
             raise TenantNotFound(f"no tenant {call.tenant_id}")
         call.version = 1
-        self._s.calls[key] = copy.deepcopy(call)
+        self._s.calls[key] = _stored(call)
         return True
 
     async def get(self, tenant_id: str, call_id: str) -> Call | None:
@@ -120,7 +137,7 @@ class InMemoryCallRepository(CallRepository):
         if stored.version != call.version:
             raise ConcurrentUpdate(f"call {call.call_id} changed since it was read")
         call.version += 1
-        self._s.calls[(call.tenant_id, call.call_id)] = copy.deepcopy(call)
+        self._s.calls[(call.tenant_id, call.call_id)] = _stored(call)
 
     async def list(
         self,
@@ -147,6 +164,13 @@ class InMemoryCallRepository(CallRepository):
         more = len(rows) > limit
         next_cursor = encode_cursor(page[-1].received_at, page[-1].call_id) if more else None
         return CallPage([copy.deepcopy(c) for c in page], next_cursor)
+
+    async def outcomes(self, tenant_id: str, since: datetime) -> Sequence[CallOutcome]:
+        return [
+            CallOutcome.of(c)
+            for (t, _), c in self._s.calls.items()
+            if t == tenant_id and c.received_at >= since
+        ]
 
     async def extend_lease(self, tenant_id: str, call_id: str, owner: str, until: datetime) -> bool:
         stored = self._s.calls.get((tenant_id, call_id))
@@ -245,6 +269,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.calls = InMemoryCallRepository(state)
         self.api_keys = InMemoryApiKeyRepository(state)
         self.jobs = InMemoryJobRepository(state)
+        self.usage = InMemoryUsageRepository(state.usage, state.tenants)
 
     async def __aenter__(self) -> Self:
         if self._read_only:

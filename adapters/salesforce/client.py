@@ -67,6 +67,7 @@ class SalesforceHttp:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._token: str | None = None
         self._token_lock = asyncio.Lock()
+        self.requests_sent = 0
 
     async def call(
         self,
@@ -178,6 +179,7 @@ class SalesforceHttp:
     async def _exchange(
         self, method: str, url: str, what: str, request: Mapping[str, Any]
     ) -> tuple[int, Any]:
+        self.requests_sent += 1
         async with self._session.request(
             method, url, timeout=self._timeout, allow_redirects=False, **request
         ) as response:

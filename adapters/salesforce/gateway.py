@@ -82,6 +82,10 @@ class SalesforceCrmGateway(CrmGateway):
             retry=ResendPolicy(max_retries, backoff_base_s, backoff_max_s),
         )
 
+    @property
+    def api_calls(self) -> int:
+        return self._http.requests_sent
+
     async def find_activity(self, idempotency_key: str) -> ActivityRef | None:
         # The key is a quoted literal, escaped by soql_quote; nothing else is interpolated.
         soql = (

@@ -20,7 +20,9 @@ from adapters.spanner.staging import (
 from domain.call import Call
 from domain.errors import CallNotFound, ConcurrentUpdate, TenantNotFound
 from domain.paging import decode_cursor, encode_cursor
+from domain.results import SyncStatus, Tier
 from domain.stages import Stage, stages_matching
+from domain.stats import CallOutcome
 from ports.repositories import CallPage, CallRepository
 
 _IN_FLIGHT = [s.value for s in Stage if not s.terminal]
@@ -163,6 +165,26 @@ class SpannerCallRepository(CallRepository):
         next_cursor = encode_cursor(page[-1].received_at, page[-1].call_id) if more else None
         return CallPage(page, next_cursor)
 
+    async def outcomes(self, tenant_id: str, since: datetime) -> Sequence[CallOutcome]:
+        params: dict[str, Any] = {"tenant": tenant_id, "since": since}
+        buffered = [
+            CallOutcome.of(s.call)
+            for k, s in self._s.staged.calls.items()
+            if k[0] == tenant_id and s.call.received_at >= since
+        ]
+        overridden = [k[1] for k in self._s.staged.calls if k[0] == tenant_id]
+        fresh = exclude("call_id", overridden, "staged", params)
+        found = await self._s.query(
+            "SELECT call_id, stage, received_at, completed_at,"  # noqa: S608 - placeholders only
+            " JSON_VALUE(failure, '$.stage'), JSON_VALUE(lead_score, '$.tier'),"
+            " JSON_VALUE(crm_sync, '$.type'), JSON_VALUE(crm_sync, '$.status')"
+            " FROM calls@{FORCE_INDEX=calls_by_time}"
+            f" WHERE tenant_id = @tenant AND received_at >= @since{fresh}",
+            stale_ok=True,
+            **params,
+        )
+        return [*map(_outcome_from_row, found), *buffered]
+
     async def stalled(self, updated_before: datetime, limit: int) -> Sequence[tuple[str, str]]:
         staged = self._s.staged
         queued = {(r.job.tenant_id, r.job.call_id) for r in staged.live_jobs()}
@@ -205,6 +227,19 @@ class SpannerCallRepository(CallRepository):
         )
         queued = {(r[0], r[1]) for r in with_jobs}
         return [(at, key) for key, at in waiting.items() if key not in queued]
+
+
+def _outcome_from_row(row: Sequence[Any]) -> CallOutcome:
+    return CallOutcome(
+        call_id=row[0],
+        stage=Stage(row[1]),
+        received_at=rows.utc(row[2]),
+        completed_at=rows.maybe_utc(row[3]),
+        failed_stage=Stage(row[4]) if row[4] else None,
+        tier=Tier(row[5]) if row[5] else None,
+        crm_type=row[6],
+        crm_status=SyncStatus(row[7]) if row[7] else None,
+    )
 
 
 def _listed(

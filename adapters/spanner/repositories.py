@@ -13,6 +13,7 @@ from adapters.spanner.database import SpannerDatabase
 from adapters.spanner.jobs import SpannerJobRepository
 from adapters.spanner.staging import Session
 from adapters.spanner.tenants import SpannerApiKeyRepository, SpannerTenantRepository
+from adapters.spanner.usage import SpannerUsageRepository
 from ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "SpannerTenantRepository",
     "SpannerUnitOfWork",
     "SpannerUnitOfWorkFactory",
+    "SpannerUsageRepository",
 ]
 
 
@@ -32,6 +34,7 @@ class SpannerUnitOfWork(UnitOfWork):
         self.calls = SpannerCallRepository(self._session)
         self.api_keys = SpannerApiKeyRepository(self._session)
         self.jobs = SpannerJobRepository(self._session)
+        self.usage = SpannerUsageRepository(self._session)
 
     async def __aenter__(self) -> Self:
         return self

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import attrs
@@ -48,7 +48,8 @@ def from_json(value: Any) -> Any:
 
 
 def bind(**values: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Query parameters with their Spanner types, from str, int, datetime or list of str."""
+    """Query parameters with their Spanner types, from str, int, datetime, date or list of
+    str."""
     types: dict[str, Any] = {}
     for name, value in values.items():
         if isinstance(value, bool):
@@ -57,6 +58,8 @@ def bind(**values: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             types[name] = param_types.INT64
         elif isinstance(value, datetime):
             types[name] = param_types.TIMESTAMP
+        elif isinstance(value, date):
+            types[name] = param_types.DATE
         elif isinstance(value, str):
             types[name] = param_types.STRING
         elif isinstance(value, list | tuple):

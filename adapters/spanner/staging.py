@@ -22,6 +22,7 @@ from google.api_core import exceptions as api_exceptions
 
 from adapters.spanner import rows
 from adapters.spanner.database import Params, Row, SpannerDatabase, TransactionContext
+from adapters.spanner.usage import UsageKey, new_entry_id, write_usage
 from domain.apikeys import ApiKey
 from domain.call import Call
 from domain.errors import (
@@ -32,6 +33,7 @@ from domain.errors import (
     TenantNotFound,
 )
 from domain.tenant import Tenant
+from domain.usage import NO_USAGE, UsageDelta
 
 CallKey = tuple[str, str]
 
@@ -69,10 +71,12 @@ class Staged:
     jobs: dict[str, StagedJob] = attrs.field(factory=dict)
     # Versions this unit of work read from the store: an update of one of them needs no read.
     seen_versions: dict[CallKey, int] = attrs.field(factory=dict)
+    usage: dict[UsageKey, UsageDelta] = attrs.field(factory=dict)
+    usage_entry: str = attrs.field(factory=new_entry_id)
 
     @property
     def empty(self) -> bool:
-        return not (self.tenants or self.api_keys or self.calls or self.jobs)
+        return not (self.tenants or self.api_keys or self.calls or self.jobs or self.usage)
 
     def live_jobs(self) -> list[rows.JobRow]:
         return [s.row for s in self.jobs.values() if s.row is not None]
@@ -151,6 +155,7 @@ def apply(tx: TransactionContext, staged: Staged) -> None:
             lease = [s.call.tenant_id, s.call.call_id, s.call.lease_expires_at]
             tx.update("calls", rows.LEASE_COLUMNS, [[*lease, rows.COMMIT_TIMESTAMP]])
     _write_jobs(tx, staged, stored_jobs)
+    write_usage(tx, staged.usage, staged.usage_entry)
 
 
 def _check_calls(tx: TransactionContext, staged: Staged) -> None:
@@ -249,4 +254,6 @@ def _tenant_conflict(message: str, staged: Staged) -> str:
 
 
 def private_copy(call: Call) -> Call:
-    return copy.deepcopy(call)
+    copied = copy.deepcopy(call)
+    copied.unsaved_usage = NO_USAGE  # never stored with the call
+    return copied

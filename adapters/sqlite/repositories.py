@@ -11,6 +11,8 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from adapters.sqlite.database import SqliteDatabase
+from adapters.sqlite.outcomes import select_outcomes
+from adapters.sqlite.usage import SqliteUsageRepository
 from domain import codec
 from domain.apikeys import ApiKey
 from domain.call import Call
@@ -18,6 +20,7 @@ from domain.errors import CallNotFound, ConcurrentUpdate, TenantAlreadyExists, T
 from domain.jobs import Job
 from domain.paging import decode_cursor, encode_cursor
 from domain.stages import Stage, stages_matching
+from domain.stats import CallOutcome
 from domain.tenant import Tenant, parse_tenant, tenant_document
 from ports.repositories import (
     ApiKeyRepository,
@@ -304,6 +307,9 @@ class SqliteCallRepository(CallRepository):
         next_cursor = encode_cursor(page[-1].received_at, page[-1].call_id) if more else None
         return CallPage(page, next_cursor)
 
+    async def outcomes(self, tenant_id: str, since: datetime) -> Sequence[CallOutcome]:
+        return await self._s.run(lambda conn: select_outcomes(conn, tenant_id, _t(since)))
+
     async def extend_lease(self, tenant_id: str, call_id: str, owner: str, until: datetime) -> bool:
         def extend(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute(
@@ -465,6 +471,7 @@ class SqliteUnitOfWork(UnitOfWork):
         self.calls = SqliteCallRepository(session)
         self.api_keys = SqliteApiKeyRepository(session)
         self.jobs = SqliteJobRepository(session)
+        self.usage = SqliteUsageRepository(session)
 
     async def __aenter__(self) -> Self:
         if not self._read_only:

@@ -9,9 +9,11 @@ constructor-injected fallback analyzer answers instead, and its engine says so:
 "rules (vertex fallback: invalid output)". A call is never failed for want of Gemini.
 
 Token counts of every answer (the invalid ones cost tokens too) are summed per analysis and
-published two ways: `last_usage`, which reads the usage of the last analysis awaited in the
-current asyncio task (a context variable, so concurrent calls in other tasks never see each
-other's), and an optional `on_usage` callback for metrics.
+published three ways: on the analysis itself (`CallAnalysis.usage`, which the pipeline meters
+per tenant; the fallback's analysis carries the tokens Gemini spent before it gave up),
+`last_usage`, which reads the usage of the last analysis awaited in the current asyncio task (a
+context variable, so concurrent calls in other tasks never see each other's), and an optional
+`on_usage` callback.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from adapters.vertex.schema import InvalidOutput, parse_analysis, response_schem
 from domain.call import CallMetadata
 from domain.results import CallAnalysis, Transcript
 from domain.tenant import AiConfig
+from domain.usage import UsageDelta
 from ports.analysis import CallAnalyzer
 
 DEFAULT_LOCATION = "us-central1"
@@ -73,6 +76,13 @@ class TokenUsage:
             self.thinking_tokens + (usage.thoughts_token_count or 0),
             self.total_tokens + (usage.total_token_count or 0),
             self.responses + 1,
+        )
+
+    def metered(self) -> UsageDelta:
+        """As usage metering counts it: thinking tokens are billed as output."""
+        return UsageDelta(
+            llm_tokens_in=self.prompt_tokens,
+            llm_tokens_out=self.output_tokens + self.thinking_tokens,
         )
 
 
@@ -160,7 +170,8 @@ class VertexCallAnalyzer(CallAnalyzer):
         tally = _Tally(TokenUsage(model))
         try:
             async with asyncio.timeout(self._deadline_s):
-                return await self._ask(model, build_prompt(transcript, metadata, ai), tally)
+                analysis = await self._ask(model, build_prompt(transcript, metadata, ai), tally)
+                return attrs.evolve(analysis, usage=tally.usage.metered())
         except _NoAnalysis as exc:
             reason = str(exc)
         except Exception as exc:  # whatever the client raised, the call still gets analysed
@@ -172,7 +183,8 @@ class VertexCallAnalyzer(CallAnalyzer):
         _log.warning(
             "Gemini analysis unavailable (model %s): %s; using the fallback", model, reason
         )
-        return await self._instead(transcript, metadata, ai, f"vertex fallback: {reason}")
+        fallback = await self._instead(transcript, metadata, ai, f"vertex fallback: {reason}")
+        return attrs.evolve(fallback, usage=tally.usage.metered())
 
     async def aclose(self) -> None:
         await self._client.aio.aclose()

@@ -22,7 +22,7 @@ from google.genai import types
 
 from domain.results import CallAnalysis
 
-NOT_FROM_THE_MODEL = frozenset({"engine"})
+NOT_FROM_THE_MODEL = frozenset({"engine", "usage"})  # ours: who answered, what it cost
 MAX_KEY_PHRASES = 8
 MAX_KEY_PHRASE_CHARS = 80
 MAX_SUMMARY_CHARS = 500

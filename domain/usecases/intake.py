@@ -23,6 +23,7 @@ from ports.queue import JobQueue
 from ports.repositories import UnitOfWorkFactory
 from ports.secrets import SecretStore
 from ports.system import Clock, IdGenerator
+from ports.telemetry import NoTracing, Tracer
 
 
 @attrs.frozen
@@ -50,17 +51,35 @@ class AdmitCommand:
 class AdmitCall:
     """The one way into the pipeline, for webhooks and reconciliation alike: the call and its
     first job are stored in one transaction, then the job goes to the queue. A call already
-    stored is returned as it is, and nothing else happens."""
+    stored is returned as it is, and nothing else happens.
 
-    def __init__(self, uow: UnitOfWorkFactory, queue: JobQueue, ids: IdGenerator):
+    The job carries the trace context of this admission, so its deliveries continue the trace
+    that brought the call in."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        queue: JobQueue,
+        ids: IdGenerator,
+        tracer: Tracer | None = None,
+    ):
         self._uow = uow
         self._queue = queue
         self._ids = ids
+        self._tracer = tracer or NoTracing()
 
     async def __call__(self, command: AdmitCommand) -> WebhookAccepted:
+        attributes = {"tenant_id": command.tenant_id, "call_id": command.incoming.call_id}
+        with self._tracer.span("admit_call", attributes) as span:
+            accepted = await self._admit(command, attributes)
+            span.set_attribute("outcome", "created" if accepted.created else "duplicate")
+        return accepted
+
+    async def _admit(self, command: AdmitCommand, attributes: dict[str, str]) -> WebhookAccepted:
         tenant_id, now = command.tenant_id, command.received_at
         call = Call.receive(tenant_id, command.incoming, now)
-        job = Job(self._ids.new_id(), tenant_id, call.call_id, now, command.trace_context)
+        trace_context = self._tracer.inject() or dict(command.trace_context)
+        job = Job(self._ids.new_id(), tenant_id, call.call_id, now, trace_context)
         try:
             async with self._uow() as uow:
                 if not await uow.calls.add(call):
@@ -73,7 +92,8 @@ class AdmitCall:
             # The same call arrived twice at once and the other delivery stored it first (a
             # store that checks at commit, like Spanner): this one is the duplicate.
             return await self._existing(tenant_id, call.call_id)
-        await self._queue.enqueue(job)
+        with self._tracer.span("enqueue", attributes, kind="producer"):
+            await self._queue.enqueue(job)
         return WebhookAccepted(call, created=True)
 
     async def _existing(self, tenant_id: str, call_id: str) -> WebhookAccepted:
@@ -92,13 +112,22 @@ class AcceptWebhook:
         queue: JobQueue,
         clock: Clock,
         ids: IdGenerator,
+        tracer: Tracer | None = None,
     ):
         self._uow = uow
         self._secrets = secrets
         self._clock = clock
-        self._admit = AdmitCall(uow, queue, ids)
+        self._tracer = tracer or NoTracing()
+        self._admit = AdmitCall(uow, queue, ids, self._tracer)
 
     async def __call__(self, command: ReceiveWebhook) -> WebhookAccepted:
+        with self._tracer.span("accept_webhook") as span:
+            accepted = await self._accept(command)
+            span.set_attribute("tenant_id", accepted.call.tenant_id)
+            span.set_attribute("call_id", accepted.call.call_id)
+        return accepted
+
+    async def _accept(self, command: ReceiveWebhook) -> WebhookAccepted:
         # The signing key is per company, so the tenant comes first, from the path or from the
         # unverified body; nothing from the body is trusted until the signature is checked.
         payload = None

@@ -30,13 +30,17 @@ from domain.retry import RetryPolicy
 from domain.scoring import score_lead
 from domain.stages import Stage, next_stage
 from domain.tenant import Tenant
+from domain.usage import NO_USAGE, UsageDelta, usage_day
+from domain.usecases.metering import PipelineMeter
 from ports.analysis import CallAnalyzer
 from ports.audio import AudioStore
 from ports.crm import CrmGatewayFactory
+from ports.metrics import Metrics
 from ports.recording import RecordingSource
 from ports.repositories import UnitOfWorkFactory
 from ports.speech import Transcriber
 from ports.system import Clock
+from ports.telemetry import AttributeValue, NoTracing, Span, Tracer
 
 EXTENSIONS = {
     "audio/mpeg": "mp3",
@@ -91,6 +95,8 @@ class ProcessCall:
         retry: RetryPolicy | None = None,
         lease_s: float = 60.0,
         max_deferral_s: float = 7 * 86400,
+        tracer: Tracer | None = None,
+        metrics: Metrics | None = None,
     ):
         self._uow = uow
         self._recordings = recordings
@@ -102,6 +108,8 @@ class ProcessCall:
         self._retry = retry or RetryPolicy()
         self._lease_s = lease_s
         self._max_deferral_s = max_deferral_s
+        self._tracer = tracer or NoTracing()
+        self._meter = PipelineMeter(metrics)
         self._work: dict[Stage, StageWork] = {
             Stage.RECORDING_STORED: self._store_recording,
             Stage.TRANSCRIBED: self._transcribe,
@@ -111,6 +119,15 @@ class ProcessCall:
         }
 
     async def __call__(self, command: ProcessCallCommand) -> ProcessResult:
+        attributes = {"tenant_id": command.tenant_id, "call_id": command.call_id}
+        with self._tracer.span("process_call", attributes) as span:
+            result = await self._process(command, span)
+            span.set_attribute("outcome", result.outcome.value)
+            if result.stage is not None:
+                span.set_attribute("stage", result.stage.value)
+        return result
+
+    async def _process(self, command: ProcessCallCommand, span: Span) -> ProcessResult:
         try:
             call, tenant = await self._start(command)
         except (CallNotFound, TenantNotFound) as exc:
@@ -120,6 +137,7 @@ class ProcessCall:
             return ProcessResult(Outcome.BUSY, retry_after_s=max(1.0, wait), reason=str(exc))
         except ConcurrentUpdate as exc:
             return ProcessResult(Outcome.BUSY, retry_after_s=1.0, reason=str(exc))
+        span.set_attribute("attempt", call.attempts)
         if call.stage.terminal:
             return ProcessResult(Outcome.DONE, call.stage)
         if call.attempts > self._retry.max_attempts:
@@ -128,7 +146,7 @@ class ProcessCall:
             return await self._fail(call, next_stage(call.stage), reason)
         try:
             while not call.stage.terminal:
-                await self._run(next_stage(call.stage), call, tenant)
+                await self._traced_run(next_stage(call.stage), call, tenant)
         except ConcurrentUpdate as exc:
             return ProcessResult(Outcome.BUSY, call.stage, self._retry.base_delay_s, str(exc))
         except PermanentFailure as exc:
@@ -160,6 +178,17 @@ class ProcessCall:
             await uow.commit()
         return call, tenant
 
+    async def _traced_run(self, stage: Stage, call: Call, tenant: Tenant) -> None:
+        attributes: dict[str, AttributeValue] = {
+            "tenant_id": call.tenant_id,
+            "call_id": call.call_id,
+            "stage": stage.value,
+            "attempt": call.attempts,
+        }
+        with self._tracer.span(f"stage.{stage.value}", attributes) as span:
+            await self._run(stage, call, tenant)
+            span.set_attribute("outcome", "skipped" if call.timeline[-1].skipped else "done")
+
     async def _run(self, stage: Stage, call: Call, tenant: Tenant) -> None:
         started = time.perf_counter()
         if stage is Stage.COMPLETED:
@@ -172,7 +201,8 @@ class ProcessCall:
                 heartbeat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await heartbeat
-        duration_ms = int((time.perf_counter() - started) * 1000)
+        elapsed_s = time.perf_counter() - started
+        duration_ms = int(elapsed_s * 1000)
         now = self._clock.now()
         call.advance(
             stage,
@@ -187,6 +217,7 @@ class ProcessCall:
         else:
             call.renew_lease(now, self._lease_s)
         await self._save(call)
+        self._meter.stage_done(stage, call, elapsed_s, skipped=skipped is not None)
 
     async def _heartbeat(self, call: Call) -> None:
         """Keeps the lease while a long stage (a transcription) runs, so a short lease can
@@ -205,14 +236,20 @@ class ProcessCall:
             call.lease_expires_at = until
 
     async def _save(self, call: Call) -> None:
+        """Saves the call, and what its processing consumed since the last save (usage)."""
+        usage = call.unsaved_usage
         async with self._uow() as uow:
             await uow.calls.update(call)
+            if usage:
+                await uow.usage.add(call.tenant_id, usage_day(self._clock.now()), usage)
             await uow.commit()
+        call.unsaved_usage = NO_USAGE
 
     async def _fail(self, call: Call, stage: Stage, reason: str) -> ProcessResult:
         call.fail(stage, reason, self._clock.now())
         call.release_lease()
         await self._save(call)
+        self._meter.dead_end(stage, call)
         return ProcessResult(Outcome.FAILED, stage, reason=reason)
 
     async def _transient(self, call: Call, reason: str, hint: float | None) -> ProcessResult:
@@ -224,6 +261,7 @@ class ProcessCall:
         call.note_transient_failure(stage, reason)
         call.release_lease()
         await self._save(call)
+        self._meter.retrying(stage, call, "transient")
         delay = self._retry.delay_s(call.attempts, f"{call.tenant_id}/{call.call_id}", hint)
         return ProcessResult(Outcome.RETRY, stage, delay, reason)
 
@@ -241,6 +279,7 @@ class ProcessCall:
         call.note_transient_failure(stage, reason)
         call.release_lease()
         await self._save(call)
+        self._meter.retrying(stage, call, "rate_limited")
         delay = min(max(hint or self._retry.base_delay_s, 1.0), 86400.0)
         return ProcessResult(Outcome.RETRY, stage, delay, reason)
 
@@ -255,12 +294,15 @@ class ProcessCall:
         extension = EXTENSIONS.get(download.content_type, "bin")
         name = recording_object_name(call.tenant_id, call.call_id, extension)
         call.recording = await self._audio.put(name, download.chunks, download.content_type)
+        call.consumed(UsageDelta(stored_bytes=call.recording.bytes))
         return None
 
     async def _transcribe(self, call: Call, tenant: Tenant) -> StageSkipped | None:
         if call.recording is None:
             return StageSkipped("no recording to transcribe")
         transcript = await self._transcriber.transcribe(call.recording)
+        audio_s = transcript.audio_duration_s or call.recording.duration_s or 0.0
+        call.consumed(UsageDelta(audio_seconds=audio_s))
         # Redacted before it is stored, analyzed or sent anywhere.
         call.transcript = redact_transcript(transcript) if tenant.config.redact_pii else transcript
         return None
@@ -269,6 +311,7 @@ class ProcessCall:
         call.analysis = await self._analyzer.analyze(
             call.transcript, call.metadata, tenant.config.ai
         )
+        call.consumed(call.analysis.usage)  # the LLM's tokens, if it used one
         return None
 
     async def _score(self, call: Call, tenant: Tenant) -> StageSkipped | None:
@@ -291,6 +334,7 @@ class ProcessCall:
             gateway.crm_type, SyncStatus.PENDING, attempts=previous + 1, idempotency_key=key
         )
         await self._save(call)
+        requests_before = gateway.api_calls
         try:
             existing = await gateway.find_activity(key)
             if existing is not None:
@@ -304,6 +348,8 @@ class ProcessCall:
             status = SyncStatus.FAILED if isinstance(exc, PermanentFailure) else SyncStatus.PENDING
             call.crm_sync = attrs.evolve(call.crm_sync, status=status, error=str(exc))
             raise
+        finally:
+            call.consumed(UsageDelta(crm_api_calls=gateway.api_calls - requests_before))
         call.crm_sync = attrs.evolve(
             call.crm_sync,
             status=SyncStatus.SUCCESS,

@@ -19,10 +19,11 @@ from domain.errors import (
 )
 from domain.usecases.calls import ListCallsQuery
 from domain.usecases.reprocess import ReprocessCommand, parse_stage
+from domain.usecases.stats import StatsQuery
 from entrypoints.http.keys import CONTAINER
 from entrypoints.http.problems import problem
 from entrypoints.http.webhook import read_json_body
-from entrypoints.presenters import call_summary, tenant_view
+from entrypoints.presenters import call_summary, stats_view, tenant_view
 
 OPERATOR = "operator"
 
@@ -169,6 +170,14 @@ async def get_call(request: web.Request) -> web.Response:
     return web.json_response(call_document(call))
 
 
+async def tenant_stats(request: web.Request) -> web.Response:
+    tenant_id = request.match_info["tenant_id"]
+    await _require_tenant_access(request, tenant_id)
+    query = StatsQuery(tenant_id, since=_since(request.query.get("since")))
+    stats = await request.app[CONTAINER].tenant_stats()(query)
+    return web.json_response(stats_view(stats))
+
+
 async def reprocess_call(request: web.Request) -> web.Response:
     if (denied := await _require_operator(request)) is not None:
         return denied
@@ -196,4 +205,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/tenants/{tenant_id}/api-keys", issue_api_key)
     app.router.add_get("/v1/tenants/{tenant_id}/calls", list_calls)
     app.router.add_get("/v1/tenants/{tenant_id}/calls/{call_id}", get_call)
+    app.router.add_get("/v1/tenants/{tenant_id}/stats", tenant_stats)
     app.router.add_post("/v1/tenants/{tenant_id}/calls/{call_id}/reprocess", reprocess_call)

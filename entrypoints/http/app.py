@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from entrypoints.container import Container, close_clients
-from entrypoints.http import admin, health, push, webhook
+from entrypoints.http import admin, health, metrics, push, webhook
 from entrypoints.http.keys import CONTAINER
+from entrypoints.http.metrics import metrics_middleware
 from entrypoints.http.problems import Handler, problem_middleware
+from entrypoints.http.tracing import tracing_lifecycle, tracing_middleware
 from entrypoints.http.webhook import MAX_BODY
 from entrypoints.migrations import migrate_database
 
@@ -71,10 +73,11 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(container: Container) -> web.Application:
     app = web.Application(
-        middlewares=[access_middleware, problem_middleware],
+        middlewares=[metrics_middleware, tracing_middleware, access_middleware, problem_middleware],
         client_max_size=MAX_BODY,
     )
     app[CONTAINER] = container
+    app.cleanup_ctx.append(tracing_lifecycle)  # first in, last out: flushes every span
     app.cleanup_ctx.append(_stores)
     settings = container.settings()
     service = settings.service_type
@@ -84,6 +87,7 @@ def create_app(container: Container) -> web.Application:
     if service in ("all", "worker") and settings.queue.backend == "pubsub":
         push.add_routes(app)
     health.add_routes(app)
+    metrics.add_routes(app)
     if service in ("all", "webhook"):
         webhook.add_routes(app)
     if service in ("all", "api"):

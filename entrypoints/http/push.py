@@ -36,15 +36,25 @@ async def pubsub_push(request: web.Request) -> web.Response:
     pushed = parse_push_envelope(body)
     job = pushed.job
     owner = f"push/{pushed.message_id}"
-    result = await container.process_call()(ProcessCallCommand(job.tenant_id, job.call_id, owner))
-    await container.settle_job()(job, result)
-    log.info(
-        "call %s: %s at %s",
-        job.call_id,
-        result.outcome,
-        result.stage,
-        extra={"tenant_id": job.tenant_id, "call_id": job.call_id, "event": result.outcome.value},
-    )
+    tracer = container.tracer()
+    context = {"tenant_id": job.tenant_id, "call_id": job.call_id}
+    # The delivery continues the call's trace from the message's attributes; this request's
+    # own span (the push as Pub/Sub made it) stays in its own trace.
+    with (
+        tracer.extract(job.trace_context),
+        tracer.span("deliver.push", context, kind="consumer") as span,
+    ):
+        command = ProcessCallCommand(job.tenant_id, job.call_id, owner)
+        result = await container.process_call()(command)
+        await container.settle_job()(job, result)
+        span.set_attribute("outcome", result.outcome.value)
+        log.info(
+            "call %s: %s at %s",
+            job.call_id,
+            result.outcome,
+            result.stage,
+            extra={**context, "event": result.outcome.value},
+        )
     return web.Response(status=204)
 
 

@@ -14,7 +14,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from dependency_injector import providers
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from adapters.otel.tracing import OtelTracer
 from domain.webhook import sign
 from entrypoints.config import load_settings
 from entrypoints.container import build_container
@@ -82,6 +87,7 @@ async def run_scenario(
     fake_gcs: gcs.FakeGcs,
     pubsub_emulator: pubsub.PubSubEmulator,
     spanner_database: Any,
+    exporter: InMemorySpanExporter | None = None,
 ) -> dict[str, Any]:
     urls = await stack.start()
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", fake_gcs.url)
@@ -103,7 +109,12 @@ async def run_scenario(
             "PIPELINE_RETRY_BASE_SECONDS": "0.2",
         }
     )
-    service = await start_server(create_app(build_container(settings)))
+    container = build_container(settings)
+    if exporter is not None:
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        container.tracer.override(providers.Object(OtelTracer(provider)))
+    service = await start_server(create_app(container))
     stack.servers.append(service)
     pubsub_emulator.create_push_subscription(topic, f"{service.url}/v1/pubsub/push")
     async with aiohttp.ClientSession() as http:
@@ -148,8 +159,12 @@ async def test_a_webhook_reaches_completed_through_the_pubsub_push(
     pubsub_emulator: pubsub.PubSubEmulator,
     spanner_database: Any,
 ) -> None:
-    call = await run_scenario(stack, monkeypatch, fake_gcs, pubsub_emulator, spanner_database)
+    exporter = InMemorySpanExporter()
+    call = await run_scenario(
+        stack, monkeypatch, fake_gcs, pubsub_emulator, spanner_database, exporter
+    )
     assert call["stage"] == "COMPLETED", call.get("failure")
+    assert_one_trace_across_pubsub(await delivered(exporter))
     assert call["recording"]["uri"].startswith(f"gs://{fake_gcs.bucket}/")
     assert call["transcript"]["engine"] == "google-chirp_3"
     assert {s["speaker"] for s in call["transcript"]["segments"]} == {"1", "2"}
@@ -171,3 +186,40 @@ async def test_malformed_gemini_output_ends_in_a_rules_analysis_not_a_failure(
     assert call["stage"] == "COMPLETED", call.get("failure")
     assert call["analysis"]["engine"].startswith("rules (vertex fallback")
     assert call["lead_score"]["score"] > 0
+
+
+async def delivered(exporter: InMemorySpanExporter) -> tuple[ReadableSpan, ...]:
+    """The spans once the push's delivery span has ended (just after the call's last save)."""
+    deadline = time.monotonic() + 10
+    while not any(s.name == "deliver.push" for s in exporter.get_finished_spans()):
+        assert time.monotonic() < deadline, "the push delivery's span never ended"
+        await asyncio.sleep(0.05)
+    return exporter.get_finished_spans()
+
+
+def assert_one_trace_across_pubsub(spans: tuple[ReadableSpan, ...]) -> None:
+    """The webhook's trace goes through the Pub/Sub message's attributes to the push delivery,
+    every stage and the adapters in the Google Cloud shape."""
+    [admitted] = [s for s in spans if s.name == "admit_call"]
+    in_trace = [s for s in spans if s.context.trace_id == admitted.context.trace_id]
+    names = {s.name for s in in_trace}
+    assert {
+        "POST /v1/callrail/webhook",
+        "enqueue",
+        "deliver.push",
+        "process_call",
+        "speech.transcribe",
+        "analyzer.analyze",
+        "storage.put",
+        "crm.create_activity",
+        "db.commit",
+        *(f"stage.{stage}" for stage in ("RECORDING_STORED", "SYNCED", "COMPLETED")),
+    } <= names
+    by_id = {s.context.span_id: s.name for s in in_trace}
+    [delivery] = [s for s in in_trace if s.name == "deliver.push"]
+    assert delivery.parent is not None
+    assert by_id[delivery.parent.span_id] == "admit_call"
+    # The push request itself is a trace of its own; the delivery is not in it.
+    pushes = [s for s in spans if s.name == "POST /v1/pubsub/push"]
+    assert pushes
+    assert all(p.context.trace_id != admitted.context.trace_id for p in pushes)

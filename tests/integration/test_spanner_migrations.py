@@ -35,7 +35,9 @@ async def test_migrations_apply_once(spanner_database: SpannerDatabase) -> None:
     # The fixture migrated the database already: nothing is pending, a second run does nothing.
     assert await pending_migrations(spanner_database) == []
     assert await migrate(spanner_database) == []
-    recorded = await spanner_database.query("SELECT version, name FROM SchemaMigrations")
+    recorded = await spanner_database.query(
+        "SELECT version, name FROM SchemaMigrations ORDER BY version"
+    )
     assert recorded == [[version, name] for version, name, _ in available_migrations()]
 
 
@@ -66,6 +68,7 @@ async def test_call_tables_are_interleaved_in_their_tenant(
         ["calls", "tenants", "CASCADE"],
         ["jobs", "calls", "CASCADE"],
         ["tenants", None, None],
+        ["usage_entries", "tenants", "CASCADE"],
     ]
     indexes = await spanner_database.query(
         "SELECT index_name, is_unique, parent_table_name FROM information_schema.indexes"
@@ -85,7 +88,7 @@ async def test_call_tables_are_interleaved_in_their_tenant(
         " WHERE column_name = 'committed_at' AND option_name = 'allow_commit_timestamp'"
         " AND option_value = 'TRUE' ORDER BY table_name"
     )
-    assert stamped == [["api_keys"], ["calls"], ["jobs"], ["tenants"]]
+    assert stamped == [["api_keys"], ["calls"], ["jobs"], ["tenants"], ["usage_entries"]]
 
 
 async def test_deleting_a_tenant_deletes_what_it_owns(spanner_database: SpannerDatabase) -> None:

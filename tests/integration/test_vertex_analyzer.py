@@ -16,8 +16,10 @@ from google.oauth2.credentials import Credentials
 from adapters.rules.analyzer import RulesCallAnalyzer
 from adapters.vertex.analyzer import TokenUsage, VertexCallAnalyzer
 from domain.call import CallMetadata
+from domain.codec import analysis_to_dict
 from domain.results import Intent, Segment, Sentiment, Transcript, Urgency
 from domain.tenant import AiConfig
+from domain.usage import UsageDelta
 from entrypoints.standins import serve
 from entrypoints.standins.vertex import DEFAULT_ANSWER, FakeVertex
 
@@ -115,6 +117,11 @@ async def test_a_valid_answer_is_the_analysis_with_its_token_counts(
     assert usage.total_tokens == usage.prompt_tokens + usage.output_tokens
     assert usage.responses == 1
     assert usages == [usage]
+    # What the pipeline meters, carried by the analysis (not part of its JSON).
+    assert analysis.usage == UsageDelta(
+        llm_tokens_in=usage.prompt_tokens, llm_tokens_out=usage.output_tokens
+    )
+    assert "usage" not in (analysis_to_dict(analysis) or {})
 
 
 async def test_the_request_has_the_context_and_transcript_but_no_phone_number(
@@ -155,6 +162,8 @@ async def test_malformed_json_is_retried_once_then_the_rules_answer(
     usage = analyzer.last_usage
     assert usage is not None
     assert usage.responses == 2  # the rejected answers cost tokens too
+    assert analysis.usage.llm_tokens_in == usage.prompt_tokens > 0
+    assert analysis.usage.llm_tokens_out == usage.output_tokens > 0
 
 
 async def test_one_malformed_answer_then_a_valid_one_is_the_analysis(
@@ -192,6 +201,7 @@ async def test_500_every_time_falls_back_after_bounded_retries(
     assert analysis.engine == "rules (vertex fallback: HTTP 500)"
     assert len(vertex.generate_requests) == 3
     assert analyzer.last_usage is None  # no answer, no tokens
+    assert not analysis.usage
 
 
 async def test_429_every_time_falls_back_as_rate_limited(

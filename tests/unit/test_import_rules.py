@@ -154,3 +154,28 @@ def test_the_checks_catch_what_they_look_for(tmp_path: Path) -> None:
         p.search("key = new_api_key(t, random_token, self._clock.now())")
         for p in FORBIDDEN_CALLS.values()
     )
+
+
+OTEL = sources("adapters/otel")
+# The OpenTelemetry adapters: the SDK and its exporters (Prometheus's client for /v1/metrics).
+OTEL_THIRD_PARTY = {"opentelemetry", "prometheus_client", "__future__"}
+
+
+def test_the_opentelemetry_adapters_are_checked() -> None:
+    assert ROOT / "adapters" / "otel" / "tracing.py" in OTEL
+
+
+@pytest.mark.parametrize("path", OTEL, ids=relative)
+def test_the_opentelemetry_adapters_import_only_opentelemetry_and_inner_layers(
+    path: Path,
+) -> None:
+    allowed = OTEL_THIRD_PARTY | {"domain", "ports", "adapters"}
+    bad = [
+        f"{relative(path)}:{line} imports {module}"
+        for module, line in imports(path)
+        if module.split(".")[0] not in sys.stdlib_module_names | allowed
+        or (module.startswith("adapters.") and not module.startswith("adapters.otel"))
+    ]
+    assert not bad, "adapters/otel is OpenTelemetry over the ports, nothing else:\n" + "\n".join(
+        bad
+    )

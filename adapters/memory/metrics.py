@@ -1,0 +1,47 @@
+"""Metrics that go nowhere, and metrics kept as a list of what was said, for tests."""
+
+from __future__ import annotations
+
+from domain.results import SyncStatus, Tier
+from domain.stages import Stage
+from ports.metrics import Metrics
+
+
+class NullMetrics(Metrics):
+    def stage_finished(self, stage: Stage, seconds: float, *, skipped: bool) -> None:
+        pass
+
+    def lead_scored(self, tier: Tier) -> None:
+        pass
+
+    def crm_synced(self, crm_type: str, outcome: SyncStatus) -> None:
+        pass
+
+    def retry_scheduled(self, stage: Stage, reason: str) -> None:
+        pass
+
+    def dead_end(self, stage: Stage) -> None:
+        pass
+
+
+class RecordedMetrics(Metrics):
+    """Each emission as a tuple: ("stage", stage, skipped), ("tier", tier), ("crm", type,
+    outcome), ("retry", stage, reason), ("dead_end", stage). Durations are left out."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[object, ...]] = []
+
+    def stage_finished(self, stage: Stage, seconds: float, *, skipped: bool) -> None:
+        self.events.append(("stage", stage, skipped))
+
+    def lead_scored(self, tier: Tier) -> None:
+        self.events.append(("tier", tier))
+
+    def crm_synced(self, crm_type: str, outcome: SyncStatus) -> None:
+        self.events.append(("crm", crm_type, outcome))
+
+    def retry_scheduled(self, stage: Stage, reason: str) -> None:
+        self.events.append(("retry", stage, reason))
+
+    def dead_end(self, stage: Stage) -> None:
+        self.events.append(("dead_end", stage))

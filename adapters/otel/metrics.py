@@ -1,0 +1,154 @@
+"""The Metrics port on the OpenTelemetry SDK, read by Prometheus through the SDK's Prometheus
+reader: instruments are OpenTelemetry's (so an OTLP reader could be added beside it), and
+`render()` gives the text exposition format for GET /v1/metrics.
+
+Every instance has its own MeterProvider and its own prometheus_client registry, never the
+global ones: a process may hold several (tests, the demo), and none registers anything at
+import time. The reader is pull-based: nothing runs in the background.
+
+The queue's figures need a database query, which an observable gauge's synchronous callback
+cannot make: `refresh()` (awaited by the endpoint before it renders) asks the queue probe at
+most every `cache_s` seconds, and the gauges report what it last said. When the probe fails the
+gauges are left out rather than showing stale numbers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from prometheus_client import CollectorRegistry, generate_latest
+
+from domain.results import SyncStatus, Tier
+from domain.stages import Stage
+from ports.health import HealthProbe
+from ports.metrics import Metrics
+
+# The classic text format: what generate_latest writes with its default (underscore) escaping,
+# and what every Prometheus version reads.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+HTTP_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+STAGE_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+PROBE_TIMEOUT_S = 2.0
+
+
+class OtelMetrics(Metrics):
+    def __init__(self, queue_probe: HealthProbe | None = None, *, cache_s: float = 5.0):
+        """`queue_probe`: a probe whose figures hold `depth` (jobs waiting) and `oldest_due_s`
+        (how long the oldest has been due), as entrypoints.probes.QueueProbe's do."""
+        self.registry = CollectorRegistry(auto_describe=True)
+        reader = PrometheusMetricReader(
+            disable_target_info=True, scope_info_enabled=False, registry=self.registry
+        )
+        self._provider = MeterProvider(
+            metric_readers=[reader],
+            views=[
+                _buckets("pipeline.http.request.duration", HTTP_BUCKETS_S),
+                _buckets("pipeline.stage.duration", STAGE_BUCKETS_S),
+            ],
+            shutdown_on_exit=False,
+        )
+        meter = self._provider.get_meter("ingestion_pipeline")
+        self._requests = meter.create_counter(
+            "pipeline.http.requests", "{request}", "HTTP requests by method, route and status"
+        )
+        self._latency = meter.create_histogram(
+            "pipeline.http.request.duration", "s", "HTTP request latency by route and status"
+        )
+        self._stages = meter.create_histogram(
+            "pipeline.stage.duration", "s", "Time each pipeline stage took, by stage"
+        )
+        self._leads = meter.create_counter("pipeline.leads", "{call}", "Calls scored, by tier")
+        self._syncs = meter.create_counter(
+            "pipeline.crm.syncs", "{sync}", "CRM sync attempts by CRM type and outcome"
+        )
+        self._retries = meter.create_counter(
+            "pipeline.retries", "{delivery}", "Deliveries scheduled again, by stage and reason"
+        )
+        self._dead_ends = meter.create_counter(
+            "pipeline.dead_ends", "{call}", "Calls FAILED for good, by the stage they failed at"
+        )
+        meter.create_observable_gauge(
+            "pipeline.queue.depth", [self._observe_depth], "{job}", "Jobs waiting in the queue"
+        )
+        meter.create_observable_gauge(
+            "pipeline.queue.oldest_job_age",
+            [self._observe_age],
+            "s",
+            "How long the oldest waiting job has been due",
+        )
+        self._probe = queue_probe
+        self._cache_s = cache_s
+        self._queue: tuple[float, float] | None = None  # (depth, oldest_due_s)
+        self._queue_read_at: float | None = None
+        self._refreshing = asyncio.Lock()
+
+    # --- the port --------------------------------------------------------------------------
+
+    def stage_finished(self, stage: Stage, seconds: float, *, skipped: bool) -> None:
+        self._stages.record(seconds, {"stage": stage.value, "skipped": str(skipped).lower()})
+
+    def lead_scored(self, tier: Tier) -> None:
+        self._leads.add(1, {"tier": tier.value})
+
+    def crm_synced(self, crm_type: str, outcome: SyncStatus) -> None:
+        self._syncs.add(1, {"crm_type": crm_type, "outcome": outcome.value})
+
+    def retry_scheduled(self, stage: Stage, reason: str) -> None:
+        self._retries.add(1, {"stage": stage.value, "reason": reason})
+
+    def dead_end(self, stage: Stage) -> None:
+        self._dead_ends.add(1, {"stage": stage.value})
+
+    # --- the service's own -----------------------------------------------------------------
+
+    def http_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """`route` is the route's template (/v1/tenants/{tenant_id}/calls), never the path."""
+        labels = {
+            "method": method if method in HTTP_METHODS else "OTHER",
+            "route": route,
+            "status": str(status),
+        }
+        self._requests.add(1, labels)
+        self._latency.record(seconds, labels)
+
+    async def refresh(self) -> None:
+        """Reads the queue's figures if the last reading is older than `cache_s`."""
+        if self._probe is None:
+            return
+        async with self._refreshing:
+            now = time.monotonic()
+            if self._queue_read_at is not None and now - self._queue_read_at < self._cache_s:
+                return
+            try:
+                health = await asyncio.wait_for(self._probe.check(), PROBE_TIMEOUT_S)
+            except TimeoutError:
+                health = None
+            figures = health.figures if health is not None else {}
+            if "depth" in figures and "oldest_due_s" in figures:
+                self._queue = (figures["depth"], figures["oldest_due_s"])
+            else:
+                self._queue = None
+            self._queue_read_at = now
+
+    def render(self) -> bytes:
+        """Every metric in the Prometheus text format (CONTENT_TYPE)."""
+        return generate_latest(self.registry)
+
+    def _observe_depth(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [] if self._queue is None else [Observation(self._queue[0])]
+
+    def _observe_age(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [] if self._queue is None else [Observation(self._queue[1])]
+
+
+def _buckets(instrument: str, boundaries: tuple[float, ...]) -> View:
+    return View(
+        instrument_name=instrument,
+        aggregation=ExplicitBucketHistogramAggregation(boundaries),
+    )

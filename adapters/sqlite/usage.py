@@ -1,0 +1,68 @@
+"""Usage totals in SQLite: one row a tenant a day, added to with an upsert."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Protocol, TypeVar
+
+from domain.errors import TenantNotFound
+from domain.usage import DailyUsage, UsageDelta
+from ports.repositories import UsageRepository
+
+T = TypeVar("T")
+
+_COUNTS = ("audio_ms", "llm_tokens_in", "llm_tokens_out", "crm_api_calls", "stored_bytes")
+_ADD = (
+    f"INSERT INTO usage_daily (tenant_id, day, {', '.join(_COUNTS)})"  # noqa: S608 - constants
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, day) DO UPDATE SET "
+    + ", ".join(f"{c} = {c} + excluded.{c}" for c in _COUNTS)
+)
+
+
+class Session(Protocol):
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
+
+
+def _counts(delta: UsageDelta) -> tuple[int, ...]:
+    return (
+        round(delta.audio_seconds * 1000),
+        delta.llm_tokens_in,
+        delta.llm_tokens_out,
+        delta.crm_api_calls,
+        delta.stored_bytes,
+    )
+
+
+def _daily_from_row(row: sqlite3.Row) -> DailyUsage:
+    audio_ms, tokens_in, tokens_out, crm_calls, stored = row[1:]
+    return DailyUsage(
+        date.fromisoformat(row[0]),
+        UsageDelta(audio_ms / 1000, tokens_in, tokens_out, crm_calls, stored),
+    )
+
+
+class SqliteUsageRepository(UsageRepository):
+    def __init__(self, session: Session):
+        self._s = session
+
+    async def add(self, tenant_id: str, day: date, delta: UsageDelta) -> None:
+        def upsert(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(_ADD, (tenant_id, day.isoformat(), *_counts(delta)))
+            except sqlite3.IntegrityError:
+                raise TenantNotFound(f"no tenant {tenant_id}") from None
+
+        await self._s.run(upsert)
+
+    async def for_tenant(self, tenant_id: str, since_day: date) -> Sequence[DailyUsage]:
+        def select(conn: sqlite3.Connection) -> list[DailyUsage]:
+            rows = conn.execute(
+                f"SELECT day, {', '.join(_COUNTS)} FROM usage_daily"  # noqa: S608 - constants
+                " WHERE tenant_id = ? AND day >= ? ORDER BY day",
+                (tenant_id, since_day.isoformat()),
+            )
+            return [_daily_from_row(r) for r in rows]
+
+        return await self._s.run(select)

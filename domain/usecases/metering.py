@@ -1,0 +1,40 @@
+"""What ProcessCall tells the Metrics port, read off the call at each step it saves: a stage
+done, a retry scheduled, a dead end. Kept here so the use case says only when."""
+
+from __future__ import annotations
+
+from domain.call import Call
+from domain.results import SyncStatus
+from domain.stages import Stage
+from ports.metrics import Metrics
+
+
+class PipelineMeter:
+    def __init__(self, metrics: Metrics | None):
+        self._metrics = metrics
+
+    def stage_done(self, stage: Stage, call: Call, seconds: float, *, skipped: bool) -> None:
+        m = self._metrics
+        if m is None:
+            return
+        m.stage_finished(stage, seconds, skipped=skipped)
+        if stage is Stage.SCORED and call.lead_score is not None:
+            m.lead_scored(call.lead_score.tier)
+        if stage is Stage.SYNCED and call.crm_sync is not None:
+            m.crm_synced(call.crm_sync.type, call.crm_sync.status)
+
+    def retrying(self, stage: Stage, call: Call, reason: str) -> None:
+        m = self._metrics
+        if m is None:
+            return
+        m.retry_scheduled(stage, reason)
+        if stage is Stage.SYNCED and call.crm_sync is not None:
+            m.crm_synced(call.crm_sync.type, SyncStatus.PENDING)
+
+    def dead_end(self, stage: Stage, call: Call) -> None:
+        m = self._metrics
+        if m is None:
+            return
+        m.dead_end(stage)
+        if stage is Stage.SYNCED and call.crm_sync is not None:
+            m.crm_synced(call.crm_sync.type, SyncStatus.FAILED)

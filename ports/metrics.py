@@ -1,0 +1,32 @@
+"""Operational metrics the pipeline emits. Methods are synchronous on purpose: recording a
+number is an in-memory update that never waits and never fails the call it describes.
+
+Labels are bounded sets (stages, tiers, CRM types, outcome names): never a tenant or call id."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from domain.results import SyncStatus, Tier
+from domain.stages import Stage
+
+
+class Metrics(Protocol):
+    def stage_finished(self, stage: Stage, seconds: float, *, skipped: bool) -> None:
+        """A stage's work is done and saved; `seconds` of wall time it took."""
+        ...
+
+    def lead_scored(self, tier: Tier) -> None: ...
+
+    def crm_synced(self, crm_type: str, outcome: SyncStatus) -> None:
+        """One sync attempt's outcome: success, skipped (no CRM), failed (for good), or
+        pending (it failed this time and will be retried)."""
+        ...
+
+    def retry_scheduled(self, stage: Stage, reason: str) -> None:
+        """The call will be delivered again: `reason` is `transient` or `rate_limited`."""
+        ...
+
+    def dead_end(self, stage: Stage) -> None:
+        """The call is FAILED for good at this stage."""
+        ...
