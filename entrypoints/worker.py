@@ -138,8 +138,8 @@ class LocalWorkerPool:
         span.set_attribute("outcome", result.outcome.value)
         log.info(
             "call %s: %s at %s",
-            result.outcome,
             job.call_id,
+            result.outcome,
             result.stage,
             extra={**context, "stage": str(result.stage), "event": result.outcome.value},
         )
