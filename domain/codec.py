@@ -23,6 +23,7 @@ from domain.results import (
     Urgency,
 )
 from domain.stages import Stage
+from domain.usage import UsageDelta
 
 
 def iso(at: datetime | None) -> str | None:
@@ -115,19 +116,33 @@ def analysis_to_dict(a: CallAnalysis | None) -> dict[str, Any] | None:
         "is_spam": a.is_spam,
         "is_existing_customer": a.is_existing_customer,
         "key_phrases": list(a.key_phrases),
+        **_tokens(a),
     }
+
+
+def _tokens(a: CallAnalysis) -> dict[str, Any]:
+    """The LLM tokens this analysis cost, when a model produced it (per call, for chargeback)."""
+    if not (a.usage.llm_tokens_in or a.usage.llm_tokens_out):
+        return {}
+    return {"tokens": {"input": a.usage.llm_tokens_in, "output": a.usage.llm_tokens_out}}
 
 
 def analysis_from_dict(d: Mapping[str, Any] | None) -> CallAnalysis | None:
     if not d:
         return None
+    fields = {k: v for k, v in d.items() if k != "tokens"}
+    tokens = d.get("tokens") or {}
     return CallAnalysis(
         **{
-            **d,
+            **fields,
             "intent": Intent(d["intent"]),
             "sentiment": Sentiment(d["sentiment"]),
             "urgency": Urgency(d["urgency"]),
             "key_phrases": tuple(d.get("key_phrases", ())),
+            "usage": UsageDelta(
+                llm_tokens_in=int(tokens.get("input", 0)),
+                llm_tokens_out=int(tokens.get("output", 0)),
+            ),
         }
     )
 

@@ -169,6 +169,8 @@ async def test_a_webhook_reaches_completed_through_the_pubsub_push(
     assert call["transcript"]["engine"] == "google-chirp_3"
     assert {s["speaker"] for s in call["transcript"]["segments"]} == {"1", "2"}
     assert call["analysis"]["engine"].startswith("vertex:")
+    assert call["analysis"]["tokens"]["input"] > 0  # token counts recorded per call
+    assert call["analysis"]["tokens"]["output"] > 0
     assert call["crm_sync"]["status"] == "success"
     assert len(stack.hubspot.calls) == 1
     assert len(stack.hubspot.contacts) == 1

@@ -200,3 +200,25 @@ def test_equality_is_by_tenant_and_call_id() -> None:
     assert a != other_call
     assert len({a, same, other_tenant, other_call}) == 3
     assert a != ("acme", "CAL1")
+
+
+def test_an_analysis_keeps_its_llm_token_counts_per_call() -> None:
+    from domain.codec import analysis_from_dict, analysis_to_dict
+    from domain.results import CallAnalysis, Intent
+    from domain.usage import UsageDelta
+
+    analysis = CallAnalysis(
+        engine="vertex:gemini-2.5-flash",
+        summary="s",
+        intent=Intent.QUOTE_REQUEST,
+        usage=UsageDelta(llm_tokens_in=812, llm_tokens_out=95),
+    )
+    stored = analysis_to_dict(analysis)
+    assert stored is not None
+    assert stored["tokens"] == {"input": 812, "output": 95}
+    again = analysis_from_dict(stored)
+    assert again is not None
+    assert (again.usage.llm_tokens_in, again.usage.llm_tokens_out) == (812, 95)
+    rules = analysis_to_dict(CallAnalysis(engine="rules", summary="s", intent=Intent.OTHER))
+    assert rules is not None
+    assert "tokens" not in rules  # no model, no tokens
