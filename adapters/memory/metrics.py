@@ -1,27 +1,10 @@
-"""Metrics that go nowhere, and metrics kept as a list of what was said, for tests."""
+"""Metrics kept as a list of what was said, for tests. (No metrics at all: pass None.)"""
 
 from __future__ import annotations
 
 from domain.results import SyncStatus, Tier
 from domain.stages import Stage
 from ports.metrics import Metrics
-
-
-class NullMetrics(Metrics):
-    def stage_finished(self, stage: Stage, seconds: float, *, skipped: bool) -> None:
-        pass
-
-    def lead_scored(self, tier: Tier) -> None:
-        pass
-
-    def crm_synced(self, crm_type: str, outcome: SyncStatus) -> None:
-        pass
-
-    def retry_scheduled(self, stage: Stage, reason: str) -> None:
-        pass
-
-    def dead_end(self, stage: Stage) -> None:
-        pass
 
 
 class RecordedMetrics(Metrics):

@@ -7,6 +7,7 @@ waits for it, and records the file as applied instead of applying it twice."""
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from importlib import resources
@@ -28,6 +29,9 @@ _TRACKING = (
 DDL_TIMEOUT_S = 300.0
 
 
+# Read once: the files ship with the package, and the readiness check asks on every probe
+# (from the event loop). Callers only read the list.
+@functools.cache
 def available_migrations() -> list[tuple[int, str, list[str]]]:
     folder = resources.files("sql").joinpath("spanner")
     found = []

@@ -21,17 +21,3 @@ class SqliteHealthProbe(HealthProbe):
         if pending:
             return ComponentHealth("unhealthy", f"migrations not applied: {', '.join(pending)}")
         return ComponentHealth("healthy", "sqlite")
-
-
-class SqliteQueueProbe(HealthProbe):
-    def __init__(self, db: SqliteDatabase):
-        self._db = db
-
-    async def check(self) -> ComponentHealth:
-        try:
-            depth = await self._db.read(
-                lambda conn: conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
-            )
-        except (StorageUnavailable, sqlite3.Error) as exc:
-            return ComponentHealth("unhealthy", str(exc))
-        return ComponentHealth("healthy", "local durable queue", {"depth": depth})

@@ -4,6 +4,7 @@ finds the work done."""
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from datetime import UTC, datetime
@@ -14,6 +15,9 @@ from adapters.sqlite.database import SqliteDatabase
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
+# Read once: the files ship with the package, and the readiness check asks on every probe
+# (from the event loop). Callers only read the list.
+@functools.cache
 def available_migrations() -> list[tuple[int, str, str]]:
     folder = resources.files("sql").joinpath("sqlite")
     found = []
