@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
+from google.cloud.spanner_v1 import param_types
 from google.cloud.spanner_v1.database import Database
 
 from adapters.spanner.database import SpannerDatabase, TransactionContext
@@ -118,60 +119,83 @@ async def test_two_workers_never_both_claim_a_job(spanner_database: SpannerDatab
 async def test_an_aborted_transaction_is_rerun_and_applies_its_writes_once(
     spanner_database: SpannerDatabase,
 ) -> None:
+    """Another transaction holds a call's row while ours commits. The emulator settles such a
+    conflict by aborting one of the two, and which one varies from run to run; when it aborts
+    the holder, ours commits at once and the round is tried again on a fresh call."""
     uow_factory = SpannerUnitOfWorkFactory(spanner_database)
     await add_tenants(uow_factory, make_tenant())
-    await add_calls(uow_factory, make_call("acme", "c1", T0))
-    async with uow_factory() as uow:
-        await uow.jobs.add(Job("j1", "acme", "CALc1", T0), due_at=T0)
-        await uow.commit()
-
-    # Another transaction holds the call's row: ours is aborted until it lets go.
     database: Database = await spanner_database.run(lambda d: d)
-    holding, release = threading.Event(), threading.Event()
 
-    def hold_the_row() -> None:
-        session = database.session()  # type: ignore[no-untyped-call]
-        session.create()
-        txn = session.transaction()
-        txn.begin()
-        list(txn.execute_sql("SELECT version FROM calls WHERE call_id = 'CALc1'"))
-        txn.update("calls", ["tenant_id", "call_id", "attempts"], [["acme", "CALc1", 99]])
-        holding.set()
-        release.wait(30)
-        txn.rollback()
-        session.delete()
-
-    holder = threading.Thread(target=hold_the_row)
-    holder.start()
-    assert await asyncio.to_thread(holding.wait, 30)
-    attempts_before = spanner_database.transaction_attempts
-    try:
+    async def round_on(n: int) -> bool:
+        """True when our transaction was aborted at least once and re-run."""
+        call_id, job_id = f"CALc{n}", f"j{n}"
+        await add_calls(uow_factory, make_call("acme", f"c{n}", T0))
         async with uow_factory() as uow:
-            call = await uow.calls.get("acme", "CALc1")
-            assert call is not None
-            call.advance(Stage.RECORDING_STORED, T0)
-            await uow.calls.update(call)
-            await uow.jobs.reschedule("j1", T0 + timedelta(minutes=1), "503")  # attempts + 1
-            await uow.jobs.add(Job("j2", "acme", "CALc1", T0), due_at=T0)
-            commit = asyncio.create_task(uow.commit())
-            deadline = time.monotonic() + 20
-            while spanner_database.transaction_attempts < attempts_before + 2:
-                assert time.monotonic() < deadline, "the transaction was never aborted"
-                await asyncio.sleep(0.05)
-            release.set()
-            await commit
-    finally:
-        release.set()
-        await asyncio.to_thread(holder.join, 30)
+            await uow.jobs.add(Job(job_id, "acme", call_id, T0), due_at=T0)
+            await uow.commit()
+        holding, release = threading.Event(), threading.Event()
 
-    assert spanner_database.transaction_attempts >= attempts_before + 2
-    stored = await read_call(uow_factory, "acme", "CALc1")
-    assert stored is not None
-    assert (stored.stage, stored.version, stored.attempts) == (Stage.RECORDING_STORED, 2, 0)
-    jobs = await spanner_database.query(
-        "SELECT job_id, attempts, last_error FROM jobs ORDER BY job_id"
-    )
-    assert jobs == [["j1", 1, "503"], ["j2", 0, None]]
+        def hold_the_row() -> None:
+            session = database.session()  # type: ignore[no-untyped-call]
+            session.create()
+            txn = session.transaction()
+            txn.begin()
+            found = txn.execute_sql(
+                "SELECT version FROM calls WHERE call_id = @call",
+                params={"call": call_id},
+                param_types={"call": param_types.STRING},
+            )
+            list(found)
+            txn.update("calls", ["tenant_id", "call_id", "attempts"], [["acme", call_id, 99]])
+            holding.set()
+            release.wait(30)
+            try:
+                txn.rollback()
+            finally:
+                session.delete()
+
+        holder = threading.Thread(target=hold_the_row)
+        holder.start()
+        assert await asyncio.to_thread(holding.wait, 30)
+        attempts_before = spanner_database.transaction_attempts
+        try:
+            async with uow_factory() as uow:
+                call = await uow.calls.get("acme", call_id)
+                assert call is not None
+                call.advance(Stage.RECORDING_STORED, T0)
+                await uow.calls.update(call)
+                await uow.jobs.reschedule(job_id, T0 + timedelta(minutes=1), "503")
+                await uow.jobs.add(Job(f"{job_id}-next", "acme", call_id, T0), due_at=T0)
+                commit = asyncio.create_task(uow.commit())
+                deadline = time.monotonic() + 20
+                while spanner_database.transaction_attempts < attempts_before + 2:
+                    if commit.done():
+                        break  # the emulator aborted the holder: ours went through at once
+                    assert time.monotonic() < deadline, "the commit neither ended nor re-ran"
+                    await asyncio.sleep(0.05)
+                release.set()
+                await commit
+        finally:
+            release.set()
+            await asyncio.to_thread(holder.join, 30)
+
+        # Whichever transaction the emulator aborted, ours applied its writes exactly once.
+        stored = await read_call(uow_factory, "acme", call_id)
+        assert stored is not None
+        assert (stored.stage, stored.version, stored.attempts) == (Stage.RECORDING_STORED, 2, 0)
+        jobs = await spanner_database.query(
+            "SELECT job_id, attempts, last_error FROM jobs WHERE call_id = @call ORDER BY job_id",
+            {"call": call_id},
+            {"call": param_types.STRING},
+        )
+        assert jobs == [[job_id, 1, "503"], [f"{job_id}-next", 0, None]]
+        return spanner_database.transaction_attempts >= attempts_before + 2
+
+    for n in range(1, 21):
+        if await round_on(n):
+            break
+    else:
+        pytest.fail("in 20 rounds the emulator never aborted our transaction")
 
 
 async def test_a_race_for_a_tenant_or_its_company_is_settled_by_the_schema(
