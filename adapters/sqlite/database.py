@@ -1,6 +1,11 @@
 """Connections and threads. One writer connection on its own thread (SQLite has one writer at a
-time anyway), guarded by an asyncio lock held for a whole unit of work; readers on a small pool
-of threads with a connection each, which WAL lets read while the writer writes."""
+time anyway), guarded by an asyncio lock; readers on a small pool of threads with a connection
+each, which WAL lets read while the writer writes.
+
+Group commit: `commit_unit` hands a unit of work's writes (one function) to a leader that
+applies every unit waiting at that moment in one transaction, each in a savepoint of its own
+(a unit that fails is rolled back alone and gets its error), then commits once: one trip to the
+writer thread and one fsync for the lot. A unit's awaiter returns only after that COMMIT."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,8 +22,46 @@ from domain.errors import StorageUnavailable
 
 T = TypeVar("T")
 Params = Sequence[Any] | dict[str, Any]
+Unit = Callable[[sqlite3.Connection], Any]
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+MAX_GROUP = 256  # units in one transaction: bounds the time the write lock is held
+
+
+def _storage_error(exc: sqlite3.DatabaseError) -> BaseException:
+    if isinstance(exc, sqlite3.IntegrityError):
+        return exc
+    if isinstance(exc, sqlite3.OperationalError):
+        # Disk full, file unreadable, locked past the busy timeout: retry later.
+        return StorageUnavailable(f"the database is unavailable: {exc}")
+    return StorageUnavailable(f"the database failed: {exc}")
+
+
+def _apply_group(conn: sqlite3.Connection, units: Sequence[Unit]) -> list[tuple[bool, Any]]:
+    """Runs every unit in one transaction, each in its own savepoint; (True, result) or
+    (False, exception) per unit. Raises (and rolls everything back) only if the transaction
+    itself cannot begin or commit."""
+    outcomes: list[tuple[bool, Any]] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for unit in units:
+            conn.execute("SAVEPOINT unit")
+            try:
+                result = unit(conn)
+            except Exception as exc:  # the unit's own failure: undo it alone
+                conn.execute("ROLLBACK TO unit")
+                conn.execute("RELEASE unit")
+                error = _storage_error(exc) if isinstance(exc, sqlite3.DatabaseError) else exc
+                outcomes.append((False, error))
+            else:
+                conn.execute("RELEASE unit")
+                outcomes.append((True, result))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes
 
 
 def _connect(path: str, synchronous: str) -> sqlite3.Connection:
@@ -44,6 +88,9 @@ class SqliteDatabase:
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_conns_lock = threading.Lock()
         self.write_lock = asyncio.Lock()
+        self._waiting: list[tuple[Unit, asyncio.Future[Any]]] = []
+        self._leader: asyncio.Task[None] | None = None
+        self.groups_committed = 0  # transactions that group commit made (for benchmarks)
 
     @property
     def is_open(self) -> bool:
@@ -68,6 +115,8 @@ class SqliteDatabase:
             raise
 
     async def close(self) -> None:
+        if self._leader is not None:
+            await asyncio.gather(self._leader, return_exceptions=True)
         writer, readers = self._writer, self._reader_pool
         self._writer = self._reader_pool = None
         if writer is not None:
@@ -94,6 +143,53 @@ class SqliteDatabase:
         conn = self._writer_conn
         return await self._in(self._writer, lambda: fn(conn))
 
+    async def commit_unit(self, unit: Callable[[sqlite3.Connection], T]) -> T:
+        """Applies `unit` (a unit of work's writes) atomically, grouped with the units waiting
+        at the same time; returns its result once committed, or raises what it raised (it
+        alone was rolled back) or StorageUnavailable (none of the group was committed)."""
+        if self._writer is None:
+            raise StorageUnavailable("the database is not open")
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+        # Retrieved even when its caller was cancelled, so a failure is never logged as lost.
+        done.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._waiting.append((unit, done))
+        if self._leader is None:
+            self._leader = loop.create_task(self._lead())
+        # Shielded: a cancelled caller does not take its unit out of a group being committed.
+        return await asyncio.shield(done)
+
+    async def _lead(self) -> None:
+        try:
+            while self._waiting:
+                group = self._waiting[:MAX_GROUP]
+                del self._waiting[:MAX_GROUP]
+                units = [unit for unit, _ in group]
+                try:
+                    async with self.write_lock:
+                        outcomes = await self.write(partial(_apply_group, units=units))
+                except BaseException as exc:
+                    for _, done in group:
+                        if not done.done():
+                            done.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                self.groups_committed += 1
+                for (_, done), (ok, value) in zip(group, outcomes, strict=True):
+                    if done.done():
+                        continue
+                    if ok:
+                        done.set_result(value)
+                    else:
+                        done.set_exception(value)
+        finally:
+            self._leader = None
+            for _, done in self._waiting:  # only if the leader itself was cancelled
+                if not done.done():
+                    done.set_exception(StorageUnavailable("the database is closing"))
+            self._waiting.clear()
+
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._reader_pool is None:
             raise StorageUnavailable("the database is not open")
@@ -115,8 +211,5 @@ class SqliteDatabase:
             return await asyncio.get_running_loop().run_in_executor(pool, fn)
         except sqlite3.IntegrityError:
             raise
-        except sqlite3.OperationalError as exc:
-            # Disk full, file unreadable, locked past the busy timeout: retry later.
-            raise StorageUnavailable(f"the database is unavailable: {exc}") from exc
         except sqlite3.DatabaseError as exc:
-            raise StorageUnavailable(f"the database failed: {exc}") from exc
+            raise _storage_error(exc) from exc

@@ -1,31 +1,27 @@
-"""SQLite repositories and their unit of work. Each method sends one function to the database
-thread; rows are mapped to domain objects in one private function per table."""
+"""SQLite repositories and their unit of work (see session.py for how a unit reaches the
+database); rows are mapped to domain objects in one private function per table."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 
+from adapters.sqlite.calls import KnownCalls, SqliteCallRepository
+from adapters.sqlite.calls import t as _t
 from adapters.sqlite.database import SqliteDatabase
-from adapters.sqlite.outcomes import select_outcomes
+from adapters.sqlite.session import Session
 from adapters.sqlite.usage import SqliteUsageRepository
 from domain import codec
 from domain.apikeys import ApiKey
-from domain.call import Call
-from domain.errors import CallNotFound, ConcurrentUpdate, TenantAlreadyExists, TenantNotFound
+from domain.errors import TenantAlreadyExists, TenantNotFound
 from domain.jobs import Job
-from domain.paging import decode_cursor, encode_cursor
-from domain.stages import Stage, stages_matching
-from domain.stats import CallOutcome
 from domain.tenant import Tenant, parse_tenant, tenant_document
 from ports.repositories import (
     ApiKeyRepository,
-    CallPage,
-    CallRepository,
     JobRepository,
     TenantRepository,
     UnitOfWork,
@@ -33,36 +29,6 @@ from ports.repositories import (
 )
 
 T = TypeVar("T")
-
-
-def _t(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
-
-
-def _load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-class _Session:
-    def __init__(self, db: SqliteDatabase, read_only: bool):
-        self._db = db
-        self._read_only = read_only
-
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._read_only:
-            return await self._db.read(fn)
-
-        def in_transaction(conn: sqlite3.Connection) -> T:
-            # The transaction starts with the first statement, in the same trip to the thread.
-            if not conn.in_transaction:
-                conn.execute("BEGIN IMMEDIATE")
-            return fn(conn)
-
-        return await self._db.write(in_transaction)
 
 
 def _tenant_from_row(row: sqlite3.Row) -> Tenant:
@@ -74,7 +40,7 @@ def _tenant_from_row(row: sqlite3.Row) -> Tenant:
 
 
 class SqliteTenantRepository(TenantRepository):
-    def __init__(self, session: _Session):
+    def __init__(self, session: Session):
         self._s = session
 
     async def add(self, tenant: Tenant) -> None:
@@ -117,7 +83,7 @@ class SqliteTenantRepository(TenantRepository):
             row = conn.execute("SELECT * FROM tenants WHERE tenant_id = ?", (tenant_id,)).fetchone()
             return _tenant_from_row(row) if row else None
 
-        return await self._s.run(select)
+        return await self._s.read(select)
 
     async def get_by_company(self, company_ids: Sequence[str]) -> Tenant | None:
         def select(conn: sqlite3.Connection) -> Tenant | None:
@@ -129,7 +95,7 @@ class SqliteTenantRepository(TenantRepository):
                     return _tenant_from_row(row)
             return None
 
-        return await self._s.run(select)
+        return await self._s.read(select)
 
     async def list(self) -> Sequence[Tenant]:
         def select(conn: sqlite3.Connection) -> list[Tenant]:
@@ -138,7 +104,7 @@ class SqliteTenantRepository(TenantRepository):
                 for r in conn.execute("SELECT * FROM tenants ORDER BY tenant_id")
             ]
 
-        return await self._s.run(select)
+        return await self._s.read(select)
 
     async def update(self, tenant: Tenant) -> None:
         def save(conn: sqlite3.Connection) -> None:
@@ -157,187 +123,8 @@ class SqliteTenantRepository(TenantRepository):
         await self._s.run(save)
 
 
-_CALL_COLUMNS = (
-    "tenant_id, call_id, stage, received_at, completed_at, attempts, metadata, recording_url,"
-    " raw_payload, recording, transcript, analysis, lead_score, crm_sync, failure, timeline,"
-    " lease_owner, lease_expires_at, version, updated_at"
-)
-
-
-def _call_values(call: Call, version: int) -> tuple[Any, ...]:
-    # updated_at is the call's last recorded activity, in the domain's time, so the sweep's
-    # deadline (also the domain's time) compares like with like.
-    last_activity = call.timeline[-1].at if call.timeline else call.received_at
-    return (
-        call.tenant_id,
-        call.call_id,
-        call.stage.value,
-        _t(call.received_at),
-        _t(call.completed_at) if call.completed_at else None,
-        call.attempts,
-        _json(codec.metadata_to_dict(call.metadata)),
-        call.recording_url,
-        _json(dict(call.raw_payload)),
-        _json(codec.recording_to_dict(call.recording)),
-        _json(codec.transcript_to_dict(call.transcript)),
-        _json(codec.analysis_to_dict(call.analysis)),
-        _json(codec.score_to_dict(call.lead_score)),
-        _json(codec.crm_to_dict(call.crm_sync)),
-        _json(codec.failure_to_dict(call.failure)),
-        _json(codec.timeline_to_list(call.timeline)),
-        call.lease_owner,
-        _t(call.lease_expires_at) if call.lease_expires_at else None,
-        version,
-        _t(last_activity),
-    )
-
-
-def _call_from_row(row: sqlite3.Row) -> Call:
-    return Call(
-        tenant_id=row["tenant_id"],
-        call_id=row["call_id"],
-        received_at=datetime.fromisoformat(row["received_at"]),
-        metadata=codec.metadata_from_dict(json.loads(row["metadata"])),
-        recording_url=row["recording_url"],
-        raw_payload=json.loads(row["raw_payload"]),
-        stage=Stage(row["stage"]),
-        attempts=row["attempts"],
-        completed_at=codec.parse_time(row["completed_at"]),
-        recording=codec.recording_from_dict(_load(row["recording"])),
-        transcript=codec.transcript_from_dict(_load(row["transcript"])),
-        analysis=codec.analysis_from_dict(_load(row["analysis"])),
-        lead_score=codec.score_from_dict(_load(row["lead_score"])),
-        crm_sync=codec.crm_from_dict(_load(row["crm_sync"])),
-        failure=codec.failure_from_dict(_load(row["failure"])),
-        timeline=codec.timeline_from_list(json.loads(row["timeline"])),
-        lease_owner=row["lease_owner"],
-        lease_expires_at=codec.parse_time(row["lease_expires_at"]),
-        version=row["version"],
-    )
-
-
-class SqliteCallRepository(CallRepository):
-    def __init__(self, session: _Session):
-        self._s = session
-
-    async def add(self, call: Call) -> bool:
-        values = _call_values(call, 1)
-        placeholders = ", ".join("?" * len(values))
-
-        def insert(conn: sqlite3.Connection) -> bool:
-            try:
-                cursor = conn.execute(
-                    f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES ({placeholders})"  # noqa: S608
-                    " ON CONFLICT (tenant_id, call_id) DO NOTHING",
-                    values,
-                )
-            except sqlite3.IntegrityError:
-                raise TenantNotFound(f"no tenant {call.tenant_id}") from None
-            return cursor.rowcount == 1
-
-        created = await self._s.run(insert)
-        if created:
-            call.version = 1
-        return created
-
-    async def get(self, tenant_id: str, call_id: str) -> Call | None:
-        def select(conn: sqlite3.Connection) -> Call | None:
-            row = conn.execute(
-                "SELECT * FROM calls WHERE tenant_id = ? AND call_id = ?", (tenant_id, call_id)
-            ).fetchone()
-            return _call_from_row(row) if row else None
-
-        return await self._s.run(select)
-
-    async def update(self, call: Call) -> None:
-        values = _call_values(call, call.version + 1)
-        assignments = ", ".join(f"{c.strip()} = ?" for c in _CALL_COLUMNS.split(",")[2:])
-
-        def save(conn: sqlite3.Connection) -> None:
-            cursor = conn.execute(
-                f"UPDATE calls SET {assignments}"  # noqa: S608
-                " WHERE tenant_id = ? AND call_id = ? AND version = ?",
-                (*values[2:], call.tenant_id, call.call_id, call.version),
-            )
-            if cursor.rowcount == 1:
-                return
-            exists = conn.execute(
-                "SELECT 1 FROM calls WHERE tenant_id = ? AND call_id = ?",
-                (call.tenant_id, call.call_id),
-            ).fetchone()
-            if exists is None:
-                raise CallNotFound(f"no call {call.call_id}")
-            raise ConcurrentUpdate(f"call {call.call_id} changed since it was read")
-
-        await self._s.run(save)
-        call.version += 1
-
-    async def list(
-        self,
-        tenant_id: str,
-        *,
-        statuses: Sequence[str] = (),
-        since: datetime | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> CallPage:
-        where, params = ["tenant_id = ?"], [tenant_id]
-        if statuses:
-            stages = sorted(stages_matching(list(statuses)))
-            where.append(f"stage IN ({', '.join('?' * len(stages))})")
-            params.extend(stages)
-        if since is not None:
-            where.append("received_at >= ?")
-            params.append(_t(since))
-        if cursor is not None:
-            at, call_id = decode_cursor(cursor)
-            where.append("(received_at < ? OR (received_at = ? AND call_id < ?))")
-            params.extend([_t(at), _t(at), call_id])
-        sql = (
-            f"SELECT * FROM calls WHERE {' AND '.join(where)}"  # noqa: S608
-            " ORDER BY received_at DESC, call_id DESC LIMIT ?"
-        )
-
-        def select(conn: sqlite3.Connection) -> list[Call]:
-            return [_call_from_row(r) for r in conn.execute(sql, (*params, limit + 1))]
-
-        rows = await self._s.run(select)
-        page = rows[:limit]
-        more = len(rows) > limit
-        next_cursor = encode_cursor(page[-1].received_at, page[-1].call_id) if more else None
-        return CallPage(page, next_cursor)
-
-    async def outcomes(self, tenant_id: str, since: datetime) -> Sequence[CallOutcome]:
-        return await self._s.run(lambda conn: select_outcomes(conn, tenant_id, _t(since)))
-
-    async def extend_lease(self, tenant_id: str, call_id: str, owner: str, until: datetime) -> bool:
-        def extend(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                "UPDATE calls SET lease_expires_at = ?"
-                " WHERE tenant_id = ? AND call_id = ? AND lease_owner = ?",
-                (_t(until), tenant_id, call_id, owner),
-            )
-            return cursor.rowcount == 1
-
-        return await self._s.run(extend)
-
-    async def stalled(self, updated_before: datetime, limit: int) -> Sequence[tuple[str, str]]:
-        def select(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-            rows = conn.execute(
-                "SELECT c.tenant_id, c.call_id FROM calls c"
-                " WHERE c.stage NOT IN ('COMPLETED', 'FAILED') AND c.updated_at < ?"
-                " AND NOT EXISTS (SELECT 1 FROM jobs j"
-                "                 WHERE j.tenant_id = c.tenant_id AND j.call_id = c.call_id)"
-                " ORDER BY c.updated_at LIMIT ?",
-                (_t(updated_before), limit),
-            )
-            return [(r[0], r[1]) for r in rows]
-
-        return await self._s.run(select)
-
-
 class SqliteApiKeyRepository(ApiKeyRepository):
-    def __init__(self, session: _Session):
+    def __init__(self, session: Session):
         self._s = session
 
     async def add(self, key: ApiKey) -> None:
@@ -365,7 +152,7 @@ class SqliteApiKeyRepository(ApiKeyRepository):
                 row["hint"],
             )
 
-        return await self._s.run(select)
+        return await self._s.read(select)
 
 
 def _job_from_row(row: sqlite3.Row) -> Job:
@@ -379,7 +166,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
 
 
 class SqliteJobRepository(JobRepository):
-    def __init__(self, session: _Session):
+    def __init__(self, session: Session):
         self._s = session
 
     async def add(self, job: Job, due_at: datetime) -> None:
@@ -397,13 +184,13 @@ class SqliteJobRepository(JobRepository):
                 ),
             )
 
-        await self._s.run(insert)
+        await self._s.defer(insert)
 
     async def pending_count(self) -> int:
         def count(conn: sqlite3.Connection) -> int:
             return int(conn.execute("SELECT count(*) FROM jobs").fetchone()[0])
 
-        return await self._s.run(count)
+        return await self._s.read(count)
 
     async def pending_for(self, tenant_id: str, call_id: str) -> Sequence[Job]:
         def select(conn: sqlite3.Connection) -> list[Job]:
@@ -413,7 +200,7 @@ class SqliteJobRepository(JobRepository):
             )
             return [_job_from_row(r) for r in rows]
 
-        return await self._s.run(select)
+        return await self._s.read(select)
 
     async def claim_due(
         self, now: datetime, worker_id: str, claim_s: float, limit: int
@@ -435,7 +222,7 @@ class SqliteJobRepository(JobRepository):
         return await self._s.run(claim)
 
     async def extend_claims(self, job_ids: Sequence[str], worker_id: str, until: datetime) -> None:
-        await self._s.run(
+        await self._s.defer(
             lambda conn: conn.executemany(
                 "UPDATE jobs SET claimed_until = ? WHERE job_id = ? AND claimed_by = ?",
                 [(_t(until), job_id, worker_id) for job_id in job_ids],
@@ -443,10 +230,12 @@ class SqliteJobRepository(JobRepository):
         )
 
     async def complete(self, job_id: str) -> None:
-        await self._s.run(lambda conn: conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)))
+        await self._s.defer(
+            lambda conn: conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+        )
 
     async def reschedule(self, job_id: str, due_at: datetime, error: str | None) -> None:
-        await self._s.run(
+        await self._s.defer(
             lambda conn: conn.execute(
                 "UPDATE jobs SET due_at = ?, claimed_by = NULL, claimed_until = NULL,"
                 " attempts = attempts + 1, last_error = ? WHERE job_id = ?",
@@ -459,23 +248,19 @@ class SqliteJobRepository(JobRepository):
             row = conn.execute("SELECT min(due_at) FROM jobs").fetchone()
             return codec.parse_time(row[0])
 
-        return await self._s.run(select)
+        return await self._s.read(select)
 
 
 class SqliteUnitOfWork(UnitOfWork):
-    def __init__(self, db: SqliteDatabase, read_only: bool):
-        self._db = db
-        self._read_only = read_only
-        session = _Session(db, read_only)
-        self.tenants = SqliteTenantRepository(session)
-        self.calls = SqliteCallRepository(session)
-        self.api_keys = SqliteApiKeyRepository(session)
-        self.jobs = SqliteJobRepository(session)
-        self.usage = SqliteUsageRepository(session)
+    def __init__(self, db: SqliteDatabase, read_only: bool, known: KnownCalls | None = None):
+        self._session = Session(db, read_only)
+        self.tenants = SqliteTenantRepository(self._session)
+        self.calls = SqliteCallRepository(self._session, known or KnownCalls())
+        self.api_keys = SqliteApiKeyRepository(self._session)
+        self.jobs = SqliteJobRepository(self._session)
+        self.usage = SqliteUsageRepository(self._session)
 
     async def __aenter__(self) -> Self:
-        if not self._read_only:
-            await self._db.write_lock.acquire()
         return self
 
     async def __aexit__(
@@ -484,33 +269,18 @@ class SqliteUnitOfWork(UnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._read_only:
-            return
-        try:
-            if self._db.writer_in_transaction:
-                await self._db.write(_rollback)
-        finally:
-            self._db.write_lock.release()
+        await self._session.close()
 
     async def commit(self) -> None:
-        if self._read_only:
+        if self._session.read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
-        await self._db.write(_commit)
-
-
-def _commit(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        conn.execute("COMMIT")
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        conn.execute("ROLLBACK")
+        await self._session.commit()
 
 
 class SqliteUnitOfWorkFactory(UnitOfWorkFactory):
     def __init__(self, db: SqliteDatabase):
         self._db = db
+        self._known = KnownCalls()
 
     def __call__(self, *, read_only: bool = False) -> UnitOfWork:
-        return SqliteUnitOfWork(self._db, read_only)
+        return SqliteUnitOfWork(self._db, read_only, self._known)

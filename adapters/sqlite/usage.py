@@ -22,7 +22,9 @@ _ADD = (
 
 
 class Session(Protocol):
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
+
+    async def defer(self, fn: Callable[[sqlite3.Connection], object]) -> None: ...
 
 
 def _counts(delta: UsageDelta) -> tuple[int, ...]:
@@ -54,7 +56,7 @@ class SqliteUsageRepository(UsageRepository):
             except sqlite3.IntegrityError:
                 raise TenantNotFound(f"no tenant {tenant_id}") from None
 
-        await self._s.run(upsert)
+        await self._s.defer(upsert)
 
     async def for_tenant(self, tenant_id: str, since_day: date) -> Sequence[DailyUsage]:
         def select(conn: sqlite3.Connection) -> list[DailyUsage]:
@@ -65,4 +67,4 @@ class SqliteUsageRepository(UsageRepository):
             )
             return [_daily_from_row(r) for r in rows]
 
-        return await self._s.run(select)
+        return await self._s.read(select)

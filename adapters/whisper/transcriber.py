@@ -118,7 +118,7 @@ class WhisperTranscriber(Transcriber):
                 context = multiprocessing.get_context("spawn")  # no fork of a threaded process
                 self._pool = ProcessPoolExecutor(
                     max_workers=1, mp_context=context, initializer=_start_engine,
-                    initargs=(self._config,),
+                    initargs=(self._config, os.getpid()),
                 )  # fmt: skip
             return self._pool
 
@@ -182,9 +182,19 @@ _ENGINE: _Engine | None = None
 ModelInfo = tuple[str | None, int, float | None]
 
 
-def _start_engine(config: _EngineConfig) -> None:
+def _start_engine(config: _EngineConfig, parent: int) -> None:
     global _ENGINE
     _ENGINE = _Engine(config)
+    # The parent's pid comes from the parent: it may have died while this process started.
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int, every_s: float = 1.0) -> None:
+    """Ends this worker once the process that started it is gone (killed, say): the pool's
+    queue never reports that, as this process holds both ends of its pipe."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(0)
 
 
 def _engine() -> _Engine:

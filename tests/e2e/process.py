@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -63,6 +64,15 @@ class ServiceProcess:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"the service did not become ready:\n{self.log_path.read_text()}")
+
+    def children(self) -> list[int]:
+        """The pids of the processes the service started (its Whisper worker, say)."""
+        assert self.process is not None
+        found: list[int] = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                found.extend(int(pid) for pid in (task / "children").read_text().split())
+        return found
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no flush, as a crash or an OOM kill would do."""

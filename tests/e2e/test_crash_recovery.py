@@ -94,7 +94,14 @@ def test_sigkill_mid_processing_loses_nothing_and_writes_no_recording_twice(
                 break
             time.sleep(0.02)
         assert any(c["status"] != "completed" for c in stages(service).values())
+        workers = service.children()
+        assert workers, "the service transcribes in a worker process of its own"
         service.kill()
+        # Its Whisper worker does not outlive it (an orphan would hold the model's memory).
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in workers):
+            assert time.monotonic() < deadline, f"orphaned worker processes: {workers}"
+            time.sleep(0.1)
 
         service.start()
         for n in range(CALLS // 2, CALLS):
