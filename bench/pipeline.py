@@ -9,10 +9,12 @@ SQLite is measured with the default `synchronous=FULL` and with `normal`.
 
 Calls are received (stored at RECEIVED) before the clock starts; each timed call then goes
 RECEIVED -> RECORDING_STORED -> TRANSCRIBED -> ANALYZED -> SCORED -> SYNCED -> COMPLETED,
-one call at a time unless --concurrency says otherwise. CPU is time.process_time() over the
-timed calls (every thread of this process, SQLite's included).
+with 8 calls in flight (a worker pool of 8, PIPELINE_WORKER_CONCURRENCY=8: throughput, with
+the commits of calls in flight grouped) unless --concurrency says otherwise; --concurrency 1
+measures one call at a time (latency: every commit waits for its own fsync). CPU is
+time.process_time() over the timed calls (every thread of this process, SQLite's included).
 
-    python -m bench.pipeline [--quick] [--calls 1000] [--concurrency 1]
+    python -m bench.pipeline [--quick] [--calls 1000] [--concurrency 8]
 """
 
 from __future__ import annotations
@@ -242,8 +244,11 @@ async def _timed(
     return done, time.perf_counter() - wall0, time.process_time() - cpu0
 
 
+CONCURRENCY = 8
+
+
 def run(
-    budget: Budget | None = None, concurrency: int = 1, out: IO[str] = sys.stdout
+    budget: Budget | None = None, concurrency: int = CONCURRENCY, out: IO[str] = sys.stdout
 ) -> PipelineReport:
     budget = budget or Budget()
     machine = machine_note()
@@ -316,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="200 calls or 2 s per loop")
     parser.add_argument("--calls", type=int, help="calls per loop (default 1000)")
     parser.add_argument("--seconds", type=float, help="time bound per loop (default 8)")
-    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
     args = parser.parse_args(argv)
     budget = Budget.quick() if args.quick else Budget()
     budget = Budget(args.calls or budget.calls, args.seconds or budget.seconds)

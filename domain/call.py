@@ -98,6 +98,12 @@ class Call:
     def __hash__(self) -> int:
         return hash((self.tenant_id, self.call_id))
 
+    def copy(self) -> Call:
+        """An independent copy, as a store keeps one: the timeline is the only part of a call
+        changed in place; every other field is an immutable value (raw_payload a mapping no one
+        writes to) and is shared. The usage not yet recorded is not part of it."""
+        return attrs.evolve(self, timeline=list(self.timeline), unsaved_usage=NO_USAGE)
+
     @classmethod
     def receive(cls, tenant_id: str, incoming: IncomingCall, at: datetime) -> Call:
         return cls(

@@ -85,14 +85,18 @@ def redact_text(text: str) -> tuple[str, int]:
 
 def redact_transcript(t: Transcript) -> Transcript:
     """A redacted copy. Segments are read as one stream, so a number split across adjacent
-    segments (the speaker paused mid-number) is found and each fragment is replaced."""
-    text, _ = redact_text(t.text)
-    return attrs.evolve(t, text=text, segments=_redact_segments(t.segments), redacted=True)
-
-
-def _redact_segments(segments: Sequence[Segment]) -> tuple[Segment, ...]:
-    joined = " ".join(s.text for s in segments)
+    segments (the speaker paused mid-number) is found and each fragment is replaced. The text
+    is usually those segments joined: then it is read once, for both."""
+    joined = " ".join(s.text for s in t.segments)
     spans = _find(joined)
+    text = _apply(joined, spans) if t.text == joined else redact_text(t.text)[0]
+    segments = _redact_segments(t.segments, joined, spans)
+    return attrs.evolve(t, text=text, segments=segments, redacted=True)
+
+
+def _redact_segments(
+    segments: Sequence[Segment], joined: str, spans: Sequence[tuple[int, int, str]]
+) -> tuple[Segment, ...]:
     result, offset, first = [], 0, 0
     for segment in segments:
         end = offset + len(segment.text)

@@ -4,7 +4,6 @@ that replaces the shared state only on commit, so rollback and isolation behave 
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -21,7 +20,6 @@ from domain.paging import decode_cursor, encode_cursor
 from domain.stages import stages_matching
 from domain.stats import CallOutcome
 from domain.tenant import Tenant
-from domain.usage import NO_USAGE
 from ports.repositories import (
     ApiKeyRepository,
     CallPage,
@@ -107,9 +105,7 @@ class InMemoryTenantRepository(TenantRepository):
 
 def _stored(call: Call) -> Call:
     """The call as a store keeps it: a copy, without the usage not yet recorded."""
-    stored = copy.deepcopy(call)
-    stored.unsaved_usage = NO_USAGE
-    return stored
+    return call.copy()
 
 
 class InMemoryCallRepository(CallRepository):
@@ -128,7 +124,7 @@ class InMemoryCallRepository(CallRepository):
 
     async def get(self, tenant_id: str, call_id: str) -> Call | None:
         found = self._s.calls.get((tenant_id, call_id))
-        return copy.deepcopy(found) if found is not None else None
+        return found.copy() if found is not None else None
 
     async def update(self, call: Call) -> None:
         stored = self._s.calls.get((call.tenant_id, call.call_id))
@@ -163,7 +159,7 @@ class InMemoryCallRepository(CallRepository):
         page = rows[:limit]
         more = len(rows) > limit
         next_cursor = encode_cursor(page[-1].received_at, page[-1].call_id) if more else None
-        return CallPage([copy.deepcopy(c) for c in page], next_cursor)
+        return CallPage([c.copy() for c in page], next_cursor)
 
     async def outcomes(self, tenant_id: str, since: datetime) -> Sequence[CallOutcome]:
         return [
@@ -176,7 +172,7 @@ class InMemoryCallRepository(CallRepository):
         stored = self._s.calls.get((tenant_id, call_id))
         if stored is None or stored.lease_owner != owner:
             return False
-        extended = copy.deepcopy(stored)  # the committed state shares this object until commit
+        extended = stored.copy()  # the committed state shares this object until commit
         extended.lease_expires_at = until
         self._s.calls[(tenant_id, call_id)] = extended
         return True

@@ -10,7 +10,6 @@ mutations. The transaction may run again after ABORTED, so it only reads and mut
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Sequence
 from datetime import timedelta
@@ -33,7 +32,7 @@ from domain.errors import (
     TenantNotFound,
 )
 from domain.tenant import Tenant
-from domain.usage import NO_USAGE, UsageDelta
+from domain.usage import UsageDelta
 
 CallKey = tuple[str, str]
 
@@ -254,6 +253,4 @@ def _tenant_conflict(message: str, staged: Staged) -> str:
 
 
 def private_copy(call: Call) -> Call:
-    copied = copy.deepcopy(call)
-    copied.unsaved_usage = NO_USAGE  # never stored with the call
-    return copied
+    return call.copy()  # without the usage not yet recorded: never stored with the call

@@ -9,6 +9,7 @@ import pytest
 from domain.call import Call, CallMetadata, Failure, IncomingCall
 from domain.errors import IllegalTransition
 from domain.stages import Stage
+from domain.usage import NO_USAGE, UsageDelta
 
 T0 = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
 AFTER_RECEIVED = [
@@ -222,3 +223,19 @@ def test_an_analysis_keeps_its_llm_token_counts_per_call() -> None:
     rules = analysis_to_dict(CallAnalysis(engine="rules", summary="s", intent=Intent.OTHER))
     assert rules is not None
     assert "tokens" not in rules  # no model, no tokens
+
+
+def test_a_copy_moves_on_alone_and_leaves_out_unrecorded_usage() -> None:
+    original = received()
+    original.consumed(UsageDelta(audio_seconds=12.0))
+    copied = original.copy()
+
+    copied.advance(Stage.RECORDING_STORED, T0 + timedelta(seconds=1))
+    copied.lease_owner = "w1"
+
+    assert [e.stage for e in original.timeline] == [Stage.RECEIVED]
+    assert (original.stage, original.lease_owner) == (Stage.RECEIVED, None)
+    assert [e.stage for e in copied.timeline] == [Stage.RECEIVED, Stage.RECORDING_STORED]
+    assert copied.unsaved_usage == NO_USAGE
+    assert original.unsaved_usage == UsageDelta(audio_seconds=12.0)
+    assert copied == original  # the same call (tenant, id): an entity

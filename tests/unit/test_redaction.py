@@ -269,6 +269,22 @@ def test_a_card_read_across_a_pause_is_redacted_in_both_segments() -> None:
     assert [s.text for s in redacted.segments] == [f"okay it's {CARD}", CARD, f"expires {EXPIRY}"]
 
 
+def test_a_text_that_is_not_its_segments_joined_is_redacted_on_its_own() -> None:
+    # An engine's full text can differ from its segments (punctuation, a newline between
+    # speakers, no segments at all): each is read for itself.
+    transcript = Transcript(
+        "google-chirp_3",
+        "en-US",
+        "Card: 4111 1111 1111 1111.\nSSN 123-45-6789",
+        (Segment("caller", 0.0, 3.0, "card 4111 1111 1111 1111"),),
+    )
+    redacted = redact_transcript(transcript)
+    assert redacted.text == f"Card: {CARD}.\nSSN {SSN}"
+    assert [s.text for s in redacted.segments] == [f"card {CARD}"]
+    text_only = Transcript("whisper-tiny.en", "en-US", "my ssn is 123-45-6789", ())
+    assert redact_transcript(text_only).text == f"my ssn is {SSN}"
+
+
 def test_a_transcript_without_pii_comes_back_unchanged_but_marked_redacted() -> None:
     transcript = Transcript(
         "whisper-tiny.en",
