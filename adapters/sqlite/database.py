@@ -13,11 +13,11 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from adapters.sqlite.threads import ThreadLane
 from domain.errors import StorageUnavailable
 
 T = TypeVar("T")
@@ -81,8 +81,8 @@ class SqliteDatabase:
         self.path = path
         self._synchronous = synchronous.upper()
         self._readers = readers
-        self._writer: ThreadPoolExecutor | None = None
-        self._reader_pool: ThreadPoolExecutor | None = None
+        self._writer: ThreadLane | None = None
+        self._reader_pool: ThreadLane | None = None
         self._writer_conn: sqlite3.Connection | None = None
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
@@ -104,8 +104,8 @@ class SqliteDatabase:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StorageUnavailable(f"the database is unavailable: {exc}") from exc
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        self._reader_pool = ThreadPoolExecutor(self._readers, thread_name_prefix="sqlite-reader")
+        self._writer = ThreadLane(1, "sqlite-writer")
+        self._reader_pool = ThreadLane(self._readers, "sqlite-reader")
         try:
             self._writer_conn = await self._in(
                 self._writer, lambda: _connect(self.path, self._synchronous)
@@ -122,10 +122,10 @@ class SqliteDatabase:
         if writer is not None:
             conn = self._writer_conn
             if conn is not None:
-                await asyncio.get_running_loop().run_in_executor(writer, conn.close)
-            writer.shutdown(wait=True)
+                await writer.run(conn.close)
+            await writer.close()
         if readers is not None:
-            readers.shutdown(wait=True)
+            await readers.close()
         for conn in self._reader_conns:
             conn.close()
         self._reader_conns.clear()
@@ -206,9 +206,9 @@ class SqliteDatabase:
         return conn
 
     @staticmethod
-    async def _in(pool: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
+    async def _in(pool: ThreadLane, fn: Callable[[], T]) -> T:
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, fn)
+            return await pool.run(fn)
         except sqlite3.IntegrityError:
             raise
         except sqlite3.DatabaseError as exc:
