@@ -168,13 +168,15 @@ class SqliteDatabase:
                 try:
                     async with self.write_lock:
                         outcomes = await self.write(partial(_apply_group, units=units))
-                except BaseException as exc:
+                except Exception as exc:  # none of the group was committed
                     for _, done in group:
                         if not done.done():
                             done.set_exception(exc)
-                    if not isinstance(exc, Exception):
-                        raise
                     continue
+                except BaseException:  # the leader itself is cancelled: so are its awaiters
+                    for _, done in group:
+                        done.cancel()
+                    raise
                 self.groups_committed += 1
                 for (_, done), (ok, value) in zip(group, outcomes, strict=True):
                     if done.done():
