@@ -103,11 +103,6 @@ class InMemoryTenantRepository(TenantRepository):
         self._s.tenants[tenant.tenant_id] = tenant
 
 
-def _stored(call: Call) -> Call:
-    """The call as a store keeps it: a copy, without the usage not yet recorded."""
-    return call.copy()
-
-
 class InMemoryCallRepository(CallRepository):
     def __init__(self, state: _State):
         self._s = state
@@ -119,7 +114,7 @@ class InMemoryCallRepository(CallRepository):
         if call.tenant_id not in self._s.tenants:
             raise TenantNotFound(f"no tenant {call.tenant_id}")
         call.version = 1
-        self._s.calls[key] = _stored(call)
+        self._s.calls[key] = call.copy()
         return True
 
     async def get(self, tenant_id: str, call_id: str) -> Call | None:
@@ -133,7 +128,7 @@ class InMemoryCallRepository(CallRepository):
         if stored.version != call.version:
             raise ConcurrentUpdate(f"call {call.call_id} changed since it was read")
         call.version += 1
-        self._s.calls[(call.tenant_id, call.call_id)] = _stored(call)
+        self._s.calls[(call.tenant_id, call.call_id)] = call.copy()
 
     async def list(
         self,

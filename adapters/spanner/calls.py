@@ -15,7 +15,6 @@ from adapters.spanner.staging import (
     StagedCall,
     any_call,
     exclude,
-    private_copy,
 )
 from domain.call import Call
 from domain.errors import CallNotFound, ConcurrentUpdate, TenantNotFound
@@ -50,13 +49,13 @@ class SpannerCallRepository(CallRepository):
         if not tenants and call.tenant_id not in staged.tenants:
             raise TenantNotFound(f"no tenant {call.tenant_id}")
         call.version = 1
-        staged.calls[key] = StagedCall(private_copy(call), CallChange.INSERT)
+        staged.calls[key] = StagedCall(call.copy(), CallChange.INSERT)
         return True
 
     async def get(self, tenant_id: str, call_id: str) -> Call | None:
         key = (tenant_id, call_id)
         if key in self._s.staged.calls:
-            return private_copy(self._s.staged.calls[key].call)
+            return self._s.staged.calls[key].call.copy()
         found = await self._s.query(
             f"SELECT {rows.CALL_SELECT} FROM calls"  # noqa: S608
             " WHERE tenant_id = @tenant AND call_id = @call",
@@ -94,9 +93,9 @@ class SpannerCallRepository(CallRepository):
             raise ConcurrentUpdate(f"call {call.call_id} changed since it was read")
         call.version += 1
         if pending is None:
-            staged.calls[key] = StagedCall(private_copy(call), CallChange.UPDATE, current)
+            staged.calls[key] = StagedCall(call.copy(), CallChange.UPDATE, current)
         else:
-            pending.call = private_copy(call)
+            pending.call = call.copy()
             if pending.change is CallChange.LEASE:
                 pending.change, pending.base_version = CallChange.UPDATE, current
 
@@ -156,7 +155,7 @@ class SpannerCallRepository(CallRepository):
         for call in stored:
             self._seen(call)
         merged = sorted(
-            [*stored, *map(private_copy, buffered)],
+            [*stored, *(c.copy() for c in buffered)],
             key=lambda c: (c.received_at, c.call_id),
             reverse=True,
         )

@@ -250,7 +250,3 @@ def _tenant_conflict(message: str, staged: Staged) -> str:
         companies = ", ".join(t.config.callrail_company_id for t, _ in staged.tenants.values())
         return f"another tenant already has CallRail company {companies}"
     return f"tenant {', '.join(staged.tenants)} exists"
-
-
-def private_copy(call: Call) -> Call:
-    return call.copy()  # without the usage not yet recorded: never stored with the call

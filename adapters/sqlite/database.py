@@ -90,7 +90,7 @@ class SqliteDatabase:
         self.write_lock = asyncio.Lock()
         self._waiting: list[tuple[Unit, asyncio.Future[Any]]] = []
         self._leader: asyncio.Task[None] | None = None
-        self.groups_committed = 0  # transactions that group commit made (for benchmarks)
+        self.groups_committed = 0  # transactions group commit has made (how well it groups)
 
     @property
     def is_open(self) -> bool:
