@@ -88,6 +88,17 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def process_tree_cpu_s(pid: int) -> float:
+    """CPU seconds used by process `pid` and its live children (the other serving processes of
+    `serve --processes N`); NaN when `pid` cannot be read."""
+    total = process_cpu_s(pid)
+    for child in children(pid):
+        used = process_cpu_s(child)
+        if not math.isnan(used):
+            total += used
+    return total
+
+
 def tree_cpu_s() -> float:
     """CPU seconds used by this process and its live children (a worker process the code under
     test started, say): time.process_time() alone sees only this process."""

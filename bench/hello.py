@@ -1,14 +1,22 @@
 """The intake benchmark's baseline: an aiohttp hello-world that reads the POSTed body and answers
-202, served the way `ingestion-pipeline serve` serves the service (web.run_app, no access log).
+202, served the way `ingestion-pipeline serve` serves the service (web.run_app, no access log,
+as many processes accepting on one socket as `serve` runs by default: one per core).
 
-    python -m bench.hello --port 8081
+    python -m bench.hello --port 8081 [--processes N]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
 
 from aiohttp import web
+
+from entrypoints.processes import default_processes, listen, watch_parent
 
 
 async def accept(request: web.Request) -> web.Response:
@@ -30,9 +38,29 @@ def app() -> web.Application:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--processes", type=int, default=default_processes())
+    parser.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--primary", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    web.run_app(app(), host=args.host, port=args.port, access_log=None, print=None)
+    if args.listen_fd is not None:  # one of the others
+        watch_parent(args.primary)
+        web.run_app(app(), sock=socket.socket(fileno=args.listen_fd), access_log=None, print=None)
+        return
+    sock = listen(args.host, args.port)
+    fd = str(sock.fileno())
+    argv = [sys.executable, "-m", "bench.hello", "--listen-fd", fd, "--primary"]
+    others = [
+        subprocess.Popen([*argv, str(os.getpid())], pass_fds=(sock.fileno(),))  # noqa: S603
+        for _ in range(args.processes - 1)
+    ]
+    try:
+        web.run_app(app(), sock=sock, access_log=None, print=None)
+    finally:
+        for other in others:
+            other.send_signal(signal.SIGTERM)
+        for other in others:
+            other.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,17 @@ from typing import IO, Any
 
 import attrs
 
-from bench.common import ROOT, Check, OthersWatch, fmt, machine_note, process_cpu_s, ratio, table
+from bench.common import (
+    ROOT,
+    Check,
+    OthersWatch,
+    children,
+    fmt,
+    machine_note,
+    process_tree_cpu_s,
+    ratio,
+    table,
+)
 from bench.loadgen import (
     MakeRequest,
     PhaseResult,
@@ -51,6 +61,7 @@ from bench.loadgen import (
     settle,
 )
 from domain.webhook import sign
+from entrypoints.processes import default_processes
 
 VECTOR = ROOT / "tests" / "fixtures" / "callrail_post_call_vector.json"
 TENANT_ID = "bench-tenant"
@@ -148,8 +159,16 @@ def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
 
 
 class ServerProcess:
-    def __init__(self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path):
+    def __init__(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        log: Path,
+        processes: int = 1,
+    ):
         self.argv = list(argv)
+        self.processes = processes
         self.env = dict(env)
         self.cwd = cwd
         self.log_path = log
@@ -162,7 +181,7 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def cpu_s(self) -> float:
-        return process_cpu_s(self.process.pid) if self.process else math.nan
+        return process_tree_cpu_s(self.process.pid) if self.process else math.nan
 
     def start(self, timeout_s: float = 60.0) -> None:
         self._log = self.log_path.open("ab")
@@ -177,10 +196,25 @@ class ServerProcess:
                 ready = f"{self.url}/health/ready"
                 with urllib.request.urlopen(ready, timeout=1) as answer:  # noqa: S310  (loopback)
                     if answer.status == 200:
+                        self._all_serving(deadline)
                         return
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"{self.argv[0]} was not ready within {timeout_s:.0f}s")
+
+    def _all_serving(self, deadline: float) -> None:
+        """The first process answers before the others have started: wait until all of them
+        run and have finished starting (the group is idle), so none misses the load."""
+        assert self.process is not None
+        while time.monotonic() < deadline:
+            if len(children(self.process.pid)) >= self.processes - 1:
+                before = self.cpu_s()
+                time.sleep(0.5)
+                if (self.cpu_s() - before) / 0.5 < 0.05:
+                    return
+            else:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.processes} processes were not serving in time")
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -207,17 +241,18 @@ def running(server: ServerProcess) -> Iterator[ServerProcess]:
         server.stop()
 
 
-def hello_server(workdir: Path) -> ServerProcess:
+def hello_server(workdir: Path, processes: int) -> ServerProcess:
     port = free_port()
     return ServerProcess(
-        [sys.executable, "-m", "bench.hello", "--port", str(port)],
+        [sys.executable, "-m", "bench.hello", "--port", str(port), "--processes", str(processes)],
         clean_env({"PORT": str(port)}),
         ROOT,
         workdir / "hello.log",
+        processes,
     )
 
 
-def service_server(workdir: Path, synchronous: str) -> tuple[ServerProcess, str]:
+def service_server(workdir: Path, synchronous: str, processes: int) -> tuple[ServerProcess, str]:
     """The service on a new SQLite file in `workdir`, the bench tenant already created."""
     workdir.mkdir(parents=True, exist_ok=True)
     database = f"sqlite:///{workdir / 'pipeline.db'}"
@@ -242,8 +277,8 @@ def service_server(workdir: Path, synchronous: str) -> tuple[ServerProcess, str]
         stdout=subprocess.DEVNULL,
         timeout=120,
     )
-    argv = [*cli(), "serve", "--host", "127.0.0.1"]
-    return ServerProcess(argv, env, workdir, workdir / "service.log"), database
+    argv = [*cli(), "serve", "--host", "127.0.0.1", "--processes", str(processes)]
+    return ServerProcess(argv, env, workdir, workdir / "service.log", processes), database
 
 
 # --- the phases ------------------------------------------------------------------------------
@@ -308,19 +343,23 @@ def run(
     connections: int = 32,
     modes: Sequence[str] = ("full", "normal"),
     out: IO[str] = sys.stdout,
+    processes: int | None = None,
 ) -> IntakeReport:
+    """`processes`: serving processes for the service and the hello-world alike (default: what
+    `serve` runs by default, one per core)."""
     durations = durations or Durations()
+    processes = processes or default_processes()
     machine = machine_note()
     watch = OthersWatch()
-    print(f"\n== intake ==  ({machine})", file=out, flush=True)
+    print(f"\n== intake ==  ({machine}; {processes} serving processes)", file=out, flush=True)
     runs: list[ServerRun] = []
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
         workdir = Path(tmp)
-        hello = hello_server(workdir)
+        hello = hello_server(workdir, processes)
         runs.append(_measure("hello-world", "bench/hello.py", hello, durations, connections))
         print(f"  measured hello-world on {hello.url}", file=out, flush=True)
         for mode in modes:
-            server, database = service_server(workdir / mode, mode)
+            server, database = service_server(workdir / mode, mode, processes)
             label = f"service {mode.upper()}"
             runs.append(_measure(label, database, server, durations, connections))
             print(f"  measured {label} on {server.url} ({database})", file=out, flush=True)
@@ -451,9 +490,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--modes", default="full,normal", help="SQLite synchronous modes, comma-separated"
     )
+    parser.add_argument(
+        "--processes", type=int, default=None, help="serving processes (default: one per core)"
+    )
     args = parser.parse_args(argv)
     modes = [m.strip().lower() for m in args.modes.split(",") if m.strip()]
-    report = run(Durations.quick() if args.quick else None, args.connections, modes)
+    durations = Durations.quick() if args.quick else None
+    report = run(durations, args.connections, modes, processes=args.processes)
     for check in report.checks:
         print(f"  {check.verdict}  {check.figure}: {check.measured_text}")
     return 0

@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,6 +25,7 @@ from domain.usecases.calls import ListCallsQuery
 from domain.usecases.reconcile import ReconcileCommand, ReconcileReport
 from domain.usecases.reprocess import ReprocessCommand, parse_stage
 from domain.usecases.stats import StatsQuery
+from entrypoints import processes as processes_mod
 from entrypoints.config import ConfigError, load_settings
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
@@ -209,6 +211,16 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the service")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")  # noqa: S104
     serve.add_argument("--port", type=int, default=None, help="port (default $PORT or 8080)")
+    serve.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="processes accepting requests (default $PIPELINE_HTTP_PROCESSES, or one per core)",
+    )
+    # How the primary of `serve --processes N` starts its secondaries: not for people.
+    serve.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--primary", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--group-dir", default=None, help=argparse.SUPPRESS)
     commands.add_parser("migrate", help="apply database migrations")
 
     tenants = commands.add_parser("tenants", help="tenant administration")
@@ -288,8 +300,40 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace, container: Container) -> None:
     configure_logging()
-    port = args.port if args.port is not None else container.settings().port
-    web.run_app(create_app(container), host=args.host, port=port, access_log=None, print=None)
+    if args.listen_fd is not None:
+        _serve_secondary(args, container)
+        return
+    settings = container.settings()
+    port = args.port if args.port is not None else settings.port
+    processes = args.processes if args.processes is not None else settings.http_processes
+    if processes is None:
+        processes = processes_mod.default_processes()
+    if not 1 <= processes <= processes_mod.MAX_PROCESSES:
+        raise UsageError(f"--processes must be between 1 and {processes_mod.MAX_PROCESSES}")
+    if processes == 1:
+        app = create_app(container)
+        web.run_app(app, host=args.host, port=port, access_log=None, print=None)
+        return
+    try:
+        sock = processes_mod.listen(args.host, port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{port}: {exc.strerror}") from None
+    with processes_mod.group_directory() as group_dir:
+        secondaries = processes_mod.Secondaries(
+            processes - 1, sock, group_dir, processes_mod.secondary_command
+        )
+        app = create_app(container, group_dir=group_dir)
+        app.cleanup_ctx.append(secondaries.context)  # last in: stopped first
+        web.run_app(app, sock=sock, access_log=None, print=None)
+
+
+def _serve_secondary(args: argparse.Namespace, container: Container) -> None:
+    """One of the N-1 secondaries: the primary's socket, no background work."""
+    processes_mod.watch_parent(args.primary)
+    sock = socket.socket(fileno=args.listen_fd)
+    group_dir = Path(args.group_dir)
+    app = create_app(container, background=False, group_dir=group_dir)
+    web.run_app(app, sock=sock, access_log=None, print=None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

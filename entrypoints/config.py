@@ -68,6 +68,7 @@ class Settings:
     service_type: str
     tracing: str
     port: int
+    http_processes: int | None = None  # serve's processes; None: one per usable core
     processing: ProcessingSettings = ProcessingSettings()
     cloud: CloudSettings = CloudSettings()
     version: str = "0.1.0"
@@ -106,6 +107,13 @@ def _processing(env: Mapping[str, str]) -> ProcessingSettings:
     )
 
 
+def _processes(env: Mapping[str, str]) -> int | None:
+    text = env.get("PIPELINE_HTTP_PROCESSES", "").strip().lower()
+    if text in ("", "auto"):
+        return None
+    return int(_number(env, "PIPELINE_HTTP_PROCESSES", 1, 1, 16))
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = env.get(name, default).strip().lower() or default
     if value not in allowed:
@@ -139,6 +147,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         service_type=_choice(env, "PIPELINE_SERVICE_TYPE", "all", SERVICE_TYPES),
         tracing=_choice(env, "PIPELINE_TRACING", "none", TRACING),
         port=int(port_text),
+        http_processes=_processes(env),
         processing=_processing(env),
         cloud=_cloud(env),
     )

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from adapters.sqlite.database import SqliteDatabase
+from adapters.sqlite.database import SqliteDatabase, WriterTurn, begin_write, end_write
 
 T = TypeVar("T")
 Write = Callable[[sqlite3.Connection], object]
@@ -54,8 +54,10 @@ class Session:
         self._pinned = True
         kept, self._writes = self._writes, []
 
+        turn = self._db.turn
+
         def begin_then(conn: sqlite3.Connection) -> T:
-            conn.execute("BEGIN IMMEDIATE")
+            begin_write(conn, turn)
             for write in kept:
                 write(conn)
             return fn(conn)
@@ -71,7 +73,8 @@ class Session:
         kept, self._writes = self._writes, []
         if self._pinned:
             try:
-                await self._db.write(lambda conn: _apply_then_commit(conn, kept))
+                turn = self._db.turn
+                await self._db.write(lambda conn: _apply_then_commit(conn, kept, turn))
             finally:
                 self._unpin()
         elif kept:
@@ -87,8 +90,8 @@ class Session:
         if not self._pinned:
             return
         try:
-            if self._db.writer_in_transaction:
-                await self._db.write(_rollback)
+            turn = self._db.turn  # rolled back and given back, whatever state it was left in
+            await self._db.write(lambda conn: end_write(conn, turn, commit=False))
         finally:
             self._unpin()
 
@@ -111,12 +114,6 @@ def _apply(conn: sqlite3.Connection, writes: Sequence[Write]) -> None:
         write(conn)
 
 
-def _apply_then_commit(conn: sqlite3.Connection, writes: Sequence[Write]) -> None:
+def _apply_then_commit(conn: sqlite3.Connection, writes: Sequence[Write], turn: WriterTurn) -> None:
     _apply(conn, writes)
-    if conn.in_transaction:
-        conn.execute("COMMIT")
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        conn.execute("ROLLBACK")
+    end_write(conn, turn, commit=True)

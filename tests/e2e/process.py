@@ -31,8 +31,12 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self, workdir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ):
+        """`args`: more of serve's options (--processes N)."""
         self.workdir = workdir
+        self.args = args
         self.port = free_port()
         self.env = {**os.environ, "PORT": str(self.port), **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
@@ -46,7 +50,7 @@ class ServiceProcess:
     def start(self, timeout_s: float = 30) -> None:
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [str(BIN / "ingestion-pipeline"), "serve", "--host", "127.0.0.1"],
+            [str(BIN / "ingestion-pipeline"), "serve", "--host", "127.0.0.1", *self.args],
             cwd=self.workdir,
             env=self.env,
             stdout=self._log,

@@ -1,0 +1,142 @@
+"""Several processes on one SQLite file (`serve --processes N`): their writers take turns on a
+lock file (WriterTurn) instead of SQLite's sleeping busy wait, and SQLite's own lock still
+decides what is correct.
+
+Two SqliteDatabase objects on one file stand for two processes: each opens the lock file
+itself, and flock() locks belong to an open file, so they exclude each other as two processes'
+do."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from adapters.sqlite.database import SqliteDatabase, WriterTurn, begin_write, end_write
+from adapters.sqlite.session import Session
+
+
+@pytest.fixture
+async def path(tmp_path: Path) -> str:
+    file = str(tmp_path / "pipeline.db")
+    db = SqliteDatabase(file)
+    await db.open()
+    await db.write(lambda conn: conn.execute("CREATE TABLE rows (n INTEGER NOT NULL)"))
+    await db.close()
+    return file
+
+
+@pytest.fixture
+async def two(path: str) -> AsyncIterator[tuple[SqliteDatabase, SqliteDatabase]]:
+    a, b = SqliteDatabase(path), SqliteDatabase(path)
+    await a.open()
+    await b.open()
+    try:
+        yield a, b
+    finally:
+        await a.close()
+        await b.close()
+
+
+def insert(n: int) -> Callable[[sqlite3.Connection], None]:
+    def write(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO rows (n) VALUES (?)", (n,))
+
+    return write
+
+
+def count(path: str) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT count(*) FROM rows").fetchone()[0])
+
+
+def turn_is_free(path: str) -> bool:
+    fd = os.open(path + "-writer.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+async def test_commits_from_two_processes_on_one_file_all_land(
+    path: str, two: tuple[SqliteDatabase, SqliteDatabase]
+) -> None:
+    a, b = two
+    writes = [db.commit_unit(insert(n)) for n in range(200) for db in (a, b)]
+    await asyncio.wait_for(asyncio.gather(*writes), 30)
+    assert count(path) == 400
+    assert turn_is_free(path), "every turn was given back"
+
+
+async def test_a_writer_waits_for_the_other_processes_turn_then_commits(
+    path: str, two: tuple[SqliteDatabase, SqliteDatabase]
+) -> None:
+    a, b = two
+    await a.write(lambda conn: begin_write(conn, a.turn))  # a holds its turn, mid-transaction
+    waiting = asyncio.create_task(b.commit_unit(insert(1)))
+    await asyncio.sleep(0.3)
+    assert not waiting.done(), "b must not write while a holds the turn"
+    assert b.turn.waits == 1
+
+    await a.write(lambda conn: end_write(conn, a.turn, commit=True))
+    await asyncio.wait_for(waiting, 5)
+    assert count(path) == 1
+
+
+async def test_a_writer_that_takes_no_turns_is_waited_for_by_sqlite(
+    path: str, two: tuple[SqliteDatabase, SqliteDatabase]
+) -> None:
+    """The sqlite3 shell, or an older version of this program: SQLite's busy timeout waits."""
+    _, b = two
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO rows (n) VALUES (0)")
+        waiting = asyncio.create_task(b.commit_unit(insert(1)))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        other.execute("COMMIT")
+    finally:
+        other.close()
+    await asyncio.wait_for(waiting, 10)
+    assert count(path) == 2
+
+
+async def test_a_turn_never_given_back_leaves_the_decision_to_sqlite(path: str) -> None:
+    """A stuck holder of the lock file (not of SQLite's lock) costs the timeout, then the
+    write goes ahead: the turn is a way to wait, never a way to fail."""
+    stuck = os.open(path + "-writer.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(stuck, fcntl.LOCK_EX)
+    db = SqliteDatabase(path)
+    db.turn = WriterTurn(path, timeout_s=0.3)
+    await db.open()
+    try:
+        started = time.monotonic()
+        await asyncio.wait_for(db.commit_unit(insert(1)), 10)
+        assert time.monotonic() - started >= 0.3
+        assert count(path) == 1
+    finally:
+        await db.close()
+        os.close(stuck)
+
+
+async def test_a_unit_that_leaves_without_committing_gives_its_turn_back(
+    path: str, two: tuple[SqliteDatabase, SqliteDatabase]
+) -> None:
+    a, b = two
+    session = Session(a, read_only=False)
+    await session.run(lambda conn: conn.execute("INSERT INTO rows (n) VALUES (1)"))  # pinned
+    assert not turn_is_free(path)
+    await session.close()  # no commit: rolled back
+    assert turn_is_free(path)
+    await asyncio.wait_for(b.commit_unit(insert(2)), 5)
+    assert count(path) == 1
