@@ -24,7 +24,7 @@ from adapters.whisper.health import WhisperHealthProbe
 from adapters.whisper.transcriber import WhisperTranscriber
 from domain.retry import RetryPolicy
 from domain.usecases.calls import GetCall, ListCalls
-from domain.usecases.intake import AcceptWebhook, AdmitCall
+from domain.usecases.intake import AcceptWebhook, AdmitCall, TenantsSeen
 from domain.usecases.jobs import (
     ClaimDueJobs,
     DispatchDueJobs,
@@ -180,6 +180,8 @@ class Container(containers.DeclarativeContainer):
     # Prometheus at /v1/metrics; the queue's gauges read the queue probe, cached a few seconds.
     metrics = providers.Singleton(OtelMetrics, queue_probe=queue_probe)
 
+    # Active tenants the webhooks found in the last 2 s (see TenantsSeen for what that costs).
+    tenants_seen = providers.Singleton(TenantsSeen)
     accept_webhook = providers.Factory(
         AcceptWebhook,
         uow=traced_uow,
@@ -188,6 +190,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         ids=ids,
         tracer=tracer,
+        seen=tenants_seen,
     )
     process_call = providers.Factory(
         ProcessCall,

@@ -44,7 +44,9 @@ class TenantRepository(Protocol):
 
 class CallRepository(Protocol):
     async def add(self, call: Call) -> bool:
-        """Stores a new call; False (and nothing changed) when (tenant, call id) exists."""
+        """Stores a new call; False (and nothing changed) when (tenant, call id) exists. A store
+        that finds the call (or the missing tenant) only at commit raises ConcurrentUpdate
+        (or TenantNotFound) there instead, and nothing of the unit is written."""
         ...
 
     async def get(self, tenant_id: str, call_id: str) -> Call | None: ...

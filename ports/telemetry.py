@@ -23,6 +23,7 @@ SPAN_ATTRIBUTES = frozenset(
         "attempt",
         "outcome",
         "adapter",
+        "tenant_lookup",  # "store" or "remembered": where the webhook found its tenant
         "error.type",  # an exception's class name: messages can hold URLs or numbers
         "http.request.method",
         "http.route",  # the route's template, never the path with its values or query

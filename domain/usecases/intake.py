@@ -104,6 +104,43 @@ class AdmitCall:
         return WebhookAccepted(existing, created=False)
 
 
+_LookupKey = tuple[str | None, tuple[str, ...], str | None]
+
+
+class TenantsSeen:
+    """Active tenants the webhook found lately, by what it looked them up by (the path's tenant
+    id, or the body's company ids and tenant hint), for `ttl_s` seconds: at hundreds of
+    webhooks a second, most would otherwise read the same tenant again.
+
+    What that costs: a tenant deactivated, or a company moved to another tenant, is still
+    seen as it was for up to `ttl_s` by a process that had it. A rotated signing key costs
+    nothing: a signature that does not match a remembered tenant's key is checked again
+    against the tenant read afresh. Absent and inactive tenants are never remembered."""
+
+    def __init__(self, ttl_s: float = 2.0, size: int = 1024):
+        self._ttl = timedelta(seconds=ttl_s)
+        self._size = size
+        self._seen: dict[_LookupKey, tuple[Tenant, datetime]] = {}
+
+    def get(self, key: _LookupKey, now: datetime) -> Tenant | None:
+        found = self._seen.get(key)
+        if found is None:
+            return None
+        tenant, at = found
+        if not at <= now < at + self._ttl:
+            del self._seen[key]
+            return None
+        return tenant
+
+    def remember(self, key: _LookupKey, tenant: Tenant, now: datetime) -> None:
+        if len(self._seen) >= self._size:
+            self._seen.pop(next(iter(self._seen)))  # the oldest: dicts keep insertion order
+        self._seen[key] = (tenant, now)
+
+    def forget(self, key: _LookupKey) -> None:
+        self._seen.pop(key, None)
+
+
 class AcceptWebhook:
     def __init__(
         self,
@@ -113,37 +150,57 @@ class AcceptWebhook:
         clock: Clock,
         ids: IdGenerator,
         tracer: Tracer | None = None,
+        seen: TenantsSeen | None = None,
     ):
+        """`seen`: shared by the webhooks of a process (one per AcceptWebhook otherwise)."""
         self._uow = uow
         self._secrets = secrets
         self._clock = clock
         self._tracer = tracer or NoTracing()
+        self._seen = seen or TenantsSeen()
         self._admit = AdmitCall(uow, queue, ids, self._tracer)
 
     async def __call__(self, command: ReceiveWebhook) -> WebhookAccepted:
         with self._tracer.span("accept_webhook") as span:
-            accepted = await self._accept(command)
+            accepted, remembered = await self._accept(command)
+            # Whether the tenant came from the store or from what this process saw lately.
+            span.set_attribute("tenant_lookup", "remembered" if remembered else "store")
             span.set_attribute("tenant_id", accepted.call.tenant_id)
             span.set_attribute("call_id", accepted.call.call_id)
         return accepted
 
-    async def _accept(self, command: ReceiveWebhook) -> WebhookAccepted:
+    async def _accept(self, command: ReceiveWebhook) -> tuple[WebhookAccepted, bool]:
         # The signing key is per company, so the tenant comes first, from the path or from the
         # unverified body; nothing from the body is trusted until the signature is checked.
+        now = self._clock.now()
         payload = None
         if command.tenant_id is None:
             payload = decode_body(command.body)
-        tenant = await self._find_tenant(command.tenant_id, payload)
-        secret = await reveal(tenant.config.webhook_secret, self._secrets)
-        if not signature_matches(secret, command.body, command.signature):
-            raise InvalidSignature("the Signature header does not match the body")
+        key = _lookup_key(command.tenant_id, payload)
+        tenant = self._seen.get(key, now)
+        remembered = tenant is not None
+        if tenant is None:
+            tenant = await self._find_tenant(command.tenant_id, payload)
+            self._seen.remember(key, tenant, now)
+        if not await self._signed_by(tenant, command):
+            if remembered:  # its key may have been rotated since: ask the store again
+                self._seen.forget(key)
+                tenant = await self._find_tenant(command.tenant_id, payload)
+                self._seen.remember(key, tenant, now)
+            if not remembered or not await self._signed_by(tenant, command):
+                raise InvalidSignature("the Signature header does not match the body")
+            remembered = False
         if payload is None:
             payload = decode_body(command.body)
         incoming = parse_incoming_call(payload)
-        now = self._clock.now()
-        return await self._admit(
+        accepted = await self._admit(
             AdmitCommand(tenant.tenant_id, incoming, now, command.trace_context)
         )
+        return accepted, remembered
+
+    async def _signed_by(self, tenant: Tenant, command: ReceiveWebhook) -> bool:
+        secret = await reveal(tenant.config.webhook_secret, self._secrets)
+        return signature_matches(secret, command.body, command.signature)
 
     async def _find_tenant(
         self, tenant_id: str | None, payload: dict[str, object] | None
@@ -167,3 +224,10 @@ class AcceptWebhook:
         if not tenant.active:
             raise TenantInactive(f"tenant {tenant.tenant_id} is not active")
         return tenant
+
+
+def _lookup_key(tenant_id: str | None, payload: dict[str, object] | None) -> _LookupKey:
+    if tenant_id is not None or payload is None:
+        return (tenant_id, (), None)
+    hint = payload.get("tenant_id")
+    return (None, company_ids(payload), hint if isinstance(hint, str) else None)

@@ -274,7 +274,21 @@ async def test_update_cannot_take_another_tenants_company(uow_factory: UnitOfWor
 # --- calls -------------------------------------------------------------------------------
 
 
-async def test_adding_a_call_twice_returns_false_and_changes_nothing(
+async def refused_again(uow_factory: UnitOfWorkFactory, call: Call) -> None:
+    """The second add of a stored call is refused: add says False, or (a store that finds out
+    only at commit) commit raises ConcurrentUpdate; either way nothing of the unit lands."""
+    async with uow_factory() as uow:
+        try:
+            added = await uow.calls.add(call)
+            if added:
+                await uow.jobs.add(Job("job-again", call.tenant_id, call.call_id, T1), due_at=T1)
+                await uow.commit()
+        except ConcurrentUpdate:
+            return
+    assert added is False, "a call stored twice must be refused, at add or at commit"
+
+
+async def test_adding_a_call_twice_is_refused_and_changes_nothing(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
     await add_tenants(uow_factory, make_tenant())
@@ -284,9 +298,9 @@ async def test_adding_a_call_twice_returns_false_and_changes_nothing(
         assert await uow.calls.add(first) is True
         await uow.commit()
     again = make_call("acme", "1001", T1, customer_name="Second Caller")
-    async with uow_factory() as uow:
-        assert await uow.calls.add(again) is False
-        await uow.commit()
+    await refused_again(uow_factory, again)
+    async with uow_factory(read_only=True) as uow:
+        assert await uow.jobs.pending_for("acme", first.call_id) == []
 
     got = await read_call(uow_factory, "acme", first.call_id)
     assert got is not None

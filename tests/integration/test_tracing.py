@@ -42,7 +42,6 @@ EXPECTED = {
     "admit_call",
     "enqueue",
     "db.transaction",
-    "db.tenants.get_by_company",
     "db.calls.add",
     "db.jobs.add",
     "db.commit",
@@ -95,6 +94,13 @@ async def test_one_webhook_is_one_connected_trace_to_completed(
         # Nothing of this call's is in another trace.
         assert {attr(s, "call_id") for s in service.spans if s not in spans} & {call_id} == set()
         assert_the_path(Trace(spans), call_id)
+        # The tenant: read from the store, or (a later call) remembered from a moment ago.
+        lookup = attr(Trace(spans).one("accept_webhook"), "tenant_lookup")
+        assert ("db.tenants.get_by_company" in names) == (lookup == "store")
+    lookups = [
+        attr(Trace(service.trace_of(c)).one("accept_webhook"), "tenant_lookup") for c in CALLS
+    ]
+    assert lookups[0] == "store"
 
 
 def assert_the_path(found: Trace, call_id: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
@@ -21,14 +23,15 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.stages import Stage
-from domain.tenant import Tenant
-from domain.usecases.intake import AcceptWebhook, ReceiveWebhook
-from domain.usecases.tenants import AuthenticateApiKey, CreateTenant, IssueApiKey
+from domain.tenant import Tenant, parse_tenant
+from domain.usecases.intake import AcceptWebhook, ReceiveWebhook, TenantsSeen
+from domain.usecases.tenants import AuthenticateApiKey, CreateTenant, IssueApiKey, UpdateTenant
 from domain.webhook import sign
 from tests.support import (
     VECTOR_CALL_ID,
     VECTOR_KEY,
     VECTOR_SIGNATURE,
+    callrail_body,
     tenant_document,
     vector_body,
 )
@@ -260,6 +263,85 @@ async def test_a_missing_secret_is_secret_not_found_without_the_value(
     call, _, _ = await stored_state(memory_uow, "acme", VECTOR_CALL_ID)
     assert call is None
     assert queue.enqueued == []
+
+
+# --- tenants seen lately ------------------------------------------------------------------
+
+
+@pytest.fixture
+def shared(
+    memory_uow: InMemoryUnitOfWorkFactory,
+    secret_store: InMemorySecretStore,
+    queue: InMemoryJobQueue,
+    clock: FixedClock,
+    ids: SequentialIds,
+) -> Callable[[], AcceptWebhook]:
+    """A new AcceptWebhook per request, as the container makes them, sharing what was seen."""
+    seen = TenantsSeen(ttl_s=2)
+    return lambda: AcceptWebhook(memory_uow, secret_store, queue, clock, ids, seen=seen)
+
+
+def signed(call_id: str, key: str = VECTOR_KEY) -> ReceiveWebhook:
+    body = callrail_body(call_id)
+    return ReceiveWebhook(body, sign(key, body))
+
+
+async def test_a_rotated_signing_key_is_accepted_at_once(
+    shared: Callable[[], AcceptWebhook], memory_uow: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    await create_tenant(memory_uow, clock)
+    assert (await shared()(signed("1"))).created  # the tenant, with its old key, is remembered
+    await UpdateTenant(memory_uow, clock)("acme", {"config": {"webhook_secret": "new-key-0001"}})
+
+    assert (await shared()(signed("2", "new-key-0001"))).created
+    with pytest.raises(InvalidSignature):
+        await shared()(signed("3"))  # the old key, now that the new one is known
+
+
+async def test_a_deactivated_tenant_is_refused_once_what_was_seen_expires(
+    shared: Callable[[], AcceptWebhook], memory_uow: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    await create_tenant(memory_uow, clock)
+    assert (await shared()(signed("1"))).created
+    await UpdateTenant(memory_uow, clock)("acme", {"status": "suspended"})
+
+    clock.advance(1)  # the documented window: up to 2 s as it was
+    assert (await shared()(signed("2"))).created
+    clock.advance(1.5)
+    with pytest.raises(TenantInactive):
+        await shared()(signed("3"))
+
+
+async def test_an_unknown_company_is_not_remembered(
+    shared: Callable[[], AcceptWebhook], memory_uow: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    with pytest.raises(TenantNotFound):
+        await shared()(signed("1"))
+    await create_tenant(memory_uow, clock)
+    assert (await shared()(signed("1"))).created  # at once, not after 2 s
+
+
+async def test_a_wrong_signature_is_refused_whether_the_tenant_was_remembered_or_not(
+    shared: Callable[[], AcceptWebhook], memory_uow: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    await create_tenant(memory_uow, clock)
+    with pytest.raises(InvalidSignature):
+        await shared()(signed("1", "not-the-key"))
+    assert (await shared()(signed("2"))).created
+    with pytest.raises(InvalidSignature):
+        await shared()(signed("3", "not-the-key"))
+    call, _, _ = await stored_state(memory_uow, "acme", "CAL3")
+    assert call is None
+
+
+def test_tenants_seen_holds_at_most_its_size() -> None:
+    seen = TenantsSeen(ttl_s=60, size=2)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    tenants = [parse_tenant(tenant_document(f"t{n}"), now) for n in range(3)]
+    for n, tenant in enumerate(tenants):
+        seen.remember((f"t{n}", (), None), tenant, now)
+    assert seen.get(("t0", (), None), now) is None
+    assert seen.get(("t2", (), None), now) is tenants[2]
 
 
 def test_the_webhook_command_never_shows_the_body() -> None:

@@ -157,7 +157,12 @@ async def test_admission_hands_its_trace_to_the_job(
     [request] = tracer.named("POST /v1/callrail/webhook")
     accepted = tracer.named("accept_webhook")
     assert [s.parent_id for s in accepted] == [request.span_id] * 2
-    assert accepted[0].attributes == {"tenant_id": "acme", "call_id": VECTOR_CALL_ID}
+    assert accepted[0].attributes == {
+        "tenant_id": "acme",
+        "call_id": VECTOR_CALL_ID,
+        "tenant_lookup": "store",
+    }
+    assert accepted[1].attributes["tenant_lookup"] == "remembered"  # the same AcceptWebhook
     admitted = tracer.named("admit_call")
     assert [s.attributes["outcome"] for s in admitted] == ["created", "duplicate"]
     [enqueue] = tracer.named("enqueue")
