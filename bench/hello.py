@@ -1,6 +1,7 @@
 """The intake benchmark's baseline: an aiohttp hello-world that reads the POSTed body and answers
 202, served the way `ingestion-pipeline serve` serves the service (web.run_app, no access log,
-as many processes accepting on one socket as `serve` runs by default: one per core).
+as many processes on its port as `serve` runs by default, one per core, each on a socket of
+its own as `serve --processes` does).
 
     python -m bench.hello --port 8081 [--processes N]
 """
@@ -47,12 +48,11 @@ def main() -> None:
         watch_parent(args.primary)
         web.run_app(app(), sock=socket.socket(fileno=args.listen_fd), access_log=None, print=None)
         return
-    sock = listen(args.host, args.port)
-    fd = str(sock.fileno())
-    argv = [sys.executable, "-m", "bench.hello", "--listen-fd", fd, "--primary"]
+    sock, *theirs = listen(args.host, args.port, args.processes)
+    argv = [sys.executable, "-m", "bench.hello", "--primary", str(os.getpid()), "--listen-fd"]
     others = [
-        subprocess.Popen([*argv, str(os.getpid())], pass_fds=(sock.fileno(),))  # noqa: S603
-        for _ in range(args.processes - 1)
+        subprocess.Popen([*argv, str(s.fileno())], pass_fds=(s.fileno(),))  # noqa: S603
+        for s in theirs
     ]
     try:
         web.run_app(app(), sock=sock, access_log=None, print=None)

@@ -287,10 +287,12 @@ def service_server(workdir: Path, synchronous: str, processes: int) -> tuple[Ser
 async def _phases(
     server: ServerProcess, make: MakeRequest, durations: Durations, connections: int
 ) -> tuple[PhaseResult, ...]:
+    """Each phase on connections of its own: a phase that reused the last one's would start
+    with whichever of the server's processes answered last holding the most of them."""
     url = server.url + WEBHOOK_PATH
     cpu = server.cpu_s
     results: list[PhaseResult] = []
-    async with session(max(connections, 1000)) as http:
+    async with session(8) as http:
         await closed_loop(
             http,
             url,
@@ -300,8 +302,9 @@ async def _phases(
             duration_s=durations.warmup_s,
             server_cpu=cpu,
         )
-        for rate, duration in ((100.0, durations.low_s), (1000.0, durations.high_s)):
-            await settle(cpu)
+    for rate, duration in ((100.0, durations.low_s), (1000.0, durations.high_s)):
+        await settle(cpu)
+        async with session(1000) as http:
             results.append(
                 await open_loop(
                     http,
@@ -313,7 +316,8 @@ async def _phases(
                     server_cpu=cpu,
                 )
             )
-        await settle(cpu)
+    await settle(cpu)
+    async with session(connections) as http:
         results.append(
             await closed_loop(
                 http,

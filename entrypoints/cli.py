@@ -315,13 +315,11 @@ def _serve(args: argparse.Namespace, container: Container) -> None:
         web.run_app(app, host=args.host, port=port, access_log=None, print=None)
         return
     try:
-        sock = processes_mod.listen(args.host, port)
+        sock, *others = processes_mod.listen(args.host, port, processes)
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{port}: {exc.strerror}") from None
     with processes_mod.group_directory() as group_dir:
-        secondaries = processes_mod.Secondaries(
-            processes - 1, sock, group_dir, processes_mod.secondary_command
-        )
+        secondaries = processes_mod.Secondaries(others, group_dir, processes_mod.secondary_command)
         app = create_app(container, group_dir=group_dir)
         app.cleanup_ctx.append(secondaries.context)  # last in: stopped first
         web.run_app(app, sock=sock, access_log=None, print=None)

@@ -1,11 +1,11 @@
-"""`serve --processes N`: one listening socket, N processes accepting on it.
+"""`serve --processes N`: N processes accepting on one port.
 
 A Python process runs its Python on one core at a time, and the webhook path is CPU work
 (parse, verify, store): on a machine with more cores one process leaves them idle. So `serve`
-binds the socket itself and starts N-1 more processes of its own program that inherit it; the
-kernel hands each new connection to whichever process accepts first, so a busy process takes
-fewer. Only the first process (the primary) runs the background work (the workers, the
-dispatcher, the sweep); the others serve the same routes and nothing else.
+binds N sockets to its port itself (see listen()) and starts N-1 more processes of its own
+program, each inheriting one; the kernel spreads new connections over them. Only the first
+process (the primary) runs the background work (the workers, the dispatcher, the sweep); the
+others serve the same routes and nothing else.
 
 The processes share the database (SQLite's WAL lets them; their writers take turns, see
 adapters/sqlite/database.py). Each has its own metrics; GET /v1/metrics, whichever process
@@ -57,19 +57,38 @@ def default_processes() -> int:
     return max(1, min(usable_cores(), MAX_PROCESSES))
 
 
-def listen(host: str, port: int, backlog: int = 1024) -> socket.socket:
-    """The listening socket every process accepts on, inheritable by the ones started later."""
+def listen(host: str, port: int, count: int, backlog: int = 1024) -> list[socket.socket]:
+    """`count` listening sockets on one port, one per process, inheritable.
+
+    Each process accepts on a socket of its own (SO_REUSEPORT), and the kernel spreads new
+    connections evenly over them. One shared socket would let whichever process is awake take
+    every connection waiting at that moment: under a burst, one process gets them all and the
+    others idle. The primary holds every socket for the life of the group, so connections the
+    kernel gives a secondary that is restarting wait for it instead of being refused.
+
+    SO_REUSEPORT would also let an unrelated server bind the port and take a share of its
+    connections: so the port is first bound once without it, which fails (EADDRINUSE) if
+    anything listens there already."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        port = probe.getsockname()[1]  # port 0: the one the system chose, for all of them
+    sockets: list[socket.socket] = []
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(backlog)
+        for _ in range(count):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            sock.listen(backlog)
+            sock.set_inheritable(True)
     except OSError:
-        sock.close()
+        for sock in sockets:
+            sock.close()
         raise
-    sock.set_inheritable(True)
-    return sock
+    return sockets
 
 
 def group_socket(group_dir: Path, pid: int) -> Path:
@@ -107,14 +126,12 @@ class Secondaries:
 
     def __init__(
         self,
-        count: int,
-        sock: socket.socket,
+        sockets: Sequence[socket.socket],
         group_dir: Path,
         command: Callable[[int, Path], Sequence[str]],
         env: dict[str, str] | None = None,
     ):
-        self._count = count
-        self._sock = sock
+        self._sockets = list(sockets)  # one per secondary, held here while they come and go
         self._group_dir = group_dir
         self._command = command
         self._env = env
@@ -127,15 +144,15 @@ class Secondaries:
     def pids(self) -> list[int]:
         return [p.pid for p in self._procs]
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        fd = self._sock.fileno()
+    def _spawn(self, i: int) -> subprocess.Popen[bytes]:
+        fd = self._sockets[i].fileno()
         return subprocess.Popen(  # noqa: S603  (this program, started the way it was started)
             list(self._command(fd, self._group_dir)), pass_fds=(fd,), env=self._env
         )
 
     async def context(self, app: web.Application) -> AsyncIterator[None]:
         """An aiohttp cleanup context."""
-        self._procs = [self._spawn() for _ in range(self._count)]
+        self._procs = [self._spawn(i) for i in range(len(self._sockets))]
         self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
         yield
         await self.stop()
@@ -167,7 +184,7 @@ class Secondaries:
                     await asyncio.wait_for(self._stopping.wait(), pause[i])
                 if self._stopping.is_set():
                     return
-                self._procs[i] = self._spawn()
+                self._procs[i] = self._spawn(i)
                 started[i] = time.monotonic()
                 self.restarts += 1
 
