@@ -1,21 +1,25 @@
 """Intake: signed CallRail webhooks per second, and their latency, on the embedded default.
 
-The service runs as `ingestion-pipeline serve`, a process of its own, on a SQLite file in a
-temporary directory with PIPELINE_WORKER_CONCURRENCY=0 (it accepts calls and processes none,
-so only intake is measured), once with the default `synchronous=FULL` and once with
-`?synchronous=normal`. The baseline is an aiohttp hello-world (bench/hello.py: read the body,
-answer 202) served the same way in a process of its own. All three get the same load from the
-same generator (bench/loadgen.py, this process), over loopback only:
+The service runs as `ingestion-pipeline serve`, processes of its own (as many as `serve` runs
+by default: one per core; `--processes N` to choose), on a SQLite file in a temporary directory
+with PIPELINE_WORKER_CONCURRENCY=0 (it accepts calls and processes none, so only intake is
+measured), once with the default `synchronous=FULL` and once with `?synchronous=normal`. The
+baseline is an aiohttp hello-world (bench/hello.py: read the body, answer 202) served the same
+way, with as many processes. All three get the same load from the same generator
+(bench/loadgen.py, this process), over loopback only, each phase on new connections (a phase
+that reused the last one's would start with most of them on whichever process answered last):
 
   warm-up    closed loop, 8 connections, 1 s, not counted
   100/s      open loop, latency from each request's scheduled time
   1000/s     open loop, likewise
   saturation closed loop, N connections back to back
 
+Server CPU is the CPU of all the server's processes.
+
 Every request is a new call (a new CallRail id), signed with the tenant's key, so each one is
 verified, stored with its job in one transaction and answered 202.
 
-    python -m bench.intake [--quick] [--connections 32] [--modes full,normal]
+    python -m bench.intake [--quick] [--connections 32] [--modes full,normal] [--processes N]
 """
 
 from __future__ import annotations

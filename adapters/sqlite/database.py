@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -33,6 +34,7 @@ Unit = Callable[[sqlite3.Connection], Any]
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 MAX_GROUP = 256  # units in one transaction: bounds the time the write lock is held
+log = logging.getLogger("ingestion_pipeline.sqlite")
 
 
 def _storage_error(exc: sqlite3.DatabaseError) -> BaseException:
@@ -58,7 +60,7 @@ class WriterTurn:
 
     def __init__(self, database_path: str, timeout_s: float = 10.0):
         self.path = database_path + "-writer.lock"
-        self._timeout_s = timeout_s
+        self.timeout_s = timeout_s
         self._fd: int | None = None
         self._held = False
         self.waits = 0  # turns that had to wait for another process (how contended it is)
@@ -75,7 +77,7 @@ class WriterTurn:
             except BlockingIOError:
                 now = time.monotonic()
                 if deadline is None:
-                    deadline = now + self._timeout_s
+                    deadline = now + self.timeout_s
                     self.waits += 1
                 elif now >= deadline:
                     return  # SQLite's own busy timeout decides from here
@@ -84,6 +86,19 @@ class WriterTurn:
             else:
                 self._held = True
                 return
+
+    def try_take(self) -> bool:
+        """The turn if it is free now, without waiting."""
+        if self._held:
+            return True
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self._held = True
+        return True
 
     def give_back(self) -> None:
         if self._held and self._fd is not None:
@@ -106,6 +121,9 @@ class NoTurns(WriterTurn):
 
     def take(self) -> None:
         pass
+
+    def try_take(self) -> bool:
+        return True
 
 
 def begin_write(conn: sqlite3.Connection, turn: WriterTurn) -> None:
@@ -177,6 +195,20 @@ def _connect(path: str, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
+def _connect_group(path: str, synchronous: str) -> sqlite3.Connection:
+    """The connection group commits run on, on the event loop: it never waits for SQLite's
+    lock (busy timeout 0: a busy database sends the group to the writer thread instead) and
+    never checkpoints as it commits (it could write megabytes back and fsync the database
+    while the loop waits): SqliteDatabase checkpoints on the writer thread instead."""
+    conn = _connect(path, synchronous)
+    conn.execute("PRAGMA busy_timeout=0")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    return conn
+
+
+CHECKPOINT_EVERY = 100  # groups committed on the loop between two checkpoints
+
+
 class SqliteDatabase:
     def __init__(self, path: str, *, synchronous: str = "FULL", readers: int = 2):
         if synchronous.upper() not in SYNCHRONOUS:
@@ -195,6 +227,9 @@ class SqliteDatabase:
         self._leader: asyncio.Task[None] | None = None
         self.groups_committed = 0  # transactions group commit has made (how well it groups)
         self.turn = NoTurns() if path == ":memory:" else WriterTurn(path)
+        self._group_conn: sqlite3.Connection | None = None
+        self._since_checkpoint = 0
+        self.groups_on_loop = 0  # groups committed on the event loop (the rest: on the thread)
 
     @property
     def is_open(self) -> bool:
@@ -214,6 +249,10 @@ class SqliteDatabase:
             self._writer_conn = await self._in(
                 self._writer, lambda: _connect(self.path, self._synchronous)
             )
+            if self.path != ":memory:":  # another connection would be another database
+                self._group_conn = await self._in(
+                    self._writer, lambda: _connect_group(self.path, self._synchronous)
+                )
         except BaseException:
             await self.close()
             raise
@@ -227,6 +266,8 @@ class SqliteDatabase:
             conn = self._writer_conn
             if conn is not None:
                 await writer.run(conn.close)
+            if self._group_conn is not None:
+                await writer.run(self._group_conn.close)
             await writer.run(self.turn.close)
             await writer.close()
         if readers is not None:
@@ -234,7 +275,7 @@ class SqliteDatabase:
         for conn in self._reader_conns:
             conn.close()
         self._reader_conns.clear()
-        self._writer_conn = None
+        self._writer_conn = self._group_conn = None
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Runs fn on the writer connection. Callers hold write_lock for multi-step work."""
@@ -267,9 +308,7 @@ class SqliteDatabase:
                 units = [unit for unit, _ in group]
                 try:
                     async with self.write_lock:
-                        outcomes = await self.write(
-                            partial(_apply_group, units=units, turn=self.turn)
-                        )
+                        outcomes = await self._commit_group(units)
                 except Exception as exc:  # none of the group was committed
                     for _, done in group:
                         if not done.done():
@@ -287,12 +326,64 @@ class SqliteDatabase:
                         done.set_result(value)
                     else:
                         done.set_exception(value)
+                if self._since_checkpoint >= CHECKPOINT_EVERY:
+                    await self._checkpoint()
         finally:
             self._leader = None
             for _, done in self._waiting:  # only if the leader itself was cancelled
                 if not done.done():
                     done.set_exception(StorageUnavailable("the database is closing"))
             self._waiting.clear()
+
+    async def _commit_group(self, units: Sequence[Unit]) -> list[tuple[bool, Any]]:
+        """On the event loop when it can be: handing a group to the writer thread cost a
+        wait for the interpreter's lock at every statement (a busy loop holds it), a context
+        switch each on a virtual machine. The loop runs BEGIN..COMMIT itself once this process
+        has its turn (waiting for it, if another process has it, without blocking the loop)
+        and SQLite's lock is free at once; the COMMIT's fsync is the only wait it blocks on.
+        Otherwise (SQLite busy with a writer that takes no turns, no turn in time, an
+        in-memory database) the writer thread does it, as it waits without harm."""
+        conn = self._group_conn
+        if conn is not None and await self._turn_without_blocking():
+            try:
+                outcomes = _apply_group(conn, units, self.turn)
+            except sqlite3.OperationalError:
+                # Rolled back, turn given back: BEGIN found the database locked by a writer
+                # outside the turns (or the disk failed): the thread tries again, and waits
+                # (busy timeout) where the loop must not.
+                pass
+            except sqlite3.DatabaseError as exc:
+                raise _storage_error(exc) from exc
+            else:
+                self.groups_on_loop += 1
+                self._since_checkpoint += 1
+                return outcomes
+        return await self.write(partial(_apply_group, units=units, turn=self.turn))
+
+    async def _turn_without_blocking(self) -> bool:
+        delay, waited = 0.0001, 0.0
+        while not self.turn.try_take():
+            if waited == 0.0:
+                self.turn.waits += 1
+            if waited >= self.turn.timeout_s:
+                return False
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.002)
+        return True
+
+    async def _checkpoint(self) -> None:
+        """Copies the write-ahead log back into the database (what SQLite does as it commits
+        past 1,000 pages, which the loop's connection must not), on the writer thread, with
+        the write lock held so that no commit runs meanwhile: a checkpoint that writes are
+        still appending to never completes, and the log would grow with every call taken.
+        Group commits wait for it; the loop does not."""
+        self._since_checkpoint = 0
+        try:
+            async with self.write_lock:
+                await self.write(lambda conn: conn.execute("PRAGMA wal_checkpoint(PASSIVE)"))
+        except StorageUnavailable as exc:  # the next one will try again
+            log.warning("checkpoint failed: %s", exc)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._reader_pool is None:

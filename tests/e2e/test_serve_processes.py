@@ -203,3 +203,21 @@ def test_a_bad_process_count_is_one_readable_line(
     assert done.returncode == 2
     assert said in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_second_service_on_the_same_port_is_refused(service: ServiceProcess) -> None:
+    """Each process has a socket of its own on the port (SO_REUSEPORT), which would let
+    another `serve` join them and take a share of the calls: it is refused instead."""
+    done = subprocess.run(
+        [str(BIN / "ingestion-pipeline"), "serve", "--host", "127.0.0.1", "--processes", "2"],
+        cwd=service.workdir,
+        env={**service.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{service.port}" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    post_call(service, 1)  # the first one still answers

@@ -18,7 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sqlite.database import SqliteDatabase, WriterTurn, begin_write, end_write
+from adapters.sqlite.database import (
+    CHECKPOINT_EVERY,
+    SqliteDatabase,
+    WriterTurn,
+    begin_write,
+    end_write,
+)
 from adapters.sqlite.session import Session
 
 
@@ -140,3 +146,53 @@ async def test_a_unit_that_leaves_without_committing_gives_its_turn_back(
     assert turn_is_free(path)
     await asyncio.wait_for(b.commit_unit(insert(2)), 5)
     assert count(path) == 1
+
+
+async def test_a_group_commits_on_the_event_loop_unless_sqlite_is_busy(
+    path: str, two: tuple[SqliteDatabase, SqliteDatabase]
+) -> None:
+    """The loop runs BEGIN..COMMIT itself (no wait for the interpreter's lock per statement on
+    the writer thread); a database locked by a writer that takes no turns sends the group to
+    the thread, which can wait for it without stopping the loop."""
+    a, _ = two
+    await a.commit_unit(insert(1))
+    assert a.groups_on_loop == 1
+
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        waiting = asyncio.create_task(a.commit_unit(insert(2)))
+        ticks = 0
+        while ticks < 20:  # the loop keeps running meanwhile
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not waiting.done()
+        other.execute("COMMIT")
+    finally:
+        other.close()
+    await asyncio.wait_for(waiting, 10)
+    assert a.groups_on_loop == 1, "the busy group went to the writer thread"
+    assert count(path) == 2
+
+
+async def test_the_write_ahead_log_is_checkpointed_as_groups_commit(path: str) -> None:
+    """The loop's connection never checkpoints as it commits; the database does it on the
+    writer thread every CHECKPOINT_EVERY groups, so the log stays the size of one period
+    instead of growing with every call ever taken."""
+    db = SqliteDatabase(path)
+    await db.open()
+    wal = Path(path + "-wal")
+    blob = "x" * 8000
+    sizes = []
+    try:
+        await db.write(lambda conn: conn.execute("CREATE TABLE blobs (b TEXT)"))
+        for period in range(5):
+            for _ in range(CHECKPOINT_EVERY - (1 if period == 0 else 0)):
+                await db.commit_unit(
+                    lambda conn: conn.execute("INSERT INTO blobs VALUES (?)", (blob,))
+                )
+            sizes.append(wal.stat().st_size)  # noqa: ASYNC240  (a stat, in a test)
+    finally:
+        await db.close()
+    one_period = sizes[0]  # the log of one period's groups, before any checkpoint
+    assert max(sizes) <= 1.5 * one_period, f"the log grew: {sizes}"
