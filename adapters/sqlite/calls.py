@@ -29,7 +29,9 @@ from ports.repositories import CallPage, CallRepository
 
 
 def t(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
+    if at.tzinfo is not UTC:  # the domain's times are UTC already: astimezone is not free
+        at = at.astimezone(UTC)
+    return at.isoformat(timespec="microseconds")
 
 
 def _json(value: Any) -> str | None:
