@@ -129,25 +129,18 @@ class Secondaries:
         sockets: Sequence[socket.socket],
         group_dir: Path,
         command: Callable[[int, Path], Sequence[str]],
-        env: dict[str, str] | None = None,
     ):
         self._sockets = list(sockets)  # one per secondary, held here while they come and go
         self._group_dir = group_dir
         self._command = command
-        self._env = env
         self._procs: list[subprocess.Popen[bytes]] = []
         self._stopping = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
-        self.restarts = 0
-
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self._procs]
 
     def _spawn(self, i: int) -> subprocess.Popen[bytes]:
         fd = self._sockets[i].fileno()
         return subprocess.Popen(  # noqa: S603  (this program, started the way it was started)
-            list(self._command(fd, self._group_dir)), pass_fds=(fd,), env=self._env
+            list(self._command(fd, self._group_dir)), pass_fds=(fd,)
         )
 
     async def context(self, app: web.Application) -> AsyncIterator[None]:
@@ -159,7 +152,7 @@ class Secondaries:
 
     async def _supervise(self) -> None:
         started = [time.monotonic()] * len(self._procs)
-        pause = [1.0] * len(self._procs)
+        pause = [0.5] * len(self._procs)  # doubled before use: 1 s after a first young death
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), 0.5)
@@ -186,7 +179,6 @@ class Secondaries:
                     return
                 self._procs[i] = self._spawn(i)
                 started[i] = time.monotonic()
-                self.restarts += 1
 
     async def stop(self) -> None:
         """SIGTERM to each, then up to STOP_TIMEOUT_S for them to finish what they hold, then
