@@ -115,5 +115,12 @@ def _apply(conn: sqlite3.Connection, writes: Sequence[Write]) -> None:
 
 
 def _apply_then_commit(conn: sqlite3.Connection, writes: Sequence[Write], turn: WriterTurn) -> None:
-    _apply(conn, writes)
-    end_write(conn, turn, commit=True)
+    """A pinned unit's commit: whatever fails (a write, or COMMIT itself, a deferred
+    constraint say) rolls the transaction back and gives the turn back, as the unit is
+    unpinned either way and nothing else would."""
+    try:
+        _apply(conn, writes)
+        end_write(conn, turn, commit=True)
+    except BaseException:
+        end_write(conn, turn, commit=False)
+        raise

@@ -196,3 +196,28 @@ async def test_the_write_ahead_log_is_checkpointed_as_groups_commit(path: str) -
         await db.close()
     one_period = sizes[0]  # the log of one period's groups, before any checkpoint
     assert max(sizes) <= 1.5 * one_period, f"the log grew: {sizes}"
+
+
+async def test_a_pinned_unit_whose_commit_fails_leaves_nothing_open(
+    path: str, two: tuple[SqliteDatabase, SqliteDatabase]
+) -> None:
+    """COMMIT itself can fail (here a deferred foreign key): the transaction is rolled back
+    and the turn given back, so the next writer, in this process or another, goes ahead."""
+    a, b = two
+    await a.write(lambda conn: conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
+    await a.write(
+        lambda conn: conn.execute(
+            "CREATE TABLE child (parent INTEGER REFERENCES parent (id)"
+            " DEFERRABLE INITIALLY DEFERRED)"
+        )
+    )
+    session = Session(a, read_only=False)
+    await session.run(lambda conn: conn.execute("INSERT INTO child (parent) VALUES (42)"))
+    with pytest.raises(sqlite3.IntegrityError):
+        await session.commit()
+    await session.close()
+
+    assert turn_is_free(path)
+    await asyncio.wait_for(a.commit_unit(insert(1)), 5)
+    await asyncio.wait_for(b.commit_unit(insert(2)), 5)
+    assert count(path) == 2
