@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import socket
@@ -312,6 +313,7 @@ def _serve(args: argparse.Namespace, container: Container) -> None:
         raise UsageError(f"--processes must be between 1 and {processes_mod.MAX_PROCESSES}")
     if processes == 1:
         app = create_app(container)
+        _tune_gc()
         web.run_app(app, host=args.host, port=port, access_log=None, print=None)
         return
     try:
@@ -322,7 +324,20 @@ def _serve(args: argparse.Namespace, container: Container) -> None:
         secondaries = processes_mod.Secondaries(others, group_dir, processes_mod.secondary_command)
         app = create_app(container, group_dir=group_dir)
         app.cleanup_ctx.append(secondaries.context)  # last in: stopped first
+        _tune_gc()
         web.run_app(app, sock=sock, access_log=None, print=None)
+
+
+def _tune_gc() -> None:
+    """Once the app is built: the objects made so far (modules, the container, the app) live as
+    long as the process, so they leave the collector's generations for good (gc.freeze), and a
+    young-generation collection waits for 10,000 new container objects instead of 700. A
+    request's garbage is freed by reference counting; the collections it triggered found almost
+    nothing, and a full one scanned every module's objects. Measured, one process at
+    saturation: 0.42 s of collection in a 5 s run before, 0.05 s after; 1.31-1.50 CPU ms a
+    webhook before, 1.23-1.28 after."""
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 def _serve_secondary(args: argparse.Namespace, container: Container) -> None:
@@ -331,6 +346,7 @@ def _serve_secondary(args: argparse.Namespace, container: Container) -> None:
     sock = socket.socket(fileno=args.listen_fd)
     group_dir = Path(args.group_dir)
     app = create_app(container, background=False, group_dir=group_dir)
+    _tune_gc()
     web.run_app(app, sock=sock, access_log=None, print=None)
 
 
