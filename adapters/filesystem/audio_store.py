@@ -143,8 +143,9 @@ class _TempFile:
         real_root = os.path.realpath(self._root)
         if os.path.commonpath([real_root, os.path.realpath(self._final.parent)]) != real_root:
             raise ValueError("the object's directory leads outside the audio store's root")
+        _remove_orphans(self._final.parent)
         self._fd, name = tempfile.mkstemp(
-            dir=self._final.parent, prefix=_TEMP_PREFIX, suffix=".part"
+            dir=self._final.parent, prefix=f"{_TEMP_PREFIX}{os.getpid()}-", suffix=".part"
         )
         self.path = Path(name)
 
@@ -169,6 +170,32 @@ class _TempFile:
             self._fd = None
         if self.path is not None:
             self.path.unlink(missing_ok=True)
+
+
+def _remove_orphans(directory: Path) -> None:
+    """Removes the temp files in `directory` left by a process that died writing them (killed
+    mid-download, say): their names carry the writer's pid. A live writer's are left alone
+    (another delivery of the same call may be writing; publishing decides between them), and
+    so is a name without a pid."""
+    for entry in os.scandir(directory):
+        name = entry.name
+        if not (name.startswith(_TEMP_PREFIX) and name.endswith(".part")):
+            continue
+        pid_text = name[len(_TEMP_PREFIX) :].split("-", 1)[0]
+        if pid_text.isdigit() and not _alive(int(pid_text)):
+            Path(entry.path).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def _uri(path: Path) -> str:

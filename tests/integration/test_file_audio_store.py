@@ -151,3 +151,24 @@ async def test_concurrent_puts_of_the_same_recording_all_succeed(store: FileAudi
     assert results[0].sha256 == hashlib.sha256(data).hexdigest()
     assert files_under(store.root) == [NAME]
     assert (store.root / NAME).read_bytes() == data
+
+
+async def test_a_temp_file_left_by_a_killed_writer_is_removed_by_the_next_put(
+    store: FileAudioStore,
+) -> None:
+    """A service killed mid-download leaves its temp file; the retry of that call removes
+    it. A live writer's temp file (another delivery of the call, still writing) is kept."""
+    dead = await asyncio.create_subprocess_exec("true")
+    await dead.wait()
+    directory = store.root / Path(NAME).parent
+    directory.mkdir(parents=True)
+    orphan = directory / f".tmp-{dead.pid}-abc123.part"
+    orphan.write_bytes(b"ID3 half a download")
+    live = directory / f".tmp-{os.getppid()}-def456.part"
+    live.write_bytes(b"ID3 still being written")
+
+    await store.put(NAME, stream(b"ID3", b"\x00" * 10), "audio/mpeg")
+
+    assert not orphan.exists()
+    assert live.exists()
+    assert files_under(store.root) == sorted([NAME, live.relative_to(store.root).as_posix()])
