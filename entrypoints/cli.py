@@ -341,7 +341,8 @@ def _tune_gc() -> None:
 
 
 def _serve_secondary(args: argparse.Namespace, container: Container) -> None:
-    """One of the N-1 secondaries: the primary's socket, no background work."""
+    """One of the N-1 secondaries: its socket on the port (made and kept by the primary), no
+    background work."""
     processes_mod.watch_parent(args.primary)
     sock = socket.socket(fileno=args.listen_fd)
     group_dir = Path(args.group_dir)
