@@ -61,10 +61,11 @@ def listen(host: str, port: int, count: int, backlog: int = 1024) -> list[socket
     """`count` listening sockets on one port, one per process, inheritable.
 
     Each process accepts on a socket of its own (SO_REUSEPORT), and the kernel spreads new
-    connections evenly over them. One shared socket would let whichever process is awake take
-    every connection waiting at that moment: under a burst, one process gets them all and the
-    others idle. The primary holds every socket for the life of the group, so connections the
-    kernel gives a secondary that is restarting wait for it instead of being refused.
+    connections evenly over them, whichever process is awake. (With one shared socket the
+    process that wakes first may accept every connection waiting at that moment, as asyncio
+    accepts up to a backlog's worth per wake-up; not measured apart here.) The primary holds
+    every socket for the life of the group, so connections the kernel gives a secondary that
+    is restarting wait for it instead of being refused.
 
     SO_REUSEPORT would also let an unrelated server bind the port and take a share of its
     connections: so the port is first bound once without it, which fails (EADDRINUSE) if
