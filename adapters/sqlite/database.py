@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -66,25 +66,17 @@ class WriterTurn:
         self.waits = 0  # turns that had to wait for another process (how contended it is)
 
     def take(self) -> None:
-        if self._held:
+        """Waits for the turn, sleeping between tries, up to timeout_s; after that SQLite's own
+        busy timeout decides."""
+        if self.try_take():
             return
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        delay, deadline = 0.0001, None
-        while True:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                now = time.monotonic()
-                if deadline is None:
-                    deadline = now + self.timeout_s
-                    self.waits += 1
-                elif now >= deadline:
-                    return  # SQLite's own busy timeout decides from here
-                time.sleep(delay)
-                delay = min(delay * 2, 0.002)
-            else:
-                self._held = True
+        self.waits += 1
+        deadline = time.monotonic() + self.timeout_s
+        for pause in pauses():
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(pause)
+            if self.try_take():
                 return
 
     def try_take(self) -> bool:
@@ -113,14 +105,19 @@ class WriterTurn:
             self._fd = None
 
 
+def pauses() -> Iterator[float]:
+    """The waits between two tries for a turn: 0.1 ms at first, doubling up to 2 ms."""
+    pause = 0.0001
+    while True:
+        yield pause
+        pause = min(pause * 2, 0.002)
+
+
 class NoTurns(WriterTurn):
     """An in-memory database has one process: no turns to take."""
 
     def __init__(self) -> None:
         super().__init__(":memory:")
-
-    def take(self) -> None:
-        pass
 
     def try_take(self) -> bool:
         return True
@@ -361,16 +358,19 @@ class SqliteDatabase:
         return await self.write(partial(_apply_group, units=units, turn=self.turn))
 
     async def _turn_without_blocking(self) -> bool:
-        delay, waited = 0.0001, 0.0
-        while not self.turn.try_take():
-            if waited == 0.0:
-                self.turn.waits += 1
-            if waited >= self.turn.timeout_s:
+        """WriterTurn.take, with the loop's sleep: False after timeout_s without the turn."""
+        turn = self.turn
+        if turn.try_take():
+            return True
+        turn.waits += 1
+        deadline = time.monotonic() + turn.timeout_s
+        for pause in pauses():
+            if time.monotonic() >= deadline:
                 return False
-            await asyncio.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 0.002)
-        return True
+            await asyncio.sleep(pause)
+            if turn.try_take():
+                return True
+        return False  # pauses() never ends; this satisfies the type checker
 
     async def _checkpoint(self) -> None:
         """Copies the write-ahead log back into the database (what SQLite does as it commits
