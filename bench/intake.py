@@ -296,10 +296,9 @@ async def _phases(
     url = server.url + WEBHOOK_PATH
     cpu = server.cpu_s
     results: list[PhaseResult] = []
-    async with session(8) as http:
+    async with session(url, 8) as http:
         await closed_loop(
             http,
-            url,
             make,
             name="warm-up",
             connections=8,
@@ -308,11 +307,10 @@ async def _phases(
         )
     for rate, duration in ((100.0, durations.low_s), (1000.0, durations.high_s)):
         await settle(cpu)
-        async with session(1000) as http:
+        async with session(url, 1000) as http:
             results.append(
                 await open_loop(
                     http,
-                    url,
                     make,
                     name=f"{rate:.0f}/s",
                     rate=rate,
@@ -321,11 +319,10 @@ async def _phases(
                 )
             )
     await settle(cpu)
-    async with session(connections) as http:
+    async with session(url, connections) as http:
         results.append(
             await closed_loop(
                 http,
-                url,
                 make,
                 name="saturation",
                 connections=connections,

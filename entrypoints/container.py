@@ -19,7 +19,7 @@ from adapters.sqlite.database import SqliteDatabase
 from adapters.sqlite.health import SqliteHealthProbe
 from adapters.sqlite.queue import SqliteJobQueue
 from adapters.sqlite.repositories import SqliteUnitOfWorkFactory
-from adapters.system.clock import SystemClock, UuidIdGenerator
+from adapters.system.clock import SystemClock, TimeOrderedIdGenerator, UuidIdGenerator
 from adapters.whisper.health import WhisperHealthProbe
 from adapters.whisper.transcriber import WhisperTranscriber
 from domain.retry import RetryPolicy
@@ -58,7 +58,12 @@ class Container(containers.DeclarativeContainer):
     cloud_settings = settings.provided.cloud
 
     clock = providers.Singleton(SystemClock)
-    ids = providers.Singleton(UuidIdGenerator)
+    # Job ids: in time order for SQLite's B-trees, random for Spanner's splits.
+    ids = providers.Selector(
+        settings.provided.database.backend,
+        sqlite=providers.Singleton(TimeOrderedIdGenerator),
+        spanner=providers.Singleton(UuidIdGenerator),
+    )
     tracer = providers.Singleton(build_tracer, settings)
 
     # Opened and closed by the app's cleanup context or the CLI, not at construction.

@@ -189,6 +189,11 @@ def _connect(path: str, synchronous: str) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute(f"PRAGMA synchronous={synchronous}")
+    # A statement that may have to be undone inside a transaction (every INSERT of a group
+    # commit, in its savepoint) keeps a statement journal: in a temporary file by default, one
+    # created and unlinked per group. In memory it costs neither (measured: the two INSERTs of
+    # a webhook 96 -> 74 us).
+    conn.execute("PRAGMA temp_store=MEMORY")
     return conn
 
 
