@@ -30,6 +30,7 @@ from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.resources import Resource, get_aggregated_resources
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from opentelemetry.trace import Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -126,6 +127,10 @@ class OtelTracer(Tracer):
         self._ids_only = ids_only
         self._untraced = NoTracing()
         self._closed = False
+        self._ids = RandomIdGenerator()
+        # The header names the propagators read, lower case: a request with none of them has
+        # no context to extract.
+        self._fields = frozenset(name.lower() for name in self._propagator.fields)
 
     @property
     def exports(self) -> bool:
@@ -139,8 +144,18 @@ class OtelTracer(Tracer):
         *,
         kind: SpanKind = "internal",
     ) -> AbstractContextManager[Span]:
-        if self._ids_only and trace.get_current_span().get_span_context().is_valid:
-            return self._untraced.span(name)
+        if self._ids_only:
+            if trace.get_current_span().get_span_context().is_valid:
+                return self._untraced.span(name)
+            # What the SDK makes of a span its ALWAYS_OFF sampler drops (ids, nothing else),
+            # without the sampler, attribute checks and span machinery it goes through first.
+            ids = trace.SpanContext(
+                self._ids.generate_trace_id(),
+                self._ids.generate_span_id(),
+                is_remote=False,
+                trace_flags=trace.TraceFlags(trace.TraceFlags.DEFAULT),
+            )
+            return _SpanScope(trace.NonRecordingSpan(ids))
         started = self._tracer.start_span(
             name, kind=_KINDS[kind], attributes=allowed_attributes(attributes)
         )
@@ -154,6 +169,9 @@ class OtelTracer(Tracer):
     @contextmanager
     def extract(self, carrier: Mapping[str, str]) -> Iterator[None]:
         # Header names are case-insensitive; the propagators look them up in lower case.
+        if not any(key.lower() in self._fields for key in carrier):
+            yield  # nothing to continue (most requests: CallRail sends no trace headers)
+            return
         lowered = {key.lower(): value for key, value in carrier.items()}
         context = self._propagator.extract(lowered, context=otel_context.get_current())
         token = otel_context.attach(context)

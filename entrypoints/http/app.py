@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,35 +10,11 @@ from aiohttp import web
 from entrypoints.container import Container, close_clients
 from entrypoints.http import admin, health, metrics, push, webhook
 from entrypoints.http.keys import CONTAINER, GROUP_DIR
-from entrypoints.http.metrics import metrics_middleware
-from entrypoints.http.problems import Handler, problem_middleware
-from entrypoints.http.tracing import tracing_lifecycle, tracing_middleware
+from entrypoints.http.observe import observe_middleware
+from entrypoints.http.problems import problem_middleware
+from entrypoints.http.tracing import tracing_lifecycle
 from entrypoints.http.webhook import MAX_BODY
 from entrypoints.migrations import migrate_database
-
-access_log = logging.getLogger("ingestion_pipeline.access")
-
-
-@web.middleware
-async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    started = time.perf_counter()
-    response = await handler(request)
-    # The path only: query strings and bodies can carry tokens and phone numbers.
-    access_log.info(
-        "%s %s %s",
-        request.method,
-        request.path,
-        response.status,
-        extra={
-            "http": {
-                "method": request.method,
-                "path": request.path,
-                "status": response.status,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-            }
-        },
-    )
-    return response
 
 
 async def _stores(app: web.Application) -> AsyncIterator[None]:
@@ -78,7 +52,7 @@ def create_app(
     """`background`: whether this process runs the workers (a secondary of `serve --processes`
     does not); `group_dir`: the group's socket directory, when it is one of several."""
     app = web.Application(
-        middlewares=[metrics_middleware, tracing_middleware, access_middleware, problem_middleware],
+        middlewares=[observe_middleware, problem_middleware],
         client_max_size=MAX_BODY,
     )
     app[CONTAINER] = container

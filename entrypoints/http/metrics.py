@@ -1,6 +1,6 @@
-"""GET /v1/metrics for Prometheus, and the middleware that counts and times every request by its
-route's template and status. Every instance (webhook, worker, api) serves its own figures; the
-processes of one `serve --processes N` serve theirs added up."""
+"""GET /v1/metrics for Prometheus (each request is counted and timed by its route's template
+and status in entrypoints.http.observe). Every instance (webhook, worker, api) serves its own
+figures; the processes of one `serve --processes N` serve theirs added up."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,41 +16,9 @@ from aiohttp import web
 
 from adapters.otel.metrics import CONTENT_TYPE, merge_renders
 from entrypoints.http.keys import CONTAINER, GROUP_DIR
-from entrypoints.http.problems import Handler
 from entrypoints.processes import group_socket, siblings
 
 METRICS_PATH = "/v1/metrics"
-UNMATCHED = "unmatched"  # any path no route knows: one label, whatever was asked for
-CLIENT_CLOSED = 499  # the client went away before the answer (nginx's convention)
-
-
-def route_template(request: web.Request) -> str:
-    """The matched route's template (/v1/tenants/{tenant_id}/calls), never the path's values."""
-    resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else UNMATCHED
-
-
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Outermost, so the status is the one sent after problem_middleware mapped the errors."""
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    except asyncio.CancelledError:
-        status = CLIENT_CLOSED
-        raise
-    finally:
-        request.app[CONTAINER].metrics().http_request(
-            request.method, route_template(request), status, time.perf_counter() - started
-        )
-
-
 SIBLING_TIMEOUT_S = 2.0
 log = logging.getLogger("ingestion_pipeline.metrics")
 

@@ -1,6 +1,6 @@
-"""A server span for every request, continuing the caller's trace (W3C traceparent, or Google's
-X-Cloud-Trace-Context from Cloud Run's front end), and the tracer's life: made before the first
-request, flushed and shut down after the last span (after the workers have stopped)."""
+"""The tracer's life in the app: made before the first request, flushed and shut down after the
+last span (after the workers have stopped). Each request's server span is observe_middleware's
+(entrypoints.http.observe)."""
 
 from __future__ import annotations
 
@@ -10,39 +10,6 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from entrypoints.http.keys import CONTAINER
-from entrypoints.http.problems import Handler
-
-# Probes and scrapes would be a trace each, every few seconds, and say nothing about a call.
-UNTRACED_PATHS = frozenset({"/v1/health", "/health/live", "/health/ready", "/v1/metrics"})
-
-
-def _route(request: web.Request) -> str | None:
-    """The matched route's template (/v1/callrail/webhook/{tenant_id}): never the values in the
-    path, never the query."""
-    resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else None
-
-
-@web.middleware
-async def tracing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path in UNTRACED_PATHS:
-        return await handler(request)
-    tracer = request.app[CONTAINER].tracer()
-    route = _route(request)
-    attributes: dict[str, str | int] = {"http.request.method": request.method}
-    if route is not None:
-        attributes["http.route"] = route
-    name = f"{request.method} {route}" if route else request.method
-    with tracer.extract(request.headers), tracer.span(name, attributes, kind="server") as span:
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            span.set_attribute("http.response.status_code", exc.status)
-            raise
-        span.set_attribute("http.response.status_code", response.status)
-        if response.status >= 500:
-            span.record_error(str(response.status))
-        return response
 
 
 async def tracing_lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import orjson
 from aiohttp import web
 
-from domain.usecases.intake import ReceiveWebhook
+from domain.usecases.intake import AcceptWebhook, ReceiveWebhook
 from domain.webhook import SIGNATURE_HEADER
+from entrypoints.container import Container
 from entrypoints.http.keys import CONTAINER
 from entrypoints.http.problems import problem
 
@@ -24,7 +26,10 @@ async def read_json_body(request: web.Request, limit: int = MAX_BODY) -> bytes |
         return problem(413, "Payload too large", f"the body must be at most {limit} bytes")
     if not is_json(request.content_type):
         return problem(415, "Unsupported media type", "send the body as application/json")
-    body = bytearray()
+    if request.content_length is not None:
+        # The usual case: a declared length, checked above; aiohttp reads no more than it.
+        return await request.read()
+    body = bytearray()  # chunked: counted as it comes
     async for chunk in request.content.iter_chunked(64 * 1024):
         body.extend(chunk)
         if len(body) > limit:
@@ -32,12 +37,32 @@ async def read_json_body(request: web.Request, limit: int = MAX_BODY) -> bytes |
     return bytes(body)
 
 
+class Intake:
+    """The webhook's use case, made on the first webhook and kept: its parts are the container's
+    singletons, and making it anew cost ~16 us of every webhook."""
+
+    def __init__(self, container: Container):
+        self._container = container
+        self._accept: AcceptWebhook | None = None
+
+    def accept(self) -> AcceptWebhook:
+        if self._accept is None:
+            self._accept = self._container.accept_webhook()
+        return self._accept
+
+
+INTAKE = web.AppKey("intake", Intake)
+
+
+def _json_text(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
 async def callrail_webhook(request: web.Request) -> web.Response:
     body = await read_json_body(request)
     if isinstance(body, web.Response):
         return body
-    container = request.app[CONTAINER]
-    result = await container.accept_webhook()(
+    result = await request.app[INTAKE].accept()(
         ReceiveWebhook(
             body=body,
             signature=request.headers.get(SIGNATURE_HEADER),
@@ -54,9 +79,11 @@ async def callrail_webhook(request: web.Request) -> web.Response:
             "duplicate": not result.created,
         },
         status=202 if result.created else 200,
+        dumps=_json_text,
     )
 
 
 def add_routes(app: web.Application) -> None:
+    app[INTAKE] = Intake(app[CONTAINER])
     app.router.add_post("/v1/callrail/webhook", callrail_webhook)
     app.router.add_post("/v1/callrail/webhook/{tenant_id}", callrail_webhook)

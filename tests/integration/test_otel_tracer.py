@@ -109,6 +109,19 @@ def test_none_records_nothing_but_still_gives_ids() -> None:
     assert not trace.get_current_span().is_recording()
 
 
+def test_none_continues_an_incoming_trace_and_starts_a_new_one_without() -> None:
+    tracer = setup_tracing("none")
+    with tracer.extract({"Traceparent": TRACEPARENT}), tracer.span("POST /v1/callrail/webhook"):
+        assert tracer.inject()["traceparent"].startswith(f"00-{TRACE_ID}-{PARENT_ID}-")
+    roots = []
+    for _ in range(2):  # no trace headers (CallRail sends none): a new trace each time
+        with tracer.extract({"Content-Type": "application/json"}), tracer.span("POST /x"):
+            roots.append(ids())
+    assert roots[0][0] != roots[1][0]
+    assert "0" * 32 not in (roots[0][0], roots[1][0])
+    assert ids() == ("0" * 32, "0" * 16)
+
+
 async def test_console_writes_one_json_line_a_span_and_flushes_on_close() -> None:
     out = io.StringIO()
     tracer = setup_tracing("console", console=out)

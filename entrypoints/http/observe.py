@@ -1,0 +1,99 @@
+"""What every request leaves behind, in one middleware (the outermost): its count and latency by
+route template and status (metrics), a server span continuing the caller's trace (W3C
+traceparent, or Google's X-Cloud-Trace-Context from Cloud Run's front end), and an access log
+line written inside that span, so it carries the trace's ids. One middleware instead of three
+because each was a layer of coroutines that every webhook went through."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import web
+
+from entrypoints.http.keys import CONTAINER
+from entrypoints.http.problems import Handler
+from ports.telemetry import Tracer
+
+UNMATCHED = "unmatched"  # any path no route knows: one label, whatever was asked for
+CLIENT_CLOSED = 499  # the client went away before the answer (nginx's convention)
+# Probes and scrapes would be a trace each, every few seconds, and say nothing about a call.
+UNTRACED_PATHS = frozenset({"/v1/health", "/health/live", "/health/ready", "/v1/metrics"})
+
+access_log = logging.getLogger("ingestion_pipeline.access")
+
+
+def route_template(request: web.Request) -> str | None:
+    """The matched route's template (/v1/tenants/{tenant_id}/calls): never the values in the
+    path, never the query; None for a path no route knows."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else None
+
+
+@web.middleware
+async def observe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outermost, so the status counted and logged is the one sent after problem_middleware
+    mapped the errors."""
+    started = time.perf_counter()
+    method = request.method
+    template = route_template(request)
+    status = 500
+    try:
+        if request.path in UNTRACED_PATHS:
+            response = await handler(request)
+            _log_access(request, response.status, started)
+        else:
+            tracer = request.app[CONTAINER].tracer()
+            response = await _in_server_span(request, handler, tracer, template, started)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED
+        raise
+    finally:
+        request.app[CONTAINER].metrics().http_request(
+            method, template or UNMATCHED, status, time.perf_counter() - started
+        )
+
+
+async def _in_server_span(
+    request: web.Request, handler: Handler, tracer: Tracer, template: str | None, started: float
+) -> web.StreamResponse:
+    method = request.method
+    attributes: dict[str, str | int] = {"http.request.method": method}
+    if template is not None:
+        attributes["http.route"] = template
+    name = f"{method} {template}" if template else method
+    with tracer.extract(request.headers), tracer.span(name, attributes, kind="server") as span:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            span.set_attribute("http.response.status_code", exc.status)
+            raise
+        span.set_attribute("http.response.status_code", response.status)
+        if response.status >= 500:
+            span.record_error(str(response.status))
+        _log_access(request, response.status, started)
+        return response
+
+
+def _log_access(request: web.Request, status: int, started: float) -> None:
+    # The path only: query strings and bodies can carry tokens and phone numbers.
+    access_log.info(
+        "%s %s %s",
+        request.method,
+        request.path,
+        status,
+        extra={
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+        },
+    )
