@@ -4,7 +4,8 @@
   whatever the server's answers do, and each latency is measured from the request's *scheduled*
   time. A server that stalls therefore shows its stall in every request scheduled during it,
   not in one request only (no coordinated omission). A client that falls behind sends the late
-  requests at once, and their wait counts as latency too.
+  requests at once, and their wait counts as latency too. Its requests are made (signed, for
+  the webhooks) before its clock starts.
 - Closed loop (`closed_loop`): N connections, each sending its next request when the last one
   is answered: the saturation throughput.
 
@@ -142,12 +143,19 @@ class Client:
         self._idle: list[_Connection] = []
         self._all: set[_Connection] = set()
 
-    async def post(self, body: bytes, headers: Mapping[str, str]) -> int:
-        """The answer's status; raises ConnectionError, TimeoutError or OSError."""
+    def render(self, body: bytes, headers: Mapping[str, str]) -> bytes:
+        """The request as it goes on the wire."""
         head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        data = b"".join(
+        return b"".join(
             (self._prefix, head.encode(), b"Content-Length: %d\r\n\r\n" % len(body), body)
         )
+
+    async def post(self, body: bytes, headers: Mapping[str, str]) -> int:
+        """The answer's status; raises ConnectionError, TimeoutError or OSError."""
+        return await self.send(self.render(body, headers))
+
+    async def send(self, data: bytes) -> int:
+        """`data` (a request render() made) sent; the answer's status."""
         loop = asyncio.get_running_loop()
         async with self._slots:
             connection = self._take_idle() or await self._connect()
@@ -294,10 +302,9 @@ async def settle(server_cpu: CpuReader, idle: float = 0.05, limit_s: float = 15.
             return
 
 
-async def _send(http: Client, make: MakeRequest, since: float, tally: _Tally) -> None:
-    body, headers = make()
+async def _send(http: Client, data: bytes, since: float, tally: _Tally) -> None:
     try:
-        status = await http.post(body, headers)
+        status = await http.send(data)
         tally.record(str(status), time.perf_counter() - since)
     except EXCEPTIONS as exc:
         tally.record(type(exc).__name__, time.perf_counter() - since)
@@ -317,6 +324,8 @@ async def open_loop(
 ) -> PhaseResult:
     """`rate` requests a second for `duration_s`, latency from each scheduled time."""
     total = int(rate * duration_s)
+    # Made and signed before the clock starts: the generator's CPU is the server's too.
+    requests = [http.render(*make()) for _ in range(total)]
     tally = _Tally(expect)
     tasks: set[asyncio.Task[None]] = set()
     not_sent = 0
@@ -331,7 +340,7 @@ async def open_loop(
             not_sent += 1  # the server is so far behind that the client gives up on it
             tally.record("not sent", 0.0)
             continue
-        task = asyncio.create_task(_send(http, make, scheduled, tally))
+        task = asyncio.create_task(_send(http, requests[i], scheduled, tally))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     if tasks:
@@ -374,7 +383,7 @@ async def closed_loop(
         nonlocal sent
         while time.perf_counter() < deadline and sent < max_requests:
             sent += 1
-            await _send(http, make, time.perf_counter(), tally)
+            await _send(http, http.render(*make()), time.perf_counter(), tally)
 
     await asyncio.gather(*(sender() for _ in range(connections)))
     end = time.perf_counter()
