@@ -196,3 +196,23 @@ def test_gauges_take_the_largest_value_not_the_sum() -> None:
     other = b"# HELP q Jobs waiting\n# TYPE q gauge\nq 9.0\n"
     families = list(text_string_to_metric_families(merge_renders([text, other]).decode()))
     assert [(s.name, s.value) for s in families[0].samples] == [("q", 9.0)]
+
+
+def test_request_latencies_fall_in_the_buckets_prometheus_expects() -> None:
+    metrics = OtelMetrics()
+    route = {"method": "POST", "route": "/v1/callrail/webhook", "status": "202"}
+    for seconds in (0.001, 0.005, 0.0051, 0.3, 12.0):  # 0.005: on a boundary, so "le" it
+        metrics.http_request("POST", "/v1/callrail/webhook", 202, seconds)
+    samples = parsed(metrics)
+    bucket = "pipeline_http_request_duration_seconds_bucket"
+    assert value(samples, bucket, le="0.005", **route) == 2
+    assert value(samples, bucket, le="0.01", **route) == 3
+    assert value(samples, bucket, le="0.25", **route) == 3
+    assert value(samples, bucket, le="0.5", **route) == 4
+    assert value(samples, bucket, le="10.0", **route) == 4
+    assert value(samples, bucket, le="+Inf", **route) == 5
+    assert value(samples, "pipeline_http_request_duration_seconds_count", **route) == 5
+    assert value(samples, "pipeline_http_request_duration_seconds_sum", **route) == pytest.approx(
+        12.3111
+    )
+    assert value(samples, "pipeline_http_requests_total", **route) == 5
