@@ -34,7 +34,7 @@ def t(at: datetime) -> str:
     return at.isoformat(timespec="microseconds")
 
 
-def _json(value: Any) -> str | None:
+def json_text(value: Any) -> str | None:
     """Compact JSON text; orjson (a call's row is written at every stage, and encoding it was
     a tenth of a webhook's CPU), the standard library for what orjson refuses (an integer
     beyond 64 bits in a webhook's body, say). Read back with json.loads, which keeps such
@@ -80,7 +80,7 @@ _ALL = ("tenant_id", "call_id", *_SCALARS, *_KEPT)
 
 def _kept_value(column: str, call: Call) -> Any:
     value = _KEPT[column](call)
-    return value if column == "recording_url" else _json(value)
+    return value if column == "recording_url" else json_text(value)
 
 
 def _scalar_values(call: Call, version: int) -> tuple[Any, ...]:
@@ -92,7 +92,7 @@ def _scalar_values(call: Call, version: int) -> tuple[Any, ...]:
         t(call.received_at),
         t(call.completed_at) if call.completed_at else None,
         call.attempts,
-        _json(codec.timeline_to_list(call.timeline)),
+        json_text(codec.timeline_to_list(call.timeline)),
         call.lease_owner,
         t(call.lease_expires_at) if call.lease_expires_at else None,
         version,

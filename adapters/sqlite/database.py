@@ -299,8 +299,9 @@ class SqliteDatabase:
         self._waiting.append((unit, done))
         if self._leader is None:
             self._leader = loop.create_task(self._lead())
-        # Shielded: a cancelled caller does not take its unit out of a group being committed.
-        return await asyncio.shield(done)
+        # A cancelled caller cancels `done` only: its unit stays in its group (the leader skips
+        # a future that is done), so what the caller began is committed or not with the rest.
+        return await done
 
     async def _lead(self) -> None:
         try:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self, TypeVar
 
-from adapters.sqlite.calls import KnownCalls, SqliteCallRepository
+from adapters.sqlite.calls import KnownCalls, SqliteCallRepository, json_text
 from adapters.sqlite.calls import t as _t
 from adapters.sqlite.database import SqliteDatabase
 from adapters.sqlite.session import Session
@@ -170,18 +170,20 @@ class SqliteJobRepository(JobRepository):
         self._s = session
 
     async def add(self, job: Job, due_at: datetime) -> None:
+        values = (
+            job.job_id,
+            job.tenant_id,
+            job.call_id,
+            _t(job.enqueued_at),
+            _t(due_at),
+            json_text(dict(job.trace_context)),
+        )
+
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO jobs (job_id, tenant_id, call_id, enqueued_at, due_at, trace_context)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    job.job_id,
-                    job.tenant_id,
-                    job.call_id,
-                    _t(job.enqueued_at),
-                    _t(due_at),
-                    json.dumps(dict(job.trace_context)),
-                ),
+                values,
             )
 
         await self._s.defer(insert)
