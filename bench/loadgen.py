@@ -97,12 +97,10 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
     def _fail(self, exc: Exception) -> None:
-        self.usable = False
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
-        if self.transport is not None:
-            self.transport.close()
+        self.close()
 
 
 def _head(head: bytes) -> tuple[int, int, bool]:

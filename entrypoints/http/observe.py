@@ -45,7 +45,7 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
             _log_access(request, response.status, started)
         else:
             tracer = request.app[CONTAINER].tracer()
-            response = await _in_server_span(request, handler, tracer, template, started)
+            response = await _in_server_span(request, handler, tracer, method, template, started)
         status = response.status
         return response
     except web.HTTPException as exc:
@@ -61,9 +61,13 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 async def _in_server_span(
-    request: web.Request, handler: Handler, tracer: Tracer, template: str | None, started: float
+    request: web.Request,
+    handler: Handler,
+    tracer: Tracer,
+    method: str,
+    template: str | None,
+    started: float,
 ) -> web.StreamResponse:
-    method = request.method
     attributes: dict[str, str | int] = {"http.request.method": method}
     if template is not None:
         attributes["http.route"] = template
