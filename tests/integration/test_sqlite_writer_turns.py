@@ -221,3 +221,34 @@ async def test_a_pinned_unit_whose_commit_fails_leaves_nothing_open(
     await asyncio.wait_for(a.commit_unit(insert(1)), 5)
     await asyncio.wait_for(b.commit_unit(insert(2)), 5)
     assert count(path) == 2
+
+
+async def test_the_log_starts_over_while_two_processes_commit_without_a_pause(
+    path: str, two: tuple[SqliteDatabase, SqliteDatabase]
+) -> None:
+    """A log is started over only by a writer that finds it wholly copied back; a checkpoint
+    that the other process appended to meanwhile never gets there. Two processes committing
+    without a pause between them (as under load) must still see it start over, or the log
+    grows with every call taken until the disk is full."""
+    a, b = two
+    wal = Path(path + "-wal")
+    blob = "x" * 8000
+    await a.write(lambda conn: conn.execute("CREATE TABLE blobs (b TEXT)"))
+
+    def add(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO blobs VALUES (?)", (blob,))
+
+    sizes: list[int] = []
+
+    async def keep_committing(db: SqliteDatabase, periods: int, record: bool) -> None:
+        for n in range(periods * CHECKPOINT_EVERY):
+            await db.commit_unit(add)
+            if record and n % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1:
+                sizes.append(wal.stat().st_size)  # noqa: ASYNC240  (a stat, in a test)
+
+    await asyncio.wait_for(
+        asyncio.gather(keep_committing(a, 8, True), keep_committing(b, 8, False)), 120
+    )
+    assert a.checkpoints + b.checkpoints >= 2, "the log was never wholly copied back"
+    one_period = sizes[0]  # both processes' groups of one period, before any checkpoint
+    assert max(sizes) <= 3 * one_period, f"the log grew: {sizes}"
