@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
 import sqlite3
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,9 +18,11 @@ from adapters.sqlite.database import SqliteDatabase
 from adapters.sqlite.health import SqliteHealthProbe
 from adapters.sqlite.migrations import available_migrations, migrate, pending_migrations
 from adapters.sqlite.repositories import SqliteUnitOfWorkFactory
+from domain.call import Call
 from domain.errors import StorageUnavailable
 from domain.tenant import parse_tenant
-from tests.support import tenant_document
+from domain.webhook import parse_incoming_call
+from tests.support import callrail_body, tenant_document
 
 FIRST = "001_initial.sql"
 
@@ -214,3 +219,35 @@ async def test_a_slow_write_does_not_block_the_event_loop(db: SqliteDatabase) ->
     assert await write == 1
     # 0.3 s of 10 ms sleeps is ~30 ticks; a blocked loop would manage one or two.
     assert ticks >= 10
+
+
+async def test_a_call_stored_at_intake_is_not_held_in_memory_afterwards(db: SqliteDatabase) -> None:
+    """Intake stores hundreds of calls a second. The repository remembers each one's key and
+    version (a repeat is refused without a read), not its objects: kept for thousands of calls,
+    they made every young garbage collection trace them (pauses of 6-17 ms under load)."""
+    await migrate(db)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    factory = SqliteUnitOfWorkFactory(db)
+    async with factory() as uow:
+        await uow.tenants.add(parse_tenant(tenant_document("acme"), now=at))
+        await uow.commit()
+
+    def new_call() -> Call:
+        payload = json.loads(callrail_body("CAL1", tenant_id="acme"))
+        return Call.receive("acme", parse_incoming_call(payload), at)
+
+    call = new_call()
+    call_id, metadata = call.call_id, weakref.ref(call.metadata)
+    async with factory() as uow:
+        assert await uow.calls.add(call)
+        await uow.commit()
+    del call, uow
+    gc.collect()
+
+    assert metadata() is None, "the stored call's metadata is still referenced"
+    async with factory() as uow:
+        assert not await uow.calls.add(new_call()), "a repeat is refused"
+    async with factory(read_only=True) as uow:
+        stored = await uow.calls.get("acme", call_id)
+    assert stored is not None
+    assert stored.version == 1
