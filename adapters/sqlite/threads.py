@@ -55,29 +55,38 @@ class ThreadLane:
             await asyncio.to_thread(thread.join)
 
     def _work(self) -> None:
-        stopping = False
-        while not stopping:
-            batch = [self._queue.get()]
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
-            stops = batch.count(None)
-            for _ in range(stops - 1):
-                self._queue.put(None)  # one stop a thread: the others' go back
-            stopping = stops > 0
-            for item in batch:
-                if item is None:
-                    continue
-                fn, future, loop = item
-                try:
-                    outcome: _Outcome = (future, True, fn())
-                except BaseException as exc:  # handed to the awaiter, whatever it is
-                    outcome = (future, False, exc)
-                by_loop.setdefault(loop, []).append(outcome)
-            for loop, outcomes in by_loop.items():
-                # RuntimeError: that loop is closed, no one is waiting any more.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_deliver, outcomes)
+        while self._run_batch(self._take_batch()):
+            pass
+
+    def _take_batch(self) -> list[_Item | None]:
+        """Every call waiting when the thread wakes (up to MAX_BATCH); blocks for the first."""
+        batch = [self._queue.get()]
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _run_batch(self, batch: list[_Item | None]) -> bool:
+        """Runs a batch and hands its results back; False once the thread is to stop. Its own
+        function so that nothing of a batch (its results) stays referenced while the thread
+        waits for the next one."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+        stops = batch.count(None)
+        for _ in range(stops - 1):
+            self._queue.put(None)  # one stop a thread: the others' go back
+        for item in batch:
+            if item is None:
+                continue
+            fn, future, loop = item
+            try:
+                outcome: _Outcome = (future, True, fn())
+            except BaseException as exc:  # handed to the awaiter, whatever it is
+                outcome = (future, False, exc)
+            by_loop.setdefault(loop, []).append(outcome)
+        for loop, outcomes in by_loop.items():
+            # RuntimeError: that loop is closed, no one is waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_deliver, outcomes)
+        return stops == 0

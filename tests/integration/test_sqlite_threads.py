@@ -5,8 +5,10 @@ over, and results ready together reach the loop together."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
+import weakref
 from functools import partial
 
 import pytest
@@ -108,3 +110,22 @@ async def test_results_ready_together_wake_the_loop_once(monkeypatch: pytest.Mon
 
     # One wake-up for the blocker's result, one for the 50 calls queued behind it together.
     assert woken == 2
+
+
+async def test_a_result_is_not_kept_by_the_thread_once_handed_back() -> None:
+    """An idle thread holds nothing of its last batch: a read's rows (a whole call) would
+    otherwise stay in memory until the next call on that thread, however long that is."""
+
+    class Rows:
+        pass
+
+    lane = ThreadLane(1, "test")
+    try:
+        rows = await lane.run(Rows)
+        handed_back = weakref.ref(rows)
+        del rows
+        await asyncio.sleep(0.05)  # the thread is waiting for its next batch
+        gc.collect()
+        assert handed_back() is None, "the thread still holds the result"
+    finally:
+        await lane.close()
