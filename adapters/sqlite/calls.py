@@ -258,7 +258,9 @@ class SqliteCallRepository(CallRepository):
         ]
         await self._s.defer(_update(call, changed))
         call.version += 1
-        self._remember_at_commit(call)
+        # A call that has ended (completed or failed) is not updated again without a read
+        # first (reprocessing reads it): its objects (transcript, analysis) need not be kept.
+        self._remember_at_commit(call, keep_objects=not call.stage.terminal)
 
     def _remember_at_commit(self, call: Call, *, keep_objects: bool = True) -> None:
         key, known = (call.tenant_id, call.call_id), _Known(call.version, _kept_objects(call))

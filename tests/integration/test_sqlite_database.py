@@ -20,6 +20,7 @@ from adapters.sqlite.migrations import available_migrations, migrate, pending_mi
 from adapters.sqlite.repositories import SqliteUnitOfWorkFactory
 from domain.call import Call
 from domain.errors import StorageUnavailable
+from domain.stages import Stage
 from domain.tenant import parse_tenant
 from domain.webhook import parse_incoming_call
 from tests.support import callrail_body, tenant_document
@@ -251,3 +252,36 @@ async def test_a_call_stored_at_intake_is_not_held_in_memory_afterwards(db: Sqli
         stored = await uow.calls.get("acme", call_id)
     assert stored is not None
     assert stored.version == 1
+
+
+async def test_a_call_that_has_ended_is_not_held_in_memory_afterwards(db: SqliteDatabase) -> None:
+    """A worker's updates keep the call's objects for the next stage's update; once the call
+    has ended nothing follows, so its transcript and analysis are not kept for thousands of
+    calls. Reprocessing it reads it afresh."""
+    await migrate(db)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    factory = SqliteUnitOfWorkFactory(db)
+    async with factory() as uow:
+        await uow.tenants.add(parse_tenant(tenant_document("acme"), now=at))
+        payload = json.loads(callrail_body("CAL2", tenant_id="acme"))
+        assert await uow.calls.add(Call.receive("acme", parse_incoming_call(payload), at))
+        await uow.commit()
+        call_id = parse_incoming_call(payload).call_id
+
+    async with factory() as uow:
+        call = await uow.calls.get("acme", call_id)
+        assert call is not None
+        call.fail(Stage.RECORDING_STORED, "the recording is gone", at)
+        await uow.calls.update(call)
+        await uow.commit()
+    assert call.failure is not None
+    failure = weakref.ref(call.failure)
+    del call, uow
+    gc.collect()
+    assert failure() is None, "the ended call's failure is still referenced"
+
+    async with factory() as uow:  # reprocessing: read, change, write
+        again = await uow.calls.get("acme", call_id)
+        assert again is not None
+        assert again.failure is not None
+        assert again.failure.reason == "the recording is gone"
