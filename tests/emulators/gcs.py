@@ -7,7 +7,11 @@ A test module makes the session fixture visible with `fake_gcs = tests.emulators
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
+import urllib.error
+import urllib.request
 import uuid
 from typing import IO
 
@@ -35,9 +39,31 @@ class FakeGcs:
     def unique_prefix(self) -> str:
         return f"t-{uuid.uuid4().hex}/"
 
+    def mark(self) -> int:
+        """A place in the log after every request answered so far. The log is read from the
+        server's stderr on a thread, so a request's line can land after its answer: a marker
+        request is sent and waited for, and the server writes lines in the order it answers."""
+        return self._settle() + 1
+
     def requests_since(self, mark: int) -> list[str]:
-        """The request lines logged after `mark` (a previous `len(fake_gcs.log)`)."""
-        return self.log[mark:]
+        """The request lines logged after `mark` (from `mark()`) and before now."""
+        return [line for line in self.log[mark : self._settle()] if _MARKER not in line]
+
+    def _settle(self) -> int:
+        marker = f"{_MARKER}{uuid.uuid4().hex}"
+        # A 404: the marker is no object, only a line in the log.
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{self.url}/storage/v1/b/{self.bucket}/o/{marker}", timeout=5)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            for index in range(len(self.log) - 1, -1, -1):
+                if marker in self.log[index]:
+                    return index
+            time.sleep(0.005)
+        raise AssertionError(f"fake-gcs-server never logged {marker}")
+
+
+_MARKER = "log-marker-"
 
 
 def storage_client(url: str) -> Client:

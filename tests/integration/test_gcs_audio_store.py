@@ -81,7 +81,7 @@ async def test_the_server_refuses_the_second_writer_and_keeps_the_first(
     server's ifGenerationMatch=0 can refuse the put."""
     blob = fake_gcs.client.bucket(fake_gcs.bucket).blob(prefix + NAME)
     await asyncio.to_thread(blob.upload_from_string, b"ID3 original", content_type="audio/mpeg")
-    mark = len(fake_gcs.log)
+    mark = fake_gcs.mark()
 
     with pytest.raises(FileExistsError, match="exists with other content"):
         await store.put(NAME, stream(b"ID3 impostor"), "audio/mpeg")
@@ -140,7 +140,7 @@ async def test_a_large_object_goes_up_in_resumable_chunks(fake_gcs: FakeGcs, pre
     store = GcsAudioStore(
         fake_gcs.client, fake_gcs.bucket, prefix, limits=Limits(upload_chunk_bytes=4 * MiB)
     )
-    mark = len(fake_gcs.log)
+    mark = fake_gcs.mark()
     try:
         data = varied(9 * MiB + 5)
         stored = await store.put(NAME, stream(data, 256 * 1024), "audio/mpeg")
@@ -154,7 +154,7 @@ async def test_a_large_object_goes_up_in_resumable_chunks(fake_gcs: FakeGcs, pre
 async def test_the_cmek_key_name_goes_with_the_upload(fake_gcs: FakeGcs, prefix: str) -> None:
     key = "projects/acme-prod/locations/us/keyRings/audio/cryptoKeys/recordings"
     store = GcsAudioStore(fake_gcs.client, fake_gcs.bucket, prefix, kms_key_name=key)
-    mark = len(fake_gcs.log)
+    mark = fake_gcs.mark()
     try:
         await store.put(NAME, stream(b"ID3 encrypted"), "audio/mpeg")
     finally:
