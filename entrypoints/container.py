@@ -20,6 +20,7 @@ from adapters.sqlite.health import SqliteHealthProbe
 from adapters.sqlite.queue import SqliteJobQueue
 from adapters.sqlite.repositories import SqliteUnitOfWorkFactory
 from adapters.system.clock import SystemClock, TimeOrderedIdGenerator, UuidIdGenerator
+from adapters.system.orjson_reader import orjson_loads
 from adapters.whisper.health import WhisperHealthProbe
 from adapters.whisper.transcriber import WhisperTranscriber
 from domain.retry import RetryPolicy
@@ -196,6 +197,7 @@ class Container(containers.DeclarativeContainer):
         ids=ids,
         tracer=tracer,
         seen=tenants_seen,
+        loads=providers.Object(orjson_loads),
     )
     process_call = providers.Factory(
         ProcessCall,

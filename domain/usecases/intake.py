@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -18,7 +19,13 @@ from domain.errors import (
 from domain.jobs import Job
 from domain.tenant import Tenant
 from domain.usecases.secrets import reveal
-from domain.webhook import company_ids, decode_body, parse_incoming_call, signature_matches
+from domain.webhook import (
+    JsonLoads,
+    company_ids,
+    decode_body,
+    parse_incoming_call,
+    signature_matches,
+)
 from ports.queue import JobQueue
 from ports.repositories import UnitOfWorkFactory
 from ports.secrets import SecretStore
@@ -151,9 +158,12 @@ class AcceptWebhook:
         ids: IdGenerator,
         tracer: Tracer | None = None,
         seen: TenantsSeen | None = None,
+        loads: JsonLoads = json.loads,
     ):
-        """`seen`: shared by the webhooks of a process (one per AcceptWebhook otherwise)."""
+        """`seen`: shared by the webhooks of a process (one per AcceptWebhook otherwise).
+        `loads`: reads the body's JSON exactly as json.loads does, perhaps faster."""
         self._uow = uow
+        self._loads = loads
         self._secrets = secrets
         self._clock = clock
         self._tracer = tracer or NoTracing()
@@ -175,7 +185,7 @@ class AcceptWebhook:
         now = self._clock.now()
         payload = None
         if command.tenant_id is None:
-            payload = decode_body(command.body)
+            payload = decode_body(command.body, self._loads)
         key = _lookup_key(command.tenant_id, payload)
         tenant = self._seen.get(key, now)
         remembered = tenant is not None
@@ -191,7 +201,7 @@ class AcceptWebhook:
                 raise InvalidSignature("the Signature header does not match the body")
             remembered = False
         if payload is None:
-            payload = decode_body(command.body)
+            payload = decode_body(command.body, self._loads)
         incoming = parse_incoming_call(payload)
         accepted = await self._admit(
             AdmitCommand(tenant.tenant_id, incoming, now, command.trace_context)

@@ -12,9 +12,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters.system.orjson_reader import orjson_loads
 from domain.call import CallMetadata, IncomingCall
 from domain.errors import MalformedPayload, ValidationFailed
-from domain.webhook import decode_body, parse_incoming_call, sign, signature_matches
+from domain.webhook import (
+    JsonLoads,
+    decode_body,
+    parse_incoming_call,
+    sign,
+    signature_matches,
+)
 from tests.support import VECTOR_CALL_ID, VECTOR_KEY, VECTOR_SIGNATURE, vector_body
 
 # --- signature ---------------------------------------------------------------------------
@@ -356,9 +363,10 @@ def test_any_bytes_decode_or_raise_malformed_payload(garbage: bytes) -> None:
         "deep-nesting",
     ],
 )
-def test_bodies_that_are_not_a_json_object_are_malformed(body: bytes) -> None:
+@pytest.mark.parametrize("loads", [json.loads, orjson_loads], ids=["json", "orjson"])
+def test_bodies_that_are_not_a_json_object_are_malformed(body: bytes, loads: JsonLoads) -> None:
     with pytest.raises(MalformedPayload):
-        decode_body(body)
+        decode_body(body, loads)
 
 
 def test_a_json_object_decodes_to_a_dict() -> None:
