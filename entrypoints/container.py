@@ -188,7 +188,8 @@ class Container(containers.DeclarativeContainer):
 
     # Active tenants the webhooks found in the last 2 s (see TenantsSeen for what that costs).
     tenants_seen = providers.Singleton(TenantsSeen)
-    accept_webhook = providers.Factory(
+    # One for the process: its parts are singletons, and making it anew cost ~16 us a webhook.
+    accept_webhook = providers.Singleton(
         AcceptWebhook,
         uow=traced_uow,
         secrets=secrets,

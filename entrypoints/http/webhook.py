@@ -5,9 +5,8 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from domain.usecases.intake import AcceptWebhook, ReceiveWebhook
+from domain.usecases.intake import ReceiveWebhook
 from domain.webhook import SIGNATURE_HEADER
-from entrypoints.container import Container
 from entrypoints.http.keys import CONTAINER
 from entrypoints.http.problems import problem
 
@@ -37,23 +36,6 @@ async def read_json_body(request: web.Request, limit: int = MAX_BODY) -> bytes |
     return bytes(body)
 
 
-class Intake:
-    """The webhook's use case, made on the first webhook and kept: its parts are the container's
-    singletons, and making it anew cost ~16 us of every webhook."""
-
-    def __init__(self, container: Container):
-        self._container = container
-        self._accept: AcceptWebhook | None = None
-
-    def accept(self) -> AcceptWebhook:
-        if self._accept is None:
-            self._accept = self._container.accept_webhook()
-        return self._accept
-
-
-INTAKE = web.AppKey("intake", Intake)
-
-
 def _json_text(value: object) -> str:
     return orjson.dumps(value).decode()
 
@@ -62,7 +44,7 @@ async def callrail_webhook(request: web.Request) -> web.Response:
     body = await read_json_body(request)
     if isinstance(body, web.Response):
         return body
-    result = await request.app[INTAKE].accept()(
+    result = await request.app[CONTAINER].accept_webhook()(
         ReceiveWebhook(
             body=body,
             signature=request.headers.get(SIGNATURE_HEADER),
@@ -84,6 +66,5 @@ async def callrail_webhook(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app[INTAKE] = Intake(app[CONTAINER])
     app.router.add_post("/v1/callrail/webhook", callrail_webhook)
     app.router.add_post("/v1/callrail/webhook/{tenant_id}", callrail_webhook)
