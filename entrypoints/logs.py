@@ -10,8 +10,10 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import orjson
 from opentelemetry import trace
@@ -54,23 +56,94 @@ class JsonFormatter(logging.Formatter):
         }
 
     def format(self, record: logging.LogRecord) -> str:
+        return self.line(
+            record.levelname,
+            record.created,
+            record.getMessage(),
+            record.name,
+            record.__dict__,
+            self.formatException(record.exc_info) if record.exc_info else None,
+        )
+
+    def line(
+        self,
+        level_name: str,
+        created: float,
+        message: str,
+        logger_name: str,
+        fields: Mapping[str, object],
+        stack_trace: str | None = None,
+    ) -> str:
+        """The JSON line of a record with these parts (`fields`: the record's attributes, of
+        which only _EXTRA_FIELDS are written)."""
         entry: dict[str, object] = {
-            "severity": _SEVERITY.get(record.levelname, "DEFAULT"),
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "message": record.getMessage(),
-            "logger": record.name,
+            "severity": _SEVERITY.get(level_name, "DEFAULT"),
+            "time": datetime.fromtimestamp(created, UTC).isoformat(),
+            "message": message,
+            "logger": logger_name,
             **self._trace_fields(),
         }
         for field in _EXTRA_FIELDS:
-            value = getattr(record, field, None)
+            value = fields.get(field)
             if value is not None:
                 entry[field] = value
-        if record.exc_info:
-            entry["stack_trace"] = self.formatException(record.exc_info)
+        if stack_trace is not None:
+            entry["stack_trace"] = stack_trace
         try:
             return orjson.dumps(entry, default=str).decode()
         except TypeError:  # what orjson refuses (an integer beyond 64 bits)
             return json.dumps(entry, default=str)
+
+
+def log_fields(
+    logger: logging.Logger, level: int, message: str, fields: Mapping[str, object]
+) -> None:
+    """`logger.log(level, message, extra=fields)`, written at a fifth of the cost when the line
+    would go to one JSON stream handler and nothing else (what `serve` sets up): the JSON line
+    is made and written at once, without the LogRecord, the filters and the handlers' walk
+    that logging goes through for each line (about 20 us; an access line is written for every
+    request). Any other set-up (another handler, a filter, a file not yet opened) takes the
+    logging path, so what is written is the same either way."""
+    if not logger.isEnabledFor(level):
+        return
+    handler = _sole_json_handler(logger, level)
+    if handler is not None:
+        formatter = cast(JsonFormatter, handler.formatter)
+        name = logging.getLevelName(level)
+        line = formatter.line(name, time.time(), message, logger.name, fields)
+        try:
+            with handler.lock:  # type: ignore[union-attr]  # made by Handler.__init__
+                handler.stream.write(line + handler.terminator)
+                handler.flush()
+            return
+        except Exception:  # noqa: S110  # logging's path reports it (handleError)
+            pass
+    logger.log(level, "%s", message, extra=dict(fields))
+
+
+def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | None:
+    """The one handler a record of `level` from `logger` reaches, if it writes JsonFormatter's
+    lines to a stream and nothing filters on the way; None otherwise."""
+    found: logging.StreamHandler[Any] | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters:
+            return None
+        for handler in current.handlers:
+            if level < handler.level:
+                continue
+            if (
+                found is not None
+                or handler.filters
+                or not isinstance(handler, logging.StreamHandler)
+                or not isinstance(handler.formatter, JsonFormatter)
+            ):
+                return None
+            found = handler
+        if not current.propagate:
+            break
+        current = current.parent
+    return found
 
 
 def configure_logging(level: int = logging.INFO) -> None:

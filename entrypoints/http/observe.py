@@ -14,6 +14,7 @@ from aiohttp import web
 
 from entrypoints.http.keys import CONTAINER
 from entrypoints.http.problems import Handler
+from entrypoints.logs import log_fields
 from ports.telemetry import Tracer
 
 UNMATCHED = "unmatched"  # any path no route knows: one label, whatever was asked for
@@ -87,17 +88,11 @@ async def _in_server_span(
 
 def _log_access(request: web.Request, status: int, started: float) -> None:
     # The path only: query strings and bodies can carry tokens and phone numbers.
-    access_log.info(
-        "%s %s %s",
-        request.method,
-        request.path,
-        status,
-        extra={
-            "http": {
-                "method": request.method,
-                "path": request.path,
-                "status": status,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-            }
-        },
-    )
+    method, path = request.method, request.path
+    http = {
+        "method": method,
+        "path": path,
+        "status": status,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+    }
+    log_fields(access_log, logging.INFO, f"{method} {path} {status}", {"http": http})
