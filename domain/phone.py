@@ -13,16 +13,33 @@ import re
 
 _EXTENSION = re.compile(r"\s*(?:ext\.?|extension|x|#)\s*\d+\s*$", re.IGNORECASE)
 _ALLOWED = re.compile(r"^[0-9\s().+\-/]+$")  # ASCII digits only: \d takes any script's
+_NOT_DIGITS = re.compile(r"\D")
 
 
 def normalize_e164(raw: str | None) -> str | None:
     if raw is None:
         return None
-    text = _EXTENSION.sub("", raw.strip())
-    if not text or not _ALLOWED.match(text):
-        return None
+    text = raw.strip()
+    # Digits alone, perhaps after a "+" (most numbers CallRail sends): nothing to take out.
     international = text.startswith("+")
-    digits = re.sub(r"\D", "", text)
+    digits = text[1:] if international else text
+    if not (digits.isascii() and digits.isdigit()):
+        return _from_digits(*_digits_of(text)) if text else None
+    return _from_digits(international, digits)
+
+
+def _digits_of(text: str) -> tuple[bool, str]:
+    """Whether `text` (a number as typed) is international, and its digits; no digits when it
+    is no number (letters, another script's digits)."""
+    text = _EXTENSION.sub("", text)
+    if not text or not _ALLOWED.match(text):
+        return False, ""
+    return text.startswith("+"), _NOT_DIGITS.sub("", text)
+
+
+def _from_digits(international: bool, digits: str) -> str | None:
+    if not digits:
+        return None
     if not international and digits.startswith("00"):
         international, digits = True, digits[2:]
     if international:

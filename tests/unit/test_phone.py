@@ -130,3 +130,42 @@ def test_international_numbers_keep_their_country_code(raw: str, expected: str) 
 )
 def test_what_cannot_be_a_phone_number_gives_none(raw: str | None) -> None:
     assert normalize_e164(raw) is None
+
+
+def _as_first_written(raw: str | None) -> str | None:
+    """The rules in one piece, as they were before digits-only numbers took a short cut."""
+    if raw is None:
+        return None
+    text = re.sub(r"\s*(?:ext\.?|extension|x|#)\s*\d+\s*$", "", raw.strip(), flags=re.IGNORECASE)
+    if not text or not re.match(r"^[0-9\s().+\-/]+$", text):
+        return None
+    international = text.startswith("+")
+    digits = re.sub(r"\D", "", text)
+    if not international and digits.startswith("00"):
+        international, digits = True, digits[2:]
+    if international:
+        ok = 8 <= len(digits) <= 15 and not digits.startswith("0")
+        if ok and digits.startswith("1"):
+            ok = len(digits) == 11 and digits[1] not in "01" and digits[4] not in "01"
+        return f"+{digits}" if ok else None
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) == 10 and digits[0] not in "01" and digits[3] not in "01":
+        return f"+1{digits}"
+    return None
+
+
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789", max_size=18),
+        st.text(alphabet="+0123456789 ", max_size=18),
+        st.text(alphabet="+0123456789()-./ x#ext٣", max_size=22),
+        st.text(max_size=12),
+    )
+)
+@example("+")
+@example("")
+@example(" +12148654559 ")
+@example("+٣12148654559")  # another script's digit
+def test_the_short_cut_for_digits_gives_what_the_rules_give(raw: str) -> None:
+    assert normalize_e164(raw) == _as_first_written(raw)
