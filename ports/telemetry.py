@@ -83,6 +83,9 @@ class _NoSpan(Span):
         pass
 
 
+_NO_SPAN = nullcontext(_NoSpan())
+
+
 class NoTracing(Tracer):
     """What a use case given no tracer traces with: nothing."""
 
@@ -93,7 +96,7 @@ class NoTracing(Tracer):
         *,
         kind: SpanKind = "internal",
     ) -> AbstractContextManager[Span]:
-        return nullcontext(_NoSpan())
+        return _NO_SPAN  # nullcontext may be entered again and again, by any number at once
 
     def inject(self) -> dict[str, str]:
         return {}
