@@ -3,8 +3,9 @@ adapters keep in their rows. Pure functions, so every store maps the same way.""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.call import Call, CallMetadata, Failure, StageEvent
@@ -27,7 +28,33 @@ from domain.usage import UsageDelta
 
 
 def iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
+    """at.isoformat(); the same text made faster for a UTC time (see utc_text)."""
+    if at is None:
+        return None
+    return utc_text(at, fraction=bool(at.microsecond)) if at.tzinfo is UTC else at.isoformat()
+
+
+def iso_microseconds(at: datetime) -> str:
+    """at.isoformat(timespec="microseconds") in UTC: one width for every time, so the texts of
+    two times sort as the times do (the SQLite adapter orders and compares them)."""
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    return utc_text(at, fraction=True)
+
+
+def utc_text(at: datetime, *, fraction: bool) -> str:
+    """The isoformat() text of `at`, a time in UTC, with or without its microseconds.
+
+    datetime.isoformat costs ~11k interpreter instructions, half of them in writing the offset
+    with sprintf; a webhook wrote six. This writes the second once (the next time within the
+    same second comes from the cache) and the microseconds and "+00:00" as text."""
+    second = _second_text(at.year, at.month, at.day, at.hour, at.minute, at.second)
+    return f"{second}.{at.microsecond:06d}+00:00" if fraction else f"{second}+00:00"
+
+
+@functools.lru_cache(maxsize=64)
+def _second_text(year: int, month: int, day: int, hour: int, minute: int, second: int) -> str:
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
 
 
 def parse_time(text: Any) -> datetime | None:

@@ -18,6 +18,8 @@ from typing import Any, cast
 import orjson
 from opentelemetry import trace
 
+from domain.codec import iso
+
 _SEVERITY = {
     "WARNING": "WARNING",
     "ERROR": "ERROR",
@@ -78,7 +80,7 @@ class JsonFormatter(logging.Formatter):
         which only _EXTRA_FIELDS are written)."""
         entry: dict[str, object] = {
             "severity": _SEVERITY.get(level_name, "DEFAULT"),
-            "time": datetime.fromtimestamp(created, UTC).isoformat(),
+            "time": iso(datetime.fromtimestamp(created, UTC)),
             "message": message,
             "logger": logger_name,
             **self._trace_fields(),

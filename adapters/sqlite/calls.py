@@ -12,7 +12,7 @@ import json
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -28,11 +28,7 @@ from domain.stages import Stage, stages_matching
 from domain.stats import CallOutcome
 from ports.repositories import CallPage, CallRepository
 
-
-def t(at: datetime) -> str:
-    if at.tzinfo is not UTC:  # the domain's times are UTC already: astimezone is not free
-        at = at.astimezone(UTC)
-    return at.isoformat(timespec="microseconds")
+t = codec.iso_microseconds  # every time a row holds, in UTC, to the microsecond
 
 
 def json_text(value: Any) -> str | None:
