@@ -139,14 +139,18 @@ class _Parser:
         return keys[0], None
 
     def text(self, *keys: str) -> str | None:
-        key, value = self._first(*keys)
-        if value is None:
-            return None
-        if isinstance(value, (dict, list)):
-            self.errors.append(FieldError(key, "must be a string"))
-            return None
-        text = str(value).strip()
-        return text or None
+        # _first's search written out: most fields of a webhook are read with this.
+        for key in keys:
+            value = self.payload.get(key)
+            if value is None or value == "":
+                continue
+            if type(value) is not str:
+                if isinstance(value, (dict, list)):
+                    self.errors.append(FieldError(key, "must be a string"))
+                    return None
+                value = str(value)
+            return value.strip() or None
+        return None
 
     def identifier(self, *keys: str) -> str | None:
         key, value = self._first(*keys)

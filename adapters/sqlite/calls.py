@@ -53,7 +53,7 @@ def _load(text: str | None) -> Any:
 _KEPT: dict[str, Callable[[Call], Any]] = {
     "metadata": lambda c: codec.metadata_to_dict(c.metadata),
     "recording_url": lambda c: c.recording_url,
-    "raw_payload": lambda c: dict(c.raw_payload),
+    "raw_payload": lambda c: c.raw_payload if type(c.raw_payload) is dict else dict(c.raw_payload),
     "recording": lambda c: codec.recording_to_dict(c.recording),
     "transcript": lambda c: codec.transcript_to_dict(c.transcript),
     "analysis": lambda c: codec.analysis_to_dict(c.analysis),
@@ -76,6 +76,8 @@ _ALL = ("tenant_id", "call_id", *_SCALARS, *_KEPT)
 
 
 def _kept_value(column: str, call: Call) -> Any:
+    if getattr(call, column) is None:  # no result yet (most columns of a new call)
+        return None
     value = _KEPT[column](call)
     return value if column == "recording_url" else json_text(value)
 
