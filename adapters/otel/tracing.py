@@ -99,13 +99,29 @@ class _OtelSpan(Span):
         self._span.set_status(Status(StatusCode.ERROR))
 
 
+class _Unrecorded(Span):
+    """The handle of a span that records nothing: attributes and errors are not even checked."""
+
+    __slots__ = ()
+
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
+        pass
+
+    def record_error(self, error_type: str) -> None:
+        pass
+
+
+_UNRECORDED = _Unrecorded()
+
+
 class _SpanScope(AbstractContextManager[Span]):
     """The span current inside the block, ended after it; an exception leaving the block marks
     it failed by the exception's type (the SDK's own recording would export the message)."""
 
-    def __init__(self, span: trace.Span):
+    def __init__(self, span: trace.Span, handle: Span | None = None):
+        """`handle`: what the block is given (the span's own, by default)."""
         self._span = span
-        self._handle = _OtelSpan(span)
+        self._handle = handle or _OtelSpan(span)
         self._token: Token[Context] | None = None
 
     def __enter__(self) -> Span:
@@ -174,7 +190,8 @@ class OtelTracer(Tracer):
                 is_remote=False,
                 trace_flags=trace.TraceFlags(trace.TraceFlags.DEFAULT),
             )
-            return _SpanScope(trace.NonRecordingSpan(ids))
+            # Its attributes would go nowhere: the block gets a handle that takes none.
+            return _SpanScope(trace.NonRecordingSpan(ids), _UNRECORDED)
         started = self._tracer.start_span(
             name, kind=_KINDS[kind], attributes=allowed_attributes(attributes)
         )
