@@ -75,7 +75,9 @@ class Tracer(Protocol):
         ...
 
 
-class _NoSpan(Span):
+class NoSpan(Span):
+    """A span handle that records nothing (and checks nothing it is given)."""
+
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         pass
 
@@ -83,7 +85,8 @@ class _NoSpan(Span):
         pass
 
 
-_NO_SPAN = nullcontext(_NoSpan())
+NO_SPAN = NoSpan()
+_NO_SPAN = nullcontext(NO_SPAN)
 
 
 class NoTracing(Tracer):

@@ -35,7 +35,15 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from opentelemetry.trace import Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from ports.telemetry import AttributeValue, NoTracing, Span, SpanKind, Tracer, is_allowed
+from ports.telemetry import (
+    NO_SPAN,
+    AttributeValue,
+    NoTracing,
+    Span,
+    SpanKind,
+    Tracer,
+    is_allowed,
+)
 
 MODES = ("none", "console", "otlp", "gcp")
 SERVICE_NAME = "ingestion-pipeline"
@@ -99,21 +107,6 @@ class _OtelSpan(Span):
         self._span.set_status(Status(StatusCode.ERROR))
 
 
-class _Unrecorded(Span):
-    """The handle of a span that records nothing: attributes and errors are not even checked."""
-
-    __slots__ = ()
-
-    def set_attribute(self, key: str, value: AttributeValue) -> None:
-        pass
-
-    def record_error(self, error_type: str) -> None:
-        pass
-
-
-_UNRECORDED = _Unrecorded()
-
-
 class _SpanScope(AbstractContextManager[Span]):
     """The span current inside the block, ended after it; an exception leaving the block marks
     it failed by the exception's type (the SDK's own recording would export the message)."""
@@ -121,7 +114,7 @@ class _SpanScope(AbstractContextManager[Span]):
     def __init__(self, span: trace.Span, handle: Span | None = None):
         """`handle`: what the block is given (the span's own, by default)."""
         self._span = span
-        self._handle = handle or _OtelSpan(span)
+        self._handle = handle if handle is not None else _OtelSpan(span)
         self._token: Token[Context] | None = None
 
     def __enter__(self) -> Span:
@@ -191,7 +184,7 @@ class OtelTracer(Tracer):
                 trace_flags=trace.TraceFlags(trace.TraceFlags.DEFAULT),
             )
             # Its attributes would go nowhere: the block gets a handle that takes none.
-            return _SpanScope(trace.NonRecordingSpan(ids), _UNRECORDED)
+            return _SpanScope(trace.NonRecordingSpan(ids), NO_SPAN)
         started = self._tracer.start_span(
             name, kind=_KINDS[kind], attributes=allowed_attributes(attributes)
         )
