@@ -159,8 +159,8 @@ class KnownCalls:
 
 
 # A None bound to a statement costs the sqlite3 module a failed adapter lookup (~0.4 us each;
-# a new call has ten): NULL is written in the statement's text instead. One text per pattern of
-# NULLs, made once.
+# a new call has nine, ten without a recording): NULL is written in the statement's text
+# instead, one text per pattern of NULLs, made once.
 
 
 @functools.lru_cache(maxsize=128)
