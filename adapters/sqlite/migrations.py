@@ -69,9 +69,10 @@ def _apply(conn: sqlite3.Connection, migrations: list[tuple[int, str, str]]) -> 
     return applied_now
 
 
-async def migrate(db: SqliteDatabase) -> list[str]:
-    """Returns the names of the migrations applied by this call."""
-    migrations = available_migrations()
+async def migrate(db: SqliteDatabase, through: int | None = None) -> list[str]:
+    """Returns the names of the migrations applied by this call: every one not yet applied, or
+    those up to and including version `through` (an older schema, for upgrade tests)."""
+    migrations = [m for m in available_migrations() if through is None or m[0] <= through]
     async with db.write_lock:
         return await db.write(lambda conn: _apply(conn, migrations))
 

@@ -20,6 +20,7 @@ from adapters.sqlite.migrations import available_migrations, migrate, pending_mi
 from adapters.sqlite.repositories import SqliteUnitOfWorkFactory
 from domain.call import Call
 from domain.errors import StorageUnavailable
+from domain.jobs import Job
 from domain.stages import Stage
 from domain.tenant import parse_tenant
 from domain.webhook import parse_incoming_call
@@ -285,3 +286,102 @@ async def test_a_call_that_has_ended_is_not_held_in_memory_afterwards(db: Sqlite
         assert again is not None
         assert again.failure is not None
         assert again.failure.reason == "the recording is gone"
+
+
+_ROWS = {
+    "calls": "SELECT * FROM calls ORDER BY tenant_id, call_id",
+    "jobs": "SELECT * FROM jobs ORDER BY job_id",
+}
+
+
+def _table_rows(conn: sqlite3.Connection, table: str) -> list[dict[str, object]]:
+    return [dict(row) for row in conn.execute(_ROWS[table])]
+
+
+def _table_shape(conn: sqlite3.Connection, table: str) -> dict[str, object]:
+    indexes = {
+        row["name"]: [
+            (column["name"], column["desc"])
+            for column in conn.execute(f"PRAGMA index_xinfo({row['name']})")
+            if column["key"]
+        ]
+        for row in conn.execute(f"PRAGMA index_list({table})")
+    }
+    return {
+        "columns": [tuple(row) for row in conn.execute(f"PRAGMA table_xinfo({table})")],
+        "foreign_keys": [
+            tuple(row)[2:] for row in conn.execute(f"PRAGMA foreign_key_list({table})")
+        ],
+        # The primary key's own index is named by SQLite; its columns are what must not change.
+        "indexes": sorted(
+            (name if not name.startswith("sqlite_autoindex") else "primary key", columns)
+            for name, columns in indexes.items()
+        ),
+    }
+
+
+async def test_upgrading_to_rowid_calls_keeps_every_call_and_job(db: SqliteDatabase) -> None:
+    """003 rebuilds calls (and jobs, which refer to it) on a database already in use: every
+    call and every queued job, claimed or retried, is still there afterwards, with the same
+    columns, keys, indexes and cascades."""
+    await migrate(db, through=2)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    factory = SqliteUnitOfWorkFactory(db)
+
+    companies = {"acme": "111", "beta": "222"}
+
+    def received(call_id: str, tenant_id: str) -> Call:
+        payload = json.loads(callrail_body(call_id, companies[tenant_id]))
+        return Call.receive(tenant_id, parse_incoming_call(payload), at)
+
+    first, ended, other = received("1", "acme"), received("2", "acme"), received("3", "beta")
+    ended.fail(Stage.RECORDING_STORED, "the recording is gone", at)
+    async with factory() as uow:
+        for tenant_id, company_id in companies.items():
+            await uow.tenants.add(parse_tenant(tenant_document(tenant_id, company_id), now=at))
+        for call in (first, ended, other):
+            assert await uow.calls.add(call)
+        for call in (first, other):
+            job = Job(f"job-{call.call_id}", call.tenant_id, call.call_id, at, {"traceparent": "x"})
+            await uow.jobs.add(job, due_at=at)
+        await uow.commit()
+    async with factory() as uow:
+        claimed = await uow.jobs.claim_due(at, "worker-1", 30.0, 1)
+        await uow.jobs.reschedule(claimed[0].job_id, at, "CRM answered 503")
+        await uow.jobs.claim_due(at, "worker-2", 30.0, 2)
+        await uow.commit()
+
+    def snapshot(conn: sqlite3.Connection) -> dict[str, object]:
+        return {
+            "calls": _table_rows(conn, "calls"),
+            "jobs": _table_rows(conn, "jobs"),
+            "calls shape": _table_shape(conn, "calls"),
+            "jobs shape": _table_shape(conn, "jobs"),
+        }
+
+    before = await db.read(snapshot)
+    assert await migrate(db) == ["003_calls_rowid.sql"]
+    after = await db.read(snapshot)
+
+    assert [len(before["calls"]), len(before["jobs"])] == [3, 2]  # type: ignore[arg-type]
+    assert after == before
+    checks = await db.read(
+        lambda conn: (
+            conn.execute("PRAGMA integrity_check").fetchall()[0][0],
+            conn.execute("PRAGMA foreign_key_check").fetchall(),
+            conn.execute("SELECT count(*) FROM calls WHERE rowid > 0").fetchone()[0],
+        )
+    )
+    assert checks == ("ok", [], 3), "calls is a rowid table now, consistent, nothing orphaned"
+
+    async with factory() as uow:
+        assert not await uow.calls.add(received("1", "acme")), "the primary key still refuses"
+        await uow.commit()
+    await db.write(lambda conn: conn.execute("DELETE FROM tenants WHERE tenant_id = 'acme'"))
+    left = await db.read(
+        lambda conn: (
+            [tuple(r) for r in conn.execute("SELECT tenant_id, call_id FROM calls")],
+            [r[0] for r in conn.execute("SELECT job_id FROM jobs")],
+        )
+    )
+    assert left == ([("beta", other.call_id)], [f"job-{other.call_id}"])
