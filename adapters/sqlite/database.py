@@ -322,12 +322,16 @@ class SqliteDatabase:
     async def _lead(self) -> None:
         try:
             while self._waiting:
-                group = self._waiting[:MAX_GROUP]
-                del self._waiting[:MAX_GROUP]
-                units = [unit for unit, _ in group]
+                group: list[tuple[Unit, asyncio.Future[Any]]] = []
                 try:
                     async with self.write_lock:
-                        outcomes = await self._commit_group(units)
+                        on_loop = await self._loop_may_commit()
+                        # Taken once the turn is ours, not before waiting for it: what
+                        # arrived meanwhile commits in this group instead of waiting for the
+                        # next turn (with two processes, a third of the groups wait).
+                        group = self._waiting[:MAX_GROUP]
+                        del self._waiting[:MAX_GROUP]
+                        outcomes = await self._commit_group([unit for unit, _ in group], on_loop)
                 except Exception as exc:  # none of the group was committed
                     for _, done in group:
                         if not done.done():
@@ -355,16 +359,21 @@ class SqliteDatabase:
                     done.set_exception(StorageUnavailable("the database is closing"))
             self._waiting.clear()
 
-    async def _commit_group(self, units: Sequence[Unit]) -> list[tuple[bool, Any]]:
+    async def _loop_may_commit(self) -> bool:
+        """Whether the loop commits the next group itself: it has a connection of its own
+        and this process has the writers' turn (held from here to the group's COMMIT)."""
+        return self._group_conn is not None and await self._turn_without_blocking()
+
+    async def _commit_group(self, units: Sequence[Unit], on_loop: bool) -> list[tuple[bool, Any]]:
         """On the event loop when it can be: handing a group to the writer thread cost a
         wait for the interpreter's lock at every statement (a busy loop holds it), a context
-        switch each on a virtual machine. The loop runs BEGIN..COMMIT itself once this process
-        has its turn (waiting for it, if another process has it, without blocking the loop)
+        switch each on a virtual machine. The loop runs BEGIN..COMMIT itself when `on_loop`
+        (this process has its turn: _loop_may_commit waited for it without blocking the loop)
         and SQLite's lock is free at once; the COMMIT's fsync is the only wait it blocks on.
         Otherwise (SQLite busy with a writer that takes no turns, no turn in time, an
         in-memory database) the writer thread does it, as it waits without harm."""
         conn = self._group_conn
-        if conn is not None and await self._turn_without_blocking():
+        if on_loop and conn is not None:
             try:
                 outcomes = _apply_group(conn, units, self.turn)
             except sqlite3.OperationalError:

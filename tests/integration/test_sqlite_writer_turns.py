@@ -98,6 +98,27 @@ async def test_a_writer_waits_for_the_other_processes_turn_then_commits(
     assert count(path) == 1
 
 
+async def test_what_arrives_while_a_writer_waits_for_its_turn_commits_in_its_group(
+    path: str, two: tuple[SqliteDatabase, SqliteDatabase]
+) -> None:
+    """Two serving processes wait for each other's turn a third of the time: units queued
+    meanwhile go with the waiting group, rather than waiting for a turn of their own (one
+    fsync each turn, and the other process between them)."""
+    a, b = two
+    await a.write(lambda conn: begin_write(conn, a.turn))
+    first = asyncio.create_task(b.commit_unit(insert(1)))
+    await asyncio.sleep(0.1)
+    later = [asyncio.create_task(b.commit_unit(insert(n))) for n in (2, 3, 4)]
+    await asyncio.sleep(0.1)
+    groups_before = b.groups_committed
+
+    await a.write(lambda conn: end_write(conn, a.turn, commit=True))
+    await asyncio.wait_for(asyncio.gather(first, *later), 5)
+
+    assert count(path) == 4
+    assert b.groups_committed - groups_before == 1, "the four units went in one transaction"
+
+
 async def test_a_writer_that_takes_no_turns_is_waited_for_by_sqlite(
     path: str, two: tuple[SqliteDatabase, SqliteDatabase]
 ) -> None:
