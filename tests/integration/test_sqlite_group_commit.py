@@ -65,6 +65,25 @@ async def test_units_committing_together_share_one_transaction(db: SqliteDatabas
     assert count(db.path, "SELECT count(*) FROM jobs") == units
 
 
+async def test_units_reaching_their_commit_a_loop_iteration_apart_share_one_transaction(
+    db: SqliteDatabase,
+) -> None:
+    """Requests read in one wake-up of the loop reach their commit an iteration or two apart
+    (each handler's own awaits): they go in one transaction, one fsync, not one each."""
+    await db.write(lambda conn: conn.execute("CREATE TABLE rows (n INTEGER NOT NULL)"))
+
+    async def unit_after(iterations: int) -> None:
+        for _ in range(iterations):
+            await asyncio.sleep(0)
+        await db.commit_unit(lambda conn: conn.execute("INSERT INTO rows VALUES (?)", (1,)))
+
+    before = db.groups_committed
+    await asyncio.gather(*(unit_after(n % 3) for n in range(12)))
+
+    assert db.groups_committed - before == 1
+    assert count(db.path, "SELECT count(*) FROM rows") == 12
+
+
 async def test_a_unit_that_fails_at_commit_is_rolled_back_alone(db: SqliteDatabase) -> None:
     uow_factory = SqliteUnitOfWorkFactory(db)
     await add_tenants(uow_factory, make_tenant())
