@@ -16,7 +16,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import Token
 from types import TracebackType
 from typing import TextIO
@@ -57,6 +57,9 @@ _KINDS = {
     "producer": trace.SpanKind.PRODUCER,
     "consumer": trace.SpanKind.CONSUMER,
 }
+
+
+_NOTHING_TO_CONTINUE: AbstractContextManager[None] = nullcontext()  # reentrant, shared
 
 
 def trace_propagator() -> TextMapPropagator:
@@ -197,12 +200,16 @@ class OtelTracer(Tracer):
         self._propagator.inject(carrier)
         return carrier
 
-    @contextmanager
-    def extract(self, carrier: Mapping[str, str]) -> Iterator[None]:
+    def extract(self, carrier: Mapping[str, str]) -> AbstractContextManager[None]:
         # Header names are case-insensitive; the propagators look them up in lower case.
-        if not any(key.lower() in self._fields for key in carrier):
-            yield  # nothing to continue (most requests: CallRail sends no trace headers)
-            return
+        fields = self._fields
+        for key in carrier:
+            if key.lower() in fields:
+                return self._continuing(carrier)
+        return _NOTHING_TO_CONTINUE  # most requests: CallRail sends no trace headers
+
+    @contextmanager
+    def _continuing(self, carrier: Mapping[str, str]) -> Iterator[None]:
         lowered = {key.lower(): value for key, value in carrier.items()}
         context = self._propagator.extract(lowered, context=otel_context.get_current())
         token = otel_context.attach(context)
