@@ -11,6 +11,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -351,7 +352,7 @@ async def test_upgrading_to_rowid_calls_keeps_every_call_and_job(db: SqliteDatab
         await uow.jobs.claim_due(at, "worker-2", 30.0, 2)
         await uow.commit()
 
-    def snapshot(conn: sqlite3.Connection) -> dict[str, object]:
+    def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
         return {
             "calls": _table_rows(conn, "calls"),
             "jobs": _table_rows(conn, "jobs"),
@@ -363,7 +364,7 @@ async def test_upgrading_to_rowid_calls_keeps_every_call_and_job(db: SqliteDatab
     assert await migrate(db) == ["003_calls_rowid.sql"]
     after = await db.read(snapshot)
 
-    assert [len(before["calls"]), len(before["jobs"])] == [3, 2]  # type: ignore[arg-type]
+    assert [len(before["calls"]), len(before["jobs"])] == [3, 2]
     assert after == before
     checks = await db.read(
         lambda conn: (
