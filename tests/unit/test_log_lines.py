@@ -7,13 +7,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import random
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from opentelemetry import trace
 
 from adapters.otel.tracing import setup_tracing
-from entrypoints.logs import SPAN_FIELD, TRACE_FIELD, JsonFormatter, log_fields
+from entrypoints.logs import SPAN_FIELD, TRACE_FIELD, JsonFormatter, log_fields, time_text
 
 FIELDS = {"http": {"method": "POST", "path": "/v1/callrail/webhook", "status": 202}}
 
@@ -89,6 +91,28 @@ def test_the_line_is_the_one_logging_writes(logger: logging.Logger) -> None:
         "logging.googleapis.com/trace_sampled": False,
         "http": FIELDS["http"],
     }
+
+
+@pytest.mark.parametrize(
+    "created",
+    [
+        0.0,
+        1_700_000_000.0,  # a whole second: no fraction written, as isoformat writes none
+        1_700_000_000.5,
+        1_700_000_000.9999996,  # rounds up into the next second
+        1_700_000_000.0000004,  # rounds down to the whole second
+        1_700_000_000.0000015,  # half to even
+        -0.5,
+    ],
+)
+def test_a_line_s_time_is_the_time_isoformat_writes(created: float) -> None:
+    assert time_text(created) == datetime.fromtimestamp(created, UTC).isoformat()
+
+
+def test_any_time_is_written_as_isoformat_writes_it() -> None:
+    draw = random.Random(20261123)
+    for created in (draw.uniform(0, 4e9) for _ in range(20_000)):
+        assert time_text(created) == datetime.fromtimestamp(created, UTC).isoformat(), created
 
 
 def test_a_filter_on_the_way_is_honoured(logger: logging.Logger) -> None:
