@@ -11,7 +11,6 @@ from entrypoints.container import Container, close_clients
 from entrypoints.http import admin, health, metrics, push, webhook
 from entrypoints.http.keys import CONTAINER, GROUP_DIR
 from entrypoints.http.observe import observe_middleware
-from entrypoints.http.problems import problem_middleware
 from entrypoints.http.tracing import tracing_lifecycle
 from entrypoints.http.webhook import MAX_BODY
 from entrypoints.migrations import migrate_database
@@ -52,7 +51,7 @@ def create_app(
     """`background`: whether this process runs the workers (a secondary of `serve --processes`
     does not); `group_dir`: the group's socket directory, when it is one of several."""
     app = web.Application(
-        middlewares=[observe_middleware, problem_middleware],
+        middlewares=[observe_middleware],
         client_max_size=MAX_BODY,
     )
     app[CONTAINER] = container

@@ -1,21 +1,23 @@
 """What every request leaves behind, in one middleware (the outermost): its count and latency by
 route template and status (metrics), a server span continuing the caller's trace (W3C
 traceparent, or Google's X-Cloud-Trace-Context from Cloud Run's front end), and an access log
-line written inside that span, so it carries the trace's ids. One middleware instead of three
-because each was a layer of coroutines that every webhook went through."""
+line written inside that span, so it carries the trace's ids; errors answered as problems
+(entrypoints.http.problems) inside it. One middleware instead of four, and no coroutine of its
+own between it and the handler: each was a layer that every webhook went through."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from contextlib import AbstractContextManager, nullcontext
 
 from aiohttp import web
 
 from entrypoints.http.keys import CONTAINER
-from entrypoints.http.problems import Handler
+from entrypoints.http.problems import Handler, as_problem
 from entrypoints.logs import log_fields
-from ports.telemetry import Tracer
+from ports.telemetry import NO_SPAN, Span, Tracer
 
 UNMATCHED = "unmatched"  # any path no route knows: one label, whatever was asked for
 CLIENT_CLOSED = 499  # the client went away before the answer (nginx's convention)
@@ -23,6 +25,8 @@ CLIENT_CLOSED = 499  # the client went away before the answer (nginx's conventio
 UNTRACED_PATHS = frozenset({"/v1/health", "/health/live", "/health/ready", "/v1/metrics"})
 
 access_log = logging.getLogger("ingestion_pipeline.access")
+_NOTHING: AbstractContextManager[None] = nullcontext()  # reentrant, shared
+_NO_SPAN: AbstractContextManager[Span] = nullcontext(NO_SPAN)
 
 
 def route_template(request: web.Request) -> str | None:
@@ -34,20 +38,31 @@ def route_template(request: web.Request) -> str | None:
 
 @web.middleware
 async def observe_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Outermost, so the status counted and logged is the one sent after problem_middleware
-    mapped the errors."""
+    """The only middleware: the status counted and logged is the one sent, after the errors
+    were answered as problems (as_problem, around the handler itself)."""
     started = time.perf_counter()
     method = request.method
     template = route_template(request)
     status = 500
     try:
-        if request.path in UNTRACED_PATHS:
-            response = await handler(request)
-            _log_access(request, response.status, started)
-        else:
-            tracer = request.app[CONTAINER].tracer()
-            response = await _in_server_span(request, handler, tracer, method, template, started)
-        status = response.status
+        tracer = None if request.path in UNTRACED_PATHS else request.app[CONTAINER].tracer()
+        continuing = _NOTHING if tracer is None else tracer.extract(request.headers)
+        # The span is made inside the caller's context, once `continuing` has been entered.
+        with continuing, _server_span(tracer, method, template) as span:
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:
+                if exc.status < 400:  # a redirect: no error, it goes on as it is
+                    span.set_attribute("http.response.status_code", exc.status)
+                    raise
+                response = as_problem(request, exc)
+            except Exception as exc:
+                response = as_problem(request, exc)
+            status = response.status
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.record_error(str(status))
+            _log_access(request, status, started)
         return response
     except web.HTTPException as exc:
         status = exc.status
@@ -61,29 +76,15 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
         )
 
 
-async def _in_server_span(
-    request: web.Request,
-    handler: Handler,
-    tracer: Tracer,
-    method: str,
-    template: str | None,
-    started: float,
-) -> web.StreamResponse:
+def _server_span(
+    tracer: Tracer | None, method: str, template: str | None
+) -> AbstractContextManager[Span]:
+    if tracer is None:
+        return _NO_SPAN
     attributes: dict[str, str | int] = {"http.request.method": method}
     if template is not None:
         attributes["http.route"] = template
-    name = f"{method} {template}" if template else method
-    with tracer.extract(request.headers), tracer.span(name, attributes, kind="server") as span:
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            span.set_attribute("http.response.status_code", exc.status)
-            raise
-        span.set_attribute("http.response.status_code", response.status)
-        if response.status >= 500:
-            span.record_error(str(response.status))
-        _log_access(request, response.status, started)
-        return response
+    return tracer.span(f"{method} {template}" if template else method, attributes, kind="server")
 
 
 def _log_access(request: web.Request, status: int, started: float) -> None:
