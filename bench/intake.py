@@ -18,11 +18,11 @@ Server CPU is the CPU of all the server's processes.
 
 A server's saturation throughput is the highest of its three closed loops. The service's
 requests mostly wait (each one's transaction is committed with an fsync, in turn with the other
-process's): at 32 connections its processes stood idle a third of the time (server CPU 132-138 %
-of 200 %, the generator 33 %) and 64 and 128 connections made 15-27 % more of the same work,
-while the hello-world peaks at 32-64. A fixed connection count measures a latency, not a
-ceiling; every server gets the same three loops and is taken at its own best, and every loop
-is printed.
+process's): at 32 connections its processes stood idle a quarter of the time (server CPU
+140-150 % of 200 %, the generator 30 %), and the hello-world was not saturated either (113-116 %
+and 61-64 %); at 128 connections both made 20-32 % more, the machine ~93 % busy. A fixed
+connection count measures a latency as much as a ceiling; every server gets the same three
+loops and is taken at its own best, and every loop is printed.
 
 The ceiling is the hello-world's saturation throughput, measured twice: before the service and
 again after it (warm-up and saturation only), and the higher of the two is the one the share is
