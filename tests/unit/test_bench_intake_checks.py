@@ -3,47 +3,47 @@ ceiling the higher of the two hello-world measurements, a failure in any loop fa
 
 from __future__ import annotations
 
+from typing import Any
+
+import attrs
+
 from bench.intake import HELLO, HELLO_AGAIN, SATURATION, ServerRun, _checks
 from bench.loadgen import PhaseResult
 
 
-def closed(connections: int, per_second: float, failed: int = 0) -> PhaseResult:
-    return PhaseResult(
-        name=SATURATION,
+def phase(name: str, per_second: float, seconds: float, **changes: Any) -> PhaseResult:
+    """A phase that answered `per_second` for `seconds`, with `changes` made to it."""
+    ok = int(per_second * seconds)
+    made = PhaseResult(
+        name=name,
         mode="closed",
         offered_rps=None,
-        connections=connections,
-        sent=int(per_second * 4) + failed,
-        ok=int(per_second * 4),
-        failed=failed,
-        elapsed_s=4.0,
+        connections=None,
+        sent=ok,
+        ok=ok,
+        failed=0,
+        elapsed_s=seconds,
         p50_ms=1.0,
         p90_ms=2.0,
         p99_ms=3.0,
         max_ms=4.0,
         client_cpu=0.5,
         server_cpu=1.0,
-        statuses={"202": int(per_second * 4)},
+        statuses={"202": ok},
+    )
+    return attrs.evolve(made, **changes)
+
+
+def closed(connections: int, per_second: float, failed: int = 0) -> PhaseResult:
+    ok = int(per_second * 4.0)
+    return phase(
+        SATURATION, per_second, 4.0, connections=connections, failed=failed, sent=ok + failed
     )
 
 
 def at_1000(p99_ms: float = 6.0) -> PhaseResult:
-    return PhaseResult(
-        name="1000/s",
-        mode="open",
-        offered_rps=1000.0,
-        connections=None,
-        sent=6000,
-        ok=6000,
-        failed=0,
-        elapsed_s=6.0,
-        p50_ms=1.0,
-        p90_ms=2.0,
-        p99_ms=p99_ms,
-        max_ms=p99_ms,
-        client_cpu=0.2,
-        server_cpu=0.7,
-        statuses={"202": 6000},
+    return phase(
+        "1000/s", 1000.0, 6.0, mode="open", offered_rps=1000.0, p99_ms=p99_ms, max_ms=p99_ms
     )
 
 
