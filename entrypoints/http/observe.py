@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 
 from aiohttp import web
 
 from entrypoints.http.keys import CONTAINER
 from entrypoints.http.problems import Handler, as_problem
 from entrypoints.logs import log_fields
-from ports.telemetry import NO_SPAN, Span, Tracer
+from ports.telemetry import NoTracing, Span, Tracer
 
 UNMATCHED = "unmatched"  # any path no route knows: one label, whatever was asked for
 CLIENT_CLOSED = 499  # the client went away before the answer (nginx's convention)
@@ -25,8 +25,7 @@ CLIENT_CLOSED = 499  # the client went away before the answer (nginx's conventio
 UNTRACED_PATHS = frozenset({"/v1/health", "/health/live", "/health/ready", "/v1/metrics"})
 
 access_log = logging.getLogger("ingestion_pipeline.access")
-_NOTHING: AbstractContextManager[None] = nullcontext()  # reentrant, shared
-_NO_SPAN: AbstractContextManager[Span] = nullcontext(NO_SPAN)
+_UNTRACED = NoTracing()  # for UNTRACED_PATHS: no context to continue, no span
 
 
 def route_template(request: web.Request) -> str | None:
@@ -45,10 +44,9 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
     template = route_template(request)
     status = 500
     try:
-        tracer = None if request.path in UNTRACED_PATHS else request.app[CONTAINER].tracer()
-        continuing = _NOTHING if tracer is None else tracer.extract(request.headers)
-        # The span is made inside the caller's context, once `continuing` has been entered.
-        with continuing, _server_span(tracer, method, template) as span:
+        tracer = _UNTRACED if request.path in UNTRACED_PATHS else request.app[CONTAINER].tracer()
+        # The span is made inside the caller's context, once extract's has been entered.
+        with tracer.extract(request.headers), _server_span(tracer, method, template) as span:
             try:
                 response = await handler(request)
             except web.HTTPException as exc:
@@ -76,11 +74,7 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
         )
 
 
-def _server_span(
-    tracer: Tracer | None, method: str, template: str | None
-) -> AbstractContextManager[Span]:
-    if tracer is None:
-        return _NO_SPAN
+def _server_span(tracer: Tracer, method: str, template: str | None) -> AbstractContextManager[Span]:
     attributes: dict[str, str | int] = {"http.request.method": method}
     if template is not None:
         attributes["http.route"] = template
