@@ -1,7 +1,8 @@
 """The intake benchmark's baseline: an aiohttp hello-world that reads the POSTed body and answers
 202, served the way `ingestion-pipeline serve` serves the service (web.run_app, no access log,
 as many processes on its port as `serve` runs by default, one per core, each on a socket of
-its own as `serve --processes` does).
+its own as `serve --processes` does, on the event loop PIPELINE_EVENT_LOOP gives `serve`:
+uvloop where it is installed).
 
     python -m bench.hello --port 8081 [--processes N]
 """
@@ -9,6 +10,7 @@ its own as `serve --processes` does).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import socket
@@ -17,6 +19,7 @@ import sys
 
 from aiohttp import web
 
+from entrypoints.loops import new_event_loop
 from entrypoints.processes import default_processes, listen, watch_parent
 
 
@@ -46,7 +49,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.listen_fd is not None:  # one of the others
         watch_parent(args.primary)
-        web.run_app(app(), sock=socket.socket(fileno=args.listen_fd), access_log=None, print=None)
+        sock = socket.socket(fileno=args.listen_fd)
+        web.run_app(app(), sock=sock, access_log=None, print=None, loop=_loop())
         return
     sock, *theirs = listen(args.host, args.port, args.processes)
     argv = [sys.executable, "-m", "bench.hello", "--primary", str(os.getpid()), "--listen-fd"]
@@ -55,12 +59,16 @@ def main() -> None:
         for s in theirs
     ]
     try:
-        web.run_app(app(), sock=sock, access_log=None, print=None)
+        web.run_app(app(), sock=sock, access_log=None, print=None, loop=_loop())
     finally:
         for other in others:
             other.send_signal(signal.SIGTERM)
         for other in others:
             other.wait(timeout=30)
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    return new_event_loop(os.environ.get("PIPELINE_EVENT_LOOP", "auto").strip().lower() or "auto")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ Every request is a new call (a new CallRail id), signed with the tenant's key, s
 verified, stored with its job in one transaction and answered 202.
 
     python -m bench.intake [--quick] [--connections 32,64,128] [--modes full,normal]
-                           [--processes N]
+                           [--processes N] [--event-loop auto|uvloop|asyncio]
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ from bench.loadgen import (
     settle,
 )
 from domain.webhook import sign
+from entrypoints.loops import LOOPS, loop_name
 from entrypoints.processes import default_processes
 
 VECTOR = ROOT / "tests" / "fixtures" / "callrail_post_call_vector.json"
@@ -286,18 +287,20 @@ def running(server: ServerProcess) -> Iterator[ServerProcess]:
         server.stop()
 
 
-def hello_server(workdir: Path, processes: int) -> ServerProcess:
+def hello_server(workdir: Path, processes: int, event_loop: str = "auto") -> ServerProcess:
     port = free_port()
     return ServerProcess(
         [sys.executable, "-m", "bench.hello", "--port", str(port), "--processes", str(processes)],
-        clean_env({"PORT": str(port)}),
+        clean_env({"PORT": str(port), "PIPELINE_EVENT_LOOP": event_loop}),
         ROOT,
         workdir / "hello.log",
         processes,
     )
 
 
-def service_server(workdir: Path, synchronous: str, processes: int) -> tuple[ServerProcess, str]:
+def service_server(
+    workdir: Path, synchronous: str, processes: int, event_loop: str = "auto"
+) -> tuple[ServerProcess, str]:
     """The service on a new SQLite file in `workdir`, the bench tenant already created."""
     workdir.mkdir(parents=True, exist_ok=True)
     database = f"sqlite:///{workdir / 'pipeline.db'}"
@@ -310,6 +313,7 @@ def service_server(workdir: Path, synchronous: str, processes: int) -> tuple[Ser
             "PIPELINE_DATABASE_URL": database,
             "PIPELINE_AUDIO_STORE_URL": f"file://{workdir / 'audio'}",
             "PIPELINE_WORKER_CONCURRENCY": "0",
+            "PIPELINE_EVENT_LOOP": event_loop,
         }
     )
     tenant = workdir / "tenant.json"
@@ -405,26 +409,29 @@ def run(
     modes: Sequence[str] = ("full", "normal"),
     out: IO[str] = sys.stdout,
     processes: int | None = None,
+    event_loop: str = "auto",
 ) -> IntakeReport:
     """`processes`: serving processes for the service and the hello-world alike (default: what
-    `serve` runs by default, one per core)."""
+    `serve` runs by default, one per core); `event_loop`: theirs, as PIPELINE_EVENT_LOOP."""
     durations = durations or Durations()
     processes = processes or default_processes()
     machine = machine_note()
     watch = OthersWatch()
-    print(f"\n== intake ==  ({machine}; {processes} serving processes)", file=out, flush=True)
+    serving = f"{processes} serving processes on the {loop_name(event_loop)} event loop"
+    print(f"\n== intake ==  ({machine}; {serving})", file=out, flush=True)
     runs: list[ServerRun] = []
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
         workdir = Path(tmp)
-        hello = hello_server(workdir, processes)
+        hello = hello_server(workdir, processes, event_loop)
         runs.append(_measure(HELLO, "bench/hello.py", hello, durations, connections))
         print(f"  measured {HELLO} on {hello.url}", file=out, flush=True)
         for mode in modes:
-            server, database = service_server(workdir / mode, mode, processes)
+            server, database = service_server(workdir / mode, mode, processes, event_loop)
             label = f"service {mode.upper()}"
             runs.append(_measure(label, database, server, durations, connections))
             print(f"  measured {label} on {server.url} ({database})", file=out, flush=True)
-        hello = hello_server(workdir, processes)  # its log goes on after the first run's
+        # Its log goes on after the first run's.
+        hello = hello_server(workdir, processes, event_loop)
         detail = "bench/hello.py, saturation again"
         runs.append(_measure(HELLO_AGAIN, detail, hello, durations, connections, rates=False))
         print(f"  measured {HELLO_AGAIN} on {hello.url}", file=out, flush=True)
@@ -576,6 +583,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--processes", type=int, default=None, help="serving processes (default: one per core)"
     )
+    parser.add_argument(
+        "--event-loop",
+        choices=LOOPS,
+        default="auto",
+        help="the servers' event loop, as PIPELINE_EVENT_LOOP (default: uvloop where installed)",
+    )
     args = parser.parse_args(argv)
     modes = [m.strip().lower() for m in args.modes.split(",") if m.strip()]
     durations = Durations.quick() if args.quick else None
@@ -585,7 +598,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--connections: whole numbers, comma-separated, like 32,64,128")
     if not connections or min(connections) < 1:
         parser.error("--connections: at least one count, each 1 or more")
-    report = run(durations, connections, modes, processes=args.processes)
+    report = run(
+        durations, connections, modes, processes=args.processes, event_loop=args.event_loop
+    )
     for check in report.checks:
         print(f"  {check.verdict}  {check.figure}: {check.measured_text}")
     return 0

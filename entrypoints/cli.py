@@ -31,6 +31,7 @@ from entrypoints.config import ConfigError, load_settings
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
 from entrypoints.logs import configure_logging
+from entrypoints.loops import loop_name, new_event_loop
 from entrypoints.migrations import migrate_database
 from entrypoints.presenters import call_summary, stats_lines, stats_view, tenant_view
 
@@ -305,6 +306,7 @@ def _serve(args: argparse.Namespace, container: Container) -> None:
         _serve_secondary(args, container)
         return
     settings = container.settings()
+    loop_name(settings.event_loop)  # uvloop asked for and missing: said now, before anything
     port = args.port if args.port is not None else settings.port
     processes = args.processes if args.processes is not None else settings.http_processes
     if processes is None:
@@ -314,7 +316,14 @@ def _serve(args: argparse.Namespace, container: Container) -> None:
     if processes == 1:
         app = create_app(container)
         _tune_gc()
-        web.run_app(app, host=args.host, port=port, access_log=None, print=None)
+        web.run_app(
+            app,
+            host=args.host,
+            port=port,
+            access_log=None,
+            print=None,
+            loop=new_event_loop(settings.event_loop),
+        )
         return
     try:
         sock, *others = processes_mod.listen(args.host, port, processes)
@@ -325,7 +334,9 @@ def _serve(args: argparse.Namespace, container: Container) -> None:
         app = create_app(container, group_dir=group_dir)
         app.cleanup_ctx.append(secondaries.context)  # last in: stopped first
         _tune_gc()
-        web.run_app(app, sock=sock, access_log=None, print=None)
+        web.run_app(
+            app, sock=sock, access_log=None, print=None, loop=new_event_loop(settings.event_loop)
+        )
 
 
 def _tune_gc() -> None:
@@ -348,7 +359,8 @@ def _serve_secondary(args: argparse.Namespace, container: Container) -> None:
     group_dir = Path(args.group_dir)
     app = create_app(container, background=False, group_dir=group_dir)
     _tune_gc()
-    web.run_app(app, sock=sock, access_log=None, print=None)
+    loop = new_event_loop(container.settings().event_loop)
+    web.run_app(app, sock=sock, access_log=None, print=None, loop=loop)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,6 +21,7 @@ __all__ = ["ConfigError", "Settings", "load_settings"]
 CALLRAIL_RECORDING_HOSTS = ("app.callrail.com", "api.callrail.com", "recordings.callrail.com")
 SERVICE_TYPES = ("all", "webhook", "worker", "api")
 TRACING = ("none", "console", "otlp", "gcp")
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")  # entrypoints.loops
 
 
 @attrs.frozen
@@ -69,6 +70,7 @@ class Settings:
     tracing: str
     port: int
     http_processes: int | None = None  # serve's processes; None: one per usable core
+    event_loop: str = "auto"  # serve's loop: uvloop where installed (auto), uvloop, asyncio
     processing: ProcessingSettings = ProcessingSettings()
     cloud: CloudSettings = CloudSettings()
     version: str = "0.1.0"
@@ -148,6 +150,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         tracing=_choice(env, "PIPELINE_TRACING", "none", TRACING),
         port=int(port_text),
         http_processes=_processes(env),
+        event_loop=_choice(env, "PIPELINE_EVENT_LOOP", "auto", EVENT_LOOPS),
         processing=_processing(env),
         cloud=_cloud(env),
     )

@@ -186,6 +186,11 @@ def test_a_secondary_that_dies_is_started_again(service: ServiceProcess) -> None
             {"PIPELINE_HTTP_PROCESSES": "many"},
             "PIPELINE_HTTP_PROCESSES: 'many' is not a number",
         ),
+        (
+            (),
+            {"PIPELINE_EVENT_LOOP": "tokio"},
+            "PIPELINE_EVENT_LOOP: 'tokio' is not one of auto, uvloop, asyncio",
+        ),
     ],
 )
 def test_a_bad_process_count_is_one_readable_line(
@@ -203,6 +208,38 @@ def test_a_bad_process_count_is_one_readable_line(
     assert done.returncode == 2
     assert said in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def runs_uvloop(pid: int) -> bool:
+    """Whether uvloop's compiled loop is loaded in the process (only entrypoints.loops loads
+    it, to make the loop `serve` runs on)."""
+    return any(
+        "uvloop/loop." in line for line in Path(f"/proc/{pid}/maps").read_text().splitlines()
+    )
+
+
+def test_every_process_runs_on_uvloop_unless_told_otherwise(
+    service: ServiceProcess, tmp_path: Path
+) -> None:
+    assert service.process is not None
+    pids = [service.process.pid, *secondaries(service)]
+    assert len(pids) == 3
+    assert all(runs_uvloop(pid) for pid in pids)
+    post_call(service, 1)
+
+    plain = ServiceProcess(
+        tmp_path / "asyncio", {"PIPELINE_EVENT_LOOP": "asyncio"}, args=("--processes", "2")
+    )
+    plain.workdir.mkdir()
+    try:
+        plain.start()
+        wait_for("the secondary", lambda: len(secondaries(plain)) == 1)
+        assert plain.process is not None
+        assert not any(runs_uvloop(pid) for pid in [plain.process.pid, *secondaries(plain)])
+        with urllib.request.urlopen(f"{plain.url}/health/ready", timeout=10) as ready:
+            assert ready.status == 200
+    finally:
+        plain.stop()
 
 
 def test_a_second_service_on_the_same_port_is_refused(service: ServiceProcess) -> None:
