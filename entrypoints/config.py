@@ -15,13 +15,13 @@ from entrypoints.config_urls import (
     QueueSettings,
     SecretsSettings,
 )
+from entrypoints.loops import LOOPS
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
 CALLRAIL_RECORDING_HOSTS = ("app.callrail.com", "api.callrail.com", "recordings.callrail.com")
 SERVICE_TYPES = ("all", "webhook", "worker", "api")
 TRACING = ("none", "console", "otlp", "gcp")
-EVENT_LOOPS = ("auto", "uvloop", "asyncio")  # entrypoints.loops
 
 
 @attrs.frozen
@@ -150,7 +150,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         tracing=_choice(env, "PIPELINE_TRACING", "none", TRACING),
         port=int(port_text),
         http_processes=_processes(env),
-        event_loop=_choice(env, "PIPELINE_EVENT_LOOP", "auto", EVENT_LOOPS),
+        event_loop=_choice(env, "PIPELINE_EVENT_LOOP", "auto", LOOPS),
         processing=_processing(env),
         cloud=_cloud(env),
     )
