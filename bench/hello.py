@@ -19,6 +19,7 @@ import sys
 
 from aiohttp import web
 
+from entrypoints.config import load_settings
 from entrypoints.loops import new_event_loop
 from entrypoints.processes import default_processes, listen, watch_parent
 
@@ -68,7 +69,8 @@ def main() -> None:
 
 
 def _loop() -> asyncio.AbstractEventLoop:
-    return new_event_loop(os.environ.get("PIPELINE_EVENT_LOOP", "auto").strip().lower() or "auto")
+    """The loop `serve` would run on in this environment, read the way `serve` reads it."""
+    return new_event_loop(load_settings(os.environ).event_loop)
 
 
 if __name__ == "__main__":
