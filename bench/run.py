@@ -1,5 +1,5 @@
 """`make bench`: the intake, pipeline and transcription benchmarks in turn, then one table of
-every target with PASS or FAIL. About two minutes on a 2-core machine.
+every target with PASS or FAIL. About three minutes on a 2-core machine.
 
     python -m bench.run [--quick] [--only intake,pipeline,transcription] [--strict]
 
