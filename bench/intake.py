@@ -135,10 +135,6 @@ class ServerRun:
         """Failed requests in any round's closed loop."""
         return sum(p.failed for p in self.rounds)
 
-    @property
-    def is_baseline(self) -> bool:
-        return self.label == HELLO
-
 
 @attrs.frozen
 class RoundShare:
