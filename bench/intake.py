@@ -156,6 +156,11 @@ def round_shares(server: ServerRun, hello: ServerRun) -> list[RoundShare]:
     ]
 
 
+def shares_text(shares: Sequence[RoundShare]) -> str:
+    """Every round's share, in round order: "32.0 / 33.0 / 31.0"."""
+    return " / ".join(f"{s.percent:.1f}" for s in shares)
+
+
 def median_round(shares: Sequence[RoundShare]) -> RoundShare:
     """The round whose share is the median (for an even count, the lower of the middle two,
     so the verdict is always a round that was measured, and never the kinder one)."""
@@ -502,7 +507,7 @@ def _checks(runs: Sequence[ServerRun]) -> list[Check]:
         mode = server.label.removeprefix("service ")
         shares = round_shares(server, hello)
         mid = median_round(shares)
-        every = " / ".join(f"{s.percent:.1f}" for s in shares)
+        every = shares_text(shares)
         checks.append(
             Check(
                 "intake",
@@ -595,7 +600,7 @@ def print_report(report: IntakeReport, out: IO[str]) -> None:
         p99 = ratio(server.phase("1000/s").p99_ms, hello.phase("1000/s").p99_ms)
         p50 = ratio(server.phase("1000/s").p50_ms, hello.phase("1000/s").p50_ms)
         cost = ratio(mid.measured.server_cpu_ms_per_request, mid.ceiling.server_cpu_ms_per_request)
-        every = " / ".join(f"{s.percent:.1f}" for s in shares)
+        every = shares_text(shares)
         print(
             f"  {server.label:15} saturation throughput by round {every} %: median "
             f"x{fmt(mid.percent / 100)} (round {mid.round}); server CPU per request "
