@@ -35,6 +35,18 @@ class CallMetadata:
     landing_page_url: str | None = None
 
 
+class RawPayload(dict[str, Any]):
+    """A webhook's body as read (a dict no one writes to) with the JSON text it was read from,
+    so the body is stored as CallRail sent it instead of being written out again. `text` reads
+    back (json.loads) as this dict: it is the text this dict was read from."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, payload: Mapping[str, Any], text: str):
+        super().__init__(payload)
+        self.text = text
+
+
 @attrs.frozen
 class IncomingCall:
     """A webhook body, parsed. `raw` keeps every field CallRail sent, unknown ones included."""
@@ -112,7 +124,8 @@ class Call:
             received_at=at,
             metadata=incoming.metadata,
             recording_url=incoming.recording_url,
-            raw_payload=dict(incoming.raw),
+            # A RawPayload is no one's to change: shared, not copied.
+            raw_payload=raw if type(raw := incoming.raw) is RawPayload else dict(raw),
             timeline=[StageEvent(Stage.RECEIVED, at)],
         )
 

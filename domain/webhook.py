@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from domain.call import CallMetadata, IncomingCall
+from domain.call import CallMetadata, IncomingCall, RawPayload
 from domain.errors import FieldError, MalformedPayload, ValidationFailed
 from domain.phone import normalize_e164
 
@@ -61,6 +61,18 @@ def decode_body(body: bytes, loads: JsonLoads = json.loads) -> dict[str, Any]:
     return payload
 
 
+def body_text(body: bytes) -> str | None:
+    """The JSON text json.loads read `body` as, when it is UTF-8 without a byte order mark (a
+    webhook's body always is); None otherwise (json.loads also reads UTF-16 and UTF-32, a BOM,
+    and encoded surrogates: such a body's payload is written out again instead)."""
+    if json.detect_encoding(body) != "utf-8":
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def company_ids(payload: Mapping[str, Any]) -> tuple[str, ...]:
     """Every id the unverified body gives for the CallRail company, most specific first."""
     found: list[str] = []
@@ -73,7 +85,8 @@ def company_ids(payload: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def parse_incoming_call(payload: Mapping[str, Any]) -> IncomingCall:
+def parse_incoming_call(payload: Mapping[str, Any], text: str | None = None) -> IncomingCall:
+    """`text`: the JSON text `payload` was read from, if known (body_text), kept with it."""
     p = _Parser(payload)
     call_id = p.identifier("resource_id", "id", "call_id")
     if call_id is None:
@@ -112,7 +125,7 @@ def parse_incoming_call(payload: Mapping[str, Any]) -> IncomingCall:
         recording_url=recording_url,
         company_ids=company_ids(payload),
         tenant_hint=p.text("tenant_id"),
-        raw=dict(payload),
+        raw=dict(payload) if text is None else RawPayload(payload, text),
     )
 
 

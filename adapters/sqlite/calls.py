@@ -11,7 +11,7 @@ import functools
 import json
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ import orjson
 from adapters.sqlite.outcomes import select_outcomes
 from adapters.sqlite.session import Session
 from domain import codec
-from domain.call import Call
+from domain.call import Call, RawPayload
 from domain.errors import CallNotFound, ConcurrentUpdate, TenantNotFound
 from domain.paging import decode_cursor, encode_cursor
 from domain.stages import Stage, stages_matching
@@ -48,12 +48,17 @@ def _load(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def _payload(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A dict (a RawPayload is one, with its text), as json_text takes."""
+    return raw if isinstance(raw, dict) else dict(raw)
+
+
 # Columns named after the Call attribute they hold, whose values the domain replaces and never
 # changes in place: the same object as when the call was read means the stored text is right.
 _KEPT: dict[str, Callable[[Call], Any]] = {
     "metadata": lambda c: codec.metadata_to_dict(c.metadata),
     "recording_url": lambda c: c.recording_url,
-    "raw_payload": lambda c: c.raw_payload if type(c.raw_payload) is dict else dict(c.raw_payload),
+    "raw_payload": lambda c: _payload(c.raw_payload),
     "recording": lambda c: codec.recording_to_dict(c.recording),
     "transcript": lambda c: codec.transcript_to_dict(c.transcript),
     "analysis": lambda c: codec.analysis_to_dict(c.analysis),
@@ -79,7 +84,11 @@ def _kept_value(column: str, call: Call) -> Any:
     if getattr(call, column) is None:  # no result yet (most columns of a new call)
         return None
     value = _KEPT[column](call)
-    return value if column == "recording_url" else json_text(value)
+    if column == "recording_url":
+        return value
+    if type(value) is RawPayload:  # a webhook's body: stored as it came
+        return value.text
+    return json_text(value)
 
 
 def _scalar_values(call: Call, version: int) -> tuple[Any, ...]:

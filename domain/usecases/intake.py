@@ -21,6 +21,7 @@ from domain.tenant import Tenant
 from domain.usecases.secrets import reveal
 from domain.webhook import (
     JsonLoads,
+    body_text,
     company_ids,
     decode_body,
     parse_incoming_call,
@@ -202,7 +203,7 @@ class AcceptWebhook:
             remembered = False
         if payload is None:
             payload = decode_body(command.body, self._loads)
-        incoming = parse_incoming_call(payload)
+        incoming = parse_incoming_call(payload, body_text(command.body))
         accepted = await self._admit(
             AdmitCommand(tenant.tenant_id, incoming, now, command.trace_context)
         )

@@ -309,6 +309,26 @@ async def test_adding_a_call_twice_is_refused_and_changes_nothing(
     assert got.version == first.version
 
 
+async def test_a_webhook_body_kept_as_sent_reads_back_as_it_was_read(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """A call received from a webhook keeps the body's own text (RawPayload): spaced out, with
+    escapes and nesting, it reads back as the payload parsed from it, in every store."""
+    await add_tenants(uow_factory, make_tenant())
+    body = json.loads(callrail_body("1003", ACME_COMPANY, note="café « quoted »"))
+    text = json.dumps(body, indent=2, ensure_ascii=True)  # "caf\u00e9 \u00ab quoted \u00bb"
+    payload = json.loads(text)
+    call = Call.receive("acme", parse_incoming_call(payload, text), T0)
+    await add_calls(uow_factory, call)
+
+    got = await read_call(uow_factory, "acme", call.call_id)
+
+    assert got is not None
+    assert got.raw_payload == payload
+    assert got.raw_payload["note"] == "café « quoted »"
+    assert got.raw_payload["integration_data"] == [{"integration": "Webhooks", "data": None}]
+
+
 async def test_a_new_call_round_trips_every_field(uow_factory: UnitOfWorkFactory) -> None:
     await add_tenants(uow_factory, make_tenant())
     call = make_call("acme", "1002", T0, note="café ☎ « quoted »", value=12.5)

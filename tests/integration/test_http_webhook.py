@@ -176,6 +176,20 @@ async def test_a_legacy_numeric_id_beyond_64_bits_is_kept_exactly(
     assert json.loads(str(raw))["id"] == big
 
 
+async def test_the_body_is_stored_as_callrail_sent_it(client: Client, tmp_path: Path) -> None:
+    """Byte for byte: its spacing, its escapes, and what JSON itself cannot write again (a NaN
+    json.loads accepts, written out afresh, became null)."""
+    await create_tenant(client, tenant_document())
+    payload = json.loads(callrail_body("5002", note="café"))
+    body = json.dumps({**payload, "value": float("nan")}, indent=1).encode()
+    assert b"NaN" in body
+    assert b"\\u00e9" in body
+    response = await client.post("/v1/callrail/webhook", data=body, headers=signed_headers(body))
+    assert response.status == 202
+    [(raw,)] = rows(tmp_path, "SELECT raw_payload FROM calls")
+    assert raw == body.decode()
+
+
 async def test_same_webhook_twice_is_one_call_and_one_job(client: Client, tmp_path: Path) -> None:
     await create_tenant(client, tenant_document())
     headers = {**JSON, "Signature": VECTOR_SIGNATURE}

@@ -13,10 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.system.orjson_reader import orjson_loads
-from domain.call import CallMetadata, IncomingCall
+from domain.call import Call, CallMetadata, IncomingCall, RawPayload
 from domain.errors import MalformedPayload, ValidationFailed
 from domain.webhook import (
     JsonLoads,
+    body_text,
     decode_body,
     parse_incoming_call,
     sign,
@@ -100,6 +101,32 @@ def test_the_raw_payload_keeps_fields_the_parser_does_not_know() -> None:
     assert incoming.raw == vector_payload()
     assert incoming.raw["good_lead_call_id"] == 715587840
     assert incoming.raw["utm_campaign"] == "Google AdWords"
+
+
+def test_the_body_text_is_kept_with_the_payload_read_from_it() -> None:
+    body = vector_body()
+    incoming = parse_incoming_call(decode_body(body), body_text(body))
+    assert isinstance(incoming.raw, RawPayload)
+    assert incoming.raw.text == body.decode()
+    assert incoming.raw == vector_payload()
+    call = Call.receive("acme", incoming, datetime(2026, 1, 1, tzinfo=UTC))
+    assert call.raw_payload is incoming.raw  # no one changes it: shared, not copied
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"id": "CAL1"}'.encode("utf-16-le"),  # json.loads reads UTF-16 and UTF-32 too
+        '{"id": "CAL1"}'.encode("utf-32"),
+        b'\xef\xbb\xbf{"id": "CAL1"}',  # a byte order mark
+        b'{"id": "CAL1", "note": "\xed\xa0\x80"}',  # an encoded surrogate (surrogatepass)
+    ],
+)
+def test_a_body_json_loads_reads_but_not_as_plain_utf8_has_no_text_to_keep(body: bytes) -> None:
+    """Its payload is written out again instead: a text kept must read back as the payload."""
+    assert json.loads(body)["id"] == "CAL1"
+    assert body_text(body) is None
+    assert type(parse_incoming_call(json.loads(body), body_text(body)).raw) is dict
 
 
 def test_numbers_and_booleans_sent_as_strings_are_understood() -> None:
