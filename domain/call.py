@@ -36,15 +36,25 @@ class CallMetadata:
 
 
 class RawPayload(dict[str, Any]):
-    """A webhook's body as read (a dict no one writes to) with the JSON text it was read from,
-    so the body is stored as CallRail sent it instead of being written out again. `text` reads
-    back (json.loads) as this dict: it is the text this dict was read from."""
+    """A webhook's body as read, with the JSON text it was read from, so the body is stored as
+    CallRail sent it instead of being written out again. `text` reads back (json.loads) as
+    this dict, so the dict cannot be changed: what would change it raises TypeError (the lists
+    and objects in it, shared as a call's copies share them, are no one's to change either)."""
 
     __slots__ = ("text",)
 
     def __init__(self, payload: Mapping[str, Any], text: str):
         super().__init__(payload)
         self.text = text
+
+    def __reduce__(self) -> tuple[type[RawPayload], tuple[dict[str, Any], str]]:
+        return RawPayload, (dict(self), self.text)  # copies and pickles without changing one
+
+    def _unchangeable(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a webhook's raw payload is kept as it came: copy it to change it")
+
+    __setitem__ = __delitem__ = __ior__ = _unchangeable
+    clear = pop = popitem = setdefault = update = _unchangeable
 
 
 @attrs.frozen

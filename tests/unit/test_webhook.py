@@ -4,7 +4,10 @@ CallRail really sends and reports every problem at once."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
+import pickle
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -110,7 +113,30 @@ def test_the_body_text_is_kept_with_the_payload_read_from_it() -> None:
     assert incoming.raw.text == body.decode()
     assert incoming.raw == vector_payload()
     call = Call.receive("acme", incoming, datetime(2026, 1, 1, tzinfo=UTC))
-    assert call.raw_payload is incoming.raw  # no one changes it: shared, not copied
+    assert call.raw_payload is incoming.raw  # no one can change it: shared, not copied
+
+
+def test_a_raw_payload_cannot_be_changed_so_its_text_stays_true_but_copies_freely() -> None:
+    body = vector_body()
+    raw = parse_incoming_call(decode_body(body), body_text(body)).raw
+    assert isinstance(raw, RawPayload)
+    changes: list[Callable[[], object]] = [
+        lambda: raw.__setitem__("note", "changed"),
+        lambda: raw.update(note="changed"),
+        lambda: raw.pop("note"),
+        lambda: raw.setdefault("new", 1),
+        lambda: raw.clear(),
+    ]
+    for change in changes:
+        with pytest.raises(TypeError):
+            change()
+    assert raw == vector_payload()
+    for copied in (copy.copy(raw), copy.deepcopy(raw), pickle.loads(pickle.dumps(raw))):  # noqa: S301
+        assert copied == raw
+        assert copied.text == raw.text
+    changed = dict(raw)
+    changed["note"] = "changed"  # a copy is anyone's
+    assert raw["note"] != "changed"
 
 
 @pytest.mark.parametrize(
