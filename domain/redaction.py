@@ -59,6 +59,7 @@ _CVV_CUES = tuple(
         "digits on the back", "numbers on the back", "code on the back",
     )
 )  # fmt: skip
+_CVV_ENDS = frozenset(cue[-1] for cue in _CVV_CUES)  # the words a cue can end at
 _CVV_LEAD = words(
     "is are it's its it the number code that's thats would be on of my card back and so"
 )
@@ -111,7 +112,8 @@ def _redact_segments(
                 local.append((lo, lo + len(piece.strip()), label))
         while first < len(spans) and spans[first][1] <= end:
             first += 1
-        result.append(attrs.evolve(segment, text=_apply(segment.text, local)))
+        # A segment with nothing to hide (most) is kept as it is: segments are values.
+        result.append(attrs.evolve(segment, text=_apply(segment.text, local)) if local else segment)
         offset = end + 1
     return tuple(result)
 
@@ -253,7 +255,10 @@ def _expiry_at(tokens: Sequence[Token], i: int) -> list[Span]:
 
 
 def _cvv_at(tokens: Sequence[Token], i: int) -> list[Span]:
-    secure = tokens[i].word == "code" and any(
+    word = tokens[i].word
+    if word not in _CVV_ENDS:  # no cue ends here ("code" included): most words
+        return []
+    secure = word == "code" and any(
         t.word.startswith("secur") for t in tokens[max(i - 2, 0) : i]
     )  # "security code" as ASR hears it: "secure code", "secure ready code"
     if not secure and not any(_ends_with(tokens, i, cue) for cue in _CVV_CUES):

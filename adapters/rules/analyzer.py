@@ -12,8 +12,9 @@ however many others there are: domain.scoring marks such a quote request down.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from adapters.rules import vocabulary as vocab
@@ -111,8 +112,25 @@ def _turns(segments: Sequence[Segment], speaker: str) -> str:
     return " ".join(s.text for s in segments if s.speaker.strip().lower() == speaker)
 
 
-def _matches(text: str, cues: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
-    return [(phrase, weight) for phrase, weight in cues if f" {phrase} " in text]
+def _matches(text: str, cues: vocab.Cues) -> list[tuple[str, int]]:
+    """The cues said in a normal() text, as whole words. A cue whose first word the text does
+    not hold is passed over without a search of the text: most of them, every call."""
+    said = _words(text)
+    return [
+        (phrase, weight)
+        for phrase, weight, first, padded in _prepared(cues)
+        if first in said and padded in text
+    ]
+
+
+@functools.lru_cache(maxsize=64)  # the vocabulary's cue sets
+def _prepared(cues: vocab.Cues) -> tuple[tuple[str, int, str, str], ...]:
+    return tuple((phrase, weight, phrase.split()[0], f" {phrase} ") for phrase, weight in cues)
+
+
+@functools.lru_cache(maxsize=16)  # the few texts one call's analysis reads
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
 
 
 def _intent(scores: dict[Intent, int], metadata: CallMetadata) -> Intent:
@@ -128,6 +146,7 @@ def _intent(scores: dict[Intent, int], metadata: CallMetadata) -> Intent:
     return best if scores[best] >= vocab.INTENT_THRESHOLD else Intent.OTHER
 
 
+@functools.lru_cache(maxsize=256)  # a tenant's context, read again for every call
 def _context(business_context: str) -> _Context:
     lowered = vocab.normal(business_context)
     trades = [

@@ -19,11 +19,15 @@ from domain.results import Intent
 Cues = tuple[tuple[str, int], ...]
 
 
+# A word: letters and digits, with apostrophes inside it but not at its ends ("don't", not
+# "'em'"); anything else separates words.
+_WORD = re.compile(r"[a-z0-9]+(?:'+[a-z0-9]+)*")
+
+
 def normal(text: str) -> str:
     """Lower case, words and apostrophes only, padded with spaces for whole-word matching: the
     form every cue here is written in."""
-    found = re.sub(r"[^a-z0-9']+", " ", text.lower().replace("\u2019", "'"))
-    return " " + " ".join(w.strip("'") for w in found.split() if w.strip("'")) + " "
+    return " " + " ".join(_WORD.findall(text.lower().replace("\u2019", "'"))) + " "
 
 
 def words(text: str) -> frozenset[str]:

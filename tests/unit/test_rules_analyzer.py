@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from adapters.rules import vocabulary as vocab
 from adapters.rules.analyzer import MAX_SUMMARY, RulesCallAnalyzer
 from domain.call import CallMetadata
 from domain.results import CallAnalysis, Intent, Segment, Sentiment, Transcript, Urgency
@@ -496,3 +497,29 @@ async def test_price_shopping_is_a_key_phrase_even_among_many() -> None:
 async def test_calling_around_for_help_today_is_not_a_quote_request() -> None:
     transcript = call(("caller", "my furnace is broken and we have no heat im calling around"))
     assert (await analyze(transcript)).intent is Intent.NEW_SERVICE_REQUEST
+
+
+@pytest.mark.parametrize(
+    ("heard", "words"),
+    [
+        ("I DON'T have heat!", " i don't have heat "),
+        ("we\u2019ve got a leak", " we've got a leak "),  # the apostrophe ASR often writes
+        ("'quoted' prices... 'n' ''", " quoted prices n "),  # quotes around words are not words
+        ("rock''n''roll, 24/7", " rock''n''roll 24 7 "),
+        ("", "  "),
+    ],
+)
+def test_cues_are_matched_against_lower_case_words_and_inner_apostrophes(
+    heard: str, words: str
+) -> None:
+    assert vocab.normal(heard) == words
+
+
+async def test_a_cue_matches_only_as_whole_words_in_the_order_said() -> None:
+    # "press one" alone settles spam: its words inside other words, or apart, are not it.
+    for heard in ("please express one concern", "press the one button", "one press", "pressone"):
+        analysis = await analyze(call(("caller", heard)), ai=NO_CONTEXT)
+        assert analysis.intent is not Intent.SPAM, heard
+    analysis = await analyze(call(("caller", "hello press one now")), ai=NO_CONTEXT)
+    assert analysis.intent is Intent.SPAM
+    assert "press one" in analysis.key_phrases
