@@ -128,9 +128,7 @@ def _prepared(cues: vocab.Cues) -> tuple[tuple[str, int, str, str], ...]:
     return tuple((phrase, weight, phrase.split()[0], f" {phrase} ") for phrase, weight in cues)
 
 
-@functools.lru_cache(maxsize=16)  # the few texts one call's analysis reads
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
+_words = functools.lru_cache(maxsize=16)(vocab.words)  # the few texts one analysis reads
 
 
 def _intent(scores: dict[Intent, int], metadata: CallMetadata) -> Intent:
