@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
-from opentelemetry import trace
+
+from adapters.otel.tracing import current_span_context
 
 _SEVERITY = {
     "WARNING": "WARNING",
@@ -45,7 +46,7 @@ class JsonFormatter(logging.Formatter):
         self._project = log_project(os.environ) if project is None else project
 
     def _trace_fields(self) -> dict[str, object]:
-        context = trace.get_current_span().get_span_context()
+        context = current_span_context()
         if not context.is_valid:
             return {}
         trace_id = f"{context.trace_id:032x}"  # trace.format_trace_id's text, without the call

@@ -110,7 +110,7 @@ def _scalar_values(call: Call, version: int) -> tuple[Any, ...]:
 
 
 def _kept_objects(call: Call) -> tuple[object, ...]:
-    return tuple(getattr(call, column) for column in _KEPT)
+    return tuple([getattr(call, column) for column in _KEPT])
 
 
 def _call_from_row(row: sqlite3.Row) -> Call:
@@ -194,7 +194,8 @@ def _update_sql(columns: tuple[str, ...], nulls: tuple[bool, ...]) -> str:
 
 def _not_none(values: tuple[Any, ...]) -> tuple[tuple[bool, ...], tuple[Any, ...]]:
     """Which values are None, and the others (the ones to bind)."""
-    return tuple(v is None for v in values), tuple(v for v in values if v is not None)
+    # Lists first: a comprehension runs faster than a generator's resumptions in tuple().
+    return tuple([v is None for v in values]), tuple([v for v in values if v is not None])
 
 
 def _insert(call: Call) -> Callable[[sqlite3.Connection], None]:
@@ -203,7 +204,7 @@ def _insert(call: Call) -> Callable[[sqlite3.Connection], None]:
             call.tenant_id,
             call.call_id,
             *_scalar_values(call, 1),
-            *(_kept_value(column, call) for column in _KEPT),
+            *[_kept_value(column, call) for column in _KEPT],
         )
     )
     sql = _insert_sql(nulls)
@@ -224,7 +225,7 @@ def _update(call: Call, changed: Sequence[str]) -> Callable[[sqlite3.Connection]
     nulls, values = _not_none(
         (
             *_scalar_values(call, call.version + 1),
-            *(_kept_value(column, call) for column in changed),
+            *[_kept_value(column, call) for column in changed],
         )
     )
     sql = _update_sql(columns, nulls)
