@@ -3,12 +3,20 @@ propagators: for every span context they must be exactly what the propagators wr
 
 from __future__ import annotations
 
+import asyncio
+import io
+
 from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
-from adapters.otel.tracing import inject_default, setup_tracing, trace_propagator
+from adapters.otel.tracing import (
+    current_span_context,
+    inject_default,
+    setup_tracing,
+    trace_propagator,
+)
 
 _KEYS = st.from_regex(r"[a-z][a-z0-9_\-*/]{0,15}", fullmatch=True)
 _VALUES = st.from_regex(r"[!-+\--<>-~]{1,16}", fullmatch=True)  # printable, no ',' or '='
@@ -53,3 +61,29 @@ def test_the_tracer_carries_its_current_span_in_them() -> None:
     assert carrier["traceparent"] == (
         f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
     )
+
+
+def test_the_current_span_context_is_the_apis_wherever_it_is_read() -> None:
+    """current_span_context() reads the context directly (five times a webhook): it must give
+    what trace.get_current_span() gives, outside a span, inside one, inside one continued from
+    headers, and inside a recording span."""
+    none, console = setup_tracing("none"), setup_tracing("console", console=io.StringIO())
+    seen = [current_span_context()]
+    with none.span("webhook"):
+        seen.append(current_span_context())
+        assert seen[-1] == trace.get_current_span().get_span_context()
+        assert seen[-1].is_valid
+    headers = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    with none.extract(headers):
+        continued = current_span_context()
+        assert continued == trace.get_current_span().get_span_context()
+        assert continued.trace_id == 0x0AF7651916CD43DD8448EB211C80319C
+    try:
+        with console.span("recorded"):
+            recorded = current_span_context()
+            assert recorded == trace.get_current_span().get_span_context()
+            assert recorded.is_valid
+            assert recorded.trace_flags.sampled
+    finally:
+        asyncio.run(console.aclose())
+    assert seen[0] == trace.INVALID_SPAN_CONTEXT == current_span_context()
