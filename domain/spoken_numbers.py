@@ -121,13 +121,19 @@ def said(tokens: Sequence[Token], index: int) -> str:
     return token.digits or (token.alias if following else "")
 
 
+def in_run(tokens: Sequence[Token], k: int, dates: bool = False) -> bool:
+    """Whether token k counts in a run: a number, or in a date run an alias before one."""
+    token = tokens[k]
+    return bool(token.digits) or (dates and token.word in ALIASES and bool(said(tokens, k)))
+
+
 def run_at(tokens: Sequence[Token], j: int, dates: bool = False) -> list[int]:
     """Indices of the number tokens in the run starting at token j; empty if it starts none."""
     run: list[int] = []
     fillers = 0
     for k in range(j, len(tokens)):
         word = tokens[k].word
-        if tokens[k].digits or (dates and said(tokens, k)):
+        if in_run(tokens, k, dates):
             run.append(k)
             fillers = 0
         elif run and fillers < 2 and (word in FILLERS or (dates and word == "slash")):
@@ -141,11 +147,9 @@ def runs(tokens: Sequence[Token], dates: bool = False) -> list[list[int]]:
     """Every run, in order; with dates, aliases before a number and "slash" belong to runs."""
     found, k = [], 0
     while k < len(tokens):
-        # Only a number (or, in a date run, an alias before one) starts a run: run_at's
-        # answer for any other token is empty, and asking it for every word was a quarter
-        # of redaction's time.
-        token = tokens[k]
-        if not token.digits and not (dates and token.word in ALIASES and said(tokens, k)):
+        # Only a token in_run() starts a run: run_at's answer for any other is empty, and
+        # asking it for every word was a quarter of redaction's time.
+        if not in_run(tokens, k, dates):
             k += 1
             continue
         run = run_at(tokens, k, dates)
