@@ -99,7 +99,9 @@ class Container(containers.DeclarativeContainer):
         settings.provided.secrets.backend,
         env=providers.Singleton(EnvSecretStore),
         file=providers.Singleton(
-            FileSecretStore, path=providers.Factory(Path, settings.provided.secrets.path)
+            FileSecretStore,
+            path=providers.Factory(Path, settings.provided.secrets.path),
+            clock=clock,
         ),
         secretmanager=providers.Singleton(
             cloud.secret_manager_store, settings.provided.secrets.project, clock

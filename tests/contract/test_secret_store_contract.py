@@ -54,8 +54,11 @@ def _env(tmp_path: Path) -> Harness:
 
 
 def _file(tmp_path: Path) -> Harness:
+    """The file is looked at again at most once a second: replacing it also moves the store's
+    clock past that."""
     path = tmp_path / "secrets.json"
     generation = [0]
+    clock = FixedClock()
 
     def replace(secrets: dict[str, str]) -> None:
         path.write_text(json.dumps(secrets), encoding="utf-8")
@@ -63,9 +66,10 @@ def _file(tmp_path: Path) -> Harness:
         generation[0] += 1
         stamp = 1_700_000_000 + generation[0] * 10
         os.utime(path, (stamp, stamp))
+        clock.advance(1.0)
 
     replace(SECRETS)
-    return Harness(FileSecretStore(path), replace)
+    return Harness(FileSecretStore(path, clock=clock), replace)
 
 
 def _secret_manager(tmp_path: Path, request: pytest.FixtureRequest) -> Harness:
@@ -153,7 +157,7 @@ async def test_env_store_names_the_variable_it_expected() -> None:
 
 
 async def test_file_store_without_a_file_raises_secret_not_found(tmp_path: Path) -> None:
-    store = FileSecretStore(tmp_path / "absent.json")
+    store = FileSecretStore(tmp_path / "absent.json", clock=FixedClock())
 
     with pytest.raises(SecretNotFound, match=r"absent\.json"):
         await store.resolve(HUBSPOT)
@@ -174,7 +178,7 @@ async def test_file_store_with_a_bad_file_never_echoes_its_content(
 ) -> None:
     path = tmp_path / "secrets.json"
     path.write_bytes(content)
-    store = FileSecretStore(path)
+    store = FileSecretStore(path, clock=FixedClock())
 
     with pytest.raises(SecretNotFound) as caught:
         await store.resolve(HUBSPOT)
@@ -189,14 +193,14 @@ async def test_file_store_with_an_unreadable_path_raises_secret_not_found(
     path.mkdir()  # a directory: stat() works, reading does not
 
     with pytest.raises(SecretNotFound):
-        await FileSecretStore(path).resolve(HUBSPOT)
+        await FileSecretStore(path, clock=FixedClock()).resolve(HUBSPOT)
 
 
 async def test_file_store_recovers_when_a_broken_file_is_fixed(tmp_path: Path) -> None:
     path = tmp_path / "secrets.json"
     path.write_text("{ half-written", encoding="utf-8")
     os.utime(path, (1_700_000_000, 1_700_000_000))
-    store = FileSecretStore(path)
+    store = FileSecretStore(path, clock=FixedClock())
     with pytest.raises(SecretNotFound):
         await store.resolve(HUBSPOT)
 
@@ -204,3 +208,38 @@ async def test_file_store_recovers_when_a_broken_file_is_fixed(tmp_path: Path) -
     os.utime(path, (1_700_000_100, 1_700_000_100))
 
     assert await store.resolve(HUBSPOT) == "pat-na1-fixed"
+
+
+async def test_file_store_shows_a_rotation_once_its_recheck_time_has_passed(
+    tmp_path: Path,
+) -> None:
+    """Between two looks at the file a resolve reads nothing (a webhook whose signing key is a
+    reference resolves it every time); a rotation shows once `recheck_s` has passed."""
+    path = tmp_path / "secrets.json"
+    path.write_text(json.dumps({SIGNING: "old-key"}), encoding="utf-8")
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    clock = FixedClock()
+    store = FileSecretStore(path, clock=clock, recheck_s=1.0)
+    assert await store.resolve(SIGNING) == "old-key"
+
+    path.write_text(json.dumps({SIGNING: "new-key"}), encoding="utf-8")
+    os.utime(path, (1_700_000_100, 1_700_000_100))
+    clock.advance(0.9)
+    assert await store.resolve(SIGNING) == "old-key"
+    clock.advance(0.1)
+    assert await store.resolve(SIGNING) == "new-key"
+
+
+async def test_file_store_looks_again_when_the_clock_goes_back(tmp_path: Path) -> None:
+    """A clock set back (by NTP, say) does not stretch the time a rotation takes to show."""
+    path = tmp_path / "secrets.json"
+    path.write_text(json.dumps({SIGNING: "old-key"}), encoding="utf-8")
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    clock = FixedClock()
+    store = FileSecretStore(path, clock=clock)
+    assert await store.resolve(SIGNING) == "old-key"
+
+    path.write_text(json.dumps({SIGNING: "new-key"}), encoding="utf-8")
+    os.utime(path, (1_700_000_100, 1_700_000_100))
+    clock.advance(-3600)
+    assert await store.resolve(SIGNING) == "new-key"

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Client, create_tenant, operator
+from tests.integration.conftest import AiohttpClient, Client, create_tenant, make_app, operator
 from tests.support import (
     VECTOR_CALL_ID,
+    VECTOR_KEY,
     VECTOR_SIGNATURE,
     callrail_body,
     signed_headers,
@@ -225,6 +226,35 @@ async def test_suspended_tenant_gets_no_calls(client: Client) -> None:
     body = callrail_body("4001")
     response = await client.post("/v1/callrail/webhook", data=body, headers=signed_headers(body))
     assert response.status == 404
+
+
+async def test_a_signing_key_kept_in_a_secrets_file_verifies_webhooks(
+    tmp_path: Path, aiohttp_client: AiohttpClient
+) -> None:
+    """PIPELINE_SECRETS_URL=file://...: the tenant's webhook_secret_ref is read from the file
+    (looked at again at most once a second, so every webhook does not stat it on a thread)."""
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text(json.dumps({"acme-signing": VECTOR_KEY}), encoding="utf-8")
+    client = await aiohttp_client(
+        make_app(
+            tmp_path,
+            PIPELINE_WORKER_CONCURRENCY="0",
+            PIPELINE_SECRETS_URL=f"file://{secrets}",
+        )
+    )
+    document = tenant_document()
+    del document["config"]["webhook_secret"]
+    document["config"]["webhook_secret_ref"] = "acme-signing"
+    await create_tenant(client, document)
+
+    signed = {**JSON, "Signature": VECTOR_SIGNATURE}
+    first = await client.post("/v1/callrail/webhook", data=vector_body(), headers=signed)
+    again = await client.post("/v1/callrail/webhook", data=vector_body(), headers=signed)
+    forged = await client.post(
+        "/v1/callrail/webhook", data=vector_body(), headers={**JSON, "Signature": "Zm9yZ2Vk"}
+    )
+
+    assert (first.status, again.status, forged.status) == (202, 200, 401)
 
 
 @pytest.fixture
