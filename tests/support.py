@@ -47,6 +47,14 @@ def tenant_document(
     }
 
 
+def with_secret_ref(name: str) -> dict[str, Any]:
+    """tenant_document() whose webhook signing key is a reference into the secret store."""
+    document = tenant_document()
+    del document["config"]["webhook_secret"]
+    document["config"]["webhook_secret_ref"] = name
+    return document
+
+
 def callrail_body(call_id: str, company_id: str = VECTOR_COMPANY_ID, **fields: Any) -> bytes:
     """A CallRail post-call body (from the vector, re-serialised) with another call id."""
     payload: dict[str, Any] = copy.deepcopy(json.loads(vector_body()))

@@ -18,6 +18,7 @@ from tests.support import (
     signed_headers,
     tenant_document,
     vector_body,
+    with_secret_ref,
 )
 
 JSON = {"Content-Type": "application/json"}
@@ -242,10 +243,7 @@ async def test_a_signing_key_kept_in_a_secrets_file_verifies_webhooks(
             PIPELINE_SECRETS_URL=f"file://{secrets}",
         )
     )
-    document = tenant_document()
-    del document["config"]["webhook_secret"]
-    document["config"]["webhook_secret_ref"] = "acme-signing"
-    await create_tenant(client, document)
+    await create_tenant(client, with_secret_ref("acme-signing"))
 
     signed = {**JSON, "Signature": VECTOR_SIGNATURE}
     first = await client.post("/v1/callrail/webhook", data=vector_body(), headers=signed)

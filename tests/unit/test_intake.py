@@ -34,6 +34,7 @@ from tests.support import (
     callrail_body,
     tenant_document,
     vector_body,
+    with_secret_ref,
 )
 
 
@@ -52,13 +53,6 @@ async def create_tenant(
     uow: InMemoryUnitOfWorkFactory, clock: FixedClock, document: dict[str, Any] | None = None
 ) -> Tenant:
     return await CreateTenant(uow, clock)(document or tenant_document())
-
-
-def with_secret_ref(name: str) -> dict[str, Any]:
-    document = tenant_document()
-    del document["config"]["webhook_secret"]
-    document["config"]["webhook_secret_ref"] = name
-    return document
 
 
 async def stored_state(uow: InMemoryUnitOfWorkFactory, tenant_id: str, call_id: str) -> Any:
