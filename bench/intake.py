@@ -16,7 +16,7 @@ that reused the last one's would start with most of them on whichever process an
 
 Server CPU is the CPU of all the server's processes.
 
-Saturation is measured in rounds (ten by default). In each round every server in turn runs
+Saturation is measured in rounds (twenty by default). In each round every server in turn runs
 one closed loop of 2 s, all at the same connection count (64 in odd rounds, 128 in even ones;
 the service's requests mostly wait for their commits, so at 32 its processes stood idle a
 quarter of the time, and at 64 or 128 both servers made 20-32 % more), in an order reversed
@@ -29,9 +29,15 @@ development VM has slow phases of seconds to a minute: the hello-world's best ra
 8,000-13,000 req/s over runs of unchanged code, and in one run of three rounds of three 3-s
 loops a server, a round's share of the hello-world ranged 24.6-43.2 % as the phases fell on
 one server or the other. Loops short against those phases, taken next to each other, often
-share one, and the median of ten pairs is not decided by one phase either way; every server
+share one, and the median of twenty pairs is not decided by one phase either way; every server
 gets the same loops. (Until 2026-11 the ceiling was the best of six hello-world loops, before
 and after the service, and the service the best of its three: a bias toward a high ceiling.)
+
+Why twenty: over six runs of unchanged intake code (60 rounds, 2026-11), a round's share of
+the hello-world had a standard deviation of 4.3 points, so a verdict of ten rounds moved by
+about 1.5 points from run to run (the six gave 27.6-32.2 % about a pooled median of 31.2 %);
+drawn from those rounds, twenty make it move by about 1.0. The verdict is still the lower of
+the middle two.
 
 All servers run for the whole benchmark; those not being measured stand idle (their CPU
 meanwhile is printed), and before each loop the generator waits until all of them are.
@@ -106,7 +112,7 @@ class Durations:
     low_s: float = 5.0
     high_s: float = 6.0
     saturation_s: float = 2.0  # each closed loop
-    rounds: int = 10  # of saturation: one closed loop of every server, in turn, in each
+    rounds: int = 20  # of saturation: one closed loop of every server, in turn, in each
 
     @classmethod
     def quick(cls) -> Durations:
@@ -636,7 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter phases, two rounds")
     parser.add_argument(
-        "--rounds", type=int, default=None, help="saturation rounds (default 10; --quick: 2)"
+        "--rounds", type=int, default=None, help="saturation rounds (default 20; --quick: 2)"
     )
     parser.add_argument(
         "--connections",
