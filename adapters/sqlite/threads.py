@@ -47,12 +47,14 @@ class ThreadLane:
         self._queue.put((fn, future, loop))
         return await future
 
-    async def close(self) -> None:
-        """Runs what was already handed over, then ends the threads."""
+    async def close(self, wait_s: float | None = None) -> None:
+        """Runs what was already handed over, then ends the threads. `wait_s`: how long to wait
+        for each, where a call may never return (a thread still in one is left to end with the
+        process: they are daemon threads)."""
         for _ in self._threads:
             self._queue.put(None)
         for thread in self._threads:
-            await asyncio.to_thread(thread.join)
+            await asyncio.to_thread(thread.join, wait_s)
 
     def _work(self) -> None:
         while self._run_batch(self._take_batch()):

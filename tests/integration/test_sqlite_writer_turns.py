@@ -21,6 +21,7 @@ import pytest
 from adapters.sqlite.database import (
     CHECKPOINT_EVERY,
     SqliteDatabase,
+    TurnWait,
     WriterTurn,
     begin_write,
     end_write,
@@ -154,6 +155,69 @@ async def test_a_turn_never_given_back_leaves_the_decision_to_sqlite(path: str) 
     finally:
         await db.close()
         os.close(stuck)
+
+
+async def test_a_wait_abandoned_at_its_timeout_takes_no_turn_when_the_holder_lets_go(
+    path: str,
+) -> None:
+    """The loop's writer waits for a turn on a thread blocked in flock, which cannot be given
+    a deadline: at timeout_s the wait is abandoned and the write goes ahead under SQLite's
+    lock. When the stuck holder lets go, that flock returns with the turn, which must go back
+    at once, or no other process would get a turn again."""
+    stuck = os.open(path + "-writer.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(stuck, fcntl.LOCK_EX)
+    db, other = SqliteDatabase(path), SqliteDatabase(path)
+    db.turn = WriterTurn(path, timeout_s=0.3)
+    await db.open()
+    await other.open()
+    try:
+        await asyncio.wait_for(db.commit_unit(insert(1)), 10)
+        fcntl.flock(stuck, fcntl.LOCK_UN)  # the holder lets go; db's wait is still in flock
+        await asyncio.sleep(0.2)  # long enough for it to return
+
+        assert turn_is_free(path), "the abandoned wait kept the turn"
+        # Another process takes turns as usual (its own wait would last 10 s, not 5).
+        await asyncio.wait_for(other.commit_unit(insert(2)), 5)
+        await asyncio.wait_for(db.commit_unit(insert(3)), 5)
+        assert count(path) == 3
+        assert turn_is_free(path)
+    finally:
+        await db.close()
+        await other.close()
+        os.close(stuck)
+
+
+async def test_a_wait_in_flock_either_takes_the_turn_or_is_abandoned_never_both(
+    path: str,
+) -> None:
+    holder = os.open(path + "-writer.lock", os.O_RDWR | os.O_CREAT)
+    turn = WriterTurn(path)
+    try:
+        # Abandoned before the turn came: the turn is not taken when it comes.
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        wait = TurnWait()
+        waiting = asyncio.create_task(asyncio.to_thread(turn.wait_blocking, wait))
+        await asyncio.sleep(0.1)
+        assert turn.abandon(wait) is False
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        assert await asyncio.wait_for(waiting, 5) is False
+        assert turn_is_free(path)
+
+        # The turn came first: abandoning now says so, and the turn is this process's.
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        wait = TurnWait()
+        waiting = asyncio.create_task(asyncio.to_thread(turn.wait_blocking, wait))
+        await asyncio.sleep(0.1)
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        assert await asyncio.wait_for(waiting, 5) is True
+        assert turn.abandon(wait) is True
+        assert not turn_is_free(path)
+        assert turn.try_take(), "held by this process"
+        turn.give_back()
+        assert turn_is_free(path)
+    finally:
+        turn.close()
+        os.close(holder)
 
 
 async def test_a_unit_that_leaves_without_committing_gives_its_turn_back(
