@@ -467,7 +467,7 @@ class SqliteDatabase:
             return True
         turn.waits += 1
         lane = self._turn_lane
-        if lane is None:  # closing, or no file to take turns on: SQLite's lock decides
+        if lane is None:  # closed meanwhile (an in-memory database never waits): SQLite decides
             return False
         wait = TurnWait()
         try:
