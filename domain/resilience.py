@@ -10,6 +10,7 @@ defensively: capped in size, JSON or nothing."""
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any, TypeVar
@@ -122,10 +123,7 @@ class RequestGuard:
     async def _attempt(self, attempt: Callable[[], Awaitable[T | Failed]], what: str) -> T | Failed:
         now = self._monotonic()
         if not self._breaker.allow(now):
-            raise RateLimited(
-                f"{self._service} circuit open after repeated failures",
-                retry_after_s=self._breaker.retry_after_s(now),
-            )
+            raise self._circuit_open(now)
         wait = self._limiter.reserve(self._monotonic())
         if wait > 0:
             await self._sleep(wait)
@@ -136,16 +134,52 @@ class RequestGuard:
             self._breaker.record_success()
             raise
         except self._unanswered as exc:
-            reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-            outcome = Failed(TransientFailure(f"{self._service} {what}: {reason}"))
+            # No answer is a failure, never a rate limit, however often it happens.
+            outcome = Failed(TransientFailure(f"{self._service} {what}: {unanswered_reason(exc)}"))
         if isinstance(outcome, Failed):
-            self._breaker.record_failure(self._monotonic())
+            error = outcome.error
+            self._breaker.record_failure(
+                self._monotonic(), rate_limited=isinstance(error, RateLimited), cause=str(error)
+            )
             if outcome.closed_for_s is not None:
-                self._breaker.open_for(self._monotonic(), outcome.closed_for_s)
-                raise outcome.error
+                self._breaker.open_for(self._monotonic(), outcome.closed_for_s, str(error))
+                raise error
             return outcome
         self._breaker.record_success()
         return outcome
+
+    def _circuit_open(self, now: float) -> TransientFailure:
+        """The refusal while the circuit is open. It is a rate limit (a wait that spends no
+        attempt) only when the service itself asked us to wait; after failures (refused
+        connections, timeouts, 5xx) it is a transient failure, which spends attempts."""
+        wait = self._breaker.retry_after_s(now)
+        cause = self._breaker.cause
+        last = f" (last: {cause})" if cause else ""
+        if self._breaker.rate_limited:
+            return RateLimited(
+                f"{self._service} circuit open until its rate limit lifts{last}", wait
+            )
+        return TransientFailure(f"{self._service} circuit open after repeated failures{last}", wait)
+
+
+_UNANSWERED = (
+    (ConnectionRefusedError, errno.ECONNREFUSED, "connection refused"),
+    (ConnectionResetError, errno.ECONNRESET, "connection reset"),
+    (ConnectionAbortedError, errno.ECONNABORTED, "connection aborted"),
+)
+
+
+def unanswered_reason(exc: BaseException) -> str:
+    """Why no answer came, in a few words and the driver's error type; never the driver's
+    message, which may hold a URL."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    kind = type(exc).__name__
+    number = getattr(exc, "errno", None)
+    for cls, code, reason in _UNANSWERED:
+        if isinstance(exc, cls) or number == code:
+            return f"{reason} ({kind})"
+    return kind
 
 
 async def read_at_most(chunks: AsyncIterable[bytes], max_bytes: int) -> bytes | None:

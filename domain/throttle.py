@@ -50,7 +50,11 @@ class CircuitBreaker:
     """Closed: requests go. After `failure_threshold` consecutive failures: open, nothing goes
     for `reset_after_s`. Then half-open: exactly one trial request goes; its success closes the
     circuit, its failure opens it again. A trial that never reports (its caller was cancelled)
-    is given up after another `reset_after_s`, so the breaker cannot stay stuck half-open."""
+    is given up after another `reset_after_s`, so the breaker cannot stay stuck half-open.
+
+    It also remembers what the latest failure was, for the refusals it makes while open:
+    `rate_limited` (the service answered "wait", a 429) or not (no answer, a 5xx), and its
+    `cause` (a message fit to show)."""
 
     def __init__(self, failure_threshold: int = 5, reset_after_s: float = 30.0):
         if failure_threshold < 1:
@@ -63,6 +67,8 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._open_for_s = self.reset_after_s
         self._trial_started_at: float | None = None
+        self.rate_limited = False
+        self.cause: str | None = None
 
     def state(self, now: float) -> BreakerState:
         if self._opened_at is None:
@@ -97,15 +103,24 @@ class CircuitBreaker:
         self._opened_at = None
         self._open_for_s = self.reset_after_s
         self._trial_started_at = None
+        self.rate_limited = False
+        self.cause = None
 
-    def open_for(self, now: float, seconds: float) -> None:
+    def open_for(self, now: float, seconds: float, cause: str | None = None) -> None:
         """Opens the circuit for as long as the service said it will refuse (a daily quota
-        spent), whatever the failure count."""
+        spent), whatever the failure count: a rate limit."""
         self._opened_at = now
         self._open_for_s = max(0.0, seconds)
         self._trial_started_at = None
+        self.rate_limited = True
+        self.cause = cause
 
-    def record_failure(self, now: float) -> None:
+    def record_failure(
+        self, now: float, *, rate_limited: bool = False, cause: str | None = None
+    ) -> None:
+        """`rate_limited`: the service asked us to wait (a 429) rather than failing."""
+        self.rate_limited = rate_limited
+        self.cause = cause
         if self._opened_at is not None:
             # A failed trial, or a request let through before the circuit opened: stay open,
             # and start the wait again from now.

@@ -3,6 +3,7 @@ time forward, so every wait the guard asks for is visible and costs nothing."""
 
 from __future__ import annotations
 
+import errno
 from collections.abc import AsyncIterator
 
 import pytest
@@ -151,11 +152,40 @@ async def test_no_answer_is_a_transient_failure_named_by_service_and_request() -
     with pytest.raises(TransientFailure) as raised:
         await guard(time, max_retries=2).send(service.attempt, what="the search")
 
-    assert str(raised.value) == "crm the search: ConnectionResetError"
+    assert str(raised.value) == "crm the search: connection reset (ConnectionResetError)"
+    assert not isinstance(raised.value, RateLimited)
     assert len(service.sent_at) == 3
     timed_out = Service(time, TimeoutError())
-    with pytest.raises(TransientFailure, match=r"^crm the create: timed out$"):
+    with pytest.raises(TransientFailure, match=r"^crm the create: timed out$") as late:
         await guard(time).send(timed_out.attempt, what="the create", repeatable=False)
+    assert not isinstance(late.value, RateLimited)
+
+
+class DriverConnectError(OSError):
+    """What an HTTP client raises when it cannot connect: an OSError carrying the errno of the
+    socket error underneath (as aiohttp's ClientConnectorError does)."""
+
+
+async def test_a_refused_connection_is_named_whatever_the_driver_calls_it() -> None:
+    time = FakeTime()
+    refused = DriverConnectError(errno.ECONNREFUSED, "Connect call failed ('10.0.0.7', 443)")
+    service = Service(time, refused)
+    g = RequestGuard(
+        service="crm",
+        limiter=TokenBucket(1000, 100),
+        breaker=CircuitBreaker(),
+        monotonic=time.monotonic,
+        sleep=time.sleep,
+        jitter=lambda: 1.0,
+        policy=ResendPolicy(0),
+        unanswered=(DriverConnectError,),
+    )
+
+    with pytest.raises(TransientFailure) as raised:
+        await g.send(service.attempt, what="the search")
+
+    assert str(raised.value) == "crm the search: connection refused (DriverConnectError)"
+    assert not isinstance(raised.value, RateLimited)
 
 
 async def test_an_error_it_was_not_told_about_passes_through_untouched() -> None:
@@ -193,14 +223,20 @@ async def test_the_circuit_opens_mid_retries_then_fails_fast_then_lets_one_trial
     g = guard(time, breaker=breaker, max_retries=10, base_s=0.5, cap_s=0.5)
     service = Service(time, busy(), busy())
 
-    with pytest.raises(RateLimited, match=r"^crm circuit open after repeated failures$") as raised:
+    # Failures, not a rate limit: the call's attempts are spent while the circuit is open.
+    with pytest.raises(
+        TransientFailure,
+        match=r"^crm circuit open after repeated failures \(last: crm answered 503\)$",
+    ) as raised:
         await g.send(service.attempt, what="the search")
+    assert not isinstance(raised.value, RateLimited)
     assert len(service.sent_at) == 2
     assert raised.value.retry_after_s == pytest.approx(29.5)
 
     nothing = Service(time)
-    with pytest.raises(RateLimited, match="circuit open"):
+    with pytest.raises(TransientFailure, match="circuit open") as again:
         await g.send(nothing.attempt, what="the search")
+    assert not isinstance(again.value, RateLimited)
     assert nothing.sent_at == []
 
     time.now += 30
@@ -228,6 +264,29 @@ async def test_a_service_closed_for_a_while_fails_fast_until_then() -> None:
     assert again.value.retry_after_s == pytest.approx(1)
     time.now += 1
     assert await g.send(service.attempt, what="the search") == "never"
+
+
+async def test_a_circuit_opened_by_rate_limits_waits_until_a_failure_reopens_it() -> None:
+    time = FakeTime()
+    breaker = CircuitBreaker(failure_threshold=2, reset_after_s=30)
+    g = guard(time, breaker=breaker, max_retries=10, base_s=0.5, cap_s=0.5)
+
+    # 429s: the service is up and asked us to wait, so the open circuit is a rate limit too.
+    with pytest.raises(RateLimited, match=r"^crm circuit open until its rate limit lifts"):
+        await g.send(Service(time, throttled(), throttled()).attempt, what="the search")
+    with pytest.raises(RateLimited, match=r"\(last: crm rate limit\)$"):
+        await g.send(Service(time).attempt, what="the search")
+
+    # The trial meets a refused connection: from now on the open circuit is a failure.
+    time.now += 30
+    refused = Service(time, ConnectionRefusedError())
+    with pytest.raises(TransientFailure, match="connection refused") as raised:
+        await g.send(refused.attempt, what="the search")
+    assert len(refused.sent_at) == 1
+    assert not isinstance(raised.value, RateLimited)
+    with pytest.raises(TransientFailure, match="after repeated failures") as again:
+        await g.send(Service(time).attempt, what="the search")
+    assert not isinstance(again.value, RateLimited)
 
 
 async def test_every_send_and_resend_waits_for_the_rate_limiter() -> None:

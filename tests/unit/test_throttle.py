@@ -162,3 +162,17 @@ def test_backoff_is_exponential_capped_and_jittered(
 def test_backoff_rejects_nonsense(attempt: int, jitter: float) -> None:
     with pytest.raises(ValueError, match=r"attempt|jitter"):
         backoff_s(attempt, 1.0, 8.0, jitter)
+
+
+def test_the_breaker_remembers_whether_the_latest_failure_was_a_rate_limit() -> None:
+    breaker = CircuitBreaker(failure_threshold=2, reset_after_s=10)
+    breaker.record_failure(0, rate_limited=True, cause="429")
+    breaker.record_failure(1, cause="connection refused")
+    assert breaker.state(1) is BreakerState.OPEN
+    assert (breaker.rate_limited, breaker.cause) == (False, "connection refused")
+
+    breaker.open_for(2, 3600, "daily limit")
+    assert (breaker.rate_limited, breaker.cause) == (True, "daily limit")
+
+    breaker.record_success()
+    assert (breaker.rate_limited, breaker.cause) == (False, None)
