@@ -26,13 +26,7 @@ from adapters.whisper.transcriber import WhisperTranscriber
 from domain.retry import RetryPolicy
 from domain.usecases.calls import GetCall, ListCalls
 from domain.usecases.intake import AcceptWebhook, AdmitCall, TenantsSeen
-from domain.usecases.jobs import (
-    ClaimDueJobs,
-    DispatchDueJobs,
-    KeepClaims,
-    SettleJob,
-    SweepStalledCalls,
-)
+from domain.usecases.jobs import DeliverJob, DispatchDueJobs, SweepStalledCalls
 from domain.usecases.processing import ProcessCall
 from domain.usecases.reconcile import ReconcileCalls
 from domain.usecases.reprocess import ReprocessCall
@@ -89,7 +83,7 @@ class Container(containers.DeclarativeContainer):
     )
     queue = providers.Selector(
         settings.provided.queue.backend,
-        local=providers.Singleton(SqliteJobQueue),
+        local=providers.Singleton(SqliteJobQueue, database, clock, processing.lease_s),
         pubsub=providers.Singleton(
             cloud.pubsub_queue, settings.provided.queue.topic, cloud_settings.dispatch_grace_s
         ),
@@ -216,9 +210,7 @@ class Container(containers.DeclarativeContainer):
         tracer=tracer,
         metrics=metrics,
     )
-    claim_jobs = providers.Factory(ClaimDueJobs, uow=uow, clock=clock, claim_s=processing.lease_s)
-    settle_job = providers.Factory(SettleJob, uow=traced_uow, clock=clock)
-    keep_claims = providers.Factory(KeepClaims, uow=uow, clock=clock, claim_s=processing.lease_s)
+    deliver_job = providers.Factory(DeliverJob, process=process_call, uow=traced_uow, clock=clock)
     sweep = providers.Factory(
         SweepStalledCalls,
         uow=uow,
@@ -261,12 +253,9 @@ class Container(containers.DeclarativeContainer):
     )
     worker = providers.Singleton(
         LocalWorkerPool,
-        claim=claim_jobs,
-        process=process_call,
-        settle=settle_job,
+        queue=queue,
+        deliver=deliver_job,
         sweep=sweep,
-        keep_claims=keep_claims,
-        wakeup=queue.provided.wakeup,
         concurrency=processing.worker_concurrency,
         sweep_every_s=processing.sweep_every_s,
         claim_s=processing.lease_s,

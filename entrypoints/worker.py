@@ -15,27 +15,22 @@ from collections.abc import Awaitable, Callable, Sequence
 from domain.errors import DomainError
 from domain.jobs import Job
 from domain.usecases.jobs import SweepReport
-from domain.usecases.processing import ProcessCallCommand, ProcessResult
+from domain.usecases.processing import ProcessResult
+from ports.queue import LocalJobQueue
 from ports.telemetry import NoTracing, Span, Tracer
 
 log = logging.getLogger("ingestion_pipeline.worker")
 
-Claim = Callable[[str, int], Awaitable[Sequence[Job]]]
-KeepClaims = Callable[[Sequence[str], str], Awaitable[None]]
-Process = Callable[[ProcessCallCommand], Awaitable[ProcessResult]]
-Settle = Callable[[Job, ProcessResult], Awaitable[None]]
+Deliver = Callable[[Job, str], Awaitable[ProcessResult]]
 Sweep = Callable[[], Awaitable[SweepReport]]
 
 
 class LocalWorkerPool:
     def __init__(
         self,
-        claim: Claim,
-        process: Process,
-        settle: Settle,
+        queue: LocalJobQueue,
+        deliver: Deliver,
         sweep: Sweep,
-        keep_claims: KeepClaims,
-        wakeup: asyncio.Event,
         *,
         concurrency: int = 2,
         poll_s: float = 1.0,
@@ -45,14 +40,12 @@ class LocalWorkerPool:
     ):
         self.worker_id = f"local-{uuid.uuid4().hex[:12]}"
         self._tracer = tracer or NoTracing()
-        self._claim = claim
-        self._process = process
-        self._settle = settle
+        self._queue = queue
+        self._deliver_job = deliver
         self._sweep = sweep
-        self._keep_claims = keep_claims
         self._claim_s = claim_s
         self._running: dict[asyncio.Task[None], Job] = {}
-        self._wakeup = wakeup
+        self._slot_free = asyncio.Event()
         self._concurrency = concurrency
         self._poll_s = poll_s
         self._sweep_every_s = sweep_every_s
@@ -71,7 +64,6 @@ class LocalWorkerPool:
         """Stops claiming, lets calls in flight finish for `grace_s`, then cancels them (their
         claims lapse and another start picks them up, resuming at the stage they reached)."""
         self._stopping = True
-        self._wakeup.set()
         for task in self._loops:
             task.cancel()
         for task in self._loops:
@@ -89,7 +81,7 @@ class LocalWorkerPool:
             jobs: Sequence[Job] = []
             if free > 0:
                 try:
-                    jobs = await self._claim(self.worker_id, free)
+                    jobs = await self._queue.claim(self.worker_id, free)
                 except DomainError as exc:
                     log.warning("could not claim jobs: %s", exc)
             for job in jobs:
@@ -103,12 +95,20 @@ class LocalWorkerPool:
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
         self._running.pop(task, None)
-        self._wakeup.set()  # a slot is free
+        self._slot_free.set()
 
     async def _idle(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), self._poll_s)
-        self._wakeup.clear()
+        """Until a job may have been enqueued, a slot is free, or poll_s has passed."""
+        waits = [
+            asyncio.ensure_future(self._queue.wait(self._poll_s)),
+            asyncio.ensure_future(self._slot_free.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        self._slot_free.clear()
 
     async def _handle(self, job: Job) -> None:
         """One delivery, in the trace the job was enqueued in."""
@@ -124,8 +124,7 @@ class LocalWorkerPool:
         # process, finds the lease held and waits instead of working alongside.
         owner = f"{self.worker_id}/{uuid.uuid4().hex[:8]}"
         try:
-            result = await self._process(ProcessCallCommand(job.tenant_id, job.call_id, owner))
-            await self._settle(job, result)
+            result = await self._deliver_job(job, owner)
         except DomainError as exc:
             # The database went away mid-way: the claim lapses and the job comes back.
             span.record_error(type(exc).__name__)
@@ -152,7 +151,7 @@ class LocalWorkerPool:
             if not job_ids:
                 continue
             try:
-                await self._keep_claims(job_ids, self.worker_id)
+                await self._queue.keep(job_ids, self.worker_id)
             except DomainError as exc:
                 log.warning("could not extend job claims: %s", exc)
 
@@ -166,7 +165,6 @@ class LocalWorkerPool:
                 continue
             if report.requeued:
                 log.warning("sweep re-queued %d stalled call(s)", len(report.requeued))
-                self._wakeup.set()
 
 
 class OutboxDispatcher:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from domain.jobs import Job
@@ -15,3 +16,19 @@ class JobQueue(Protocol):
     dispatch_grace_s: float
 
     async def enqueue(self, job: Job) -> None: ...
+
+
+class LocalJobQueue(JobQueue, Protocol):
+    """The queue a worker in this process drains (the embedded shape's)."""
+
+    async def claim(self, worker_id: str, limit: int) -> Sequence[Job]:
+        """Up to `limit` due jobs, oldest due first, claimed by this worker for a while."""
+        ...
+
+    async def keep(self, job_ids: Sequence[str], worker_id: str) -> None:
+        """Heartbeat: the claims of jobs still in progress last a while longer."""
+        ...
+
+    async def wait(self, timeout_s: float) -> None:
+        """Returns when a job may have been enqueued, or after `timeout_s`."""
+        ...

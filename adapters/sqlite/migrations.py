@@ -1,6 +1,6 @@
 """Applies sql/sqlite/NNN_name.sql in order, once each, recorded in schema_migrations. Each
-file and its tracking row commit together; a second process waits on the write lock and then
-finds the work done."""
+file and its tracking row commit together, on the writer thread; a second process waits for
+SQLite's write lock and then finds the work done."""
 
 from __future__ import annotations
 
@@ -49,23 +49,15 @@ def _apply(conn: sqlite3.Connection, migrations: list[tuple[int, str, str]]) -> 
     )
     applied_now = []
     for version, name, script in migrations:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            done = conn.execute(
-                "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
-            ).fetchone()
-            if done is None:
-                for statement in _statements(script):
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (version, name, datetime.now(UTC).isoformat()),
-                )
-                applied_now.append(name)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        done = conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,))
+        if done.fetchone() is None:
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, datetime.now(UTC).isoformat()),
+            )
+            applied_now.append(name)
     return applied_now
 
 
@@ -73,8 +65,8 @@ async def migrate(db: SqliteDatabase, through: int | None = None) -> list[str]:
     """Returns the names of the migrations applied by this call: every one not yet applied, or
     those up to and including version `through` (an older schema, for upgrade tests)."""
     migrations = [m for m in available_migrations() if through is None or m[0] <= through]
-    async with db.write_lock:
-        return await db.write(lambda conn: _apply(conn, migrations))
+    # One transaction for all: a big table rebuilt may take longer than a webhook's write.
+    return await db.write(lambda conn: _apply(conn, migrations), wait=False)
 
 
 async def pending_migrations(db: SqliteDatabase) -> list[str]:

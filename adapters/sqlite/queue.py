@@ -1,20 +1,155 @@
-"""The local durable queue. The job row is written by the unit of work in the call's own
-transaction (SqliteJobRepository); enqueue() only wakes the in-process workers, so a crash
-between commit and wake-up loses nothing: the workers find the row when they next look."""
+"""The local durable queue: job rows in the SQLite file, beside the calls.
+
+A job is written by the unit of work that stores its call (SqliteJobRepository), so a call is
+never committed without its job. The local worker claims due jobs, keeps its claims alive and
+waits for new ones through SqliteJobQueue; enqueue() only wakes it, so a crash between commit
+and wake-up loses nothing: the row is found when the worker next looks."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
+from adapters.sqlite.calls import json_text
+from adapters.sqlite.calls import t as _t
+from adapters.sqlite.database import SqliteDatabase
+from adapters.sqlite.session import Session
+from domain import codec
 from domain.jobs import Job
-from ports.queue import JobQueue
+from ports.queue import LocalJobQueue
+from ports.repositories import JobRepository
+from ports.system import Clock
 
 
-class SqliteJobQueue(JobQueue):
+def _job_from_row(row: sqlite3.Row) -> Job:
+    return Job(
+        job_id=row["job_id"],
+        tenant_id=row["tenant_id"],
+        call_id=row["call_id"],
+        enqueued_at=datetime.fromisoformat(row["enqueued_at"]),
+        trace_context=json.loads(row["trace_context"]),
+    )
+
+
+def _claim(
+    conn: sqlite3.Connection, now: datetime, worker_id: str, until: datetime, limit: int
+) -> list[Job]:
+    rows = conn.execute(
+        "SELECT * FROM jobs WHERE due_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)"
+        " ORDER BY due_at LIMIT ?",
+        (_t(now), _t(now), limit),
+    ).fetchall()
+    conn.executemany(
+        "UPDATE jobs SET claimed_by = ?, claimed_until = ? WHERE job_id = ?",
+        [(worker_id, _t(until), r["job_id"]) for r in rows],
+    )
+    return [_job_from_row(r) for r in rows]
+
+
+def _extend(
+    conn: sqlite3.Connection, job_ids: Sequence[str], worker_id: str, until: datetime
+) -> None:
+    conn.executemany(
+        "UPDATE jobs SET claimed_until = ? WHERE job_id = ? AND claimed_by = ?",
+        [(_t(until), job_id, worker_id) for job_id in job_ids],
+    )
+
+
+class SqliteJobRepository(JobRepository):
+    def __init__(self, session: Session):
+        self._s = session
+
+    async def add(self, job: Job, due_at: datetime) -> None:
+        values = (
+            job.job_id,
+            job.tenant_id,
+            job.call_id,
+            _t(job.enqueued_at),
+            _t(due_at),
+            json_text(dict(job.trace_context)),
+        )
+        await self._s.defer(
+            lambda conn: conn.execute(
+                "INSERT INTO jobs (job_id, tenant_id, call_id, enqueued_at, due_at, trace_context)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                values,
+            )
+        )
+
+    async def pending_count(self) -> int:
+        return await self._s.read(
+            lambda conn: int(conn.execute("SELECT count(*) FROM jobs").fetchone()[0])
+        )
+
+    async def pending_for(self, tenant_id: str, call_id: str) -> Sequence[Job]:
+        def select(conn: sqlite3.Connection) -> list[Job]:
+            rows = conn.execute(
+                "SELECT * FROM jobs WHERE tenant_id = ? AND call_id = ? ORDER BY enqueued_at",
+                (tenant_id, call_id),
+            )
+            return [_job_from_row(r) for r in rows.fetchall()]
+
+        return await self._s.read(select)
+
+    async def claim_due(
+        self, now: datetime, worker_id: str, claim_s: float, limit: int
+    ) -> Sequence[Job]:
+        until = now + timedelta(seconds=claim_s)
+        return await self._s.now(lambda conn: _claim(conn, now, worker_id, until, limit))
+
+    async def extend_claims(self, job_ids: Sequence[str], worker_id: str, until: datetime) -> None:
+        await self._s.defer(lambda conn: _extend(conn, job_ids, worker_id, until))
+
+    async def complete(self, job_id: str) -> None:
+        await self._s.defer(
+            lambda conn: conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+        )
+
+    async def reschedule(self, job_id: str, due_at: datetime, error: str | None) -> None:
+        await self._s.defer(
+            lambda conn: conn.execute(
+                "UPDATE jobs SET due_at = ?, claimed_by = NULL, claimed_until = NULL,"
+                " attempts = attempts + 1, last_error = ? WHERE job_id = ?",
+                (_t(due_at), error, job_id),
+            )
+        )
+
+    async def oldest_due(self) -> datetime | None:
+        return await self._s.read(
+            lambda conn: codec.parse_time(
+                conn.execute("SELECT min(due_at) FROM jobs").fetchone()[0]
+            )
+        )
+
+
+class SqliteJobQueue(LocalJobQueue):
+    """The worker's side: claim due jobs, keep the claims of jobs in progress, wait for more."""
+
     dispatch_grace_s = 0.0
 
-    def __init__(self) -> None:
-        self.wakeup = asyncio.Event()
+    def __init__(self, db: SqliteDatabase, clock: Clock, claim_s: float = 60.0):
+        self._db = db
+        self._clock = clock
+        self.claim_s = claim_s
+        self._wakeup = asyncio.Event()
 
     async def enqueue(self, job: Job) -> None:
-        self.wakeup.set()
+        self._wakeup.set()
+
+    async def claim(self, worker_id: str, limit: int) -> Sequence[Job]:
+        now = self._clock.now()
+        until = now + timedelta(seconds=self.claim_s)
+        return await self._db.write(lambda conn: _claim(conn, now, worker_id, until, limit))
+
+    async def keep(self, job_ids: Sequence[str], worker_id: str) -> None:
+        until = self._clock.now() + timedelta(seconds=self.claim_s)
+        await self._db.write(lambda conn: _extend(conn, job_ids, worker_id, until))
+
+    async def wait(self, timeout_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout_s)
+        self._wakeup.clear()

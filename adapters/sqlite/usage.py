@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
-from typing import Protocol, TypeVar
 
+from adapters.sqlite.session import Session
 from domain.errors import TenantNotFound
 from domain.usage import DailyUsage, UsageDelta
 from ports.repositories import UsageRepository
-
-T = TypeVar("T")
 
 _COUNTS = ("audio_ms", "llm_tokens_in", "llm_tokens_out", "crm_api_calls", "stored_bytes")
 _ADD = (
@@ -19,12 +17,6 @@ _ADD = (
     " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, day) DO UPDATE SET "
     + ", ".join(f"{c} = {c} + excluded.{c}" for c in _COUNTS)
 )
-
-
-class Session(Protocol):
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
-
-    async def defer(self, fn: Callable[[sqlite3.Connection], object]) -> None: ...
 
 
 def _counts(delta: UsageDelta) -> tuple[int, ...]:
@@ -65,6 +57,6 @@ class SqliteUsageRepository(UsageRepository):
                 " WHERE tenant_id = ? AND day >= ? ORDER BY day",
                 (tenant_id, since_day.isoformat()),
             )
-            return [_daily_from_row(r) for r in rows]
+            return [_daily_from_row(r) for r in rows.fetchall()]
 
         return await self._s.read(select)

@@ -1,63 +1,44 @@
-"""The local queue's side of processing: claim due jobs, settle them by the outcome, and sweep
-calls that fell out of the queue. (Pub/Sub does the first two itself in the cloud shape.)"""
+"""Jobs: deliver one (process its call, settle it), sweep calls that fell out of the queue, and
+publish due jobs (the Pub/Sub shape's outbox)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 
 import attrs
 
 from domain.jobs import Job
-from domain.usecases.processing import Outcome, ProcessResult
+from domain.usecases.processing import Outcome, ProcessCall, ProcessCallCommand, ProcessResult
 from ports.queue import JobQueue
 from ports.repositories import UnitOfWorkFactory
 from ports.system import Clock, IdGenerator
 
 
-class ClaimDueJobs:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, claim_s: float = 60.0):
-        self._uow = uow
-        self._clock = clock
-        self._claim_s = claim_s
+class DeliverJob:
+    """One delivery of a job, whichever queue brought it (the local worker, a Pub/Sub push):
+    process the call, then settle the job by the outcome. Done and failed jobs leave the
+    queue; the others come back when the outcome says. A job leaves as "gone" only when a
+    fresh read finds no such call: a read that missed it (a storage hiccup) must not drop it."""
 
-    async def __call__(self, worker_id: str, limit: int) -> Sequence[Job]:
-        async with self._uow() as uow:
-            jobs = await uow.jobs.claim_due(self._clock.now(), worker_id, self._claim_s, limit)
-            await uow.commit()
-        return jobs
-
-
-class KeepClaims:
-    """Heartbeat for the jobs a worker is still working on, so their claims do not lapse."""
-
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, claim_s: float = 60.0):
-        self._uow = uow
-        self._clock = clock
-        self._claim_s = claim_s
-
-    async def __call__(self, job_ids: Sequence[str], worker_id: str) -> None:
-        until = self._clock.now() + timedelta(seconds=self._claim_s)
-        async with self._uow() as uow:
-            await uow.jobs.extend_claims(job_ids, worker_id, until)
-            await uow.commit()
-
-
-class SettleJob:
-    """Done and dead jobs leave the queue; the others come back when the outcome says."""
-
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock):
+    def __init__(self, process: ProcessCall, uow: UnitOfWorkFactory, clock: Clock):
+        self._process = process
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, job: Job, result: ProcessResult) -> None:
+    async def __call__(self, job: Job, owner: str) -> ProcessResult:
+        result = await self._process(ProcessCallCommand(job.tenant_id, job.call_id, owner))
         async with self._uow() as uow:
-            if result.outcome in (Outcome.DONE, Outcome.FAILED, Outcome.GONE):
+            done = result.outcome in (Outcome.DONE, Outcome.FAILED)
+            if result.outcome is Outcome.GONE:
+                done = await uow.calls.get(job.tenant_id, job.call_id) is None
+            if done:
                 await uow.jobs.complete(job.job_id)
             else:
-                due = self._clock.now() + timedelta(seconds=result.retry_after_s)
+                wait_s = 1.0 if result.outcome is Outcome.GONE else result.retry_after_s
+                due = self._clock.now() + timedelta(seconds=wait_s)
                 await uow.jobs.reschedule(job.job_id, due, result.reason)
             await uow.commit()
+        return result
 
 
 @attrs.frozen

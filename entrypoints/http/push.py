@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from domain.usecases.processing import ProcessCallCommand
 from entrypoints.http.keys import CONTAINER
 from entrypoints.http.webhook import read_json_body
 
@@ -44,9 +43,7 @@ async def pubsub_push(request: web.Request) -> web.Response:
         tracer.extract(job.trace_context),
         tracer.span("deliver.push", context, kind="consumer") as span,
     ):
-        command = ProcessCallCommand(job.tenant_id, job.call_id, owner)
-        result = await container.process_call()(command)
-        await container.settle_job()(job, result)
+        result = await container.deliver_job()(job, owner)
         span.set_attribute("outcome", result.outcome.value)
         log.info(
             "call %s: %s at %s",

@@ -17,7 +17,7 @@ import attrs
 
 from domain.webhook import sign
 from entrypoints.config import load_settings
-from entrypoints.container import build_container
+from entrypoints.container import Container, build_container
 from entrypoints.demo.runner import audio_dir, load_manifest
 from entrypoints.http.app import create_app
 from entrypoints.standins import start_server
@@ -39,6 +39,7 @@ class PipelineService:
     recordings_url: str
     hubspot: FakeHubSpot
     hubspot_url: str
+    container: Container
     keys: dict[str, str] = attrs.field(factory=dict)  # tenant id -> signing key
 
     async def create_tenant(self, tenant_id: str, company_id: str, crm: str = "hubspot") -> None:
@@ -127,7 +128,8 @@ async def pipeline_service(tmp_path: Path, **env: str) -> AsyncIterator[Pipeline
             **env,
         }
     )
-    service = await start_server(create_app(build_container(settings)))
+    container = build_container(settings)
+    service = await start_server(create_app(container))
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
             yield PipelineService(
@@ -137,6 +139,7 @@ async def pipeline_service(tmp_path: Path, **env: str) -> AsyncIterator[Pipeline
                 recording_server.url,
                 hubspot,
                 hubspot_server.url,
+                container,
             )
     finally:
         await service.close()

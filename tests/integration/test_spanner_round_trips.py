@@ -25,8 +25,8 @@ from adapters.spanner.repositories import SpannerUnitOfWorkFactory
 from domain.stages import Stage
 from domain.tenant import parse_tenant
 from domain.usecases.intake import AcceptWebhook, ReceiveWebhook
-from domain.usecases.jobs import SettleJob
-from domain.usecases.processing import Outcome, ProcessCall, ProcessCallCommand
+from domain.usecases.jobs import DeliverJob
+from domain.usecases.processing import Outcome, ProcessCall
 from domain.webhook import sign
 from tests.emulators.spanner import (  # noqa: F401 - fixtures
     spanner_database_fixture,
@@ -59,7 +59,6 @@ async def test_round_trips_from_webhook_to_completed(
         await uow.commit()
     queue = InMemoryJobQueue()
     accept = AcceptWebhook(uow_factory, InMemorySecretStore(), queue, clock, SequentialIds())
-    settle = SettleJob(uow_factory, clock)
     process = ProcessCall(
         uow_factory,
         InMemoryRecordingSource({"CALc1": b"ID3 mp3"}),
@@ -73,8 +72,9 @@ async def test_round_trips_from_webhook_to_completed(
     before = spanner_database.round_trips()
 
     accepted = await accept(ReceiveWebhook(body, sign(VECTOR_KEY, body)))
-    result = await process(ProcessCallCommand("acme", accepted.call.call_id, "worker-1"))
-    await settle(queue.enqueued[0], result)
+    job = queue.enqueued[0]
+    assert job.call_id == accepted.call.call_id
+    result = await DeliverJob(process, uow_factory, clock)(job, "worker-1")
 
     spent = spanner_database.round_trips() - before
     assert result.outcome is Outcome.DONE

@@ -68,7 +68,7 @@ class MissingRecordingSource(InMemoryRecordingSource):
 
 class Harness:
     def __init__(self, clock: FixedClock, **overrides: Any):
-        self.uow = InMemoryUnitOfWorkFactory()
+        self.uow = overrides.get("uow") or InMemoryUnitOfWorkFactory()
         self.clock = clock
         self.recordings = overrides.get("recordings") or InMemoryRecordingSource(
             {"CALc1": b"ID3 mp3"}
