@@ -40,8 +40,8 @@ test: lint typecheck imports
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-# Intake, pipeline overhead and Whisper benchmarks (bench/), each against a baseline measured in
-# the same run, then a PASS/FAIL table against the targets; about two minutes on 2 cores.
+# Intake, mixed load, pipeline overhead and Whisper benchmarks (bench/), then one PASS/FAIL
+# table against absolute targets (bench/RESULTS.md has the figures); a few minutes on 2 cores.
 .PHONY: bench
 bench: install
 	$(BIN)/python -m bench.run

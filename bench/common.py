@@ -1,17 +1,64 @@
-"""What every benchmark shares: percentiles, the machine's load, targets and the tables."""
+"""What the benchmarks share: a target and its verdict, the table, signed webhooks, and a server
+run as its own process (the service's `serve`, or the hello-world) on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import math
 import os
+import signal
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Sequence
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 import attrs
 
+from domain.webhook import sign
+
 ROOT = Path(__file__).resolve().parents[1]
-BUSY_CORES = 0.25  # other processes' CPU above which the figures are flagged as pessimistic
+VECTOR = ROOT / "tests" / "fixtures" / "callrail_post_call_vector.json"
+WEBHOOK_PATH = "/v1/callrail/webhook"
+
+
+# --- targets ---------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Check:
+    """One figure against its target. A figure with failed requests or calls never passes."""
+
+    benchmark: str
+    figure: str
+    measured: float
+    target: float
+    unit: str
+    higher_is_better: bool
+    note: str = ""
+    failures: int = 0
+
+    @property
+    def passed(self) -> bool:
+        if math.isnan(self.measured) or self.failures:
+            return False
+        if self.higher_is_better:
+            return self.measured >= self.target
+        return self.measured < self.target
+
+    def row(self) -> list[str]:
+        measured = f"{fmt(self.measured)} {self.unit}".strip()
+        if self.failures:
+            measured += f" ({self.failures} failed)"
+        target = f"{'>=' if self.higher_is_better else '<'} {fmt(self.target)} {self.unit}"
+        verdict = "PASS" if self.passed else "FAIL"
+        return [self.benchmark, self.figure, measured, target.strip(), verdict, self.note]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -23,197 +70,188 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def ratio(value: float, baseline: float) -> float:
-    if baseline == 0 or math.isnan(value) or math.isnan(baseline):
-        return math.nan
-    return value / baseline
+def fmt(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
 
 
-def load_average() -> tuple[float, float, float]:
-    try:
-        return os.getloadavg()
-    except OSError:  # not on every platform
-        return (math.nan, math.nan, math.nan)
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
 
 
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+def machine_note() -> str:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    one, five, _ = os.getloadavg()
+    return f"{cores} cores, load average {one:.2f} (1 min) {five:.2f} (5 min)"
 
 
-def _busy_jiffies() -> tuple[int, int] | None:
-    """(busy, total) clock ticks of every core since boot, from /proc/stat (Linux)."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return sum(fields) - idle, sum(fields)
+# --- webhooks --------------------------------------------------------------------------------
 
 
-def others_cpu(window_s: float = 1.0) -> float:
-    """How many cores' worth of CPU other processes used over the next `window_s` (this
-    process's own use taken out); NaN where /proc/stat is missing."""
-    first, cpu0 = _busy_jiffies(), time.process_time()
-    time.sleep(window_s)
-    second, cpu1 = _busy_jiffies(), time.process_time()
-    if first is None or second is None or second[1] == first[1]:
-        return math.nan
-    busy_cores = (second[0] - first[0]) / (second[1] - first[1]) * cpu_count()
-    return max(0.0, busy_cores - (cpu1 - cpu0) / window_s)
+def tenant_document(tenant_id: str, company_id: str, signing_key: str) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "name": f"{tenant_id} (bench)",
+        "config": {
+            "callrail_company_id": company_id,
+            "webhook_secret": signing_key,
+            "crm_config": {"type": "none"},
+            "ai_config": {"lead_scoring_threshold": 70, "business_context": "HVAC in Denver"},
+        },
+    }
+
+
+def webhooks(
+    company_id: str, signing_key: str, prefix: str
+) -> Iterator[tuple[bytes, dict[str, str]]]:
+    """Post-call webhooks as CallRail sends them: its own test body (about 2.3 KB) with a new
+    call id each, signed with the company's key (base64 HMAC-SHA1 of the raw body). The
+    recording link is dropped: no benchmark fetches anything beyond 127.0.0.1."""
+    payload: dict[str, Any] = json.loads(VECTOR.read_bytes())
+    payload.update({"company_id": company_id, "recording": None, "recording_player": None})
+    for n in itertools.count(1):
+        payload.update({"id": n, "resource_id": f"{prefix}{n:08d}"})
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        yield body, {"Content-Type": "application/json", "Signature": sign(signing_key, body)}
+
+
+# --- server processes ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def cli() -> list[str]:
+    script = Path(sys.executable).parent / "ingestion-pipeline"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "entrypoints.cli"]
 
 
 def process_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system, every thread) that process `pid` has used so far; NaN when
-    it cannot be read (no /proc, or the process is gone)."""
+    """CPU seconds (user + system) process `pid` has used; NaN when it cannot be read."""
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return math.nan
-    fields = text.rsplit(")", 1)[1].split()  # the fields from the 3rd (state) on
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def children(pid: int) -> list[int]:
-    """The live child processes of `pid` (Linux), of every one of its threads."""
     found: list[int] = []
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except OSError:
-        return found
-    for task in tasks:
-        try:
-            found += [int(c) for c in (task / "children").read_text().split()]
-        except (OSError, ValueError):
-            continue
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError):
+                found += [int(c) for c in (task / "children").read_text().split()]
     return found
 
 
-def process_tree_cpu_s(pid: int) -> float:
-    """CPU seconds used by process `pid` and its live children (the other serving processes of
-    `serve --processes N`); NaN when `pid` cannot be read."""
-    total = process_cpu_s(pid)
-    for child in children(pid):
-        used = process_cpu_s(child)
-        if not math.isnan(used):
-            total += used
-    return total
+class ServerProcess:
+    """A server started as a process of its own, ready once /health/ready answers 200."""
 
+    def __init__(
+        self, name: str, argv: Sequence[str], workdir: Path, env: Mapping[str, str] | None = None
+    ):
+        self.name = name
+        self.argv = list(argv)
+        self.workdir = workdir
+        self.port = free_port()
+        keep = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
+        self.env = {**keep, "PYTHONPATH": str(ROOT), **(env or {}), "PORT": str(self.port)}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / f"{name}.log"
+        self._log: IO[bytes] | None = None
 
-def tree_cpu_s() -> float:
-    """CPU seconds used by this process and its live children (a worker process the code under
-    test started, say): time.process_time() alone sees only this process."""
-    total = time.process_time()
-    for child in children(os.getpid()):
-        used = process_cpu_s(child)
-        if not math.isnan(used):
-            total += used
-    return total
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
+    def cpu_s(self) -> float:
+        """The server's CPU seconds so far (not its children's)."""
+        return process_cpu_s(self.process.pid) if self.process else math.nan
 
-def own_cpu_s() -> float:
-    """CPU seconds used by this process and its children: those it has reaped (servers it ran
-    and stopped) and those still alive (a worker process the code under test started)."""
-    t = os.times()
-    total = t.user + t.system + t.children_user + t.children_system
-    for child in children(os.getpid()):
-        used = process_cpu_s(child)
-        if not math.isnan(used):
-            total += used
-    return total
-
-
-class OthersWatch:
-    """How much CPU other processes used while a benchmark ran: the whole machine's busy time
-    less this process tree's, in cores on average."""
-
-    def __init__(self) -> None:
-        self._busy0 = _busy_jiffies()
-        self._own0 = own_cpu_s()
-        self._wall0 = time.perf_counter()
-
-    def cores(self) -> float:
-        busy1, own1, wall1 = _busy_jiffies(), own_cpu_s(), time.perf_counter()
-        if self._busy0 is None or busy1 is None or busy1[1] == self._busy0[1]:
+    def children_cpu_s(self) -> float:
+        """The CPU seconds of its live child processes (the Whisper worker)."""
+        if self.process is None:
             return math.nan
-        machine = (busy1[0] - self._busy0[0]) / (busy1[1] - self._busy0[1]) * cpu_count()
-        return max(0.0, machine - (own1 - self._own0) / (wall1 - self._wall0))
+        return sum(process_cpu_s(c) for c in children(self.process.pid))
 
-    def note(self) -> str:
-        cores = self.cores()
-        note = f"other processes used {cores:.2f} cores on average during the run"
-        if cores > BUSY_CORES:
-            note += "  << BUSY: the figures are pessimistic"
-        return note
+    def start(self, timeout_s: float = 60.0) -> None:
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603  (our own interpreter and console script)
+            self.argv, cwd=self.workdir, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start; see {self.log_path}")
+            with contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError):
+                ready = f"{self.url}/health/ready"
+                with urllib.request.urlopen(ready, timeout=1) as answer:  # noqa: S310  (loopback)
+                    if answer.status == 200:
+                        return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.name} was not ready within {timeout_s:.0f} s")
 
-
-def machine_note(before: bool = True) -> str:
-    """The cores and the load average. Before a benchmark, also how much CPU other processes
-    are using right now (the load average still carries the last benchmark's own load), with a
-    warning when it is enough to skew the figures."""
-    one, five, fifteen = load_average()
-    note = f"{cpu_count()} cores, load average {one:.2f} {five:.2f} {fifteen:.2f}"
-    if before:
-        others = others_cpu()
-        note += f", other processes using {others:.2f} cores"
-        if others > BUSY_CORES:
-            note += "  << BUSY: the figures are pessimistic"
-    return note
-
-
-@attrs.frozen
-class Check:
-    """One figure judged against its target."""
-
-    benchmark: str
-    figure: str
-    measured: float
-    target: float
-    unit: str
-    higher_is_better: bool
-    baseline_note: str = ""
-    failures: int = 0  # requests or calls that failed: the figure does not stand with any
-
-    @property
-    def passed(self) -> bool:
-        if math.isnan(self.measured) or self.failures:
-            return False
-        if self.higher_is_better:
-            return self.measured >= self.target
-        return self.measured <= self.target
-
-    @property
-    def verdict(self) -> str:
-        return "PASS" if self.passed else "FAIL"
-
-    @property
-    def measured_text(self) -> str:
-        text = f"{fmt(self.measured)} {self.unit}".strip()
-        return text + (f" ({self.failures} failed)" if self.failures else "")
-
-    @property
-    def target_text(self) -> str:
-        return f"{'>=' if self.higher_is_better else '<='} {fmt(self.target)} {self.unit}".strip()
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
 
-def fmt(value: float, digits: int = 3) -> str:
-    if math.isnan(value):
-        return "n/a"
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    if magnitude >= 100:
-        return f"{value:,.0f}"
-    if magnitude >= 10:
-        return f"{value:.1f}"
-    return f"{value:.{digits}g}"
+@contextlib.contextmanager
+def running(server: ServerProcess) -> Iterator[ServerProcess]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
-    ]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    return "\n".join(lines)
+def service(
+    workdir: Path, env: Mapping[str, str], tenants: Sequence[dict[str, Any]]
+) -> contextlib.AbstractContextManager[ServerProcess]:
+    """`ingestion-pipeline serve` on a new SQLite file in `workdir` (synchronous=FULL, the
+    default), its tenants created first with the CLI."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    server = ServerProcess(
+        "service",
+        [*cli(), "serve", "--host", "127.0.0.1"],
+        workdir,
+        {
+            "PIPELINE_DATABASE_URL": f"sqlite:///{workdir / 'pipeline.db'}",
+            "PIPELINE_AUDIO_STORE_URL": f"file://{workdir / 'audio'}",
+            **env,
+        },
+    )
+    for tenant in tenants:
+        path = workdir / f"{tenant['tenant_id']}.json"
+        path.write_text(json.dumps(tenant))
+        subprocess.run(  # noqa: S603
+            [*cli(), "tenants", "create", "--file", str(path)],
+            cwd=workdir,
+            env=server.env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=120,
+        )
+    return running(server)

@@ -217,15 +217,11 @@ async def session(url: str, connections: int, timeout_s: float = 10.0) -> AsyncI
 @attrs.frozen
 class PhaseResult:
     name: str
-    mode: str  # "open" or "closed"
-    offered_rps: float | None
-    connections: int | None
     sent: int
     ok: int
     failed: int  # unexpected status, connection error, timeout, or not sent (client cap)
     elapsed_s: float
     p50_ms: float
-    p90_ms: float
     p99_ms: float
     max_ms: float
     client_cpu: float  # fraction of one core the load generator used
@@ -261,9 +257,6 @@ class _Tally:
     def result(
         self,
         name: str,
-        mode: str,
-        offered: float | None,
-        connections: int | None,
         sent: int,
         elapsed_s: float,
         client_cpu_s: float,
@@ -272,32 +265,17 @@ class _Tally:
         ms = [s * 1000 for s in self.latencies]
         return PhaseResult(
             name=name,
-            mode=mode,
-            offered_rps=offered,
-            connections=connections,
             sent=sent,
             ok=len(ms),
             failed=self.failed,
             elapsed_s=elapsed_s,
             p50_ms=percentile(ms, 50),
-            p90_ms=percentile(ms, 90),
             p99_ms=percentile(ms, 99),
             max_ms=max(ms) if ms else float("nan"),
             client_cpu=client_cpu_s / elapsed_s if elapsed_s > 0 else float("nan"),
             server_cpu=server_cpu_s / elapsed_s if elapsed_s > 0 else float("nan"),
             statuses=dict(self.statuses),
         )
-
-
-async def settle(server_cpu: CpuReader, idle: float = 0.05, limit_s: float = 15.0) -> None:
-    """Waits (up to `limit_s`) until the server uses less than `idle` of a core: work left over
-    from one phase (requests the client gave up on) must not run into the next."""
-    deadline = time.perf_counter() + limit_s
-    while time.perf_counter() < deadline:
-        before = server_cpu()
-        await asyncio.sleep(0.25)
-        if (server_cpu() - before) / 0.25 < idle:
-            return
 
 
 async def _send(http: Client, data: bytes, since: float, tally: _Tally) -> None:
@@ -349,9 +327,6 @@ async def open_loop(
     end = max(tally.last_done, start + duration_s)
     return tally.result(
         name,
-        "open",
-        rate,
-        None,
         total - not_sent,
         end - start,
         time.process_time() - cpu0,
@@ -387,9 +362,6 @@ async def closed_loop(
     end = time.perf_counter()
     return tally.result(
         name,
-        "closed",
-        None,
-        connections,
         sent,
         end - start,
         time.process_time() - cpu0,

@@ -1,5 +1,5 @@
 """The benchmarks' load generator against a real aiohttp server on loopback: what it counts as
-answered, failed and timed out is what the intake figures in the README are made of."""
+answered, failed and timed out is what the benchmark figures are made of."""
 
 from __future__ import annotations
 
