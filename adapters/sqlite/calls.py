@@ -1,5 +1,5 @@
 """Calls in SQLite: one row a call, each stage's result a JSON column. An update is a
-compare-and-set on the version read; a row that can no longer be decoded is failed in place
+compare-and-set on the version read. A row that can no longer be decoded is failed in place
 instead of breaking every listing and worker that meets it."""
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import Any
 
 import orjson
 
-from adapters.sqlite.outcomes import select_outcomes
 from adapters.sqlite.session import Session
 from domain import codec
 from domain.call import Call, CallMetadata, Failure, RawPayload
 from domain.errors import CallNotFound, ConcurrentUpdate, TenantNotFound
 from domain.paging import decode_cursor, encode_cursor
+from domain.results import SyncStatus, Tier
 from domain.stages import Stage, stages_matching
 from domain.stats import CallOutcome
 from ports.repositories import CallPage, CallRepository
@@ -26,27 +26,13 @@ from ports.repositories import CallPage, CallRepository
 t = codec.iso_microseconds  # every time a row holds, in UTC, to the microsecond
 log = logging.getLogger("ingestion_pipeline.sqlite")
 UNREADABLE = "the stored call could not be read back; it was not processed"
-
+# fmt: off
 _COLUMNS = (
-    "stage",
-    "received_at",
-    "completed_at",
-    "attempts",
-    "metadata",
-    "recording_url",
-    "raw_payload",
-    "recording",
-    "transcript",
-    "analysis",
-    "lead_score",
-    "crm_sync",
-    "failure",
-    "timeline",
-    "lease_owner",
-    "lease_expires_at",
-    "version",
-    "updated_at",
+    "stage", "received_at", "completed_at", "attempts", "metadata", "recording_url",
+    "raw_payload", "recording", "transcript", "analysis", "lead_score", "crm_sync", "failure",
+    "timeline", "lease_owner", "lease_expires_at", "version", "updated_at",
 )
+# fmt: on
 _INSERT = (
     f"INSERT INTO calls (tenant_id, call_id, {', '.join(_COLUMNS)})"  # noqa: S608 - constants
     f" VALUES (?, ?, {', '.join('?' * len(_COLUMNS))}) ON CONFLICT (tenant_id, call_id) DO NOTHING"
@@ -54,6 +40,11 @@ _INSERT = (
 _UPDATE = (
     f"UPDATE calls SET {', '.join(f'{c} = ?' for c in _COLUMNS)}"  # noqa: S608 - constants
     " WHERE tenant_id = ? AND call_id = ? AND version = ?"
+)
+_OUTCOMES = (
+    "SELECT call_id, stage, received_at, completed_at, json_extract(failure, '$.stage'),"
+    " json_extract(lead_score, '$.tier'), json_extract(crm_sync, '$.type'),"
+    " json_extract(crm_sync, '$.status') FROM calls WHERE tenant_id = ? AND received_at >= ?"
 )
 
 
@@ -70,14 +61,13 @@ def json_text(value: Any) -> str | None:
 def _values(call: Call, version: int) -> tuple[Any, ...]:
     # updated_at is the call's last activity in the domain's time, as the sweep compares it.
     last_activity = call.timeline[-1].at if call.timeline else call.received_at
-    raw = call.raw_payload
+    raw, lease = call.raw_payload, call.lease_expires_at
     return (
         call.stage.value,
         t(call.received_at),
         t(call.completed_at) if call.completed_at else None,
         call.attempts,
-        json_text(codec.metadata_to_dict(call.metadata)),
-        call.recording_url,
+        *(json_text(codec.metadata_to_dict(call.metadata)), call.recording_url),
         raw.text if isinstance(raw, RawPayload) else json_text(dict(raw)),
         json_text(codec.recording_to_dict(call.recording)),
         json_text(codec.transcript_to_dict(call.transcript)),
@@ -86,75 +76,61 @@ def _values(call: Call, version: int) -> tuple[Any, ...]:
         json_text(codec.crm_to_dict(call.crm_sync)),
         json_text(codec.failure_to_dict(call.failure)),
         json_text(codec.timeline_to_list(call.timeline)),
-        call.lease_owner,
-        t(call.lease_expires_at) if call.lease_expires_at else None,
-        version,
-        t(last_activity),
+        *(call.lease_owner, t(lease) if lease else None, version, t(last_activity)),
     )
 
 
-def _load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
 def _call_from_row(row: sqlite3.Row) -> Call:
+    def load(column: str) -> Any:
+        return None if row[column] is None else json.loads(row[column])
+
     try:
         return Call(
             tenant_id=row["tenant_id"],
             call_id=row["call_id"],
             received_at=datetime.fromisoformat(row["received_at"]),
-            metadata=codec.metadata_from_dict(json.loads(row["metadata"])),
+            metadata=codec.metadata_from_dict(load("metadata")),
             recording_url=row["recording_url"],
-            raw_payload=json.loads(row["raw_payload"]),
+            raw_payload=load("raw_payload"),
             stage=Stage(row["stage"]),
             attempts=row["attempts"],
             completed_at=codec.parse_time(row["completed_at"]),
-            recording=codec.recording_from_dict(_load(row["recording"])),
-            transcript=codec.transcript_from_dict(_load(row["transcript"])),
-            analysis=codec.analysis_from_dict(_load(row["analysis"])),
-            lead_score=codec.score_from_dict(_load(row["lead_score"])),
-            crm_sync=codec.crm_from_dict(_load(row["crm_sync"])),
-            failure=codec.failure_from_dict(_load(row["failure"])),
-            timeline=codec.timeline_from_list(json.loads(row["timeline"])),
+            recording=codec.recording_from_dict(load("recording")),
+            transcript=codec.transcript_from_dict(load("transcript")),
+            analysis=codec.analysis_from_dict(load("analysis")),
+            lead_score=codec.score_from_dict(load("lead_score")),
+            crm_sync=codec.crm_from_dict(load("crm_sync")),
+            failure=codec.failure_from_dict(load("failure")),
+            timeline=codec.timeline_from_list(load("timeline")),
             lease_owner=row["lease_owner"],
             lease_expires_at=codec.parse_time(row["lease_expires_at"]),
             version=row["version"],
         )
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        # A body nested past json's limit, stored before intake refused such bodies, say.
         log.error("call %s cannot be read back (%s)", row["call_id"], type(exc).__name__)
-        return _unreadable(row)
-
-
-def _unreadable(row: sqlite3.Row) -> Call:
-    """What is left of a call whose row cannot be decoded (a body nested past the decoder's
-    limit, stored before intake refused such bodies): failed, with the reason."""
-    try:
-        received_at = datetime.fromisoformat(row["received_at"])
-    except (TypeError, ValueError):
-        received_at = datetime(1970, 1, 1, tzinfo=UTC)
-    return Call(
-        tenant_id=row["tenant_id"],
-        call_id=row["call_id"],
-        received_at=received_at,
-        metadata=CallMetadata(),
-        stage=Stage.FAILED,
-        failure=Failure(Stage.RECEIVED, UNREADABLE),
-        version=row["version"],
-    )
-
-
-def _fail_unreadable(calls: Sequence[Call]) -> Any:
-    keys = [(c.tenant_id, c.call_id) for c in calls if c.failure and c.failure.reason == UNREADABLE]
-    failure = json_text(codec.failure_to_dict(Failure(Stage.RECEIVED, UNREADABLE)))
-
-    def mark(conn: sqlite3.Connection) -> None:
-        conn.executemany(
-            "UPDATE calls SET stage = 'FAILED', failure = ?, version = version + 1"
-            " WHERE tenant_id = ? AND call_id = ? AND stage != 'FAILED'",
-            [(failure, *key) for key in keys],
+        return Call(
+            tenant_id=row["tenant_id"],
+            call_id=row["call_id"],
+            received_at=datetime(1970, 1, 1, tzinfo=UTC),
+            metadata=CallMetadata(),
+            stage=Stage.FAILED,
+            failure=Failure(Stage.RECEIVED, UNREADABLE),
+            version=row["version"],
         )
 
-    return mark if keys else None
+
+def _outcome_from_row(row: sqlite3.Row) -> CallOutcome:
+    return CallOutcome(
+        call_id=row[0],
+        stage=Stage(row[1]),
+        received_at=datetime.fromisoformat(row[2]),
+        completed_at=codec.parse_time(row[3]),
+        failed_stage=Stage(row[4]) if row[4] else None,
+        tier=Tier(row[5]) if row[5] else None,
+        crm_type=row[6],
+        crm_status=SyncStatus(row[7]) if row[7] else None,
+    )
 
 
 class SqliteCallRepository(CallRepository):
@@ -174,44 +150,35 @@ class SqliteCallRepository(CallRepository):
             try:
                 cursor = conn.execute(_INSERT, values)
             except sqlite3.IntegrityError:
-                raise TenantNotFound(f"no tenant {call.tenant_id}") from None
+                raise TenantNotFound(f"no tenant {key[0]}") from None
             if cursor.rowcount != 1:
-                raise ConcurrentUpdate(f"call {call.call_id} was stored meanwhile")
+                raise ConcurrentUpdate(f"call {key[1]} was stored meanwhile")
 
         await self._s.defer(insert)
         call.version = self._versions[key] = 1
         return True
 
     async def get(self, tenant_id: str, call_id: str) -> Call | None:
-        def select(conn: sqlite3.Connection) -> Call | None:
-            row = conn.execute(
-                "SELECT * FROM calls WHERE tenant_id = ? AND call_id = ?", (tenant_id, call_id)
-            ).fetchone()
-            return _call_from_row(row) if row else None
-
-        call = await self._s.read(select)
-        await self._mark_unreadable([call] if call else [])
+        sql = "SELECT * FROM calls WHERE tenant_id = ? AND call_id = ?"
+        call = await self._s.one(sql, (tenant_id, call_id), _call_from_row)
+        await self._fail_unreadable([call] if call else [])
         return call
 
     async def update(self, call: Call) -> None:
         key = (call.tenant_id, call.call_id)
         stored = self._versions.get(key)
         if stored is None:
-            row = await self._s.read(
-                lambda conn: conn.execute(
-                    "SELECT version FROM calls WHERE tenant_id = ? AND call_id = ?", key
-                ).fetchone()
-            )
-            if row is None:
-                raise CallNotFound(f"no call {call.call_id}")
-            stored = int(row[0])
+            sql = "SELECT version FROM calls WHERE tenant_id = ? AND call_id = ?"
+            stored = await self._s.one(sql, key, lambda row: int(row[0]))
+        if stored is None:
+            raise CallNotFound(f"no call {call.call_id}")
         if stored != call.version:
             raise ConcurrentUpdate(f"call {call.call_id} changed since it was read")
         values = (*_values(call, call.version + 1), *key, call.version)
 
         def save(conn: sqlite3.Connection) -> None:
             if conn.execute(_UPDATE, values).rowcount != 1:
-                raise ConcurrentUpdate(f"call {call.call_id} changed since it was read")
+                raise ConcurrentUpdate(f"call {key[1]} changed since it was read")
 
         await self._s.defer(save)
         call.version = self._versions[key] = call.version + 1
@@ -241,48 +208,47 @@ class SqliteCallRepository(CallRepository):
             f"SELECT * FROM calls WHERE {' AND '.join(where)}"  # noqa: S608
             " ORDER BY received_at DESC, call_id DESC LIMIT ?"
         )
-
-        def select(conn: sqlite3.Connection) -> list[Call]:
-            return [_call_from_row(r) for r in conn.execute(sql, (*params, limit + 1)).fetchall()]
-
-        rows = await self._s.read(select)
+        rows = await self._s.all(sql, (*params, limit + 1), _call_from_row)
         page = rows[:limit]
-        await self._mark_unreadable(page)
+        await self._fail_unreadable(page)
         more = len(rows) > limit
         next_cursor = encode_cursor(page[-1].received_at, page[-1].call_id) if more else None
         return CallPage(page, next_cursor)
 
-    async def _mark_unreadable(self, calls: Sequence[Call]) -> None:
-        """Fails unreadable rows in place, at once, whatever this unit does: the sweep and
-        the workers then leave them alone."""
-        mark = _fail_unreadable(calls)
-        if mark is not None:
-            await self._s.db.write(mark)
+    async def _fail_unreadable(self, calls: Sequence[Call]) -> None:
+        """Fails unreadable rows in place at once, whatever this unit does, so that the sweep
+        and the workers leave them alone."""
+        keys = [
+            (c.tenant_id, c.call_id) for c in calls if c.failure and c.failure.reason == UNREADABLE
+        ]
+        if keys:
+            failure = json_text(codec.failure_to_dict(Failure(Stage.RECEIVED, UNREADABLE)))
+            await self._s.db.write(
+                lambda conn: conn.executemany(
+                    "UPDATE calls SET stage = 'FAILED', failure = ?, version = version + 1"
+                    " WHERE tenant_id = ? AND call_id = ? AND stage != 'FAILED'",
+                    [(failure, *key) for key in keys],
+                )
+            )
 
     async def outcomes(self, tenant_id: str, since: datetime) -> Sequence[CallOutcome]:
-        return await self._s.read(lambda conn: select_outcomes(conn, tenant_id, t(since)))
+        return await self._s.all(_OUTCOMES, (tenant_id, t(since)), _outcome_from_row)
 
     async def extend_lease(self, tenant_id: str, call_id: str, owner: str, until: datetime) -> bool:
-        def extend(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                "UPDATE calls SET lease_expires_at = ?"
-                " WHERE tenant_id = ? AND call_id = ? AND lease_owner = ?",
-                (t(until), tenant_id, call_id, owner),
-            )
-            return cursor.rowcount == 1
-
-        return await self._s.check(extend)
+        sql = (
+            "UPDATE calls SET lease_expires_at = ?"
+            " WHERE tenant_id = ? AND call_id = ? AND lease_owner = ?"
+        )
+        params = (t(until), tenant_id, call_id, owner)
+        return await self._s.check(lambda conn: conn.execute(sql, params).rowcount == 1)
 
     async def stalled(self, updated_before: datetime, limit: int) -> Sequence[tuple[str, str]]:
-        def select(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-            rows = conn.execute(
-                "SELECT c.tenant_id, c.call_id FROM calls c"
-                " WHERE c.stage NOT IN ('COMPLETED', 'FAILED') AND c.updated_at < ?"
-                " AND NOT EXISTS (SELECT 1 FROM jobs j"
-                "                 WHERE j.tenant_id = c.tenant_id AND j.call_id = c.call_id)"
-                " ORDER BY c.updated_at LIMIT ?",
-                (t(updated_before), limit),
-            )
-            return [(r[0], r[1]) for r in rows]
-
-        return await self._s.read(select)
+        return await self._s.all(
+            "SELECT c.tenant_id, c.call_id FROM calls c"
+            " WHERE c.stage NOT IN ('COMPLETED', 'FAILED') AND c.updated_at < ?"
+            " AND NOT EXISTS (SELECT 1 FROM jobs j"
+            "                 WHERE j.tenant_id = c.tenant_id AND j.call_id = c.call_id)"
+            " ORDER BY c.updated_at LIMIT ?",
+            (t(updated_before), limit),
+            lambda row: (row[0], row[1]),
+        )

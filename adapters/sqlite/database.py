@@ -21,7 +21,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -34,23 +34,12 @@ MAX_GROUP = 256  # units in one transaction: bounds how long the write lock is h
 BUSY_TIMEOUT_MS = 3000  # another program holding the write lock (the sqlite3 shell, say)
 
 
-class _Item:
-    """A unit on its way to the writer; `undo`: run it, answer, then roll it back (a trial)."""
-
-    __slots__ = ("done", "loop", "undo", "unit")
-
-    def __init__(self, unit: Unit, undo: bool, loop: asyncio.AbstractEventLoop):
-        self.unit, self.undo, self.loop = unit, undo, loop
-        self.done: asyncio.Future[Any] = loop.create_future()
+# A unit on its way to the writer; `undo`: run it, answer, then roll it back (a trial run).
+_Item = tuple[Unit, bool, "Future[Any]"]
 
 
-def _answer(item: _Item, ok: bool, value: Any) -> None:
-    def deliver() -> None:
-        if not item.done.done():  # its caller may have given up meanwhile
-            (item.done.set_result if ok else item.done.set_exception)(value)
-
-    with contextlib.suppress(RuntimeError):  # that loop is closed: no one is waiting
-        item.loop.call_soon_threadsafe(deliver)
+def _answer(future: Future[Any], ok: bool, value: Any) -> None:
+    (future.set_result if ok else future.set_exception)(value)
 
 
 def storage_error(exc: sqlite3.Error) -> StorageUnavailable:
@@ -135,14 +124,14 @@ class SqliteDatabase:
         A caller that stops waiting leaves its unit to commit or not with its group."""
         if self._writer is None:
             raise StorageUnavailable("the database is not open")
-        item = _Item(unit, undo, asyncio.get_running_loop())
-        self._queue.put(item)
+        done: Future[Any] = Future()
+        self._queue.put((unit, undo, done))
         try:
             async with asyncio.timeout(self.write_timeout_s if wait else None):
                 # Shielded: a cancelled caller's unit still commits with its group.
-                return cast(T, await asyncio.shield(item.done))
+                return cast(T, await asyncio.shield(asyncio.wrap_future(done)))
         except TimeoutError:
-            item.done.cancel()  # not begun yet: the writer skips it
+            done.cancel()  # if not begun yet, the writer skips it
             raise StorageUnavailable("the database did not answer in time") from None
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
@@ -161,39 +150,39 @@ class SqliteDatabase:
                 group.append(self._queue.get_nowait())
             except queue.Empty:
                 break
-        items = [item for item in group if item is not None and not item.done.done()]
+        items = [item for item in group if item and item[2].set_running_or_notify_cancel()]
         if items:
             self._commit(conn, items)
         return group[-1] is not None
 
     def _commit(self, conn: sqlite3.Connection, items: list[_Item]) -> None:
-        answers: list[tuple[_Item, bool, Any]] = []
+        answers: list[tuple[Future[Any], bool, Any]] = []
         failure: str | None = None  # a storage error inside a unit (disk full, say)
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for item in items:
+            for unit, undo, done in items:
                 conn.execute("SAVEPOINT unit")
                 try:
-                    result, ok = item.unit(conn), True
+                    result, ok = unit(conn), True
                 except Exception as exc:  # the unit's own failure: undo it alone
                     ok, result = False, exc
                     if isinstance(exc, sqlite3.Error) and _is_storage(exc):
                         failure, result = str(exc), storage_error(exc)
-                if item.undo or not ok:
+                if undo or not ok:
                     conn.execute("ROLLBACK TO unit")
                 conn.execute("RELEASE unit")
-                answers.append((item, ok, result))
+                answers.append((done, ok, result))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:  # the transaction itself failed: none of it is kept
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             self.write_failure = str(exc)
-            for item in items:
-                _answer(item, False, storage_error(exc))
+            for _, _, done in items:
+                done.set_exception(storage_error(exc))
             return
         self.write_failure = failure
-        for item, ok, value in answers:
-            _answer(item, ok, value)
+        for done, ok, value in answers:
+            _answer(done, ok, value)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Runs fn on a reader, in a read transaction that ends with it."""

@@ -1,6 +1,6 @@
-"""Applies sql/sqlite/NNN_name.sql in order, once each, recorded in schema_migrations. Each
-file and its tracking row commit together, on the writer thread; a second process waits for
-SQLite's write lock and then finds the work done."""
+"""Applies sql/sqlite/NNN_name.sql in order, once each, recorded in schema_migrations, in one
+transaction on the writer thread; a second process waits for SQLite's write lock and then
+finds the work done."""
 
 from __future__ import annotations
 

@@ -81,19 +81,11 @@ class SqliteJobRepository(JobRepository):
         )
 
     async def pending_count(self) -> int:
-        return await self._s.read(
-            lambda conn: int(conn.execute("SELECT count(*) FROM jobs").fetchone()[0])
-        )
+        return await self._s.one("SELECT count(*) FROM jobs", (), lambda row: int(row[0])) or 0
 
     async def pending_for(self, tenant_id: str, call_id: str) -> Sequence[Job]:
-        def select(conn: sqlite3.Connection) -> list[Job]:
-            rows = conn.execute(
-                "SELECT * FROM jobs WHERE tenant_id = ? AND call_id = ? ORDER BY enqueued_at",
-                (tenant_id, call_id),
-            )
-            return [_job_from_row(r) for r in rows.fetchall()]
-
-        return await self._s.read(select)
+        sql = "SELECT * FROM jobs WHERE tenant_id = ? AND call_id = ? ORDER BY enqueued_at"
+        return await self._s.all(sql, (tenant_id, call_id), _job_from_row)
 
     async def claim_due(
         self, now: datetime, worker_id: str, claim_s: float, limit: int
@@ -119,11 +111,8 @@ class SqliteJobRepository(JobRepository):
         )
 
     async def oldest_due(self) -> datetime | None:
-        return await self._s.read(
-            lambda conn: codec.parse_time(
-                conn.execute("SELECT min(due_at) FROM jobs").fetchone()[0]
-            )
-        )
+        sql = "SELECT min(due_at) FROM jobs"
+        return await self._s.one(sql, (), lambda row: codec.parse_time(row[0]))
 
 
 class SqliteJobQueue(LocalJobQueue):
