@@ -26,7 +26,6 @@ from domain.usecases.calls import ListCallsQuery
 from domain.usecases.reconcile import ReconcileCommand, ReconcileReport
 from domain.usecases.reprocess import ReprocessCommand, parse_stage
 from domain.usecases.stats import StatsQuery
-from entrypoints import processes as processes_mod
 from entrypoints.config import ConfigError, load_settings
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
@@ -213,16 +212,6 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the service")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")  # noqa: S104
     serve.add_argument("--port", type=int, default=None, help="port (default $PORT or 8080)")
-    serve.add_argument(
-        "--processes",
-        type=int,
-        default=None,
-        help="processes accepting requests (default $PIPELINE_HTTP_PROCESSES, or one per core)",
-    )
-    # How the primary of `serve --processes N` starts its secondaries: not for people.
-    serve.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
-    serve.add_argument("--primary", type=int, default=None, help=argparse.SUPPRESS)
-    serve.add_argument("--group-dir", default=None, help=argparse.SUPPRESS)
     commands.add_parser("migrate", help="apply database migrations")
 
     tenants = commands.add_parser("tenants", help="tenant administration")
@@ -301,66 +290,32 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, container: Container) -> None:
+    """One process: the HTTP app and the in-process workers (and, for Whisper, its worker
+    process). More than one machine's worth of calls is the Google Cloud shape's job."""
     configure_logging()
-    if args.listen_fd is not None:
-        _serve_secondary(args, container)
-        return
     settings = container.settings()
     loop_name(settings.event_loop)  # uvloop asked for and missing: said now, before anything
     port = args.port if args.port is not None else settings.port
-    processes = args.processes if args.processes is not None else settings.http_processes
-    if processes is None:
-        processes = processes_mod.default_processes()
-    if not 1 <= processes <= processes_mod.MAX_PROCESSES:
-        raise UsageError(f"--processes must be between 1 and {processes_mod.MAX_PROCESSES}")
-    if processes == 1:
-        app = create_app(container)
-        _tune_gc()
-        web.run_app(
-            app,
-            host=args.host,
-            port=port,
-            access_log=None,
-            print=None,
-            loop=new_event_loop(settings.event_loop),
-        )
-        return
-    try:
-        sock, *others = processes_mod.listen(args.host, port, processes)
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    try:  # bound before anything starts, so a port in use is one line, not a traceback
+        sock = socket.create_server((args.host, port), family=family, backlog=1024)
     except OSError as exc:
-        raise UsageError(f"cannot listen on {args.host}:{port}: {exc.strerror}") from None
-    with processes_mod.group_directory() as group_dir:
-        secondaries = processes_mod.Secondaries(others, group_dir, processes_mod.secondary_command)
-        app = create_app(container, group_dir=group_dir)
-        app.cleanup_ctx.append(secondaries.context)  # last in: stopped first
-        _tune_gc()
-        web.run_app(
-            app, sock=sock, access_log=None, print=None, loop=new_event_loop(settings.event_loop)
-        )
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise UsageError(f"cannot listen on {args.host}:{port}: {why}") from None
+    app = create_app(container)
+    _tune_gc()
+    web.run_app(
+        app, sock=sock, access_log=None, print=None, loop=new_event_loop(settings.event_loop)
+    )
 
 
 def _tune_gc() -> None:
-    """Once the app is built: the objects made so far (modules, the container, the app) live as
-    long as the process, so they leave the collector's generations for good (gc.freeze), and a
-    young-generation collection waits for 10,000 new container objects instead of 700. A
-    request's garbage is freed by reference counting; the collections it triggered found almost
-    nothing, and a full one scanned every module's objects. Measured, one process at
-    saturation: 0.42 s of collection in a 5 s run before, 0.05 s after; 1.31-1.50 CPU ms a
-    webhook before, 1.23-1.28 after."""
+    """Once the app is built: what exists now lives as long as the process, so it leaves the
+    collector's generations (gc.freeze), and a young collection waits for 10,000 new objects
+    instead of 700. A request's garbage is freed by reference counting; the frequent
+    collections found almost nothing and cost about a tenth of a webhook's CPU."""
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
-
-
-def _serve_secondary(args: argparse.Namespace, container: Container) -> None:
-    """One of the N-1 secondaries: its socket on the port (made and kept by the primary), no
-    background work."""
-    processes_mod.watch_parent(args.primary)
-    sock = socket.socket(fileno=args.listen_fd)
-    group_dir = Path(args.group_dir)
-    app = create_app(container, background=False, group_dir=group_dir)
-    _tune_gc()
-    loop = new_event_loop(container.settings().event_loop)
-    web.run_app(app, sock=sock, access_log=None, print=None, loop=loop)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -69,7 +69,6 @@ class Settings:
     service_type: str
     tracing: str
     port: int
-    http_processes: int | None = None  # serve's processes; None: one per usable core
     event_loop: str = "auto"  # serve's loop: uvloop where installed (auto), uvloop, asyncio
     processing: ProcessingSettings = ProcessingSettings()
     cloud: CloudSettings = CloudSettings()
@@ -109,11 +108,15 @@ def _processing(env: Mapping[str, str]) -> ProcessingSettings:
     )
 
 
-def _processes(env: Mapping[str, str]) -> int | None:
-    text = env.get("PIPELINE_HTTP_PROCESSES", "").strip().lower()
-    if text in ("", "auto"):
-        return None
-    return int(_number(env, "PIPELINE_HTTP_PROCESSES", 1, 1, 16))
+def _one_process(env: Mapping[str, str]) -> None:
+    """PIPELINE_HTTP_PROCESSES is read only to refuse what `serve` no longer does."""
+    text = env.get("PIPELINE_HTTP_PROCESSES", "").strip()
+    if text not in ("", "1"):
+        raise ConfigError(
+            f"PIPELINE_HTTP_PROCESSES: {text!r} is not supported: the embedded shape runs one"
+            " process; the Google Cloud shape scales out (more Cloud Run instances). Set it to"
+            " 1 or leave it unset"
+        )
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
@@ -129,6 +132,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         raise ConfigError(f"PORT: {port_text!r} is not a port number")
     hosts_text = env.get("PIPELINE_RECORDING_ALLOWED_HOSTS", "")
     hosts = tuple(h.strip().lower() for h in hosts_text.split(",") if h.strip())
+    _one_process(env)
     return Settings(
         database=config_urls.database(
             env.get("PIPELINE_DATABASE_URL", "sqlite:///data/pipeline.db")
@@ -149,7 +153,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         service_type=_choice(env, "PIPELINE_SERVICE_TYPE", "all", SERVICE_TYPES),
         tracing=_choice(env, "PIPELINE_TRACING", "none", TRACING),
         port=int(port_text),
-        http_processes=_processes(env),
         event_loop=_choice(env, "PIPELINE_EVENT_LOOP", "auto", LOOPS),
         processing=_processing(env),
         cloud=_cloud(env),

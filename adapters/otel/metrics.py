@@ -31,8 +31,6 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import HistogramMetricFamily, Metric
-from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.samples import Sample
 
 from domain.results import SyncStatus, Tier
 from domain.stages import Stage
@@ -213,41 +211,3 @@ def _buckets(instrument: str, boundaries: tuple[float, ...]) -> View:
         instrument_name=instrument,
         aggregation=ExplicitBucketHistogramAggregation(boundaries),
     )
-
-
-_Key = tuple[str, tuple[tuple[str, str], ...]]
-
-
-class _Merged:
-    """A collector holding merged families, for generate_latest."""
-
-    def __init__(self, families: dict[str, tuple[Metric, dict[_Key, float]]]):
-        self._families = families
-
-    def collect(self) -> Iterator[Metric]:
-        for family, samples in self._families.values():
-            family.samples = [Sample(n, dict(labels), v) for (n, labels), v in samples.items()]
-            yield family
-
-
-def merge_renders(renders: Sequence[bytes]) -> bytes:
-    """Several processes' render()s as one exposition: counters, histograms' buckets, sums and
-    counts added up sample by sample (same name, same labels); gauges (the queue's, which
-    every process reads from the same database) take the largest value."""
-    families: dict[str, tuple[Metric, dict[_Key, float]]] = {}
-    for text in renders:
-        for parsed in text_string_to_metric_families(text.decode("utf-8")):
-            _, samples = families.setdefault(
-                parsed.name,
-                (Metric(parsed.name, parsed.documentation, parsed.type), {}),
-            )
-            for sample in parsed.samples:
-                key = (sample.name, tuple(sorted(sample.labels.items())))
-                before = samples.get(key)
-                if before is None:
-                    samples[key] = sample.value
-                elif parsed.type == "gauge":
-                    samples[key] = max(before, sample.value)
-                else:
-                    samples[key] = before + sample.value
-    return generate_latest(_Merged(families))

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from aiohttp import web
 
 from entrypoints.container import Container, close_clients
 from entrypoints.http import admin, health, metrics, push, webhook
-from entrypoints.http.keys import CONTAINER, GROUP_DIR
+from entrypoints.http.keys import CONTAINER
 from entrypoints.http.observe import observe_middleware
 from entrypoints.http.tracing import tracing_lifecycle
 from entrypoints.http.webhook import MAX_BODY
@@ -45,26 +44,18 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     await worker.stop()
 
 
-def create_app(
-    container: Container, *, background: bool = True, group_dir: Path | None = None
-) -> web.Application:
-    """`background`: whether this process runs the workers (a secondary of `serve --processes`
-    does not); `group_dir`: the group's socket directory, when it is one of several."""
+def create_app(container: Container) -> web.Application:
     app = web.Application(
         middlewares=[observe_middleware],
         client_max_size=MAX_BODY,
     )
     app[CONTAINER] = container
-    if group_dir is not None:
-        app[GROUP_DIR] = group_dir
     app.cleanup_ctx.append(tracing_lifecycle)  # first in, last out: flushes every span
     app.cleanup_ctx.append(_stores)
-    if group_dir is not None:
-        app.cleanup_ctx.append(metrics.own_metrics_site)
     settings = container.settings()
     service = settings.service_type
     # PIPELINE_WORKER_CONCURRENCY=0: this instance only accepts; jobs wait for other workers.
-    if background and service in ("all", "worker") and settings.processing.worker_concurrency > 0:
+    if service in ("all", "worker") and settings.processing.worker_concurrency > 0:
         app.cleanup_ctx.append(_worker)
     if service in ("all", "worker") and settings.queue.backend == "pubsub":
         push.add_routes(app)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from adapters.otel.metrics import OtelMetrics, merge_renders
+from adapters.otel.metrics import OtelMetrics
 from ports.health import ComponentHealth, HealthProbe
 from tests.integration.pipeline_service import RECORDED, PipelineService, pipeline_service
 
@@ -154,48 +154,6 @@ def test_unusual_methods_share_one_label() -> None:
     assert value(samples, "pipeline_http_requests_total", method="OTHER", status="405") == 1
     assert value(samples, "pipeline_http_requests_total", method="GET", route="/v1/health") == 1
     assert not [ls for n, ls in samples if ("method", "PROPFIND") in ls]
-
-
-def test_processes_figures_add_up_in_one_exposition() -> None:
-    """`serve --processes N`: a scrape sees every process's requests, not one process's."""
-    one, two = OtelMetrics(), OtelMetrics()
-    one.http_request("POST", "/v1/callrail/webhook", 202, 0.003)
-    one.http_request("POST", "/v1/callrail/webhook", 202, 0.04)
-    two.http_request("POST", "/v1/callrail/webhook", 202, 0.2)
-    two.http_request("GET", "/v1/health", 200, 0.001)
-
-    merged = text_string_to_metric_families(merge_renders([one.render(), two.render()]).decode())
-    found: Samples = {}
-    for family in merged:
-        for sample in family.samples:
-            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
-
-    webhook = {"route": "/v1/callrail/webhook", "status": "202"}
-    assert value(found, "pipeline_http_requests_total", **webhook) == 3
-    assert value(found, "pipeline_http_requests_total", route="/v1/health") == 1
-    assert value(found, "pipeline_http_request_duration_seconds_count", **webhook) == 3
-    assert value(found, "pipeline_http_request_duration_seconds_sum", **webhook) == pytest.approx(
-        0.243
-    )
-    buckets = {
-        le: value(found, "pipeline_http_request_duration_seconds_bucket", le=le, **webhook)
-        for le in ("0.005", "0.05", "0.25", "+Inf")
-    }
-    assert buckets == {"0.005": 1, "0.05": 2, "0.25": 3, "+Inf": 3}
-
-
-def test_one_process_exposition_passes_through_unchanged() -> None:
-    metrics = OtelMetrics()
-    metrics.http_request("POST", "/v1/callrail/webhook", 202, 0.003)
-    assert merge_renders([metrics.render()]) == metrics.render()
-
-
-def test_gauges_take_the_largest_value_not_the_sum() -> None:
-    """The queue's gauges: every process reads the same database, so adding would multiply."""
-    text = b"# HELP q Jobs waiting\n# TYPE q gauge\nq 7.0\n"
-    other = b"# HELP q Jobs waiting\n# TYPE q gauge\nq 9.0\n"
-    families = list(text_string_to_metric_families(merge_renders([text, other]).decode()))
-    assert [(s.name, s.value) for s in families[0].samples] == [("q", 9.0)]
 
 
 def test_request_latencies_fall_in_the_buckets_prometheus_expects() -> None:
