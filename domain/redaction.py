@@ -4,13 +4,17 @@ social security numbers, in real speech-recognition output.
 ASR output is misheard and often unpunctuated; domain.spoken_numbers reads its numbers ("4111",
 "four one one one", "double one", "oh for 27") into runs. Then, in this order:
 
-- card: a run, or a stretch of one, of 13-19 digits that passes Luhn; or a run of 12+ digits
-  right after (or just before) a card word, Luhn or not, since ASR drops digits. Runs shaped like
-  phone numbers (3-3-4 groups) are never cards.
-- cued, within 30 words of a card word or a card: an expiry after its cue ("expires", "exp",
-  "valid through") or written "04/27"; a security code after its cue ("cvv", "c v v", "security
-  code" and the way ASR hears it, "secure code" or "secure ready code", "the three digits on
-  the back"). A cue's value that reads as a month and year is an expiry whichever cue it
+- card: a long number is read as runs of digits that an acknowledgement may separate
+  ("4111 1111", "okay", "1111 1111"), across speakers and sentences. Such a read is a card if
+  it has 13+ digits in a call that mentions a payment card anywhere (or where one was found),
+  however long a repetition loop ("1-1-1-1-...") made it; 12+ right beside a card word, since
+  ASR drops digits; and in any call, 13-19 of its digits that pass Luhn. Phone numbers (3-3-4
+  groups, 10 or 11 digits), prices, times, addresses and order or model numbers are never
+  cards, and a gift card or a business card is no payment card.
+- cued, within 30 words of a payment card word or a card: an expiry after its cue ("expires",
+  "exp", "valid through") or written "04/27"; a security code after its cue ("cvv", "c v v",
+  "security code" and the way ASR hears it, "secure code" or "secure ready code", "the three
+  digits on the back"). A cue's value that reads as a month and year is an expiry whichever cue it
   follows: asked "the expiry and security code?", callers give the date first.
 - SSN: 3-2-4 digit groups, or 9 digits (4 for "the last four") soon after "social security",
   "social" or "ssn".
@@ -35,6 +39,7 @@ from domain.spoken_numbers import (
     FILLERS,
     MONTHS,
     Token,
+    bridged,
     is_quantity,
     month_year,
     run_at,
@@ -49,7 +54,13 @@ EXPIRY = "[REDACTED EXPIRY]"
 CVV = "[REDACTED CVV]"
 SSN = "[REDACTED SSN]"
 
-_CARD_WORDS = words("card cards visa mastercard amex credit debit cvv cvc")
+_CARD_WORDS = words("card cards visa mastercard amex discover credit debit cvv cvc")
+_NOT_PAYMENT = words(
+    "gift business insurance library loyalty rewards membership member report greeting"
+    " birthday id key sim post"
+)  # "... card": no payment card
+_LABELS = words("order tracking confirmation invoice reference model serial ticket claim policy")
+_CARD_LENGTH, _LABEL_BEFORE = 13, 4
 _EXPIRY_CUES = words("expires expire expired expiry expiration expiring exp")
 _DATE_LEAD = words("date is on the its it's it of in at that that's thats will be so was")
 _CVV_CUES = tuple(
@@ -63,7 +74,7 @@ _CVV_ENDS = frozenset(cue[-1] for cue in _CVV_CUES)  # the words a cue can end a
 _CVV_LEAD = words(
     "is are it's its it the number code that's thats would be on of my card back and so"
 )
-_PHONE_SHAPE = re.compile(r"(?:1,)?3,3,4(?:,(?:1,)?3,3,4)*")
+_PHONE_SHAPE = re.compile(r"(?:(?:1,)?3,3,4|1[01])(?:,(?:(?:1,)?3,3,4|1[01]))*")
 _KEYWORD_BEFORE, _KEYWORD_AFTER, _CONTEXT = 7, 3, 30
 
 Span = tuple[int, int, str]  # first and last token, and the marker
@@ -136,15 +147,11 @@ def _find(text: str) -> list[tuple[int, int, str]]:
             found.append((first, last, label))
             scan[first : last + 1] = [_TAKEN] * (last + 1 - first)
 
-    keywords = [
-        t.plain
-        for i, t in enumerate(tokens)
-        if t.word in _CARD_WORDS or (t.word == "express" and i and tokens[i - 1].word == "american")
-    ]
-    for run in (piece for whole in runs(tokens) for piece in _around_dates(tokens, whole)):
-        start = tokens[run[0]].plain - _KEYWORD_BEFORE
-        keyed = _near(keywords, start, _KEYWORD_BEFORE + _KEYWORD_AFTER)
-        take([(first, last, CARD) for first, last in _card_spans(tokens, run, keyed)])
+    keywords = _payment_cards(tokens)
+    card_call = bool(keywords) or any(t.word == CARD.lower() for t in tokens)
+    take(_cards(scan, keywords, card_call))
+    if found and not card_call:  # a number that passes the checksum: the call is about a card
+        take(_cards(scan, keywords, True))
     cards = sorted(
         [i for i, t in enumerate(tokens) if t.word == CARD.lower()] + [f for f, *_ in found]
     )
@@ -181,27 +188,88 @@ def _around_dates(tokens: Sequence[Token], run: list[int]) -> list[list[int]]:
     return [piece for piece in pieces if piece]
 
 
-def _card_spans(tokens: Sequence[Token], run: list[int], keyed: bool) -> list[tuple[int, int]]:
-    lengths = [len(tokens[i].digits) for i in run]
-    if _PHONE_SHAPE.fullmatch(",".join(map(str, lengths))):
-        return []
-    if keyed and sum(lengths) >= 12:
-        return [(run[0], run[-1])]
-    spans, i = [], 0
-    while i < len(run):
+def _payment_cards(tokens: Sequence[Token]) -> list[int]:
+    """Where a payment card is mentioned, in plain words: "visa", "credit", "american express",
+    "card" (but not a gift card's or a business card's)."""
+    found = []
+    for i, t in enumerate(tokens):
+        before = tokens[i - 1].word if i else ""
+        gift = t.word in ("card", "cards") and before in _NOT_PAYMENT
+        if (t.word in _CARD_WORDS and not gift) or (t.word, before) == ("express", "american"):
+            found.append(t.plain)
+    return found
+
+
+def _reads(tokens: Sequence[Token]) -> list[list[list[int]]]:
+    """The long numbers of a call as they are read out: each a list of pieces (runs, split
+    around the dates in them) that only an acknowledgement separates, "4111 1111" "okay"
+    "1111 1111". Once a read is long enough for a card, only a piece too long for an expiry or
+    a security code joins it. Phone numbers and prices, times and addresses join nothing and
+    are never cards."""
+    found: list[list[list[int]]] = []
+    length = 0
+    for run in runs(tokens):
+        for piece in _around_dates(tokens, run):
+            shape = ",".join(str(len(tokens[i].digits)) for i in piece)
+            if _PHONE_SHAPE.fullmatch(shape) or is_quantity(tokens, piece):
+                continue  # being digits, it is no acknowledgement: no read bridges it
+            digits = sum(len(tokens[i].digits) for i in piece)
+            if (
+                length
+                and (length < _CARD_LENGTH or digits > 4)
+                and bridged(tokens, found[-1][-1][-1], piece[0])
+            ):
+                found[-1].append(piece)
+                length += digits
+            else:
+                found.append([piece])
+                length = digits
+    return found
+
+
+def _cards(tokens: Sequence[Token], keywords: list[int], card_call: bool) -> list[Span]:
+    """In a call about a payment card, any read of 13 or more digits (12 right beside a card
+    word: ASR drops digits), however long a repetition loop made it; in any call, 13-19 digits
+    of a read that pass the card checksum. A read introduced as an order, tracking, model or
+    similar number is none, unless a card word is right beside it."""
+    labels = [t.plain for t in tokens if t.word in _LABELS]
+    spans: list[Span] = []
+    for read in _reads(tokens):
+        flat = [i for piece in read for i in piece]
+        start = tokens[flat[0]].plain
+        keyed = _near(keywords, start - _KEYWORD_BEFORE, _KEYWORD_BEFORE + _KEYWORD_AFTER)
+        if _near(labels, start - _LABEL_BEFORE, _LABEL_BEFORE) and not keyed:
+            continue
+        length = sum(len(tokens[i].digits) for i in flat)
+        if (card_call and length >= _CARD_LENGTH) or (keyed and length >= _CARD_LENGTH - 1):
+            windows = [(0, len(flat) - 1)]
+        else:
+            windows = _luhn_windows([tokens[i].digits for i in flat])
+        for low, high in windows:  # each piece's part of the window, so acknowledgements stay
+            for piece in read:
+                inside = [i for i in piece if flat[low] <= i <= flat[high]]
+                if inside:
+                    spans.append((inside[0], inside[-1], CARD))
+    return spans
+
+
+def _luhn_windows(numbers: list[str]) -> list[tuple[int, int]]:
+    """The longest stretches of 13-19 digits, left to right, that pass the card checksum."""
+    windows, i = [], 0
+    while i < len(numbers):
         best, digits = -1, ""
-        for j in range(i, len(run)):
-            digits += tokens[run[j]].digits
+        for j in range(i, len(numbers)):
+            digits += numbers[j]
             if len(digits) > 19:
                 break
-            if len(digits) >= 13 and luhn_valid(digits):
+            if len(digits) >= _CARD_LENGTH and luhn_valid(digits):
                 best = j
         if best < 0:
             i += 1
         else:
-            spans.append((run[i], run[best]))
+            windows.append((i, best))
             i = best + 1
-    return spans
+    return windows
 
 
 def _ssn_spans(tokens: Sequence[Token], runs: list[list[int]]) -> list[Span]:

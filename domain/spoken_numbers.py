@@ -2,9 +2,11 @@
 "twenty seven" or a mixture, with "um" or "dash" in between, and "oh for 27" for 04/27.
 
 Text is read as tokens that carry the digits they say. A *run* is a stretch of number tokens
-with at most two filler words between them. ASR writes "four" as "for" and "two" as "to": such
-*aliases* are read as digits only in a date run (`runs(..., dates=True)`) and only when a number
-follows them, so "oh for 27" is 0 4 27 while "looking for someone" is never a number.
+with at most two filler words between them; two runs with only an acknowledgement ("okay",
+"mm-hmm, go on") between them are *bridged*, pieces of one number read out with a pause.
+ASR writes "four" as "for" and "two" as "to": such *aliases* are read as digits only in a date
+run (`runs(..., dates=True)`) and only when a number follows them, so "oh for 27" is 0 4 27
+while "looking for someone" is never a number.
 
 Each token records how many *plain* words come before it. Numbers, fillers, redaction markers
 and the words a date can swallow (aliases, month names, "slash", "of") are not plain, so a
@@ -41,6 +43,12 @@ TENS = _digits("twenty thirty forty fifty sixty seventy eighty ninety", 2)
 REPEAT = {"double": 2, "triple": 3}
 _NUMBER_WORDS = UNITS.keys() | TEENS.keys() | TENS.keys() | REPEAT.keys()  # besides digits
 FILLERS = words("um umm uh uhh er erm ah hmm mm dash hyphen space then")
+# What the other side says while a long number is read in pieces ("okay", "mm-hmm, go on",
+# "got it"), and "the", which Whisper writes for a mumbled one. Not "and": "2019, 2021 and 2023".
+ACKNOWLEDGEMENTS = FILLERS | words(
+    "okay ok yes yeah yep yup mhm hm huh right alright all sure got it go on ahead continue"
+    " next keep going sorry the"
+)
 ALIASES = {"for": "4", "to": "2", "too": "2"}
 MONTHS = words(
     "january february march april may june july august september october november december"
@@ -141,6 +149,13 @@ def run_at(tokens: Sequence[Token], j: int, dates: bool = False) -> list[int]:
         else:
             break
     return run
+
+
+def bridged(tokens: Sequence[Token], last: int, first: int) -> bool:
+    """Whether only an acknowledgement (at most five words of one) lies between token `last`
+    and token `first`: the two are pieces of one number read out with a pause between."""
+    between = range(last + 1, first)
+    return len(between) <= 5 and all(tokens[k].word in ACKNOWLEDGEMENTS for k in between)
 
 
 def runs(tokens: Sequence[Token], dates: bool = False) -> list[list[int]]:

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.spoken_numbers import (
+    bridged,
     is_quantity,
     month_year,
     number_at,
@@ -246,3 +247,24 @@ def test_any_text_is_read_into_ordered_tokens_that_cover_their_own_words(text: s
         assert " ".join(text[token.start : token.end].lower().split()) == token.word
     for run in runs(tokens, dates=True):
         assert all(said(tokens, i) for i in run)
+
+
+@pytest.mark.parametrize(
+    ("text", "joined"),
+    [
+        ("4111 okay 1111", True),
+        ("4111, Mm-hmm, go on. 1111", True),
+        ("four one one one. Uh-huh. One", True),
+        ("4111 got it 1111", True),
+        ("4111. The 1111", True),
+        ("4111 1111", True),
+        ("4111 okay yes got it go ahead 1111", False),  # six words: more than a pause
+        ("4111 and 1111", False),
+        ("4111 or 1111", False),
+        ("4111 main street 1111", False),
+    ],
+)
+def test_an_acknowledgement_bridges_two_pieces_of_a_number(text: str, joined: bool) -> None:
+    tokens = tokenize(text)
+    numbers = [i for i, t in enumerate(tokens) if t.digits]
+    assert bridged(tokens, numbers[-2], numbers[-1]) is joined
