@@ -88,10 +88,28 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def machine_note() -> str:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     one, five, _ = os.getloadavg()
-    return f"{cores} cores, load average {one:.2f} (1 min) {five:.2f} (5 min)"
+    return f"{cores()} cores, load average {one:.2f} (1 min) {five:.2f} (5 min)"
+
+
+def others_busy(window_s: float = 1.0) -> float:
+    """How many cores other processes use, over the next `window_s` while this one waits
+    between benchmarks: figures made while that is well above zero are pessimistic."""
+
+    def busy() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields) - fields[3] - fields[4], sum(fields)  # all but idle and iowait
+
+    (busy0, total0), cpu0 = busy(), time.process_time()
+    time.sleep(window_s)
+    (busy1, total1), cpu1 = busy(), time.process_time()
+    machine = (busy1 - busy0) / max(1, total1 - total0) * cores()
+    return max(0.0, machine - (cpu1 - cpu0) / window_s)
 
 
 # --- webhooks --------------------------------------------------------------------------------

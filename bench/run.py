@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from bench import intake, mixed, pipeline, transcription
-from bench.common import Check, machine_note, table
+from bench.common import Check, machine_note, others_busy, table
 
 BENCHMARKS: dict[str, Callable[[], tuple[list[Check], list[str]]]] = {
     "intake": intake.run,
@@ -39,10 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     started = time.perf_counter()
     print(f"bench: {machine_note()}", flush=True)
+    others: list[float] = []
     rows: list[list[str]] = []
     lines: list[str] = []
     passed = True
     for name in (b for b in BENCHMARKS if b in chosen):
+        others.append(others_busy())
         try:
             checks, more = BENCHMARKS[name]()
         except Exception:
@@ -54,7 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines += more
         passed = passed and all(check.passed for check in checks)
     elapsed = time.perf_counter() - started
-    print(f"\n== summary ({elapsed:.0f} s; at the end {machine_note()}) ==")
+    print(
+        f"\n== summary ({elapsed:.0f} s; before each benchmark other processes used "
+        f"{' / '.join(f'{cores:.2f}' for cores in others)} cores) =="
+    )
     print(table(["benchmark", "figure", "measured", "target", "verdict", "note"], rows))
     print("\n".join(lines))
     return 0 if passed else 1
