@@ -158,10 +158,12 @@ class SqliteDatabase:
     def _commit(self, conn: sqlite3.Connection, items: list[_Item]) -> None:
         answers: list[tuple[Future[Any], bool, Any]] = []
         failure: str | None = None  # a storage error inside a unit (disk full, say)
+        wrote = False  # whether COMMIT has rows to write: only that proves the file takes them
         try:
             conn.execute("BEGIN IMMEDIATE")
             for unit, undo, done in items:
                 conn.execute("SAVEPOINT unit")
+                changes = conn.total_changes
                 try:
                     result, ok = unit(conn), True
                 except Exception as exc:  # the unit's own failure: undo it alone
@@ -170,6 +172,8 @@ class SqliteDatabase:
                         failure, result = str(exc), storage_error(exc)
                 if undo or not ok:
                     conn.execute("ROLLBACK TO unit")
+                else:
+                    wrote = wrote or conn.total_changes > changes
                 conn.execute("RELEASE unit")
                 answers.append((done, ok, result))
             conn.execute("COMMIT")
@@ -180,7 +184,8 @@ class SqliteDatabase:
             for _, _, done in items:
                 done.set_exception(storage_error(exc))
             return
-        self.write_failure = failure
+        if wrote or failure is not None:
+            self.write_failure = failure
         for done, ok, value in answers:
             _answer(done, ok, value)
 
