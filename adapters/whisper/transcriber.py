@@ -185,6 +185,10 @@ ModelInfo = tuple[str | None, int, float | None]
 def _start_engine(config: _EngineConfig, parent: int) -> None:
     global _ENGINE
     _ENGINE = _Engine(config)
+    # Transcription can wait a few milliseconds; a webhook's answer should not: on a busy
+    # machine the kernel gives the serving process's event loop the core first.
+    with contextlib.suppress(OSError):
+        os.nice(10)
     # The parent's pid comes from the parent: it may have died while this process started.
     threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
 
