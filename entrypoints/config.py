@@ -133,13 +133,18 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     hosts_text = env.get("PIPELINE_RECORDING_ALLOWED_HOSTS", "")
     hosts = tuple(h.strip().lower() for h in hosts_text.split(",") if h.strip())
     _one_process(env)
+    database = config_urls.database(env.get("PIPELINE_DATABASE_URL", "sqlite:///data/pipeline.db"))
+    queue = config_urls.queue(env.get("PIPELINE_QUEUE_URL", "local://"))
+    if queue.backend == "local" and database.backend != "sqlite":
+        raise ConfigError(
+            "PIPELINE_QUEUE_URL: local:// keeps its jobs in the SQLite database;"
+            " with Spanner use pubsub://projects/P/topics/T"
+        )
     return Settings(
-        database=config_urls.database(
-            env.get("PIPELINE_DATABASE_URL", "sqlite:///data/pipeline.db")
-        ),
+        database=database,
         secrets=config_urls.secrets(env.get("PIPELINE_SECRETS_URL", "env://")),
         audio=config_urls.audio(env.get("PIPELINE_AUDIO_STORE_URL", "file://data/audio")),
-        queue=config_urls.queue(env.get("PIPELINE_QUEUE_URL", "local://")),
+        queue=queue,
         transcriber=_choice(env, "PIPELINE_TRANSCRIBER", "whisper", ("whisper", "google-speech")),
         analyzer=_choice(env, "PIPELINE_ANALYZER", "rules", ("rules", "vertex")),
         recording_allowed_hosts=hosts or CALLRAIL_RECORDING_HOSTS,

@@ -1,0 +1,23 @@
+"""Settings that cannot work together are refused at start, in one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from entrypoints.config import ConfigError, load_settings
+
+SPANNER = "spanner://projects/p/instances/i/databases/d"
+
+
+def test_the_local_queue_needs_the_sqlite_database() -> None:
+    with pytest.raises(ConfigError, match="local:// keeps its jobs in the SQLite database"):
+        load_settings({"PIPELINE_DATABASE_URL": SPANNER})
+
+
+def test_spanner_with_pubsub_and_sqlite_with_the_local_queue_are_accepted() -> None:
+    cloud = load_settings(
+        {"PIPELINE_DATABASE_URL": SPANNER, "PIPELINE_QUEUE_URL": "pubsub://projects/p/topics/t"}
+    )
+    assert (cloud.database.backend, cloud.queue.backend) == ("spanner", "pubsub")
+    embedded = load_settings({})
+    assert (embedded.database.backend, embedded.queue.backend) == ("sqlite", "local")
