@@ -6,7 +6,7 @@ import pytest
 
 from entrypoints.config import ConfigError, load_settings
 
-SPANNER = "spanner://projects/p/instances/i/databases/d"
+SPANNER = "spanner://projects/my-project/instances/main/databases/pipeline"
 
 
 def test_the_local_queue_needs_the_sqlite_database() -> None:
@@ -16,7 +16,10 @@ def test_the_local_queue_needs_the_sqlite_database() -> None:
 
 def test_spanner_with_pubsub_and_sqlite_with_the_local_queue_are_accepted() -> None:
     cloud = load_settings(
-        {"PIPELINE_DATABASE_URL": SPANNER, "PIPELINE_QUEUE_URL": "pubsub://projects/p/topics/t"}
+        {
+            "PIPELINE_DATABASE_URL": SPANNER,
+            "PIPELINE_QUEUE_URL": "pubsub://projects/my-project/topics/calls",
+        }
     )
     assert (cloud.database.backend, cloud.queue.backend) == ("spanner", "pubsub")
     embedded = load_settings({})
