@@ -34,7 +34,7 @@ class ServiceProcess:
     def __init__(
         self, workdir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
     ):
-        """`args`: more of serve's options (--processes N)."""
+        """`args`: more of serve's command-line options."""
         self.workdir = workdir
         self.args = args
         self.port = free_port()
