@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from domain.errors import FieldError, ValidationFailed
 
@@ -21,8 +21,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         when = datetime.fromisoformat(at)
         if when.tzinfo is None or not isinstance(call_id, str):
             raise ValueError("not ours")
-        return when, call_id
-    except (ValueError, TypeError):
+        return when.astimezone(UTC), call_id
+    # Anything a client can make of a token: not base64, not JSON, nested past json.loads's
+    # recursion, a time that overflows in UTC.
+    except (ValueError, TypeError, RecursionError, OverflowError):
         raise ValidationFailed(
             [FieldError("page_token", "not a token this API issued")], "query"
         ) from None

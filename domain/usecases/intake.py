@@ -33,6 +33,8 @@ from ports.secrets import SecretStore
 from ports.system import Clock, IdGenerator
 from ports.telemetry import NoTracing, Tracer
 
+UNKNOWN_COMPANY = "no tenant has this CallRail company"
+
 
 @attrs.frozen
 class ReceiveWebhook:
@@ -230,10 +232,12 @@ class AcceptWebhook:
                     raise MalformedPayload(
                         "the body names no company (company_resource_id or company_id)"
                     )
+        # An inactive tenant is answered as an unknown one, in the same words: an unsigned
+        # request learns nothing of which companies have (had) a tenant here, nor its id.
         if tenant is None:
-            raise TenantNotFound("no tenant has this CallRail company")
+            raise TenantNotFound(UNKNOWN_COMPANY)
         if not tenant.active:
-            raise TenantInactive(f"tenant {tenant.tenant_id} is not active")
+            raise TenantInactive(UNKNOWN_COMPANY)
         return tenant
 
 

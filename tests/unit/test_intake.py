@@ -12,6 +12,7 @@ import pytest
 
 from adapters.memory.fakes import FixedClock, InMemoryJobQueue, InMemorySecretStore, SequentialIds
 from adapters.memory.repositories import InMemoryUnitOfWorkFactory
+from adapters.system.orjson_reader import orjson_loads
 from domain.apikeys import hash_api_key
 from domain.errors import (
     AuthenticationFailed,
@@ -26,7 +27,7 @@ from domain.stages import Stage
 from domain.tenant import Tenant, parse_tenant
 from domain.usecases.intake import AcceptWebhook, ReceiveWebhook, TenantsSeen
 from domain.usecases.tenants import AuthenticateApiKey, CreateTenant, IssueApiKey, UpdateTenant
-from domain.webhook import sign
+from domain.webhook import JsonLoads, sign
 from tests.support import (
     VECTOR_CALL_ID,
     VECTOR_KEY,
@@ -222,6 +223,61 @@ async def test_a_suspended_tenant_is_inactive(
     call, _, _ = await stored_state(memory_uow, "acme", VECTOR_CALL_ID)
     assert call is None
     assert queue.enqueued == []
+
+
+async def test_a_suspended_tenant_is_refused_in_the_words_used_for_an_unknown_company(
+    accept: AcceptWebhook, memory_uow: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    document = tenant_document("acme-hidden-id")
+    document["status"] = "suspended"
+    await create_tenant(memory_uow, clock, document)
+    with pytest.raises(TenantInactive) as suspended:
+        await accept(ReceiveWebhook(vector_body(), None))
+    with pytest.raises(TenantNotFound) as unknown:
+        await accept(ReceiveWebhook(callrail_body("1", company_id="999"), None))
+    with pytest.raises(TenantInactive) as by_path:
+        await accept(ReceiveWebhook(vector_body(), None, tenant_id="acme-hidden-id"))
+    assert str(suspended.value) == str(unknown.value) == str(by_path.value)
+    assert "acme-hidden-id" not in str(suspended.value)
+
+
+@pytest.mark.parametrize("loads", [json.loads, orjson_loads], ids=["json", "orjson"])
+@pytest.mark.parametrize("tenant_id", [None, "acme"], ids=["from the body", "from the path"])
+async def test_a_signed_body_nested_past_the_limit_stores_nothing(
+    memory_uow: InMemoryUnitOfWorkFactory,
+    secret_store: InMemorySecretStore,
+    queue: InMemoryJobQueue,
+    clock: FixedClock,
+    ids: SequentialIds,
+    tenant_id: str | None,
+    loads: JsonLoads,
+) -> None:
+    """Whoever reads it: orjson (the service's reader) reads 1,000 levels, json.loads, which
+    every later read uses, does not."""
+    accept = AcceptWebhook(memory_uow, secret_store, queue, clock, ids, loads=loads)
+    await create_tenant(memory_uow, clock)
+    body = callrail_body("7001", custom=0).replace(
+        b'"custom": 0', b'"custom": ' + b"[" * 1000 + b"]" * 1000
+    )
+    with pytest.raises(MalformedPayload):
+        await accept(ReceiveWebhook(body, sign(VECTOR_KEY, body), tenant_id=tenant_id))
+    call, _, pending = await stored_state(memory_uow, "acme", "CAL7001")
+    assert (call, pending, queue.enqueued) == (None, 0, [])
+
+
+async def test_a_signed_body_with_a_lone_surrogate_stores_nothing(
+    accept: AcceptWebhook,
+    memory_uow: InMemoryUnitOfWorkFactory,
+    queue: InMemoryJobQueue,
+    clock: FixedClock,
+) -> None:
+    await create_tenant(memory_uow, clock)
+    body = callrail_body("7002", customer_name="Bob \ud800")
+    with pytest.raises(ValidationFailed) as refused:
+        await accept(ReceiveWebhook(body, sign(VECTOR_KEY, body)))
+    assert [f.field for f in refused.value.fields] == ["customer_name"]
+    call, _, pending = await stored_state(memory_uow, "acme", "CAL7002")
+    assert (call, pending, queue.enqueued) == (None, 0, [])
 
 
 async def test_a_webhook_secret_ref_is_resolved_through_the_secret_store(

@@ -19,9 +19,12 @@ from adapters.system.orjson_reader import orjson_loads
 from domain.call import Call, CallMetadata, IncomingCall, RawPayload
 from domain.errors import MalformedPayload, ValidationFailed
 from domain.webhook import (
+    MAX_NESTING,
     JsonLoads,
     body_text,
     decode_body,
+    lone_surrogate_fields,
+    nested_too_deep,
     parse_incoming_call,
     sign,
     signature_matches,
@@ -145,7 +148,6 @@ def test_a_raw_payload_cannot_be_changed_so_its_text_stays_true_but_copies_freel
         '{"id": "CAL1"}'.encode("utf-16-le"),  # json.loads reads UTF-16 and UTF-32 too
         '{"id": "CAL1"}'.encode("utf-32"),
         b'\xef\xbb\xbf{"id": "CAL1"}',  # a byte order mark
-        b'{"id": "CAL1", "note": "\xed\xa0\x80"}',  # an encoded surrogate (surrogatepass)
     ],
 )
 def test_a_body_json_loads_reads_but_not_as_plain_utf8_has_no_text_to_keep(body: bytes) -> None:
@@ -153,6 +155,71 @@ def test_a_body_json_loads_reads_but_not_as_plain_utf8_has_no_text_to_keep(body:
     assert json.loads(body)["id"] == "CAL1"
     assert body_text(body) is None
     assert type(parse_incoming_call(json.loads(body), body_text(body)).raw) is dict
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": "CAL1", "note": "\xed\xa0\x80"}',  # an encoded surrogate (surrogatepass)
+        b'{"id": "CAL1", "note": "\\ud800"}',  # an escaped one
+        b'{"id": "CAL1", "note": "\\udc00 and \\ud83d\\ude00"}',  # a pair is text; this is not
+        '{"id": "CAL1", "note": "\\ud800"}'.encode("utf-16-le"),
+    ],
+)
+def test_a_body_json_loads_reads_with_a_lone_surrogate_is_refused_naming_the_field(
+    body: bytes,
+) -> None:
+    """json.loads reads half a character out of these (once it held a store, a log line and
+    an answer, each broke on it): the payload is refused instead, naming where it is."""
+    assert json.loads(body)["id"] == "CAL1"
+    with pytest.raises(ValidationFailed) as refused:
+        parse_incoming_call(json.loads(body), body_text(body))
+    assert [f.field for f in refused.value.fields] == ["note"]
+
+
+def test_a_surrogate_pair_is_text() -> None:
+    body = b'{"id": "CAL1", "caller_name": "Bob \\ud83d\\ude00"}'
+    incoming = parse_incoming_call(json.loads(body), body_text(body))
+    assert incoming.metadata.caller_name == "Bob \U0001f600"
+
+
+def test_lone_surrogates_are_found_in_keys_and_nested_values() -> None:
+    document = {"a": "ok", "b": [1, "x\ud800", {"c\udc00": "y", "d": {"e": ["\udfff"]}}]}
+    assert lone_surrogate_fields(document) == ["b[1]", "b[2].c\\udc00", "b[2].d.e[0]"]
+    assert lone_surrogate_fields("\ud800") == ["(body)"]
+    assert lone_surrogate_fields({"a": ["\U0001f600", 1.5, None, True]}) == []
+
+
+# --- nesting -----------------------------------------------------------------------------
+
+
+def brackets(depth: int) -> bytes:
+    return b'{"a": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+
+@pytest.mark.parametrize(
+    ("text", "too_deep"),
+    [
+        (brackets(MAX_NESTING), False),
+        (brackets(MAX_NESTING + 1), True),
+        (brackets(1000), True),
+        (b"[" + b"[]," * 5000 + b"[]]", False),  # many brackets, two deep
+        (b'{"a": "' + b"[" * 500 + b'"}', False),  # brackets in a string are text
+        (b'{"a": "\\"[[[[", "b": "]]]]\\\\"}' * 40, False),  # escaped quotes and backslashes
+        (b'["\\"", ' + b"[" * 65 + b"]" * 65 + b"]", True),  # after an escaped quote
+        (b"", False),
+    ],
+)
+def test_nesting_is_measured_outside_strings(text: bytes, too_deep: bool) -> None:
+    assert nested_too_deep(text) is too_deep
+
+
+@pytest.mark.parametrize("loads", [json.loads, orjson_loads], ids=["json", "orjson"])
+def test_a_body_nested_past_the_limit_is_malformed_whoever_reads_it(loads: JsonLoads) -> None:
+    """orjson reads 1,000 levels, json.loads does not: neither may decide alone."""
+    with pytest.raises(MalformedPayload, match="64 deep"):
+        decode_body(brackets(1000), loads)
+    assert decode_body(brackets(MAX_NESTING), loads) == json.loads(brackets(MAX_NESTING))
 
 
 def test_numbers_and_booleans_sent_as_strings_are_understood() -> None:
