@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -17,9 +17,10 @@ from domain.errors import (
     TenantNotFound,
     ValidationFailed,
 )
-from domain.usecases.calls import ListCallsQuery
+from domain.usecases.calls import MAX_PAGE, ListCallsQuery
 from domain.usecases.reprocess import ReprocessCommand, parse_stage
 from domain.usecases.stats import StatsQuery
+from domain.webhook import lone_surrogate_fields
 from entrypoints.http.keys import CONTAINER
 from entrypoints.http.problems import problem
 from entrypoints.http.webhook import read_json_body
@@ -31,7 +32,14 @@ OPERATOR = "operator"
 def _bearer(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    if not (token.isascii() and token.isprintable()):
+        # Bytes aiohttp let through (obs-text, read as surrogate escapes): no token of ours.
+        # Refused before anything encodes, hashes or logs it.
+        raise AuthenticationFailed("the bearer token must be printable ASCII")
+    return token
 
 
 def _is_operator(request: web.Request, token: str) -> bool:
@@ -74,10 +82,12 @@ async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
         return body
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedPayload("the body is not valid JSON") from None
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise MalformedPayload("the body is not valid JSON (UTF-8)") from None
     if not isinstance(document, dict):
         raise MalformedPayload("the body must be a JSON object")
+    if fields := lone_surrogate_fields(document):
+        raise ValidationFailed([FieldError(f, "must be Unicode text") for f in fields], "body")
     return document
 
 
@@ -126,22 +136,29 @@ async def issue_api_key(request: web.Request) -> web.Response:
 
 
 def _since(text: str | None) -> datetime | None:
+    """The time in UTC. One that exists only in its own offset (9999-12-31T23:59:59-23:59 is in
+    year 10000 in UTC) is refused like any other that is not a time."""
     if not text:
         return None
     try:
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        at = None
-    if at is None or at.tzinfo is None:
-        raise ValidationFailed([FieldError("since", "an ISO 8601 time with a UTC offset")], "query")
-    return at
+        if at.tzinfo is None:
+            raise ValueError("no offset")
+        return at.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValidationFailed(
+            [FieldError("since", "an ISO 8601 time with a UTC offset")], "query"
+        ) from None
 
 
 def _limit(text: str | None) -> int:
     if text is None:
         return 50
-    if not text.isdigit():
+    # ASCII digits only: str.isdigit and int() also take "²" and "٣".
+    if not (text.isascii() and text.isdigit()):
         raise ValidationFailed([FieldError("limit", "a whole number")], "query")
+    if len(text.lstrip("0")) > len(str(MAX_PAGE)):
+        raise ValidationFailed([FieldError("limit", f"from 1 to {MAX_PAGE}")], "query")
     return int(text)
 
 

@@ -1,6 +1,9 @@
 """Every error is answered as application/problem+json (RFC 9457). No body ever
 carries a stack trace or a secret: domain messages are written not to hold one, and anything
-unexpected is logged and answered with a generic 500."""
+unexpected is logged and answered with a generic 500.
+
+That includes what aiohttp refuses before any handler runs (a malformed request line or header,
+two Content-Lengths): see answer_malformed_http."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError, HttpProcessingError, LineTooLong
 
 from domain.errors import (
     AuthenticationFailed,
@@ -38,7 +42,7 @@ _STATUS: dict[type[DomainError], tuple[int, str]] = {
     InvalidSignature: (401, "Invalid signature"),
     AuthenticationFailed: (401, "Not authenticated"),
     TenantNotFound: (404, "Unknown tenant"),
-    TenantInactive: (404, "Tenant not active"),
+    TenantInactive: (404, "Unknown tenant"),  # as TenantNotFound: nothing to tell them apart
     CallNotFound: (404, "Unknown call"),
     TenantAlreadyExists: (409, "Conflict"),
     IllegalTransition: (409, "Conflict"),
@@ -89,3 +93,51 @@ def as_problem(request: web.Request, exc: Exception) -> web.Response:
         return problem(exc.status, exc.reason, exc.text or exc.reason, allow)
     log.exception("unhandled error on %s %s", request.method, request.path)
     return problem(500, "Internal error", "the request failed; it has been logged")
+
+
+def end_unreadable_body(request: web.Request, answer: web.Response) -> web.Response:
+    """`answer`, with the connection closed after it. A body aiohttp failed to read (gzip that
+    is not gzip) keeps its error: aiohttp would read it again after the answer and log the
+    error with a traceback, so the stream is ended here."""
+    if request.content.exception() is not None:
+        request.content.feed_eof()
+    answer.force_close()
+    return answer
+
+
+_aiohttp_handle_error = web.RequestHandler.handle_error
+
+
+def answer_malformed_http(
+    handler: web.RequestHandler,
+    request: web.BaseRequest,
+    status: int = 500,
+    exc: BaseException | None = None,
+    message: str | None = None,
+) -> web.StreamResponse:
+    """RequestHandler.handle_error for what aiohttp's HTTP parser refuses, before any route,
+    middleware or handler: a problem+json (431 for an over-long line or too many headers, 415
+    for an unknown Content-Encoding, 400 otherwise) that echoes none of the request's bytes,
+    and one WARNING line naming the error's kind only. aiohttp's own answer quotes the bad
+    line (a bearer token with one stray byte in it) in the body, and logs it with a traceback.
+
+    aiohttp offers no hook for these (aio-libs/aiohttp#3287, #9882); it is installed on
+    RequestHandler itself, once, below, so every server the process runs answers alike.
+    Any other error goes to aiohttp's handle_error as before."""
+    if not isinstance(exc, HttpProcessingError) or request.writer.output_size > 0:
+        return _aiohttp_handle_error(handler, request, status, exc, message)
+    if isinstance(exc, LineTooLong) or exc.message.startswith("Too many headers"):
+        answer = problem(
+            431, "Request header fields too large", "a request line or header is too long"
+        )
+    elif isinstance(exc, ContentEncodingError):
+        answer = problem(415, "Unsupported media type", "send the body without a Content-Encoding")
+    else:
+        answer = problem(400, "Bad request", "the request is not well-formed HTTP/1.1")
+    log.warning("refused a malformed request (%s): %d", type(exc).__name__, answer.status)
+    answer.force_close()
+    return answer
+
+
+# setattr: mypy allows no assignment to a method.
+setattr(web.RequestHandler, "handle_error", answer_malformed_http)  # noqa: B010

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from domain.usecases.intake import ReceiveWebhook
-from domain.webhook import SIGNATURE_HEADER
+from domain.webhook import MAX_NESTING, SIGNATURE_HEADER, nested_too_deep
 from entrypoints.http.keys import CONTAINER
-from entrypoints.http.problems import problem
+from entrypoints.http.problems import end_unreadable_body, problem
 
 MAX_BODY = 1024 * 1024
 
@@ -20,20 +20,32 @@ def is_json(content_type: str) -> bool:
 
 
 async def read_json_body(request: web.Request, limit: int = MAX_BODY) -> bytes | web.Response:
-    """The raw body, or the problem to answer instead (413 too large, 415 not JSON)."""
+    """The raw body, or the problem to answer instead (413 too large, 415 not JSON or encoded,
+    400 nested deeper than any later read of it could follow)."""
     if request.content_length is not None and request.content_length > limit:
         return problem(413, "Payload too large", f"the body must be at most {limit} bytes")
     if not is_json(request.content_type):
         return problem(415, "Unsupported media type", "send the body as application/json")
+    if request.headers.get(hdrs.CONTENT_ENCODING, "identity").strip().lower() != "identity":
+        # What was signed is the body as sent, and a small compressed body can inflate past any
+        # cap. aiohttp has begun inflating gzip and deflate: a body that is neither is ended.
+        refused = problem(415, "Unsupported media type", "send the body without a Content-Encoding")
+        return end_unreadable_body(request, refused)
     if request.content_length is not None:
         # The usual case: a declared length, checked above; aiohttp reads no more than it.
-        return await request.read()
-    body = bytearray()  # chunked: counted as it comes
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        body.extend(chunk)
-        if len(body) > limit:
-            return problem(413, "Payload too large", f"the body must be at most {limit} bytes")
-    return bytes(body)
+        body = await request.read()
+    else:
+        chunks = bytearray()  # chunked: counted as it comes
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            chunks.extend(chunk)
+            if len(chunks) > limit:
+                return problem(413, "Payload too large", f"the body must be at most {limit} bytes")
+        body = bytes(chunks)
+    if nested_too_deep(body):
+        return problem(
+            400, "Malformed body", f"the body nests arrays and objects more than {MAX_NESTING} deep"
+        )
+    return body
 
 
 def _json_text(value: object) -> str:
