@@ -10,6 +10,7 @@ from entrypoints.container import Container, close_clients
 from entrypoints.http import admin, health, metrics, push, webhook
 from entrypoints.http.keys import CONTAINER
 from entrypoints.http.observe import observe_middleware
+from entrypoints.http.problems import answer_parser_errors_as_problems
 from entrypoints.http.tracing import tracing_lifecycle
 from entrypoints.http.webhook import MAX_BODY
 from entrypoints.migrations import migrate_database
@@ -45,6 +46,7 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(container: Container) -> web.Application:
+    answer_parser_errors_as_problems()
     app = web.Application(
         middlewares=[observe_middleware],
         client_max_size=MAX_BODY,

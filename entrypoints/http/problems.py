@@ -121,9 +121,9 @@ def answer_malformed_http(
     and one WARNING line naming the error's kind only. aiohttp's own answer quotes the bad
     line (a bearer token with one stray byte in it) in the body, and logs it with a traceback.
 
-    aiohttp offers no hook for these (aio-libs/aiohttp#3287, #9882); it is installed on
-    RequestHandler itself, once, below, so every server the process runs answers alike.
-    Any other error goes to aiohttp's handle_error as before."""
+    aiohttp offers no hook for these (aio-libs/aiohttp#3287, #9882): create_app installs it
+    on RequestHandler itself (answer_parser_errors_as_problems). Any other error goes to
+    aiohttp's handle_error as before."""
     if not isinstance(exc, HttpProcessingError) or request.writer.output_size > 0:
         return _aiohttp_handle_error(handler, request, status, exc, message)
     if isinstance(exc, LineTooLong) or exc.message.startswith("Too many headers"):
@@ -139,5 +139,7 @@ def answer_malformed_http(
     return answer
 
 
-# setattr: mypy allows no assignment to a method.
-setattr(web.RequestHandler, "handle_error", answer_malformed_http)  # noqa: B010
+def answer_parser_errors_as_problems() -> None:
+    """Every aiohttp server of this process answers HTTP it cannot parse with a problem."""
+    # setattr: mypy allows no assignment to a method.
+    setattr(web.RequestHandler, "handle_error", answer_malformed_http)  # noqa: B010
