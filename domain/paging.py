@@ -28,3 +28,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise ValidationFailed(
             [FieldError("page_token", "not a token this API issued")], "query"
         ) from None
+
+
+def utc_time(text: str) -> datetime:
+    """An ISO 8601 time with its offset ("Z" too), in UTC. ValueError for anything else,
+    including a time that exists only in its own offset (9999-12-31T23:59:59-23:59 falls in
+    year 10000 in UTC)."""
+    try:
+        at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        if at.tzinfo is None:
+            raise ValueError("no offset")
+        return at.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range") from None

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from domain.codec import call_document
 from domain.errors import DomainError
+from domain.paging import utc_time
 from domain.usecases.calls import ListCallsQuery
 from domain.usecases.reconcile import ReconcileCommand, ReconcileReport
 from domain.usecases.reprocess import ReprocessCommand, parse_stage
@@ -67,14 +68,11 @@ def _print_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
 
 def _since(text: str) -> datetime:
     try:
-        since = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return utc_time(text)
     except ValueError:
-        since = None
-    if since is None or since.tzinfo is None:
         raise UsageError(
             f"--since {text!r}: give a time with its offset, like 2026-03-01T00:00:00Z"
-        )
-    return since
+        ) from None
 
 
 def _print_reconciled(report: ReconcileReport) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +17,7 @@ from domain.errors import (
     TenantNotFound,
     ValidationFailed,
 )
+from domain.paging import utc_time
 from domain.usecases.calls import MAX_PAGE, ListCallsQuery
 from domain.usecases.reprocess import ReprocessCommand, parse_stage
 from domain.usecases.stats import StatsQuery
@@ -141,11 +142,8 @@ def _since(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if at.tzinfo is None:
-            raise ValueError("no offset")
-        return at.astimezone(UTC)
-    except (ValueError, OverflowError):
+        return utc_time(text)
+    except ValueError:
         raise ValidationFailed(
             [FieldError("since", "an ISO 8601 time with a UTC offset")], "query"
         ) from None

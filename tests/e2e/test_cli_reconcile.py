@@ -134,6 +134,12 @@ async def test_reconcile_errors_are_one_line_and_non_zero(operator: Operator) ->
         (await operator.run("reconcile", "acme", "--since", "yesterday"), 2, "--since"),
         (await operator.run("reconcile", "acme", "--since", "2026-03-01T00:00"), 2, "offset"),
         (await operator.run("reconcile", "acme", "--since", "2999-01-01T00:00Z"), 1, "future"),
+        # A time that exists only in its own offset (year 10000 in UTC).
+        (
+            await operator.run("reconcile", "acme", "--since", "9999-12-31T23:59:59-23:59"),
+            2,
+            "offset",
+        ),
     ]
     for result, code, words in cases:
         assert result.code == code, result.stderr
