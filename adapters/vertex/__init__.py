@@ -1,5 +1,5 @@
 """Gemini on Vertex AI CallAnalyzer (google-genai)."""
 
-from adapters.vertex.analyzer import TokenUsage, VertexCallAnalyzer
+from adapters.vertex.analyzer import GeminiModel, TokenUsage, VertexCallAnalyzer
 
-__all__ = ["TokenUsage", "VertexCallAnalyzer"]
+__all__ = ["GeminiModel", "TokenUsage", "VertexCallAnalyzer"]

@@ -52,7 +52,6 @@ TRANSCRIPT = Transcript(
 FAST = {
     "backoff_initial_s": 0.01,
     "backoff_max_s": 0.05,
-    "backoff_jitter_s": 0.0,
     "request_timeout_s": 5.0,
 }
 

@@ -1,5 +1,6 @@
-"""What Gemini is told about a call: the tenant's business context, the call's metadata and the
-already-redacted transcript as speaker-labelled lines.
+"""What a language model is told about a call (Gemini or any OpenAI-compatible server alike): the
+tenant's business context, the call's metadata and the already-redacted transcript as
+speaker-labelled lines.
 
 Only the metadata an analysis needs goes out: direction, duration, answered, first call,
 voicemail and the marketing source. Never the caller's or the business's phone numbers, the

@@ -1,9 +1,12 @@
-"""CallAnalysis as Gemini's response schema, and Gemini's answer checked against it.
+"""CallAnalysis as a JSON Schema for a language model's structured output, and the model's
+answer checked against it (Gemini's and any OpenAI-compatible server's alike).
 
 The schema is generated from CallAnalysis's own fields and types, so a field added to the domain
 either appears in the schema and the validation or fails loudly here (an unsupported type).
-What the model returns is untrusted: it is parsed, every field's type and enum value checked,
-strings trimmed and capped, unknown fields dropped, before a CallAnalysis is built from it.
+It is plain JSON Schema (type arrays for nullable strings, maxLength and maxItems caps: small
+models otherwise repeat until they run out of tokens); each transport sends it in its own
+dialect. What the model returns is untrusted: it is parsed, every field's type and enum value
+checked, strings trimmed and capped, unknown fields dropped, before a CallAnalysis is built.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-from google.genai import types
 
 from domain.results import CallAnalysis
 
@@ -86,34 +88,38 @@ def _classify(name: str, hint: Any, required: bool) -> _Field:
 
 
 @functools.cache
-def response_schema() -> types.Schema:
-    properties = {field.name: _schema(field) for field in _fields()}
-    return types.Schema(
-        type=types.Type.OBJECT,
-        properties=properties,
-        required=list(properties),  # nullable ones may be null, but are always there
-        property_ordering=list(properties),
+def _schema() -> str:
+    properties = {field.name: _property(field) for field in _fields()}
+    return json.dumps(
+        {
+            "type": "object",
+            "properties": properties,
+            "required": list(properties),  # nullable ones may be null, but are always there
+            "additionalProperties": False,
+        }
     )
 
 
-def _schema(field: _Field) -> types.Schema:
+def response_schema() -> dict[str, Any]:
+    """A fresh copy each time: a transport may adapt it to its dialect."""
+    schema: dict[str, Any] = json.loads(_schema())
+    return schema
+
+
+def _property(field: _Field) -> dict[str, Any]:
     note = _NOTES.get(field.name)
+    described = {"description": note} if note else {}
     if field.kind == "flag":
-        return types.Schema(type=types.Type.BOOLEAN, description=note)
+        return {"type": "boolean", **described}
     if field.kind == "choice" and field.choices is not None:
         values = [str(member.value) for member in field.choices]
-        return types.Schema(type=types.Type.STRING, enum=values, description=note)
+        return {"type": "string", "enum": values, **described}
     if field.kind == "phrases":
-        item = types.Schema(type=types.Type.STRING, max_length=MAX_KEY_PHRASE_CHARS)
-        return types.Schema(
-            type=types.Type.ARRAY, items=item, max_items=MAX_KEY_PHRASES, description=note
-        )
-    return types.Schema(
-        type=types.Type.STRING,
-        nullable=field.kind == "optional_text" or None,
-        max_length=_CAPS.get(field.name, MAX_TEXT_CHARS),
-        description=note,
-    )
+        item = {"type": "string", "maxLength": MAX_KEY_PHRASE_CHARS}
+        return {"type": "array", "items": item, "maxItems": MAX_KEY_PHRASES, **described}
+    kind: str | list[str] = ["string", "null"] if field.kind == "optional_text" else "string"
+    cap = _CAPS.get(field.name, MAX_TEXT_CHARS)
+    return {"type": kind, "maxLength": cap, **described}
 
 
 def parse_analysis(text: str | None, engine: str) -> CallAnalysis:
