@@ -45,3 +45,9 @@ clean:
 .PHONY: bench
 bench: install
 	$(BIN)/python -m bench.run
+
+# The labelled calls and redaction cases (tests/eval/data) through the configured analyzer
+# (PIPELINE_ANALYZER, default rules), the lead scoring and the redaction; prints the figures.
+.PHONY: eval
+eval: install
+	$(BIN)/python -m tests.eval

@@ -1,0 +1,1 @@
+"""The labelled evaluation set and its runner: `python -m tests.eval` (`make eval`)."""

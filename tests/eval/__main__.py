@@ -1,0 +1,32 @@
+"""`python -m tests.eval [--analyzer NAME]`: the labelled set through the configured analyzer.
+
+The analyzer is built by the composition root from the PIPELINE_ANALYZER* settings (the
+environment, overridden by --analyzer), so the figures are those of the analyzer `serve` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from tests.eval.run import configured_analyzer, evaluate
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.eval", description=__doc__)
+    parser.add_argument(
+        "--analyzer", help="PIPELINE_ANALYZER for this run (default: the environment's, or rules)"
+    )
+    args = parser.parse_args(argv)
+    env = dict(os.environ)
+    if args.analyzer:
+        env["PIPELINE_ANALYZER"] = args.analyzer
+    evaluation = asyncio.run(evaluate(configured_analyzer(env)))
+    print("\n".join(evaluation.lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

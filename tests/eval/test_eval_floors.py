@@ -1,0 +1,86 @@
+"""The labelled set through the rules analyzer, inside `make test`.
+
+Floors sit just below today's figures, so a change that makes the verdicts worse fails here;
+whoever improves the analyzer, the scorer or the redaction raises them. The safety invariants
+that do not hold yet are strict xfails carrying today's numbers: once one holds, the XPASS
+fails the run, and the xfail becomes a plain assertion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.eval.report import safety_report
+from tests.eval.run import Evaluation, configured_analyzer, evaluate
+
+# Today's figures (rules analyzer, scoring version 2) in the comments.
+FLOORS = {
+    "intent": 0.39,  # 66/164
+    "spam_precision": 0.85,  # 10/11
+    "spam_recall": 0.41,  # 10/23
+    "solicitations_caught": 0.12,  # 2/15
+    "booked": 0.84,  # 141/164
+    "existing_precision": 0.40,  # 3/6
+    "existing_recall": 0.08,  # 3/34
+    "urgency": 0.70,  # 119/164
+    "tier": 0.52,  # 89/164
+    "hot_recall": 0.13,  # 6/43
+    "gold_tier": 0.89,  # 149/164, the scorer given the gold analysis
+    "gold_hot_recall": 0.65,  # 29/43
+}
+NAMES_EXACT, EMAILS_EXACT = 0.44, 0.25  # 54/118, 5/19
+REDACTION_RECALL = 0.87  # 58/65
+MAX_REDACTION_FALSE_POSITIVES = 2  # 2 of 63
+MAX_WRONGLY_QUALIFIED = 1  # 1: elec-04, an SEO pitch
+
+
+@pytest.fixture(scope="module")
+def evaluation() -> Evaluation:
+    return asyncio.run(evaluate(configured_analyzer({"PIPELINE_ANALYZER": "rules"})))
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_call_figures_stay_above_their_floors(evaluation: Evaluation, name: str) -> None:
+    fraction = getattr(evaluation.calls, name)
+    assert fraction.rate >= FLOORS[name], f"{name}: {fraction}, floor {FLOORS[name]:.0%}"
+
+
+def test_names_and_emails_stay_above_their_floors(evaluation: Evaluation) -> None:
+    names, emails = evaluation.calls.names, evaluation.calls.emails
+    assert names.exact_rate >= NAMES_EXACT, names
+    assert emails.exact_rate >= EMAILS_EXACT, emails
+
+
+def test_redaction_stays_above_its_floors(evaluation: Evaluation) -> None:
+    redaction = evaluation.redaction
+    assert redaction.recall.rate >= REDACTION_RECALL, redaction.recall
+    assert redaction.false_positives <= MAX_REDACTION_FALSE_POSITIVES, redaction.failures
+
+
+def test_no_more_non_leads_qualified_than_today(evaluation: Evaluation) -> None:
+    assert evaluation.calls.wrongly_qualified <= MAX_WRONGLY_QUALIFIED
+
+
+def test_the_scorer_given_a_right_analysis_qualifies_only_leads(evaluation: Evaluation) -> None:
+    assert evaluation.calls.gold_wrongly_qualified == 0
+
+
+def test_print_the_safety_invariants(evaluation: Evaluation) -> None:
+    print("\n".join(safety_report(evaluation.calls, evaluation.redaction)))
+
+
+@pytest.mark.xfail(strict=True, reason="today an SEO pitch (elec-04) scores 75 and qualifies")
+def test_no_spam_or_solicitation_is_ever_qualified(evaluation: Evaluation) -> None:
+    assert evaluation.calls.spam_or_solicitation_qualified == 0
+
+
+@pytest.mark.xfail(strict=True, reason="today 14 of 19 spelled-out emails come out wrong")
+def test_no_email_is_ever_wrong(evaluation: Evaluation) -> None:
+    assert evaluation.calls.emails.wrong == 0
+
+
+@pytest.mark.xfail(strict=True, reason="today 7 of 65 card, expiry, code and SSN spans leak")
+def test_every_card_expiry_code_and_ssn_is_redacted(evaluation: Evaluation) -> None:
+    assert evaluation.redaction.recall.hits == evaluation.redaction.recall.total
