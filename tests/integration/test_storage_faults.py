@@ -4,10 +4,13 @@ and nothing else, and the service comes back by itself."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from adapters.sqlite.database import SqliteDatabase
+from adapters.sqlite.migrations import migrate
 from tests.integration.pipeline_service import OPERATOR, PipelineService, pipeline_service
 
 COMPANY = "300100"
@@ -100,3 +103,21 @@ async def test_a_read_that_fails_midway_leaves_no_reader_on_an_old_snapshot(
         assert seen == 3
     finally:
         await db.close()
+
+
+async def test_the_database_files_are_readable_by_their_owner_alone(tmp_path: Path) -> None:
+    """They hold tenants' inline signing keys and CRM tokens: with the usual umask (022) the
+    database file and its write-ahead log and shared-memory files are created 0600."""
+    old_umask = os.umask(0o022)
+    try:
+        db = SqliteDatabase(str(tmp_path / "private.db"))
+        await db.open()
+        try:
+            await migrate(db)
+            files = [tmp_path / name for name in ("private.db", "private.db-wal", "private.db-shm")]
+            modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in files}
+        finally:
+            await db.close()
+    finally:
+        os.umask(old_umask)
+    assert modes == {f.name: 0o600 for f in files}
