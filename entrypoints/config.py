@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 import attrs
 
+from adapters.openai.analyzer import chat_completions_url
+from adapters.openai.chat import RESPONSE_FORMATS
 from entrypoints import config_urls
 from entrypoints.config_urls import (
     AudioSettings,
@@ -54,6 +56,18 @@ class CloudSettings:
 
 
 @attrs.frozen
+class OpenAiSettings:
+    """The OpenAI-compatible server PIPELINE_ANALYZER=openai analyses calls with."""
+
+    url: str = ""  # PIPELINE_ANALYZER_URL: the base URL, with or without /v1
+    model: str = ""  # PIPELINE_ANALYZER_MODEL: the server's name for the model
+    api_key_ref: str | None = None  # PIPELINE_ANALYZER_API_KEY_REF: a secret store reference
+    http_hosts: tuple[str, ...] = ()  # PIPELINE_ANALYZER_HTTP_HOSTS: plain http allowed
+    response_format: str = "auto"  # PIPELINE_ANALYZER_RESPONSE_FORMAT
+    timeout_s: float = 120.0  # PIPELINE_ANALYZER_TIMEOUT_SECONDS, per request
+
+
+@attrs.frozen
 class Settings:
     database: DatabaseSettings
     secrets: SecretsSettings
@@ -72,6 +86,7 @@ class Settings:
     event_loop: str = "auto"  # serve's loop: uvloop where installed (auto), uvloop, asyncio
     processing: ProcessingSettings = ProcessingSettings()
     cloud: CloudSettings = CloudSettings()
+    openai: OpenAiSettings = OpenAiSettings()
     version: str = "0.1.0"
 
     @property
@@ -140,13 +155,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "PIPELINE_QUEUE_URL: local:// keeps its jobs in the SQLite database;"
             " with Spanner use pubsub://projects/P/topics/T"
         )
+    analyzer = _choice(env, "PIPELINE_ANALYZER", "rules", ("rules", "vertex", "openai"))
     return Settings(
         database=database,
         secrets=config_urls.secrets(env.get("PIPELINE_SECRETS_URL", "env://")),
         audio=config_urls.audio(env.get("PIPELINE_AUDIO_STORE_URL", "file://data/audio")),
         queue=queue,
         transcriber=_choice(env, "PIPELINE_TRANSCRIBER", "whisper", ("whisper", "google-speech")),
-        analyzer=_choice(env, "PIPELINE_ANALYZER", "rules", ("rules", "vertex")),
+        analyzer=analyzer,
         recording_allowed_hosts=hosts or CALLRAIL_RECORDING_HOSTS,
         recording_http_hosts=hosts,
         crm_http_hosts=tuple(
@@ -161,6 +177,34 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         event_loop=_choice(env, "PIPELINE_EVENT_LOOP", "auto", LOOPS),
         processing=_processing(env),
         cloud=_cloud(env),
+        openai=_openai(env) if analyzer == "openai" else OpenAiSettings(),
+    )
+
+
+def _hosts(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(h.strip().lower() for h in env.get(name, "").split(",") if h.strip())
+
+
+def _openai(env: Mapping[str, str]) -> OpenAiSettings:
+    url = env.get("PIPELINE_ANALYZER_URL", "").strip()
+    model = env.get("PIPELINE_ANALYZER_MODEL", "").strip()
+    if not url or not model:
+        raise ConfigError(
+            "PIPELINE_ANALYZER=openai needs PIPELINE_ANALYZER_URL (the server's base URL, e.g."
+            " http://127.0.0.1:11434/v1) and PIPELINE_ANALYZER_MODEL (e.g. llama3.2)"
+        )
+    http_hosts = _hosts(env, "PIPELINE_ANALYZER_HTTP_HOSTS")
+    try:
+        chat_completions_url(url, http_hosts)
+    except ValueError as exc:
+        raise ConfigError(f"PIPELINE_ANALYZER_URL: {exc}") from None
+    return OpenAiSettings(
+        url=url,
+        model=model,
+        api_key_ref=env.get("PIPELINE_ANALYZER_API_KEY_REF", "").strip() or None,
+        http_hosts=http_hosts,
+        response_format=_choice(env, "PIPELINE_ANALYZER_RESPONSE_FORMAT", "auto", RESPONSE_FORMATS),
+        timeout_s=_number(env, "PIPELINE_ANALYZER_TIMEOUT_SECONDS", 120, 1, 3600),
     )
 
 

@@ -13,6 +13,7 @@ from adapters.callrail.recording_source import CallRailRecordingSource
 from adapters.filesystem.audio_store import FileAudioStore
 from adapters.filesystem.health import DirectoryHealthProbe
 from adapters.localsecrets.stores import EnvSecretStore, FileSecretStore
+from adapters.openai.analyzer import OpenAiCallAnalyzer
 from adapters.otel.metrics import OtelMetrics
 from adapters.rules.analyzer import RulesCallAnalyzer
 from adapters.sqlite.database import SqliteDatabase
@@ -146,6 +147,17 @@ class Container(containers.DeclarativeContainer):
             cloud_settings.project,
             cloud_settings.vertex_location,
             cloud_settings.vertex_base_url,
+        ),
+        openai=providers.Singleton(
+            OpenAiCallAnalyzer,
+            rules,
+            base_url=settings.provided.openai.url,
+            model=settings.provided.openai.model,
+            http_hosts=settings.provided.openai.http_hosts,
+            secrets=secrets,
+            api_key_ref=settings.provided.openai.api_key_ref,
+            response_format=settings.provided.openai.response_format,
+            request_timeout_s=settings.provided.openai.timeout_s,
         ),
     )
     crm = providers.Singleton(

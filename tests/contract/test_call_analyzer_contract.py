@@ -1,8 +1,9 @@
 """The CallAnalyzer contract, run against every adapter of it.
 
-Whatever the engine (rules, the scripted fake, Gemini once it exists), the pipeline stores and
-scores what it returns: a CallAnalysis with valid enums and at most 8 key phrases, for any
-transcript a call can produce, including none at all and a very long one.
+Whatever the engine (rules, the scripted fake, Gemini and an OpenAI-compatible server through
+their stand-ins), the pipeline stores and scores what it returns: a CallAnalysis with valid
+enums and at most 8 key phrases, for any transcript a call can produce, including none at all
+and a very long one.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import pytest
 from google.oauth2.credentials import Credentials
 
 from adapters.memory.fakes import ScriptedCallAnalyzer
+from adapters.openai.analyzer import OpenAiCallAnalyzer
 from adapters.rules.analyzer import RulesCallAnalyzer
 from adapters.vertex.analyzer import VertexCallAnalyzer
 from domain.call import CallMetadata
 from domain.results import CallAnalysis, Intent, Segment, Sentiment, Transcript, Urgency
 from domain.tenant import AiConfig
 from entrypoints.standins import serve
+from entrypoints.standins.openai import FakeOpenAi
 from entrypoints.standins.vertex import FakeVertex
 from ports.analysis import CallAnalyzer
 
@@ -39,7 +42,7 @@ SERVICE_CALL = Transcript(
 LONG_CALL_WORDS = 30_000
 
 
-@pytest.fixture(params=["rules", "scripted", "vertex"])
+@pytest.fixture(params=["rules", "scripted", "vertex", "openai"])
 async def analyzer(request: pytest.FixtureRequest) -> AsyncIterator[CallAnalyzer]:
     if request.param == "rules":
         yield RulesCallAnalyzer()
@@ -57,6 +60,17 @@ async def analyzer(request: pytest.FixtureRequest) -> AsyncIterator[CallAnalyzer
                 yield vertex
             finally:
                 await vertex.aclose()
+        return
+    if request.param == "openai":
+        # Chat completions against the OpenAI-compatible stand-in, rules as its fallback.
+        async with serve(FakeOpenAi().app()) as url:
+            openai = OpenAiCallAnalyzer(
+                RulesCallAnalyzer(), base_url=url, model="llama3.2", http_hosts=("127.0.0.1",)
+            )
+            try:
+                yield openai
+            finally:
+                await openai.aclose()
         return
     yield ScriptedCallAnalyzer(
         CallAnalysis(
