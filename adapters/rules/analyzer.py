@@ -1,22 +1,35 @@
-"""Call analysis from weighted keyword cues: no model, no network, the same answer every time.
+"""Call analysis from who speaks and what they ask for: no model, no network, the same answer
+every time, a few milliseconds a call.
 
-It reads already-redacted ASR output. The caller's turns (speaker "caller", or the whole text
-when turns are not labelled) decide intent, urgency, sentiment, name and email; the agent's
-turns decide whether a visit was booked. The tenant's business context adds its own services
-and makes its trade's words count double ("HVAC": furnace, heat pump, thermostat...). The
-caller's name and email are read by adapters.rules.contact.
+It reads already-redacted ASR output, split into the business's turns and the caller's
+(adapters.rules.roles). Three questions settle a call:
 
-A caller comparing prices ("just calling around") says so in the key phrases, which are kept
-however many others there are: domain.scoring marks such a quote request down.
+- Who is the caller to the business? Someone selling to it (marketing, leads, listings, card
+  processing: "we send exclusive homeowner appointments") is a solicitation, spam and never a
+  lead; someone after a job, or on an errand for a supplier or an insurer, is `other`; someone
+  it already serves ("you guys were out last week", "i have an appointment", "charged me
+  twice", "is it ready") is an existing customer, whatever else they ask.
+- What do they ask for? A price (quote), a visit (appointment), or help with a problem or with
+  something the business offers (new service). The tenant's business context says what it
+  offers ("Botox", "termites", "brakes") and makes its trade's words count double.
+- What did the business say? Its words confirm a booking ("you're all set", or a time it
+  offers that the caller takes), same-day help says the call is urgent, an estimate it offers
+  says the caller asked for one.
+
+The caller's name and email are read by adapters.rules.contact. A caller comparing prices
+("just calling around") says so in the key phrases, which are kept however many others there
+are: domain.scoring marks such a quote request down.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from adapters.rules import roles
 from adapters.rules import vocabulary as vocab
 from adapters.rules.contact import caller_email, caller_name
 from domain.call import CallMetadata
@@ -55,6 +68,7 @@ class _Context(NamedTuple):
 
     services: tuple[tuple[str, tuple[str, ...]], ...]
     boosted: frozenset[str]
+    offers: frozenset[str]  # the stems of the words that say what the business offers
 
 
 def analyze_call(
@@ -69,26 +83,42 @@ def analyze_call(
     full = transcript.text if transcript.text.strip() else " ".join(s.text for s in segments)
     if not full.strip():
         return CallAnalysis(ENGINE, "No speech was recognised in the recording.", fallback)
-    caller = _turns(segments, "caller") or full
+    said = roles.turns(segments, full, roles.business_name(ai.business_context))
+    caller = " ".join(t.text for t in said if t.role == roles.CALLER) or full
+    agent = vocab.normal(" ".join(t.text for t in said if t.role == roles.AGENT) or full)
     heard, everything = vocab.normal(caller), vocab.normal(full)
+    asking = _asking(said) or heard  # what the caller wants, their name and email left out
     context = _context(ai.business_context)
     found = {
-        intent: _matches(everything if intent in _WHOLE_CALL else heard, cues)
+        intent: _matches(everything if intent in _WHOLE_CALL else asking, cues)
         for intent, cues in vocab.INTENT_CUES.items()
     }
-    trade = _trade_words(heard, context)
+    found[Intent.EXISTING_CUSTOMER] += [
+        (m.group().strip(), 6) for m in vocab.RELATIONSHIP.finditer(asking)
+    ]
+    found[Intent.QUOTE_REQUEST] += _matches(agent, vocab.AGENT_QUOTES)
+    trade = _trade_words(asking, context) + _matches(agent, vocab.AGENT_TAKES_THE_JOB)
     scores = {intent: sum(w for _, w in matches) for intent, matches in found.items()}
     scores[Intent.NEW_SERVICE_REQUEST] += min(sum(w for _, w in trade), vocab.TRADE_WORDS_CAP)
     found[Intent.NEW_SERVICE_REQUEST] += trade
-    intent = _intent(scores, metadata)
-    not_a_lead = intent in (Intent.SPAM, Intent.WRONG_NUMBER)
-    urgency, urgent = _urgency(heard)
-    booked, booking = _booked(vocab.normal(_turns(segments, "agent") or full))
+    if _wrong_place(said):
+        scores[Intent.WRONG_NUMBER] += vocab.WRONG_NUMBER_THRESHOLD
+    pitch, errand = _solicitation(asking), _errand(asking)
+    found[Intent.SPAM] += pitch
+    found[Intent.OTHER] = errand
+    intent = _intent(scores, metadata, bool(pitch), bool(errand))
+    not_a_lead = intent in (Intent.SPAM, Intent.WRONG_NUMBER) or (
+        intent is Intent.OTHER and bool(errand)
+    )
+    existing = scores[Intent.EXISTING_CUSTOMER] >= vocab.EXISTING_CUSTOMER_THRESHOLD
+    urgency, urgent = _urgency(heard, agent)
+    booked, booking = _booked(said, agent)
+    booked = booked and not not_a_lead and intent is not Intent.EXISTING_CUSTOMER
     sentiment, mood = _sentiment(heard)
     shopping = _matches(heard, vocab.PRICE_SHOPPING)
     groups = [shopping, found.get(intent, []), urgent, booking, mood]
-    phrases = _key_phrases(heard + everything, groups)
-    service = None if not_a_lead else _service(heard, context)
+    phrases = _key_phrases(heard + everything + agent, groups)
+    service = None if not_a_lead else _service(asking, context)
     return CallAnalysis(
         engine=ENGINE,
         summary=_summary(intent, service, segments, caller, phrases),
@@ -96,20 +126,61 @@ def analyze_call(
         sentiment=sentiment,
         urgency=urgency,
         service_requested=service,
-        appointment_booked=booked and not not_a_lead,
-        caller_name=caller_name(heard),
-        caller_email=caller_email(caller),
+        appointment_booked=booked,
+        caller_name=caller_name(said),
+        caller_email=caller_email(said),
         is_spam=intent is Intent.SPAM,
-        is_existing_customer=scores[Intent.EXISTING_CUSTOMER] >= vocab.EXISTING_CUSTOMER_THRESHOLD,
+        is_existing_customer=existing and intent is not Intent.SPAM,
         key_phrases=phrases,
     )
 
 
+def _asking(said: Sequence[roles.Turn]) -> str:
+    """The caller's words, less their answers to "your name?" and "your email?" (a caller
+    named Price asks for no price)."""
+    kept, asked = [], False
+    for turn in said:
+        if turn.role == roles.AGENT:
+            asked = any(f" {q} " in turn.heard for q in vocab.CONTACT_QUESTIONS)
+        elif not asked:
+            kept.append(turn.heard)
+    return " ".join(kept) if kept else ""
+
+
+def _solicitation(text: str) -> list[tuple[str, int]]:
+    """A caller selling to the business: what they sell, said to the business as a customer."""
+    topics = _said_any(text, vocab.SOLICITATION_TOPICS)
+    addressed = _said_any(text, vocab.ADDRESSING_THE_BUSINESS)
+    if len(topics) >= 2 or (topics and addressed):
+        return [("solicitation", 3), *((p, 3) for p in topics[:2])]
+    return []
+
+
+def _errand(text: str) -> list[tuple[str, int]]:
+    """Someone after work, or on an errand for their employer (a supplier, an insurer)."""
+    job = _said_any(text, vocab.JOB_SEEKING)
+    errand = _said_any(text, vocab.BUSINESS_ERRANDS) if vocab.ON_BEHALF.search(text) else []
+    return [(p, 3) for p in (job + errand)[:2]]
+
+
+def _said_any(text: str, phrases: Sequence[str]) -> list[str]:
+    return [p for p in phrases if f" {p} " in text]
+
+
+def _wrong_place(said: Sequence[roles.Turn]) -> bool:
+    """The caller asks if they reached someone else, and the business says no."""
+    for turn, reply in itertools.pairwise(said):
+        if (
+            turn.role == roles.CALLER
+            and reply.role == roles.AGENT
+            and vocab.WRONG_PLACE_QUESTION.search(turn.heard)
+            and vocab.AGENT_DENIAL.search(reply.heard)
+        ):
+            return True
+    return False
+
+
 _WHOLE_CALL = (Intent.SPAM, Intent.WRONG_NUMBER, Intent.VOICEMAIL)
-
-
-def _turns(segments: Sequence[Segment], speaker: str) -> str:
-    return " ".join(s.text for s in segments if s.speaker.strip().lower() == speaker)
 
 
 def _matches(text: str, cues: vocab.Cues) -> list[tuple[str, int]]:
@@ -131,8 +202,8 @@ def _prepared(cues: vocab.Cues) -> tuple[tuple[str, int, str, str], ...]:
 _words = functools.lru_cache(maxsize=16)(vocab.words)  # the few texts one analysis reads
 
 
-def _intent(scores: dict[Intent, int], metadata: CallMetadata) -> Intent:
-    if scores[Intent.SPAM] >= vocab.SPAM_THRESHOLD:
+def _intent(scores: dict[Intent, int], metadata: CallMetadata, pitch: bool, errand: bool) -> Intent:
+    if scores[Intent.SPAM] >= vocab.SPAM_THRESHOLD or pitch:
         return Intent.SPAM
     best = max(_RANKED, key=lambda i: scores[i])  # max keeps the first of equals
     wrong = scores[Intent.WRONG_NUMBER]
@@ -141,6 +212,10 @@ def _intent(scores: dict[Intent, int], metadata: CallMetadata) -> Intent:
     left_message = scores[Intent.VOICEMAIL] >= 3 and metadata.answered is not True
     if metadata.voicemail or left_message:
         return Intent.VOICEMAIL
+    if errand:
+        return Intent.OTHER
+    if scores[Intent.EXISTING_CUSTOMER] > vocab.EXISTING_CUSTOMER_THRESHOLD:
+        return Intent.EXISTING_CUSTOMER  # their own job or account, whatever else they say
     return best if scores[best] >= vocab.INTENT_THRESHOLD else Intent.OTHER
 
 
@@ -158,12 +233,29 @@ def _context(business_context: str) -> _Context:
         if 1 <= len(words) <= 4 and content and len(content) < len(words):
             services.append((" ".join(words), content))
             boosted.update(content)
-    return _Context(tuple(services), frozenset(boosted))
+    ignored = vocab.CONTEXT_STOPWORDS | vocab.CONTEXT_GENERIC | vocab.SERVICE_WORDS
+    offers = {
+        _stem(w)
+        for w in lowered.split()
+        if len(w) >= 4 and w not in ignored and w not in roles.business_name(business_context)
+    }
+    return _Context(tuple(services), frozenset(boosted), frozenset(offers))
+
+
+def _stem(word: str) -> str:
+    """Enough of a word to match its other forms: "termites", "termite"; "brakes", "brake"."""
+    return word.removesuffix("s")[:5]
 
 
 def _trade_words(text: str, context: _Context) -> list[tuple[str, int]]:
+    """The trades' words, and what this business offers ("botox", "termites"), said."""
     terms = dict.fromkeys(term for trade in vocab.TRADES.values() for term in trade)
-    return [(t, 2 if t in context.boosted else 1) for t in terms if f" {t} " in text]
+    found = [(t, 2 if t in context.boosted else 1) for t in terms if f" {t} " in text]
+    known = {w for t, _ in found for w in t.split()}
+    offered = dict.fromkeys(
+        w for w in text.split() if len(w) >= 3 and w not in known and _stem(w) in context.offers
+    )
+    return found + [(w, 3) for w in offered]
 
 
 def _said(word: str, text: str) -> bool:
@@ -188,10 +280,14 @@ def _service(text: str, context: _Context) -> str | None:
     return best
 
 
-def _urgency(text: str) -> tuple[Urgency, list[tuple[str, int]]]:
+def _urgency(caller: str, agent: str) -> tuple[Urgency, list[tuple[str, int]]]:
+    """How soon the caller needs help, as they say it or as the business answers it."""
     for greeting in vocab.URGENCY_IGNORED:
-        text = text.replace(f" {greeting} ", " ")
-    high, medium = _matches(text, vocab.URGENCY_HIGH), _matches(text, vocab.URGENCY_MEDIUM)
+        caller, agent = (t.replace(f" {greeting} ", " ") for t in (caller, agent))
+    high = _matches(caller, vocab.URGENCY_HIGH)
+    medium = _matches(caller, vocab.URGENCY_MEDIUM)
+    for phrase, weight in _matches(agent, vocab.AGENT_URGENT):
+        (high if weight >= 2 else medium).append((phrase, weight))
     if high:
         return Urgency.HIGH, high
     return (Urgency.MEDIUM, medium) if medium else (Urgency.LOW, [])
@@ -206,14 +302,32 @@ def _sentiment(text: str) -> tuple[Sentiment, list[tuple[str, int]]]:
     return (Sentiment.NEGATIVE, negative) if mood <= -2 else (Sentiment.NEUTRAL, [])
 
 
-def _booked(agent: str) -> tuple[bool, list[tuple[str, int]]]:
+def _booked(said: Sequence[roles.Turn], agent: str) -> tuple[bool, list[tuple[str, int]]]:
+    """Booked when the business confirms a visit in its own words, or offers a time the
+    caller takes ("we have wednesday at ten" - "that works")."""
     confirmed = _matches(agent, vocab.APPOINTMENT_BOOKED)
     windows = [
         (m.group().strip(), 1) for m in (_TIME_WINDOW.search(agent), _DAY_AT.search(agent)) if m
     ]
-    score = sum(w for _, w in confirmed + windows)
+    taken = [(offer.group().strip(), 2) for offer in _offers_taken(said)]
+    score = sum(w for _, w in confirmed + windows + taken)
     score -= sum(w for _, w in _matches(agent, vocab.APPOINTMENT_CANCELLED))
-    return score >= 2, confirmed + windows
+    return score >= 2, confirmed + windows + taken
+
+
+def _offers_taken(said: Sequence[roles.Turn]) -> list[re.Match[str]]:
+    taken = []
+    for offer, reply in itertools.pairwise(said):
+        if offer.role != roles.AGENT or reply.role != roles.CALLER:
+            continue
+        time = vocab.TIME_OFFER.search(offer.heard)
+        if time is None or any(f" {n} " in offer.heard for n in vocab.NOT_AN_OFFER):
+            continue
+        answer = reply.heard.split()
+        refused = any(f" {r}" in reply.heard for r in vocab.REFUSAL)
+        if answer and not refused and vocab.ACCEPTANCE & set(answer[:4]):
+            taken.append(time)
+    return taken
 
 
 def _key_phrases(text: str, groups: Sequence[list[tuple[str, int]]]) -> tuple[str, ...]:

@@ -1,38 +1,54 @@
 """Who called: the caller's name and email address, as ASR writes them when spoken.
 
+A name is what the caller says after "my name is", "this is" or "it's" ("hi this is mike
+calling"), or the whole of the caller's answer to the business's "can I get your name?". Words
+that cannot be a name stop it: common words, contractions ("we're"), -ing words ("Running into
+the same issue" is no Mr Running), letters spelling the name out ("omar, o m a r, haddad").
+
 An email is read written ("jsmith@yahoo.com") or spoken ("john dot smith at gmail dot com",
-"bob at sign outlook dot com"). Whisper often hears "dot" as "not": "David Not Kim at Gmail.com"
-is read as david.kim@gmail.com. "not" is taken for "dot" only between two words that could be
-part of an address (neither is a stop word such as "i", "is" or "it's") right before "at" and a
-known domain, or between a domain name and its ending; a sentence that says "not" there and is
-no email address would also need a mail domain right after it, which prose does not have.
+"g palmer 76 at yahoo dot com"). The address is the run of words before "at" and a mail
+domain, back to where the caller's sentence starts or to a word that cannot be part of one
+("my email is", "it's", "send it to"); a run that reaches further back than three words is not
+trusted, and neither is a number said as a word: no address is better than a wrong one.
+Whisper often hears "dot" as "not": "David Not Kim at Gmail.com" is david.kim@gmail.com when
+the words beside "not" could be part of an address.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from adapters.rules import vocabulary as vocab
+from adapters.rules.roles import AGENT, CALLER, Turn
 
 _LITERAL_EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
-_SPOKEN_EMAIL = re.compile(
-    r"\b((?:[a-z0-9]+ (?:dot|period|underscore|dash|hyphen) )*[a-z0-9]+) at "
-    rf"((?:[a-z0-9]+(?: (?:dash|hyphen) [a-z0-9]+)* dot )+(?:{'|'.join(vocab.EMAIL_DOMAINS)}))\b"
+_DOMAIN = re.compile(
+    rf" at ((?:[a-z0-9]+(?: (?:dash|hyphen) [a-z0-9]+)* dot )+(?:{'|'.join(vocab.EMAIL_DOMAINS)})"
+    rf"|{'|'.join(vocab.MAIL_PROVIDERS)}) "
 )
 _LOCAL_NOT = re.compile(r" ([a-z0-9]+) not (?=([a-z0-9]+) at [a-z0-9])")
 _TLD_NOT = re.compile(rf" at ([a-z0-9]+) not ({'|'.join(vocab.EMAIL_DOMAINS)}) ")
+_CONTRACTION = re.compile(r"'(?:re|m|d|ll|ve|s|t)$")
+MAX_LOCAL_WORDS = 3
 
 
-def _dot_for_not(match: re.Match[str]) -> str:
-    """In "david not kim at", "not" is "dot" misheard, unless a word beside it is prose."""
-    left, right = match.groups()
-    if left in vocab.NAME_STOPWORDS or right in vocab.NAME_STOPWORDS:
-        return match.group()
-    return f" {left} dot "
+def caller_name(turns: Sequence[Turn]) -> str | None:
+    asked = False
+    for turn in turns:
+        if turn.role == AGENT:
+            asked = any(f" {q} " in turn.heard for q in vocab.NAME_QUESTIONS)
+            continue
+        for clause in re.split(r"[,.;!?]", turn.text):  # "this is ted, a tree fell": Ted
+            words = vocab.normal(clause).split()
+            name = _introduced(words) or (_answer(words) if asked else None)
+            if name:
+                return name
+        asked = False
+    return None
 
 
-def caller_name(text: str) -> str | None:
-    words = text.split()
+def _introduced(words: list[str]) -> str | None:
     for cue in vocab.NAME_CUES:
         size = len(cue.split())
         for i in range(len(words) - size):
@@ -41,24 +57,58 @@ def caller_name(text: str) -> str | None:
     return None
 
 
+def _answer(words: list[str]) -> str | None:
+    """The caller's answer to "what's your name?": "karen mills", "yeah it's dave"."""
+    j = 0
+    while j < len(words) and words[j] in vocab.ANSWER_OPENERS:
+        j += 1
+    name, j = _name_words(words, j)
+    return _title(name) if name and len(words) - j <= 2 else None
+
+
+def _name_words(words: list[str], j: int) -> tuple[list[str], int]:
+    name: list[str] = []
+    while j < len(words) and len(name) < 2:
+        word = words[j]
+        if name and len(word) == 1:  # "omar o m a r haddad": the name spelled out
+            while j < len(words) and len(words[j]) == 1:
+                j += 1
+            continue
+        if not _could_be_name(word) or (not name and word.endswith("ing") and len(word) >= 5):
+            break  # "running into the same issue", "icing up again": no name
+        name.append(word)
+        j += 1
+    return name, j
+
+
+def _could_be_name(word: str) -> bool:
+    if _CONTRACTION.search(word):
+        return False
+    bare = word.replace("'", "")
+    return (
+        bare.isalpha()
+        and len(bare) >= 2
+        and bare not in vocab.NAME_STOPWORDS
+        and not (bare.endswith("ed") and len(bare) > 5)  # "this is robert i slipped"
+    )
+
+
+def _title(name: list[str]) -> str:
+    return " ".join(w.replace("'", "").capitalize() for w in name)
+
+
 def _name_at(words: list[str], i: int, size: int, cue: str) -> str | None:
     j = i + size
     while j < len(words) and words[j] in ("um", "uh", "er"):
         j += 1
-    name: list[str] = []
-    while j < len(words) and len(name) < 2:
-        word = words[j].replace("'", "")
-        if not word.isalpha() or len(word) < 2 or word in vocab.NAME_STOPWORDS:
-            break
-        name.append(word)
-        j += 1
+    name, j = _name_words(words, j)
     after = words[j] if j < len(words) else ""
     before = " ".join(words[max(i - 8, 0) : i])
     if not name or any(g in before for g in vocab.AGENT_GREETINGS[:2]):
         return None
-    if cue in ("it's", "its") and after not in ("calling", "here", "from", "again"):
-        return None
     greeted = i > 0 and words[i - 1] in ("hi", "hello", "hey", "yeah", "yes", "oh")
+    if cue in ("it's", "its") and not greeted and after not in ("calling", "here", "again"):
+        return None
     if (
         cue == "this is"
         and not greeted
@@ -68,10 +118,17 @@ def _name_at(words: list[str], i: int, size: int, cue: str) -> str | None:
     ahead = " ".join(words[j : j + 6])
     if any(g in ahead for g in vocab.AGENT_GREETINGS[2:]):
         return None  # "hi this is sarah how can i help you": the agent's own name
-    return " ".join(w.capitalize() for w in name)
+    return _title(name)
 
 
-def caller_email(text: str) -> str | None:
+def caller_email(turns: Sequence[Turn]) -> str | None:
+    for turn in turns:
+        if turn.role == CALLER and (email := _email(turn.text)):
+            return email
+    return None
+
+
+def _email(text: str) -> str | None:
     literal = _LITERAL_EMAIL.search(text.lower())
     if literal:
         return literal.group()
@@ -80,16 +137,44 @@ def caller_email(text: str) -> str | None:
     for sound, written in vocab.EMAIL_SOUNDS.items():
         spoken = spoken.replace(f" {sound} ", f" {written} ")
     spoken = _TLD_NOT.sub(r" at \1 dot \2 ", _LOCAL_NOT.sub(_dot_for_not, spoken))
-    match = _SPOKEN_EMAIL.search(spoken)
+    match = _DOMAIN.search(spoken)
     if match is None:
         return None
-    local = "".join(vocab.EMAIL_SEPARATORS.get(w, w) for w in match.group(1).split())
-    before = spoken[: match.start()].split()[-5:]
-    if "is" in before and " dot " not in match.group(1):  # "my email is john smith at ..."
-        run = [w for w in before[before.index("is") + 1 :] if w not in ("um", "uh")]
-        if run and all(w.isalnum() and w not in vocab.NAME_STOPWORDS for w in run):
-            local = "".join(run) + local
-    if local in vocab.NAME_STOPWORDS:
-        return None  # "it's not at gmail dot com", "send it to me at ...": prose, no address
-    domain = "".join(vocab.EMAIL_SEPARATORS.get(w, w) for w in match.group(2).split())
+    local = _local_part(spoken[: match.start()].split())
+    if not local:
+        return None
+    domain = "".join(vocab.EMAIL_SEPARATORS.get(w, w) for w in match.group(1).split())
+    if domain in vocab.MAIL_PROVIDERS:
+        domain += ".com"
     return f"{local}@{domain}"
+
+
+def _local_part(before: list[str]) -> str | None:
+    """The address's words, read back from "at" to where they start; None when unsure."""
+    run: list[str] = []
+    anchored = True  # the sentence starts with the address
+    for word in reversed(before):
+        joined = bool(run) and run[0] in vocab.EMAIL_SEPARATORS
+        if word in vocab.EMAIL_SEPARATORS and run and not joined:
+            run.insert(0, word)
+            continue
+        if not word.isalnum() or (word in vocab.NAME_STOPWORDS and len(word) > 1 and not joined):
+            anchored = word in vocab.EMAIL_ANCHORS
+            break
+        if word in vocab.NUMBER_WORDS:
+            return None
+        run.insert(0, word)
+    if not run or run[0] in vocab.EMAIL_SEPARATORS:
+        return None
+    words = sum(1 for w in run if len(w) > 1 and w not in vocab.EMAIL_SEPARATORS)
+    if words > MAX_LOCAL_WORDS or (words > 1 and not anchored and "dot" not in run):
+        return None
+    return "".join(vocab.EMAIL_SEPARATORS.get(w, w) for w in run)
+
+
+def _dot_for_not(match: re.Match[str]) -> str:
+    """In "david not kim at", "not" is "dot" misheard, unless a word beside it is prose."""
+    left, right = match.groups()
+    if left in vocab.NAME_STOPWORDS or right in vocab.NAME_STOPWORDS:
+        return match.group()
+    return f" {left} dot "

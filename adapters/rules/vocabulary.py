@@ -54,7 +54,8 @@ INTENT_CUES: dict[Intent, Cues] = {
         3,
         "wrong number, i was trying to reach, sorry i dialed, sorry i dialled, i must have"
         " dialed, dialed the wrong, i thought this was, is this not, wrong place,"
-        " sorry wrong, i was trying to call, never mind sorry, sorry to bother you",
+        " sorry wrong, i was trying to call, never mind sorry, sorry to bother you,"
+        " trying to get the, sorry about that",
     )
     + cues(2, "never mind, nevermind, my mistake"),
     Intent.EXISTING_CUSTOMER: cues(
@@ -67,7 +68,16 @@ INTENT_CUES: dict[Intent, Cues] = {
         # a customer paying: "pay my bill" is often misheard ("pay my real"), "pay my" is not
         " pay my, make a payment, pay the balance, my balance, card on file,"
         " i'm a customer, im a customer, i am a customer, i'm an existing customer,"
-        " i'm already a customer, i'm a current customer, we're customers, been a customer",
+        " i'm already a customer, i'm a current customer, we're customers, been a customer,"
+        # what only someone the business already serves says: their visit, their plan, their
+        # job, their money ("you guys were out" and the like are read by RELATIONSHIP)
+        " reschedule, got a bill, i have an appointment, my appointment, i'm on your,"
+        " i'm already on,"
+        " i'm a client, i'm a patient, status of my, is it ready, ready yet, dropped off,"
+        " pick her up, pick him up, pick it up, refill, charged me, got charged, my refund,"
+        " callback, call back on, under warranty, under your warranty, i cancelled, push it,"
+        " move my appointment, i was in last, i was in on, we were in last, my case,"
+        " had me scheduled, nobody showed up, no one showed up, didn't show up",
     )
     + cues(
         2,
@@ -77,6 +87,7 @@ INTENT_CUES: dict[Intent, Cues] = {
     Intent.QUOTE_REQUEST: cues(
         4,
         "quote, quota, quotes, estimate, estimates, how much, price, pricing, ballpark,"
+        " you charge, you guys charge, would charge, hourly rate, like that run,"
         " what do you charge, what would it cost, what does it cost, rough idea, rates,"
         " free estimate, cost of, cost to, how much would it, prices, compare prices,"
         " comparing prices, compare quotes, price shopping, checking prices, getting prices",
@@ -85,10 +96,12 @@ INTENT_CUES: dict[Intent, Cues] = {
     + cues(1, "cost, charge, afford, budget, financing"),
     Intent.APPOINTMENT: cues(
         4,
-        "appointment, a point meant, a pointment, appointments, reschedule,"
+        "appointment, a point meant, a pointment, appointments,"
         " schedule a, to schedule, set up a time, book a, any availability,"
-        " when can someone, when could someone",
+        " when can someone, when could someone, consultation, consult, new patient,"
+        " new patients, come in for, checkup, check up, set up a, book an",
     )
+    + cues(2, "tune up, checked out, serviced, cleaning, shots, come in, get in")
     + cues(1, "schedule, availability, available, come out"),
     Intent.NEW_SERVICE_REQUEST: cues(
         2,
@@ -97,7 +110,16 @@ INTENT_CUES: dict[Intent, Cues] = {
         " take a look, need a technician, repair, fix, replace, replacement, install,"
         " installation, need help with, looking for someone, looking to get, making a noise,"
         " making a weird noise, no heat, no hot water, no ac, no air, leaking, flooding, burst,"
-        " clogged, backed up, won't turn on, won't start, not turning on",
+        " clogged, backed up, won't turn on, won't start, not turning on,"
+        # a problem, in any trade: something broken, hurt, damaged or got in
+        " stopped, quit, broke, leak, dripping, water coming, grinding, squealing, shaking,"
+        " smell, burning, noise, hurt, injured, accident, pain, toothache, swell, swelling,"
+        " bites, nest, infestation, damage, storm, fell, backing up, overflowing,"
+        " check engine, came on, throwing up, ate, split, missing, have a case, a lawyer,"
+        # a need: what the caller wants done
+        " i need, we need, looking to, interested in, do you guys do, do you do,"
+        " get it looked at, need somebody, need someone, somebody to, someone to, i want to get,"
+        " looking at getting, we want",
     )
     + cues(1, "service, new, need, problem, issue"),
     Intent.VOICEMAIL: cues(
@@ -115,16 +137,21 @@ PRICE_SHOPPING = cues(4, ", ".join(scoring.PRICE_SHOPPING))
 SPAM_THRESHOLD = 3
 WRONG_NUMBER_THRESHOLD = 3
 INTENT_THRESHOLD = 3
-TRADE_WORDS_CAP = 3
+TRADE_WORDS_CAP = 4
 EXISTING_CUSTOMER_THRESHOLD = 3
 
 URGENCY_HIGH = cues(
     2,
     "emergency, no heat, no hot water, leaking, leak, flooding, flooded, as soon as possible,"
     " asap, today, right away, urgent, urgently, burst, tonight, right now, immediately,"
-    " no ac, no air, water everywhere, smell gas, gas smell, sparking, smoke",
+    " no ac, no air, water everywhere, smell gas, gas smell, sparking, smoke, burning,"
+    " killing me, swelling, swell, dripping, water coming, raining, freezing, won't stop,"
+    " overflowing, as soon as you can, hurry, sooner the better, worried, within the hour,"
+    " this afternoon, this morning, elderly, baby, newborn, bites",
 )
-URGENCY_MEDIUM = cues(1, "this week, soon, tomorrow, in the next few days, before the weekend")
+URGENCY_MEDIUM = cues(
+    1, "this week, soon, tomorrow, in the next few days, before the weekend, in two weeks"
+)
 # Greetings that say "today" without meaning it.
 URGENCY_IGNORED = (
     "help you today",
@@ -132,6 +159,8 @@ URGENCY_IGNORED = (
     "calling today",
     "assist you today",
     "doing today",
+    "for you today",
+    "this morning for the",  # "i dropped it off this morning for the oil change"
 )
 
 APPOINTMENT_BOOKED = cues(
@@ -210,7 +239,18 @@ CONTEXT_STOPWORDS = words(
     " this it its new good best all any"
 )
 
-NAME_CUES = ("my name is", "my name's", "name is", "this is", "it's", "its")
+# "her name is luna": only the caller's own name counts.
+NAME_CUES = ("my name is", "my name's", "this is", "it's", "its")
+# The business asking who is calling; the caller's next turn answers it.
+NAME_QUESTIONS = (
+    "your name", "the name", "a name", "your last name", "your first name",
+    "who am i speaking with", "who i'm speaking with", "who's calling", "who is calling",
+)  # fmt: skip
+CONTACT_QUESTIONS = (*NAME_QUESTIONS, "email", "e mail", "spell")
+ANSWER_OPENERS = words(
+    "yeah yes yep yea sure ok okay um uh oh so it's its it is my name name's this i'm im hi"
+    " hey well"
+)
 NAME_STOPWORDS = words(
     "a an the and or but so um uh er calling call from with about regarding for just here"
     " not sorry yeah yes no okay ok hi hello hey my your our is was i im me we you he she"
@@ -218,14 +258,29 @@ NAME_STOPWORDS = words(
     " actually still also again office home house at on in to of urgent emergency only"
     " first second third last wrong fine good great how what when where who why can could"
     " would will be been have has had do does did get got need want please thanks thank"
-    " well like gonna gotta one two three four five six seven eight nine ten"
+    " well like gonna gotta one two three four five six seven eight nine ten hold hang wait"
+    " sir ma'am maam mam mister mr mrs ms dr doctor our their his her him them us wife"
+    " husband son daughter mom dad saw said got just think thought"
+)
+NUMBER_WORDS = words(
+    "zero eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty"
+    " thirty forty fifty sixty seventy eighty ninety hundred"
 )
 AGENT_GREETINGS = ("thank you for calling", "thanks for calling", "how can i help", "how may i")
 EMAIL_DOMAINS = ("com", "net", "org", "edu", "gov", "us", "io", "co", "info", "biz", "me")
+# Mail domains said without their ending: "at gmail" is gmail.com.
+MAIL_PROVIDERS = ("gmail", "yahoo", "hotmail", "outlook", "icloud", "aol")
+# Words after which a caller starts saying an address: a run of words before "at" that starts
+# after one of these, or the sentence's start, is the address; after any other word, unsure.
+EMAIL_ANCHORS = words(
+    "is it's its it to me email mail address sure yeah yes okay ok um uh so not and or just"
+    " at that's thats"
+)
 EMAIL_SEPARATORS = {"dot": ".", "period": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
 # How ASR writes what a caller spells out, and what it means.
 EMAIL_SOUNDS = {"at sign": "at", "at symbol": "at", "g mail": "gmail", "gee mail": "gmail"}
 EMAIL_SOUNDS |= {"hot mail": "hotmail", "out look": "outlook", "i cloud": "icloud"}
+EMAIL_SOUNDS |= {"e mail": "email", "yahoo dot come": "yahoo dot com"}
 
 INTENT_LABELS = {
     Intent.NEW_SERVICE_REQUEST: "New service request",
@@ -237,3 +292,98 @@ INTENT_LABELS = {
     Intent.VOICEMAIL: "Voicemail",
     Intent.OTHER: "Call",
 }
+
+# What only the business says on a call: it greets, asks who is calling, offers and confirms
+# times. Read in calls whose channels are not labelled (adapters.rules.roles).
+AGENT_MARKERS = (
+    "thank you for calling", "thanks for calling", "how can i help", "how may i help",
+    "what can i do for you", "can i get your", "can i have your", "could i get your",
+    "may i have your", "can i get a name", "what's your name", "whats your name",
+    "what is your name", "what's the name", "whats the name", "what's a good email",
+    "best email", "and your email", "you're all set", "you are all set", "you're booked",
+    "you're set for", "i've got you down", "i have you down", "we'll see you", "we can get",
+    "we can send", "we can have", "we'll get", "we'll have someone", "we'll send", "we do free",
+    "we offer", "we're open", "let me pull", "can i put you on hold", "we have a tech",
+    "i have a tech", "i can have", "i can send", "we have an opening", "will call you",
+    "will email you", "will reach out", "and an email", "how about", "can you make",
+    "can you come in", "can you drop", "can you bring", "we can take care", "we can help",
+)  # fmt: skip
+# The business answering a request for a price: it offers an estimate or a quote.
+AGENT_QUOTES = cues(
+    3, "free estimate, free estimates, an estimate, a quote, walkthrough, estimator"
+)
+# The business taking the job on: what the caller asked for is a service it gives.
+AGENT_TAKES_THE_JOB = cues(
+    2,
+    "we can take care, we can help, we can do that, we handle, we can definitely, we can get"
+    " someone, we can have someone, take a look, do a diagnostic, an inspection,"
+    " we can get somebody, definitely worth a look",
+)
+
+# A caller selling to the business rather than buying from it: what they sell (marketing,
+# leads, listings, payments, money) and how they speak to the business as their customer.
+SOLICITATION_TOPICS = (
+    "seo", "search engine", "first page", "page of google", "ranked", "ranking", "google ads",
+    "facebook ads", "sponsored ads", "marketing", "leads", "lead generation", "exclusive",
+    "five star reviews", "more reviews", "map pack", "google maps", "listing", "listings",
+    "verify your", "verified", "credit card processing", "card processing", "merchant",
+    "processing fees", "lower your rates", "line of credit", "funding", "pre qualified",
+    "prequalified", "business loan", "new patients a month", "more jobs", "signed retainers",
+    "per appointment", "per booked job", "your website", "business page",
+)  # fmt: skip
+ADDRESSING_THE_BUSINESS = (
+    "the owner", "business owner", "who handles", "decision maker", "your business",
+    "your company", "companies in your area", "businesses in your area", "in your area",
+    "practices", "firms", "is the doctor available", "managing partner", "we help",
+    "we generate", "we send", "we provide", "we can get you", "we can lower", "we work with",
+    "send you some info", "save you", "i'm calling from", "im calling from", "your marketing",
+    "calling about your",
+)  # fmt: skip
+# Calls from people who want something else from the business than its service: work, an
+# order, an insurance claim. "other", never a lead.
+JOB_SEEKING = (
+    "hiring", "job opening", "job posting", "looking for work", "looking for a job", "apply",
+    "application", "resume", "employment", "need any help", "ase certified", "epa certification",
+)  # fmt: skip
+BUSINESS_ERRANDS = (
+    "claim number", "the claim", "a claim", "adjuster", "our insureds", "the insured",
+    "your order", "the order", "supply", "sales rep", "deposition", "promotion", "delivered",
+    "claims",
+)  # fmt: skip
+# A caller who says who they work for: "this is dan with ferguson supply".
+ON_BEHALF = re.compile(
+    r" (?:this is|i'm|im|my name is|my name's|hi this is) (?:[a-z']+ ){0,3}?(?:with|from) "
+    r"(?!the house|my |our |home )"
+)
+# The business's "no" to "is this the pizza place?": a wrong number.
+WRONG_PLACE_QUESTION = re.compile(r" (?:is this|is that|this isn't|trying to (?:get|reach)) ")
+AGENT_DENIAL = re.compile(r"^ (?:no|nope|oh no|um no|uh no|sorry no)\b")
+# The business giving a time the caller then takes: a visit booked.
+TIME_OFFER = re.compile(
+    r" (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today|tonight"
+    r"|this (?:morning|afternoon|evening)|(?:at|between) (?:[0-9]{1,2}|one|two|three|four|five"
+    r"|six|seven|eight|nine|ten|eleven|twelve|noon))\b(?! (?:hundred|thousand|dollars|bucks))"
+)  # "between 12 hundred and two thousand" is a price
+NOT_AN_OFFER = ("call you", "reach out", "text you", "email you", "when we have")
+ACCEPTANCE = words(
+    "yes yeah yep sure perfect great works fine good okay ok absolutely definitely alright"
+)
+REFUSAL = ("let me", "i'll call", "ill call", "think about", "no ", "not ", "can't", "cannot")
+# Same-day help from the business says the call is urgent, whatever the caller's words.
+AGENT_URGENT = cues(
+    2, "today, this afternoon, this morning, right away, within the hour, on his way, tonight"
+) + cues(1, "tomorrow")
+# Words of a business context that say nothing about what it offers.
+CONTEXT_GENERIC = words(
+    "good lead leads needs need wants area areas across metro welcome free licensed local"
+    " care emergency services service full city county"
+)
+# The caller speaking of work the business already did for them, or of their standing with it:
+# "you guys were out last week", "your guy looked at it", "you all charged me twice".
+RELATIONSHIP = re.compile(
+    r" (?:you|you guys|you all|y'all|your (?:guy|guys|tech|technician|crew|team|people|man"
+    r"|electrician|plumber|company)) (?:[a-z']+ ){0,2}?"
+    r"(?:were (?:out|here|there)|was (?:out|here|there)|came (?:out|by|over)|did (?:my|our|the"
+    r"|a|some)|put in|installed|replaced|fixed|looked at|charged|billed|had me|serviced|treated"
+    r"|sprayed|repaired|worked on|haven't|never showed|didn't show|told me|quoted me) "
+)
