@@ -3,41 +3,71 @@
 The score is the sum of the reasons' points, clamped to 0..100; when clamping changes it, a
 final "clamp" reason carries the adjustment, so the reasons always add up to the score.
 
-| factor                  | points | when                                                       |
-|-------------------------|-------:|------------------------------------------------------------|
-| answered_call           |    +20 | someone picked up (answered is not False, no voicemail)     |
-| voicemail               |    +15 | the caller left a voicemail                                 |
-| missed_call             |    +10 | nobody answered and no voicemail: metadata is all there is  |
-| intent                  |    +30 | new_service_request or appointment                          |
-|                         |    +20 | quote_request                                               |
-|                         |     +5 | existing_customer                                           |
-|                         |      0 | other, voicemail (no reason listed)                         |
-| voicemail_request       |    +30 | a voicemail (intent voicemail) that names a service wanted  |
-| wrong_number            |    -60 | intent wrong_number; the tier is forced to cold             |
-| price_shopper           |    -15 | a quote request from a caller comparing prices (a key       |
-|                         |        | phrase holds one of PRICE_SHOPPING), no visit booked        |
-| appointment_booked      |    +20 | the agent booked a visit on the call                        |
-| urgency                 |    +15 | high                                                        |
-|                         |     +7 | medium                                                      |
-| sentiment               |     +5 | positive                                                    |
-|                         |     -5 | negative                                                    |
-| first_call              |     +5 | CallRail says this number never called before               |
-| repeat_caller           |     -5 | CallRail says it has (follow-ups, existing customers)       |
-| duration                |    -15 | a conversation under 20 s                                   |
-|                         |     +5 | a conversation of 60 s or more                              |
-|                         |    +10 | a conversation of 180 s or more                             |
-| paid_source             |     +5 | source names a paid channel: "Google Paid", "Google Ads"... |
-| caller_name             |     +3 | the caller gave a name                                      |
-| caller_email            |     +5 | the caller gave an email address                            |
-| spam                    |      0 | is_spam or intent spam: the only reason, score 0, tier spam |
-| clamp                   | adjust | the sum fell outside 0..100                                 |
+Version 3 was re-derived on the labelled development corpus (tests/unit/data/analyzer_dev.jsonl,
+100 calls to 12 kinds of local business, each with the tier a sales manager would give): with a
+perfect analysis, version 2 agreed on 85 of 100 tiers; it under-rated urgent voicemails from new
+callers and booked estimates, and over-rated existing customers' reschedules.
+
+| factor             | points | when                              | example call                   |
+|--------------------|-------:|-----------------------------------|--------------------------------|
+| answered_call      |    +20 | someone picked up (no voicemail)  |                                |
+| voicemail          |    +15 | the caller left a voicemail       | "please call me back"          |
+| missed_call        |    +10 | nobody answered, no voicemail     | a hang-up: metadata only       |
+| intent             |    +30 | new_service_request or            | "my furnace is blowing cold    |
+|                    |        | appointment                       | air"; "I'd like a cleaning"    |
+|                    |    +20 | quote_request                     | "what would a new AC run?"     |
+|                    |     +5 | existing_customer                 | "is my car ready?"             |
+|                    |      0 | other, voicemail (no reason       | "are you hiring?"              |
+|                    |        | listed)                           |                                |
+| voicemail_request  |    +30 | a voicemail (intent voicemail)    | "a mouse in my kitchen, can    |
+|                    |        | that names a service or says when | someone come this week"        |
+|                    |        | it is needed                      |                                |
+| urgent_voicemail   |    +15 | a voicemail (any intent), high    | "our heat went out, it's       |
+|                    |        | urgency, not a known repeat       | freezing, call me asap"        |
+|                    |        | caller: nobody answered it        |                                |
+| wrong_number       |    -60 | intent wrong_number; the tier is  | "is this Dr Amundsen's         |
+|                    |        | forced cold                       | office?"                       |
+| price_shopper      |    -15 | an unbooked quote request         | "called a couple other places, |
+|                    |        | comparing prices (a key phrase    | who's cheapest"                |
+|                    |        | holds one of PRICE_SHOPPING)      |                                |
+| appointment_booked |    +20 | the business booked a visit on    | "you're all set for 3 today"   |
+|                    |        | the call                          |                                |
+| booked_estimate    |    +10 | ...and it was a quote request:    | "see you Friday at one"        |
+|                    |        | the estimate visit is a sales     | (tankless estimate)            |
+|                    |        | appointment                       |                                |
+| urgency            |    +15 | high                              | "water coming up through the   |
+|                    |        |                                   | floor"                         |
+|                    |     +7 | medium                            | "sometime this week"           |
+| support_call       |      0 | existing_customer: its booking (a | "I need to move my Thursday    |
+|                    |        | reschedule) and urgency are       | cleaning"                      |
+|                    |        | service, not a sale               |                                |
+| sentiment          |     +5 | positive                          | "thank you so much"            |
+|                    |     -5 | negative                          | "this is ridiculous"           |
+| first_call         |     +5 | CallRail: this number never       |                                |
+|                    |        | called before                     |                                |
+| repeat_caller      |     -5 | CallRail: it has (follow-ups,     |                                |
+|                    |        | customers)                        |                                |
+| duration           |    -15 | a conversation under 20 s         |                                |
+|                    |     +5 | a conversation of 60 s or more    |                                |
+|                    |    +10 | a conversation of 180 s or more   |                                |
+| paid_source        |     +5 | a paid channel: "Google Paid",    |                                |
+|                    |        | "Google Ads"                      |                                |
+| caller_name        |     +3 | the caller gave a name            | "this is Karen Mills"          |
+| caller_email       |     +5 | the caller gave an email address  | "p henderson at outlook dot    |
+|                    |        |                                   | com"                           |
+| spam               |      0 | is_spam or intent spam (robocalls | "we send exclusive homeowner   |
+|                    |        | and solicitations): the only      | appointments"                  |
+|                    |        | reason, tier spam                 |                                |
+| clamp              | adjust | the sum fell outside 0..100       |                                |
 
 Tiers: spam; cold for a wrong number; otherwise hot at 80+, warm at 50+, cold below.
-An urgent first-time paid call asking for service with a visit booked is 95 (hot); a
-voicemail asking for service from a first-time caller is 50 (warm); a missed call is cold. A
-caller who is "just calling around to compare prices" is still a quote request, but one that
-rarely becomes a job: it scores 15 below the same quote request, so cold on an ordinary call and
-below a caller who asked for a quote and left a name and an email.
+An urgent first-time paid call asking for service with a visit booked is 95 (hot); a booked
+estimate from a first-time caller who talked a minute is 80 (hot); an urgent voicemail asking
+for service from a first-time caller is 80 (hot), a voicemail asking for service that can wait
+is 50 (warm); a missed call is cold; an existing customer's reschedule is 35 or less (cold)
+however soon it is. A caller who is "just calling around to compare prices" is still a quote
+request, but one that rarely becomes a job: it scores 15 below the same quote request, so cold
+on an ordinary call and below a caller who asked for a quote and left a name and an email.
 
 CallAnalysis has no field for price shopping, so the analyzer says it in key_phrases: any
 phrase that contains one of PRICE_SHOPPING (case aside) counts, whichever analyzer wrote it.
@@ -50,7 +80,7 @@ import re
 from domain.call import CallMetadata
 from domain.results import CallAnalysis, Intent, LeadScore, ScoreReason, Sentiment, Tier, Urgency
 
-SCORING_VERSION = "2"
+SCORING_VERSION = "3"
 HOT, WARM = 80, 50
 SHORT_CALL_S, ENGAGED_CALL_S, LONG_CALL_S = 20, 60, 180
 
@@ -64,6 +94,7 @@ _INTENT_POINTS = {
 PRICE_SHOPPING = (
     "calling around", "shopping around", "compare prices", "comparing prices", "compare quotes",
     "comparing quotes", "price shopping", "checking prices", "getting prices", "other quotes",
+    "cheapest", "other places", "other companies",
 )  # fmt: skip
 _URGENCY_POINTS = {Urgency.HIGH: 15, Urgency.MEDIUM: 7}
 _SENTIMENT_POINTS = {Sentiment.POSITIVE: 5, Sentiment.NEGATIVE: -5}
@@ -103,19 +134,19 @@ def _reasons(analysis: CallAnalysis | None, metadata: CallMetadata) -> list[Scor
     else:
         reasons = [ScoreReason("answered_call", 20, "the call was answered")]
     if analysis is not None:
-        reasons += _analysis_reasons(analysis)
+        reasons += _analysis_reasons(analysis, metadata)
     reasons += _metadata_reasons(metadata, conversation)
     return reasons
 
 
-def _analysis_reasons(analysis: CallAnalysis) -> list[ScoreReason]:
+def _analysis_reasons(analysis: CallAnalysis, metadata: CallMetadata) -> list[ScoreReason]:
     reasons = []
+    support = analysis.intent is Intent.EXISTING_CUSTOMER
     if analysis.intent in _INTENT_POINTS:
         points, detail = _INTENT_POINTS[analysis.intent]
         reasons.append(ScoreReason("intent", points, detail))
-    elif analysis.intent is Intent.VOICEMAIL and analysis.service_requested:
-        detail = f"the voicemail asks for service: {analysis.service_requested}"
-        reasons.append(ScoreReason("voicemail_request", 30, detail))
+    elif analysis.intent is Intent.VOICEMAIL:
+        reasons += _voicemail_reasons(analysis, metadata)
     elif analysis.intent is Intent.WRONG_NUMBER:
         reasons.append(ScoreReason("wrong_number", -60, "the caller dialled the wrong number"))
     if analysis.intent is Intent.QUOTE_REQUEST and not analysis.appointment_booked:
@@ -123,11 +154,21 @@ def _analysis_reasons(analysis: CallAnalysis) -> list[ScoreReason]:
         if said:
             detail = f'comparing prices, nothing booked: "{said[0]}"'
             reasons.append(ScoreReason("price_shopper", -15, detail))
-    if analysis.appointment_booked:
+    if support and (analysis.appointment_booked or analysis.urgency in _URGENCY_POINTS):
+        detail = "an existing customer's booking or urgency is service, not a sale"
+        reasons.append(ScoreReason("support_call", 0, detail))
+    if analysis.appointment_booked and not support:
         reasons.append(ScoreReason("appointment_booked", 20, "a visit was booked on the call"))
-    if analysis.urgency in _URGENCY_POINTS:
+        if analysis.intent is Intent.QUOTE_REQUEST:
+            detail = "the estimate visit is booked: a sales appointment"
+            reasons.append(ScoreReason("booked_estimate", 10, detail))
+    if analysis.urgency in _URGENCY_POINTS and not support:
         detail = f"{analysis.urgency.value} urgency: the caller needs help soon"
         reasons.append(ScoreReason("urgency", _URGENCY_POINTS[analysis.urgency], detail))
+        voicemail = metadata.voicemail or analysis.intent is Intent.VOICEMAIL
+        if voicemail and analysis.urgency is Urgency.HIGH and metadata.first_call is not False:
+            detail = "an urgent voicemail from a new caller: nobody answered, call back first"
+            reasons.append(ScoreReason("urgent_voicemail", 15, detail))
     if analysis.sentiment in _SENTIMENT_POINTS:
         points = _SENTIMENT_POINTS[analysis.sentiment]
         reasons.append(ScoreReason("sentiment", points, f"{analysis.sentiment.value} caller"))
@@ -135,6 +176,17 @@ def _analysis_reasons(analysis: CallAnalysis) -> list[ScoreReason]:
         reasons.append(ScoreReason("caller_name", 3, "the caller gave their name"))
     if analysis.caller_email:
         reasons.append(ScoreReason("caller_email", 5, "the caller gave an email address"))
+    return reasons
+
+
+def _voicemail_reasons(analysis: CallAnalysis, metadata: CallMetadata) -> list[ScoreReason]:
+    reasons = []
+    if analysis.service_requested:
+        detail = f"the voicemail asks for service: {analysis.service_requested}"
+        reasons.append(ScoreReason("voicemail_request", 30, detail))
+    elif analysis.urgency is not Urgency.LOW:
+        detail = f"the voicemail asks for help ({analysis.urgency.value} urgency)"
+        reasons.append(ScoreReason("voicemail_request", 30, detail))
     return reasons
 
 

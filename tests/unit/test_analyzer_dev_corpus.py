@@ -65,10 +65,14 @@ def cases() -> Iterator[Case]:
 def gold_analysis(case: Case) -> CallAnalysis:
     """What a perfect analyzer would say: the labels, for calibrating the scorer alone."""
     gold = case.gold
+    intent = Intent(gold["intent"])
     return CallAnalysis(
         engine="gold",
         summary="",
-        intent=Intent(gold["intent"]),
+        intent=intent,
+        # A perfect analyzer names the service a lead or a voicemail asks for.
+        service_requested="the service asked for" if intent in _ASKING else None,
+        key_phrases=("shopping around",) if gold.get("price_shopper") else (),
         urgency=Urgency(gold["urgency"]),
         appointment_booked=gold["appointment_booked"],
         caller_name=gold["caller_name"],
@@ -76,6 +80,14 @@ def gold_analysis(case: Case) -> CallAnalysis:
         is_spam=gold["is_spam"],
         is_existing_customer=gold["is_existing_customer"],
     )
+
+
+_ASKING = (
+    Intent.NEW_SERVICE_REQUEST,
+    Intent.APPOINTMENT,
+    Intent.QUOTE_REQUEST,
+    Intent.VOICEMAIL,
+)
 
 
 def _same_name(found: str | None, gold: str) -> bool:

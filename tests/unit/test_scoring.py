@@ -146,12 +146,14 @@ def test_a_missed_call_still_qualifies_under_a_low_threshold() -> None:
     ("voicemail", "score", "tier"),
     [
         (analysis(Intent.VOICEMAIL, service_requested="water heater"), 50, Tier.WARM),
-        (analysis(Intent.NEW_SERVICE_REQUEST, urgency=Urgency.HIGH), 65, Tier.WARM),
+        # Version 3: an urgent voicemail from a new caller is hot (it was 65, warm): nobody
+        # answered an emergency, and a sales manager calls it back first.
+        (analysis(Intent.NEW_SERVICE_REQUEST, urgency=Urgency.HIGH), 80, Tier.HOT),
         (analysis(Intent.VOICEMAIL), 20, Tier.COLD),
         (None, 20, Tier.COLD),
     ],
 )
-def test_a_voicemail_scores_below_a_conversation_but_one_asking_for_service_is_warm(
+def test_a_voicemail_scores_below_a_conversation_but_one_asking_for_service_is_warm_or_hot(
     voicemail: CallAnalysis | None, score: int, tier: Tier
 ) -> None:
     metadata = CallMetadata(duration_s=35, answered=False, first_call=True, voicemail=True)
@@ -159,6 +161,50 @@ def test_a_voicemail_scores_below_a_conversation_but_one_asking_for_service_is_w
     assert (result.score, result.tier) == (score, tier)
     assert "voicemail" in factors(result)
     assert "duration" not in factors(result), "a voicemail's length says little"
+
+
+def test_an_urgent_voicemail_from_a_new_caller_is_hot_and_from_a_customer_is_not() -> None:
+    urgent = analysis(Intent.VOICEMAIL, urgency=Urgency.HIGH, service_requested="plumbing")
+    new = CallMetadata(duration_s=40, answered=False, first_call=True, voicemail=True)
+    result = score_lead(urgent, new, THRESHOLD)
+    assert (result.score, result.tier) == (80, Tier.HOT)
+    assert factors(result)["urgent_voicemail"] == 15
+    repeat = score_lead(urgent, attrs.evolve(new, first_call=False), THRESHOLD)
+    assert "urgent_voicemail" not in factors(repeat)
+    assert repeat.tier is Tier.WARM
+
+
+def test_a_voicemail_saying_it_needs_help_soon_asks_for_service() -> None:
+    vague = analysis(Intent.VOICEMAIL, urgency=Urgency.MEDIUM)
+    metadata = CallMetadata(duration_s=30, answered=False, first_call=True, voicemail=True)
+    assert factors(score_lead(vague, metadata, THRESHOLD))["voicemail_request"] == 30
+
+
+def test_a_booked_estimate_is_hot() -> None:
+    booked = analysis(Intent.QUOTE_REQUEST, appointment_booked=True)
+    metadata = attrs.evolve(CONVERSATION, duration_s=90)
+    result = score_lead(booked, metadata, THRESHOLD)
+    assert factors(result)["booked_estimate"] == 10
+    assert (result.score, result.tier) == (80, Tier.HOT)
+    unbooked = score_lead(analysis(Intent.QUOTE_REQUEST), metadata, THRESHOLD)
+    assert unbooked.tier is Tier.WARM
+
+
+def test_an_existing_customers_reschedule_is_cold_however_soon() -> None:
+    reschedule = analysis(
+        Intent.EXISTING_CUSTOMER,
+        appointment_booked=True,
+        urgency=Urgency.HIGH,
+        is_existing_customer=True,
+        caller_name="Linda Ferraro",
+    )
+    metadata = attrs.evolve(CONVERSATION, first_call=False, duration_s=70)
+    result = score_lead(reschedule, metadata, THRESHOLD)
+    assert result.tier is Tier.COLD
+    assert factors(result)["support_call"] == 0
+    assert "appointment_booked" not in factors(result)
+    assert "urgency" not in factors(result)
+    assert result.score == 20 + 5 - 5 + 5 + 3
 
 
 def test_voicemail_scores_lower_than_the_same_request_answered() -> None:
