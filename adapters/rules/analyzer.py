@@ -271,6 +271,9 @@ def _service(text: str, context: _Context) -> str | None:
         score = sum(len(p.split()) for p in phrases if f" {p} " in text)
         if score > best_score:
             best, best_score = name, score
+    if best is None:  # "do you do invisalign": what the business offers, as the caller said it
+        offered = [w for w in text.split() if len(w) >= 4 and _stem(w) in context.offers]
+        best = offered[0] if offered else None
     for name, content in context.services:
         if all(_said(w, text) for w in content):
             kinds = [w[:5] for w in name.split() if w in vocab.SERVICE_WORDS]
@@ -286,8 +289,9 @@ def _urgency(caller: str, agent: str) -> tuple[Urgency, list[tuple[str, int]]]:
         caller, agent = (t.replace(f" {greeting} ", " ") for t in (caller, agent))
     high = _matches(caller, vocab.URGENCY_HIGH)
     medium = _matches(caller, vocab.URGENCY_MEDIUM)
-    for phrase, weight in _matches(agent, vocab.AGENT_URGENT):
-        (high if weight >= 2 else medium).append((phrase, weight))
+    high += _matches(agent, vocab.AGENT_URGENT)
+    high += [(m.group().strip(), 2) for m in vocab.SAME_DAY.finditer(agent)][:1]
+    medium += _matches(agent, vocab.AGENT_SOON)
     if high:
         return Urgency.HIGH, high
     return (Urgency.MEDIUM, medium) if medium else (Urgency.LOW, [])

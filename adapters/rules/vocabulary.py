@@ -147,7 +147,7 @@ URGENCY_HIGH = cues(
     " no ac, no air, water everywhere, smell gas, gas smell, sparking, smoke, burning,"
     " killing me, swelling, swell, dripping, water coming, raining, freezing, won't stop,"
     " overflowing, as soon as you can, hurry, sooner the better, worried, within the hour,"
-    " this afternoon, this morning, elderly, baby, newborn, bites",
+    " elderly, baby, newborn, bites",
 )
 URGENCY_MEDIUM = cues(
     1, "this week, soon, tomorrow, in the next few days, before the weekend, in two weeks"
@@ -368,11 +368,20 @@ NOT_AN_OFFER = ("call you", "reach out", "text you", "email you", "when we have"
 ACCEPTANCE = words(
     "yes yeah yep sure perfect great works fine good okay ok absolutely definitely alright"
 )
-REFUSAL = ("let me", "i'll call", "ill call", "think about", "no ", "not ", "can't", "cannot")
+REFUSAL = (
+    "let me", "let you know", "get back to you", "i'll call", "ill call", "think about", "no ",
+    "not ", "can't", "cannot",
+)  # fmt: skip
 # Same-day help from the business says the call is urgent, whatever the caller's words.
-AGENT_URGENT = cues(
-    2, "today, this afternoon, this morning, right away, within the hour, on his way, tonight"
-) + cues(1, "tomorrow")
+# ("we're pretty booked today" and "i'll email that over today" are not: see SAME_DAY).
+AGENT_URGENT = cues(2, "right away, within the hour, on his way, on her way, on their way")
+SAME_DAY = re.compile(
+    r" (?:(?:out|there|in|over|by|someone|somebody|[0-9]+|one|two|three|four|five|six|seven"
+    r"|eight|nine|ten|eleven|twelve|fifteen|thirty|forty|o'clock) (?:today|tonight)"
+    r"|(?:today|tonight|this afternoon|this morning) (?:between|at|by)"
+    r"|(?:this afternoon|this morning|tonight)(?= |$))"
+)
+AGENT_SOON = cues(1, "tomorrow")
 # Words of a business context that say nothing about what it offers.
 CONTEXT_GENERIC = words(
     "good lead leads needs need wants area areas across metro welcome free licensed local"
