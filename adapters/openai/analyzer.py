@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -75,8 +73,6 @@ class OpenAiCallAnalyzer(LlmCallAnalyzer):
             transport,
             fallback,
             policy=policy or _default_policy(request_timeout_s),
-            sleep=asyncio.sleep,
-            jitter=random.random,
             on_usage=on_usage,
             on_event=_log_event,
         )

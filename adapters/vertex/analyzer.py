@@ -8,9 +8,7 @@ answer's text and token counts, and the client's errors as the port's short reas
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,6 +37,7 @@ _BLOCKING_FINISH = frozenset(
         types.FinishReason.SPII,
     }
 )
+DEFAULT_POLICY = LlmPolicy()
 _log = logging.getLogger("adapters.vertex")
 
 __all__ = ["GeminiModel", "TokenUsage", "VertexCallAnalyzer"]
@@ -121,12 +120,7 @@ class VertexCallAnalyzer(LlmCallAnalyzer):
         credentials: Credentials | None = None,
         base_url: str | None = None,
         request_timeout_s: float = 60.0,
-        deadline_s: float = 180.0,
-        http_attempts: int = 3,
-        backoff_initial_s: float = 1.0,
-        backoff_max_s: float = 10.0,
-        output_attempts: int = 2,
-        max_output_tokens: int = 8192,
+        policy: LlmPolicy = DEFAULT_POLICY,
         on_usage: Callable[[TokenUsage], None] | None = None,
     ):
         model = GeminiModel(
@@ -139,33 +133,15 @@ class VertexCallAnalyzer(LlmCallAnalyzer):
         super().__init__(
             model,
             fallback,
-            policy=LlmPolicy(
-                deadline_s=deadline_s,
-                request_attempts=http_attempts,
-                backoff_base_s=backoff_initial_s,
-                backoff_cap_s=backoff_max_s,
-                answer_attempts=output_attempts,
-                max_output_tokens=max_output_tokens,
-            ),
-            sleep=asyncio.sleep,
-            jitter=random.random,
+            policy=policy,
             on_usage=on_usage,
-            on_event=log_event,
+            on_event=_log_event,
         )
 
 
-def log_event(event: LlmEvent) -> None:
-    if event.kind == "rejected":
-        _log.info("Gemini answer rejected (model %s): %s", event.model, event.reason)
-    elif event.kind == "retry":
-        _log.info("Gemini request failed (model %s): %s; retrying in %.2fs",
-                  event.model, event.reason, event.delay_s or 0.0)  # fmt: skip
-    elif event.error is not None:
-        _log.error("Gemini analysis failed unexpectedly (model %s): %s", event.model,
-                   event.reason, exc_info=event.error)  # fmt: skip
-    else:
-        _log.warning("Gemini analysis unavailable (model %s): %s; using the fallback",
-                     event.model, event.reason)  # fmt: skip
+def _log_event(event: LlmEvent) -> None:
+    level = logging.getLevelNamesMapping()[event.severity.upper()]
+    _log.log(level, event.describe("Gemini"), exc_info=event.error)
 
 
 def _gemini_schema(schema: Mapping[str, Any]) -> types.Schema:

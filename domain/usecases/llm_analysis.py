@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hashlib
 import re
 from collections.abc import Awaitable, Callable
 
@@ -61,15 +62,37 @@ class LlmPolicy:
 
 @attrs.frozen
 class LlmEvent:
-    """Something an adapter may log: "rejected" (an answer failed validation), "retry" (a
+    """Something an adapter logs: "rejected" (an answer failed validation), "retry" (a
     transient failure, asked again after `delay_s`), "fallback" (the fallback answers;
-    `error` is set when the cause was unexpected). `reason` never holds the model's text."""
+    `error` is set when the cause was unexpected), "hook failed" (on_usage raised). `reason`
+    never holds the model's text or the server's."""
 
     kind: str
     model: str
     reason: str
     delay_s: float | None = None
     error: BaseException | None = None
+
+    @property
+    def severity(self) -> str:
+        """ "info", "warning" or "error", as the logging module names its levels."""
+        if self.error is not None:
+            return "error"
+        return "warning" if self.kind == "fallback" else "info"
+
+    def describe(self, service: str) -> str:
+        """One log line's text; `service` names the server ("Gemini")."""
+        if self.kind == "rejected":
+            return f"{service} answer rejected (model {self.model}): {self.reason}"
+        if self.kind == "retry":
+            wait = f"{self.delay_s or 0.0:.2f}s"
+            return f"{service} request failed (model {self.model}): {self.reason}; retry in {wait}"
+        if self.kind == "fallback":
+            return (
+                f"{service} analysis unavailable (model {self.model}): {self.reason};"
+                " using the fallback"
+            )
+        return f"{service} analysis (model {self.model}): {self.kind}: {self.reason}"
 
 
 @attrs.define
@@ -88,19 +111,16 @@ class LlmCallAnalyzer(CallAnalyzer):
         fallback: CallAnalyzer,
         *,
         policy: LlmPolicy,
-        sleep: Callable[[float], Awaitable[None]],
-        jitter: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_usage: Callable[[TokenUsage], None] | None = None,
         on_event: Callable[[LlmEvent], None] | None = None,
     ):
         """`fallback` answers whenever the model cannot (the rules analyzer, in the composition
-        root). `sleep` waits between requests and `jitter` gives a number in [0, 1] per wait:
-        the adapter owns time and randomness."""
+        root). `sleep` waits between requests (a test may pass its own)."""
         self._model = model
         self._fallback = fallback
         self._policy = policy
         self._sleep = sleep
-        self._jitter = jitter
         self._on_usage = on_usage
         self._on_event = on_event
 
@@ -176,7 +196,7 @@ class LlmCallAnalyzer(CallAnalyzer):
             except TransientFailure as exc:
                 if attempt == policy.request_attempts:
                     raise
-                jitter = self._jitter()
+                jitter = _jitter(request, attempt)
                 delay = backoff_s(attempt, policy.backoff_base_s, policy.backoff_cap_s, jitter)
                 if exc.retry_after_s is not None:
                     delay = max(delay, min(exc.retry_after_s, policy.backoff_cap_s))
@@ -203,3 +223,10 @@ class LlmCallAnalyzer(CallAnalyzer):
     def _event(self, event: LlmEvent) -> None:
         if self._on_event is not None:
             self._on_event(event)
+
+
+def _jitter(request: LlmRequest, attempt: int) -> float:
+    """A number in [0, 1] from the request and the attempt, not from a random source (as
+    domain.retry does): calls retried together still spread out, and a test can predict it."""
+    digest = hashlib.sha256(f"{request.model}:{request.prompt}:{attempt}".encode()).digest()
+    return digest[0] / 255
