@@ -22,6 +22,8 @@ from adapters.openai.analyzer import OpenAiCallAnalyzer
 from adapters.rules.analyzer import RulesCallAnalyzer
 from domain.results import CallAnalysis, Intent
 from domain.usecases.llm_analysis import LlmPolicy
+from entrypoints.config import load_settings
+from entrypoints.container import build_container
 from entrypoints.standins import serve
 from entrypoints.standins.openai import FakeOpenAi
 from tests.emulators import free_port
@@ -251,3 +253,28 @@ async def test_json_schema_only_does_not_switch(fake: Fake) -> None:
 
     assert analysis.engine == "rules (openai fallback: HTTP 500)"
     assert {r.body["response_format"]["type"] for r in server.completions} == {"json_schema"}
+
+
+async def test_the_configured_analyzer_sends_the_key_from_the_configured_secret_store(
+    fake: Fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, url = fake
+    server.api_key = API_KEY
+    monkeypatch.setenv("PIPELINE_SECRET_LLM_KEY", API_KEY)  # env:// store, reference llm-key
+    settings = load_settings(
+        {
+            "PIPELINE_ANALYZER": "openai",
+            "PIPELINE_ANALYZER_URL": url,
+            "PIPELINE_ANALYZER_MODEL": MODEL,
+            "PIPELINE_ANALYZER_API_KEY_REF": "llm-key",
+            "PIPELINE_ANALYZER_HTTP_HOSTS": "127.0.0.1",
+        }
+    )
+    analyzer = build_container(settings).analyzer()
+    try:
+        analysis = await analyzer.analyze(TRANSCRIPT, METADATA, AI)
+    finally:
+        await analyzer.aclose()
+
+    assert analysis.engine == f"openai:{MODEL}"
+    assert server.headers[0]["Authorization"] == f"Bearer {API_KEY}"
