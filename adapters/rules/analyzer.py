@@ -7,18 +7,23 @@ It reads already-redacted ASR output, split into the business's turns and the ca
 - Who is the caller to the business? Someone selling to it (marketing, leads, listings, card
   processing: "we send exclusive homeowner appointments") is a solicitation, spam and never a
   lead; someone after a job, or on an errand for a supplier or an insurer, is `other`; someone
-  it already serves ("you guys were out last week", "i have an appointment", "charged me
-  twice", "is it ready") is an existing customer, whatever else they ask.
+  it already serves ("since your tech came out", "my appointment is on thursday", "a charge i
+  don't recognize": adapters.rules.relationship) is an existing customer, whatever service
+  words the call also holds.
 - What do they ask for? A price (quote), a visit (appointment), or help with a problem or with
   something the business offers (new service). The tenant's business context says what it
-  offers ("Botox", "termites", "brakes") and makes its trade's words count double.
+  offers ("Botox", "termites", "brakes") and makes its trade's words count double; but those
+  words say what a call is about, not what the caller wants: with nothing broken or hurt, a
+  caller who asks a price wants a quote and one who asks for a time an appointment, and a
+  problem that needs help now makes a visit asked for a service call.
 - What did the business say? Its words confirm a booking ("you're all set", or a time it
   offers that the caller takes), same-day help says the call is urgent, an estimate it offers
   says the caller asked for one.
 
 The caller's name and email are read by adapters.rules.contact. A caller comparing prices
-("just calling around") says so in the key phrases, which are kept however many others there
-are: domain.scoring marks such a quote request down.
+("just calling around", or "a few quotes", said as "comparing prices (a few quotes)") says so
+in the key phrases, which are kept however many others there are: domain.scoring marks such a
+quote request down.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from adapters.rules import roles
+from adapters.rules import relationship, roles
 from adapters.rules import vocabulary as vocab
 from adapters.rules.contact import caller_email, caller_name
 from domain.call import CallMetadata
@@ -93,10 +98,11 @@ def analyze_call(
         intent: _matches(everything if intent in _WHOLE_CALL else asking, cues)
         for intent, cues in vocab.INTENT_CUES.items()
     }
-    found[Intent.EXISTING_CUSTOMER] += [
-        (m.group().strip(), 6) for m in vocab.RELATIONSHIP.finditer(asking)
-    ]
+    found[Intent.EXISTING_CUSTOMER] += relationship.said(asking)
+    if found[Intent.EXISTING_CUSTOMER]:  # the business's word confirms, never settles
+        found[Intent.EXISTING_CUSTOMER] += relationship.confirmed(agent)
     found[Intent.QUOTE_REQUEST] += _matches(agent, vocab.AGENT_QUOTES)
+    found[Intent.APPOINTMENT] += [(m.group().strip(), 4) for m in vocab.BRING_IN.finditer(asking)]
     trade = _trade_words(asking, context) + _matches(agent, vocab.AGENT_TAKES_THE_JOB)
     scores = {intent: sum(w for _, w in matches) for intent, matches in found.items()}
     scores[Intent.NEW_SERVICE_REQUEST] += min(sum(w for _, w in trade), vocab.TRADE_WORDS_CAP)
@@ -106,16 +112,19 @@ def analyze_call(
     pitch, errand = _solicitation(asking), _errand(asking)
     found[Intent.SPAM] += pitch
     found[Intent.OTHER] = errand
-    intent = _intent(scores, metadata, bool(pitch), bool(errand))
+    urgency, urgent = _urgency(heard, agent)
+    problem = bool(_matches(asking, vocab.PROBLEMS))
+    intent = _intent(scores, metadata, bool(pitch), bool(errand), problem, urgency)
     not_a_lead = intent in (Intent.SPAM, Intent.WRONG_NUMBER) or (
         intent is Intent.OTHER and bool(errand)
     )
     existing = scores[Intent.EXISTING_CUSTOMER] >= vocab.EXISTING_CUSTOMER_THRESHOLD
-    urgency, urgent = _urgency(heard, agent)
     booked, booking = _booked(said, agent)
     booked = booked and not not_a_lead and intent is not Intent.EXISTING_CUSTOMER
     sentiment, mood = _sentiment(heard)
-    shopping = _matches(heard, vocab.PRICE_SHOPPING)
+    shopping = _matches(heard, vocab.PRICE_SHOPPING) or [
+        (f"comparing prices ({phrase})", w) for phrase, w in _matches(heard, vocab.COMPARING)
+    ]
     groups = [shopping, found.get(intent, []), urgent, booking, mood]
     phrases = _key_phrases(heard + everything + agent, groups)
     service = None if not_a_lead else _service(asking, context)
@@ -202,7 +211,14 @@ def _prepared(cues: vocab.Cues) -> tuple[tuple[str, int, str, str], ...]:
 _words = functools.lru_cache(maxsize=16)(vocab.words)  # the few texts one analysis reads
 
 
-def _intent(scores: dict[Intent, int], metadata: CallMetadata, pitch: bool, errand: bool) -> Intent:
+def _intent(
+    scores: dict[Intent, int],
+    metadata: CallMetadata,
+    pitch: bool,
+    errand: bool,
+    problem: bool,
+    urgency: Urgency,
+) -> Intent:
     if scores[Intent.SPAM] >= vocab.SPAM_THRESHOLD or pitch:
         return Intent.SPAM
     best = max(_RANKED, key=lambda i: scores[i])  # max keeps the first of equals
@@ -216,7 +232,17 @@ def _intent(scores: dict[Intent, int], metadata: CallMetadata, pitch: bool, erra
         return Intent.OTHER
     if scores[Intent.EXISTING_CUSTOMER] > vocab.EXISTING_CUSTOMER_THRESHOLD:
         return Intent.EXISTING_CUSTOMER  # their own job or account, whatever else they say
-    return best if scores[best] >= vocab.INTENT_THRESHOLD else Intent.OTHER
+    if scores[best] < vocab.INTENT_THRESHOLD:
+        return Intent.OTHER
+    if best is Intent.APPOINTMENT and problem and urgency is Urgency.HIGH:
+        return Intent.NEW_SERVICE_REQUEST  # help now for something wrong: "bring him in today"
+    if best is Intent.NEW_SERVICE_REQUEST and not problem:
+        # What the business offers, nothing broken: its trade's words say what the call is
+        # about; asking a price or a time says what the caller wants.
+        for asked in (Intent.QUOTE_REQUEST, Intent.APPOINTMENT):
+            if scores[asked] >= vocab.INTENT_THRESHOLD:
+                return asked
+    return best
 
 
 @functools.lru_cache(maxsize=256)  # a tenant's context, read again for every call

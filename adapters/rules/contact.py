@@ -106,7 +106,11 @@ def _name_at(words: list[str], i: int, size: int, cue: str) -> str | None:
     before = " ".join(words[max(i - 8, 0) : i])
     if not name or any(g in before for g in vocab.AGENT_GREETINGS[:2]):
         return None
-    greeted = i > 0 and words[i - 1] in ("hi", "hello", "hey", "yeah", "yes", "oh")
+    hello = ("hi", "hello", "hey", "yeah", "yes", "oh")
+    # "hi tom it's jen morales": the caller greets the agent by name, then gives their own
+    greeted = i > 0 and (
+        words[i - 1] in hello or (i > 1 and words[i - 2] in hello and _could_be_name(words[i - 1]))
+    )
     if cue in ("it's", "its") and not greeted and after not in ("calling", "here", "again"):
         return None
     if (

@@ -45,7 +45,9 @@ INTENT_CUES: dict[Intent, Cues] = {
         "press one, press 1, press two, press 2, extended warranty, this is not a sales call,"
         " final notice, google listing, google business listing, lower your interest,"
         " your business listing, verify your business, to be removed, do not call list,"
-        " this is an automated, pre approved, preapproved, merchant services, free cruise,"
+        " this is an automated, you've been pre approved, you've been preapproved,"
+        " you have been pre approved, you're pre approved, you're preapproved, you are pre"
+        " approved, merchant services, free cruise,"
         " you have been selected, you've been selected, student loan forgiveness,"
         " car's extended warranty, vehicle's extended warranty, last chance to",
     )
@@ -76,20 +78,24 @@ INTENT_CUES: dict[Intent, Cues] = {
         " i'm a client, i'm a patient, status of my, is it ready, ready yet, dropped off,"
         " pick her up, pick him up, pick it up, refill, charged me, got charged, my refund,"
         " callback, call back on, under warranty, under your warranty, i cancelled, push it,"
-        " move my appointment, i was in last, i was in on, we were in last, my case,"
+        " move my appointment, i was in last, i was in on, we were in last, on my case,"
+        " about my case, with my case, my case manager,"
         " had me scheduled, nobody showed up, no one showed up, didn't show up",
     )
     + cues(
         2,
         "payment, bill, last time, came out, the tech who, same problem again, still not,"
-        " existing customer",  # also the agent's "are you an existing customer?"
+        " existing customer,"  # also the agent's "are you an existing customer?"
+        " my case",  # a client's, or a new caller's "i want to know if my case is worth it"
     ),
     Intent.QUOTE_REQUEST: cues(
         4,
         "quote, quota, quotes, estimate, estimates, how much, price, pricing, ballpark,"
         " you charge, you guys charge, would charge, hourly rate, like that run,"
         " what do you charge, what would it cost, what does it cost, rough idea, rates,"
-        " free estimate, cost of, cost to, how much would it, prices, compare prices,"
+        " free estimate, cost of, cost to, how much would it, prices, compare prices, commission,"
+        " your fee, your fees, diagnostic fee, consultation fee, per unit, is there a charge,"
+        " is there a fee, trip charge, do you charge,"
         " comparing prices, compare quotes, price shopping, checking prices, getting prices",
     )
     + cues(2, "calling around, shopping around, other quotes")  # or for someone free today
@@ -101,7 +107,16 @@ INTENT_CUES: dict[Intent, Cues] = {
         " when can someone, when could someone, consultation, consult, new patient,"
         " new patients, come in for, checkup, check up, set up a, book an",
     )
-    + cues(2, "tune up, checked out, serviced, cleaning, shots, come in, get in")
+    + cues(
+        4,
+        # a time asked for, in any trade: "do you have anything next week", "any openings"
+        " any openings, an opening, do you have anything, anything available, next available,"
+        " make an appointment, get an appointment, on the schedule, get scheduled, checkups,"
+        " a showing, set up a showing, see the house, an inspection, a checkup, an exam,"
+        " yearly exam, annual exam, wellness exam, physical, vaccines, come in for, get him in,"
+        " get her in, get them in, bring him in, bring her in, bring them in, inspection",
+    )
+    + cues(2, "tune up, checked out, serviced, cleaning, shots, come in, get in, book, exam")
     + cues(1, "schedule, availability, available, come out"),
     Intent.NEW_SERVICE_REQUEST: cues(
         2,
@@ -115,7 +130,12 @@ INTENT_CUES: dict[Intent, Cues] = {
         " stopped, quit, broke, leak, dripping, water coming, grinding, squealing, shaking,"
         " smell, burning, noise, hurt, injured, accident, pain, toothache, swell, swelling,"
         " bites, nest, infestation, damage, storm, fell, backing up, overflowing,"
-        " check engine, came on, throwing up, ate, split, missing, have a case, a lawyer,"
+        " check engine, came on, throwing up, ate, split, missing, have a case, a lawyer, limping,"
+        " bleeding, vomiting, won't eat, not eating, sick, look at him, look at her, slipped,"
+        " rear ended, got hit, was hit, hit by, injury, injuries, worth anything,"
+        # a home to buy or sell: what a realtor's caller needs
+        " buy a house, buy a home, sell my house, sell our house, sell my home, sell our home,"
+        " first home, house hunting, need an agent, need a realtor,"
         # a need: what the caller wants done
         " i need, we need, looking to, interested in, do you guys do, do you do,"
         " get it looked at, need somebody, need someone, somebody to, someone to, i want to get,"
@@ -130,8 +150,36 @@ INTENT_CUES: dict[Intent, Cues] = {
     + cues(2, "give me a call back, call me back at, call me back when you"),
 }
 
+# The caller asking to bring someone or something in: "can i bring my car in tomorrow".
+BRING_IN = re.compile(
+    r" (?:bring|get|take) (?:my|our|his|her|the|him|them|it) (?:[a-z']+ ){0,2}?in"
+    r" (?:for|to|this|next|today|tomorrow|on|sometime|soon|at|before)"
+)
+# A problem to fix, in any trade: what makes a request for a visit a request for service.
+# A caller who asks for a time and names none wants an appointment ("a cleaning", "her shots").
+PROBLEMS = cues(
+    2,
+    "not working, stopped working, isn't working, is not working, quit working, quit on me,"
+    " went out, broke, broken, making a noise, no heat, no hot water, no ac, no air, leaking,"
+    " flooding, burst, clogged, backed up, won't turn on, won't start, not turning on, stopped,"
+    " leak, dripping, water coming, grinding, squealing, shaking, smell, burning, noise, hurt,"
+    " hurts, injured, accident, pain, toothache, swell, swelling, bites, nest, infestation,"
+    " damage, storm, fell, backing up, overflowing, check engine, came on, throwing up, ate,"
+    " split, missing, limping, bleeding, vomiting, won't eat, not eating, sick, lump, rash,"
+    " infection, cracked, chipped, loose, fell out, came off, rear ended, hit, slipped",
+)
+
 # Said by a caller comparing prices: the scorer marks down a quote request that says one.
 PRICE_SHOPPING = cues(4, ", ".join(scoring.PRICE_SHOPPING))
+# Other ways a caller says they are comparing: the analyzer names them "comparing prices" in
+# its key phrases, the only way a CallAnalysis can tell the scorer.
+COMPARING = cues(
+    4,
+    "a few quotes, a couple quotes, a couple of quotes, few different places, a few places,"
+    " couple of places, couple places, couple of different, few different, other shop,"
+    " another shop, another company, other guys, somebody else quoted, someone else quoted,"
+    " best price, price match, lowest price, beat that, beat their",
+)
 
 # Spoken in an answered call, these are a robot or an outbound script, not the caller.
 SPAM_THRESHOLD = 3
@@ -243,13 +291,13 @@ CONTEXT_STOPWORDS = words(
 NAME_CUES = ("my name is", "my name's", "this is", "it's", "its")
 # The business asking who is calling; the caller's next turn answers it.
 NAME_QUESTIONS = (
-    "your name", "the name", "a name", "your last name", "your first name",
+    "your name", "the name", "a name", "your last name", "your first name", "the last name",
     "who am i speaking with", "who i'm speaking with", "who's calling", "who is calling",
 )  # fmt: skip
 CONTACT_QUESTIONS = (*NAME_QUESTIONS, "email", "e mail", "spell")
 ANSWER_OPENERS = words(
     "yeah yes yep yea sure ok okay um uh oh so it's its it is my name name's this i'm im hi"
-    " hey well"
+    " hey well under"
 )
 NAME_STOPWORDS = words(
     "a an the and or but so um uh er calling call from with about regarding for just here"
@@ -260,7 +308,7 @@ NAME_STOPWORDS = words(
     " would will be been have has had do does did get got need want please thanks thank"
     " well like gonna gotta one two three four five six seven eight nine ten hold hang wait"
     " sir ma'am maam mam mister mr mrs ms dr doctor our their his her him them us wife"
-    " husband son daughter mom dad saw said got just think thought"
+    " husband son daughter mom dad saw said got just think thought under"
 )
 NUMBER_WORDS = words(
     "zero eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty"
@@ -364,7 +412,9 @@ TIME_OFFER = re.compile(
     r"|this (?:morning|afternoon|evening)|(?:at|between) (?:[0-9]{1,2}|one|two|three|four|five"
     r"|six|seven|eight|nine|ten|eleven|twelve|noon))\b(?! (?:hundred|thousand|dollars|bucks))"
 )  # "between 12 hundred and two thousand" is a price
-NOT_AN_OFFER = ("call you", "reach out", "text you", "email you", "when we have")
+NOT_AN_OFFER = (
+    "call you", "reach out", "text you", "email you", "when we have", "first come", "walk in",
+)  # fmt: skip
 ACCEPTANCE = words(
     "yes yeah yep sure perfect great works fine good okay ok absolutely definitely alright"
 )
@@ -386,13 +436,4 @@ AGENT_SOON = cues(1, "tomorrow")
 CONTEXT_GENERIC = words(
     "good lead leads needs need wants area areas across metro welcome free licensed local"
     " care emergency services service full city county"
-)
-# The caller speaking of work the business already did for them, or of their standing with it:
-# "you guys were out last week", "your guy looked at it", "you all charged me twice".
-RELATIONSHIP = re.compile(
-    r" (?:you|you guys|you all|y'all|your (?:guy|guys|tech|technician|crew|team|people|man"
-    r"|electrician|plumber|company)) (?:[a-z']+ ){0,2}?"
-    r"(?:were (?:out|here|there)|was (?:out|here|there)|came (?:out|by|over)|did (?:my|our|the"
-    r"|a|some)|put in|installed|replaced|fixed|looked at|charged|billed|had me|serviced|treated"
-    r"|sprayed|repaired|worked on|haven't|never showed|didn't show|told me|quoted me) "
 )

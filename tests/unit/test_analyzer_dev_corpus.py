@@ -206,8 +206,8 @@ def figures() -> dict[str, Any]:
 
 def test_the_corpus_is_big_and_varied_enough() -> None:
     rows = [json.loads(line) for line in CORPUS.read_text().splitlines()]
-    assert len(rows) >= 80
-    assert len({r["business"] for r in rows}) >= 10
+    assert len(rows) >= 140
+    assert len({r["business"] for r in rows}) >= 13
     assert {r["gold"]["intent"] for r in rows} == set(Intent)
 
 
@@ -237,21 +237,29 @@ def test_no_email_is_ever_wrong(figures: dict[str, Any]) -> None:
     assert t["emails_exact"] / t["emails"] >= FLOORS["emails"], report(figures)
 
 
+def test_existing_customers_are_recognised(figures: dict[str, Any]) -> None:
+    t = figures["tally"]
+    assert t["existing"] / t["calls"] >= FLOORS["existing"], report(figures)
+
+
 def test_tiers_floor(figures: dict[str, Any]) -> None:
     t = figures["tally"]
     assert t["tier"] / t["calls"] >= FLOORS["tier"], report(figures)
     assert t["gold_tier"] / t["calls"] >= FLOORS["gold_tier"], report(figures)
 
 
-# A little under the figures of the analyzer this corpus was written for: a regression fails.
+# A little under the figures of the analyzer on this corpus (149 calls: intent 99 %, hot recall
+# 100 %, names 98 %, none invented, existing customers 99 %, tiers 96 %, 99 % from the gold
+# analysis): a regression fails.
 FLOORS = {
-    "intent": 0.90,
-    "hot_recall": 0.75,
-    "names": 0.90,
-    "names_invented": 1,
+    "intent": 0.95,
+    "hot_recall": 0.95,
+    "names": 0.95,
+    "names_invented": 0,
     "emails": 1.0,
-    "tier": 0.80,
-    "gold_tier": 0.80,
+    "existing": 0.95,
+    "tier": 0.92,
+    "gold_tier": 0.95,
 }
 
 if __name__ == "__main__":

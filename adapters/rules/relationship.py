@@ -1,0 +1,95 @@
+"""Who the caller already is to the business: what an existing customer says, in any trade.
+
+A caller the business already serves speaks of its work for them ("since your tech came out",
+"you guys did our roof last year", "i had botox with you"), of something of theirs it holds
+(their appointment, case, closing, bill, results, a part on order: "my appointment is on
+thursday", "bella's appointment", "our closing"), or of money between them ("a charge i don't
+recognize", "i owe"). The business, looking them up ("let me pull up your account", "your
+paralegal"), confirms it but never settles it alone. Any of these outweighs the service words
+the same call holds: a failed repair is the business's customer calling back, not a new job.
+
+Cues are (phrase, weight) as in adapters.rules.vocabulary: 4 settles it, 2 needs another.
+"""
+
+from __future__ import annotations
+
+import re
+
+from adapters.rules.vocabulary import cues
+
+# The business's work for the caller, by the business: "you guys were out", "your guy looked
+# at it", "you all charged me twice", "you said the part was on order".
+_DONE_BY_YOU = re.compile(
+    r" (?:you|you guys|you all|y'all|your (?:guy|guys|tech|technician|crew|team|people|man"
+    r"|electrician|plumber|company|office|doctor|vet|attorney|agent)) (?:[a-z']+ ){0,2}?"
+    r"(?:were (?:out|here|there)|was (?:out|here|there)|came (?:out|by|over)|did (?:my|our|the"
+    r"|a|some|his|her)|put in|installed|replaced|fixed|looked at|charged|billed|had me|serviced"
+    r"|treated|sprayed|repaired|worked on|haven't|never showed|didn't show|told me|quoted me"
+    r"|said (?:it|he|she|they|the|we|i|to)|ordered|gave (?:me|us)|prescribed|sent (?:me|us)) "
+)
+# The caller's own account of it: "we had somebody out friday", "i had botox with you",
+# "we listed our house with you guys", "ever since he left".
+_DONE_FOR_ME = re.compile(
+    r" (?:(?:we|i) had (?:somebody|someone|a tech|a technician|an electrician|a plumber|your"
+    r" [a-z]+|you guys|y'all|the crew) (?:out|over|come)"
+    r"|(?:had|did|got|listed|bought|sold|worked) (?:[a-z']+ ){0,4}?with (?:you|you guys|you all"
+    r"|y'all|your (?:office|company|team|agency)) (?:about|last|back|a|in|before|two|three|a few"
+    r"|and|on|this)"
+    r"|(?:ever )?since (?:he|she|they|the tech|the guy|your [a-z]+|you guys|you) (?:left|came"
+    r"|was here|were here|was out|were out|did|fixed|worked|put)"
+    r"|since i picked (?:it|him|her) up"
+    r"|(?:was|were|got) seen (?:last|on|yesterday|this|a few|two|here|there)"
+    r"|(?:was|were) (?:just )?in (?:here )?(?:last|on|yesterday|earlier|this morning))"
+)
+# Something of the caller's that the business holds: an appointment or a visit booked, a
+# matter it handles, an order, results, a bill. "his appointment", "bella's appointment".
+_THEIRS = re.compile(
+    r" (?:my|our|his|her|their|[a-z]+'s) (?:[a-z]+ )?(?:appointment|appt|surgery|procedure"
+    r"|closing|file|deposition|hearing|court date|invoice|bill|statement|balance"
+    r"|results|bloodwork|lab work|x rays|prescription|medication|meds|refill|order|part|parts"
+    r"|service is|service was|treatment plan|offer)"
+    r"(?! (?:with (?:another|a different|someone|somebody)|somewhere))"
+)
+# The caller's words for standing with the business, and for money owed between them.
+STANDING = cues(
+    4,
+    "patient of, client of, a patient there, patients there, we're patients, existing patient,"
+    " current patient, current client, existing client, my attorney, my lawyer, our attorney,"
+    " my paralegal, my agent, our agent, my realtor, our realtor, my hygienist, my tech,"
+    " on order, the part came, part come in, did it come in,"
+    " checking on the status, check on the status, checking the status, status on, an update on,"
+    " any update, any updates, the results, test results, a charge on, a charge from,"
+    " charge on my, charges on my, this charge, the charge,"
+    " don't recognize, didn't recognize, i owe, we owe, still owe, got a statement,"
+    " supposed to close, scheduled to close, we close on, we're closing, i'm scheduled,"
+    " we're scheduled, i'm booked, we're booked for, cancel, rebook, running late,"
+    " on my way to my, same thing again, same problem again, same issue again, doing it again,"
+    " happening again, came back again, still covered, re inspection, recheck,"
+    " follow up appointment",
+) + cues(
+    2,
+    "again, haven't heard, the doctor said, the vet said, dr, warranty, i was told,"
+    " calling back about, is that covered, is it covered, covered under, the paperwork, touch up",
+)
+# The business finding the caller in its books: it confirms, with a caller's word.
+AGENT_KNOWS_THEM = cues(
+    2,
+    "your account, on the account, pull up your, pull you up, the ticket, your file,"
+    " your paralegal, your agent, your project manager, who was out, re treatment,"
+    " re inspection, your treatment, touch ups",
+)
+
+
+def said(asking: str) -> list[tuple[str, int]]:
+    """The caller's own signs of an existing relationship, in a normal() text."""
+    found = [
+        (m.group().strip(), 6)
+        for pattern in (_DONE_BY_YOU, _DONE_FOR_ME, _THEIRS)
+        for m in pattern.finditer(asking)
+    ]
+    return found + [(p, w) for p, w in STANDING if f" {p} " in asking]
+
+
+def confirmed(agent: str) -> list[tuple[str, int]]:
+    """The business treating the caller as one of its own."""
+    return [(p, w) for p, w in AGENT_KNOWS_THEM if f" {p} " in agent]
