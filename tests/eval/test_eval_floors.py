@@ -15,28 +15,28 @@ import pytest
 from tests.eval.report import safety_report
 from tests.eval.run import Evaluation, configured_analyzer, evaluate
 
-# The figures at the last raise (rules analyzer after 2026-12-06's rewrite, scoring version 3)
+# The figures at the last raise (the rules analyzer at 9ae8037, scoring version 3)
 # in the comments; at 48cafe0 (scoring version 2) intent was 66/164, hot leads 6/43.
 FLOORS = {
-    "intent": 0.58,  # 99/164
+    "intent": 0.62,  # 105/164
     "spam_precision": 0.90,  # 22/23
     "spam_recall": 0.90,  # 22/23
     "solicitations_caught": 0.90,  # 14/15
-    "booked": 0.87,  # 146/164
-    "existing_precision": 0.80,  # 15/18
-    "existing_recall": 0.42,  # 15/34
+    "booked": 0.88,  # 148/164
+    "existing_precision": 0.78,  # 20/25
+    "existing_recall": 0.56,  # 20/34
     "urgency": 0.72,  # 122/164
-    "tier": 0.72,  # 121/164
-    "hot_recall": 0.70,  # 31/43
+    "tier": 0.76,  # 128/164
+    "hot_recall": 0.72,  # 32/43
     "gold_tier": 0.96,  # 161/164, the scorer given the gold analysis
     "gold_hot_recall": 0.93,  # 41/43
 }
 NAMES_EXACT, EMAILS_EXACT = 0.80, 0.85  # 97/118, 17/19
 REDACTION_RECALL = 0.87  # 58/65
 MAX_REDACTION_FALSE_POSITIVES = 2  # 2 of 63
-# 6: existing customers (a repair that failed again, a billing question) read as new service
-# requests and scored warm or hot. At 48cafe0 it was 1 (an SEO pitch) of 10 qualified.
-MAX_WRONGLY_QUALIFIED = 6
+# 4: existing customers read as new service requests and scored warm or hot. At 48cafe0 it
+# was 1 (an SEO pitch) of 10 qualified.
+MAX_WRONGLY_QUALIFIED = 4
 
 
 @pytest.fixture(scope="module")
