@@ -169,7 +169,7 @@ def _choice(field: _Field, value: Any) -> enum.Enum:
         for member in field.choices:
             if str(member.value) == value.strip().lower():
                 return member
-    raise InvalidOutput(f"{field.name} {str(value)[:40]!r} is not one of its values")
+    raise InvalidOutput(f"{field.name} is not one of its values")
 
 
 def _flag(field: _Field, value: Any) -> bool:
