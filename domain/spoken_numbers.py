@@ -55,12 +55,13 @@ MONTHS = words(
     " jan feb mar apr jun jul aug sep sept oct nov dec"
 )
 JOINERS = words("slash of")
+ORDINALS = words("st nd rd th")  # "march 28th": a day, not a year
 _UNCOUNTED = FILLERS | MONTHS | JOINERS | ALIASES.keys()
 # Words next to a number that make it a price, a time, a quantity or an address.
 _UNIT_AFTER = words(
     "dollars dollar bucks cents percent am pm minutes minute hours hour days day weeks week"
     " months month years year gallons gallon degrees feet foot square tons ton btu street st"
-    " avenue ave road rd drive dr lane ln way court ct boulevard blvd"
+    " avenue ave road rd drive dr lane ln way court ct boulevard blvd amps amp volts watts inches"
 )
 _NOUN_BEFORE = words("unit apartment apt suite room extension ext model zip order invoice")
 FIRST_YEAR, LAST_YEAR = 20, 49  # the two-digit years a card's expiry can have
@@ -195,6 +196,54 @@ def month_year(tokens: Sequence[Token], run: Sequence[int]) -> bool:
         and len(year[0]) == 2
         and FIRST_YEAR <= int(year[0]) <= LAST_YEAR
     )
+
+
+def expiry_like(tokens: Sequence[Token], run: Sequence[int]) -> bool:
+    """Whether a run, or a month's name and the run after it, says a card's month and year in
+    any way a caller gives one when asked: month_year's forms, "1127", "11 2027", "march twenty
+    eight", "march of 2028". A date with a day ("12 31 2025", "march 28th") is none."""
+    parts = [said(tokens, k) for k in run if said(tokens, k)]  # a month's name says no digit
+    after = run[-1] + 1
+    if not parts or (after < len(tokens) and tokens[after].word in ORDINALS):
+        return False
+    if full_date(tokens, run):
+        return False
+    if tokens[run[0]].word in MONTHS:
+        return _card_year(parts)
+    if month_year(tokens, run):
+        return True
+    if len(parts) == 1 and len(parts[0]) == 4:
+        parts = [parts[0][:2], parts[0][2:]]  # "1127"
+    return (
+        len(parts) > 1 and len(parts[0]) <= 2 and 1 <= int(parts[0]) <= 12 and _card_year(parts[1:])
+    )
+
+
+def full_date(tokens: Sequence[Token], run: Sequence[int]) -> bool:
+    """Whether a run says a day besides a month and a year: "12 31 2025", "12/31/25", "december
+    31 2025", "twelve thirty one twenty twenty five": a gift card's or an appointment's date."""
+    parts = [said(tokens, k) for k in run if said(tokens, k)]
+    if tokens[run[0]].word not in MONTHS:
+        if not parts or len(parts[0]) > 2 or parts[0] == "0" or not 1 <= int(parts[0]) <= 12:
+            return False  # "oh four twenty seven" starts with no month
+        parts = parts[1:]
+    if len(parts) < 2 or len(parts[0]) > 2 or not 1 <= int(parts[0]) <= 31:
+        return False
+    day, year = parts[0], parts[1:]
+    if (len(year) == 1 and len(year[0]) == 4) or (len(year) == 2 and year[0] == "20"):
+        return True
+    # "12 31 25"; but "twelve twenty twenty seven" is 12/2027 and "1 2 27" is 12/27
+    return len(year) == 1 and len(year[0]) == 2 and int(day) > 12 and day != "20"
+
+
+def _card_year(parts: Sequence[str]) -> bool:
+    """Whether the parts say a card's year: "27", "2027", "twenty twenty seven"."""
+    if len(parts) == 2 and parts[0] != "20":
+        return False
+    year = "".join(parts)
+    if len(year) == 4 and year.startswith("20"):
+        year = year[2:]
+    return len(year) == 2 and FIRST_YEAR <= int(year) <= LAST_YEAR
 
 
 def is_quantity(tokens: Sequence[Token], run: list[int]) -> bool:

@@ -10,7 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.spoken_numbers import (
+    MONTHS,
+    Token,
     bridged,
+    expiry_like,
+    full_date,
     is_quantity,
     month_year,
     number_at,
@@ -186,6 +190,75 @@ def test_not_a_month_and_year(text: str) -> None:
 
 def test_no_run_is_no_date() -> None:
     assert not month_year(tokenize("hello"), [])
+
+
+def answer_of(text: str) -> tuple[list[Token], list[int]]:
+    """The tokens, and the run the text starts with after a month's name ("of" included)."""
+    tokens = tokenize(text)
+    start = 1 + (len(tokens) > 1 and tokens[1].word == "of") if tokens[0].word in MONTHS else 0
+    return tokens, [*range(start), *run_at(tokens, start, dates=True)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "oh nine twenty six",
+        "zero three twenty seven",
+        "Oh, nine, twenty-six",
+        "1127",
+        "11 27",
+        "11/2027",
+        "twelve twenty twenty seven",
+        "march twenty eight",
+        "March 28",
+        "march of twenty eight",
+        "March of 2028",
+        "april twenty twenty seven",
+    ],
+)
+def test_an_expiry_as_a_caller_gives_one_when_asked(text: str) -> None:
+    assert expiry_like(*answer_of(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "729",
+        "7 2 9",
+        "1 2 3",
+        "1317",
+        "12 31 2025",
+        "12/31/2025",
+        "12 31 25",
+        "december 31 2025",
+        "December 31st 2025",
+        "March 28th",
+        "march 1998",
+        "for 2",
+        "303 555 0142",
+    ],
+)
+def test_no_expiry(text: str) -> None:
+    assert not expiry_like(*answer_of(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "dated"),
+    [
+        ("12 31 2025", True),
+        ("12/31/25", True),
+        ("4 27 2025", True),
+        ("december 31 2025", True),
+        ("twelve thirty one twenty twenty five", True),
+        ("twelve twenty twenty seven", False),  # December 2027
+        ("april twenty twenty seven", False),
+        ("oh four twenty seven", False),
+        ("1 2 27", False),
+        ("11 27", False),
+    ],
+)
+def test_a_date_with_a_day(text: str, dated: bool) -> None:
+    assert full_date(*answer_of(text)) is dated
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,143 @@
+"""Payment card numbers in speech-recognition output, and where a call mentions a card.
+
+A long number is read as runs of digits that an acknowledgement may separate ("4111 1111",
+"okay", "1111 1111"), across speakers and sentences. Such a read is a card if it has 13+ digits
+in a call that mentions a payment card anywhere (or where one was found), however long a
+repetition loop ("1-1-1-1-...") made it; 12+ right beside a card word, since ASR drops digits;
+and in any call, 13-19 of its digits that pass Luhn. Phone numbers (3-3-4 groups, 10 or 11
+digits), prices, times, addresses and order or model numbers are never cards, and a gift card
+or a business card is no payment card.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from domain.pii import CARD, Span, near
+from domain.spoken_numbers import Token, bridged, is_quantity, runs, words
+
+_CARD_WORDS = words("card cards card's visa mastercard amex discover credit debit cvv cvc")
+_CARD_NOUNS = words("card cards card's")
+NOT_PAYMENT = words(
+    "gift business insurance library loyalty rewards membership member report greeting"
+    " birthday id key sim post"
+)  # "... card": no payment card
+_LABELS = words("order tracking confirmation invoice reference model serial ticket claim policy")
+_CARD_LENGTH, _LABEL_BEFORE = 13, 4
+_KEYWORD_BEFORE, _KEYWORD_AFTER = 7, 3
+_PHONE_SHAPE = re.compile(r"(?:(?:1,)?3,3,4|1[01])(?:,(?:(?:1,)?3,3,4|1[01]))*")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        d = int(char) * (2 if position % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def card_mention(tokens: Sequence[Token], i: int) -> bool | None:
+    """Whether token i mentions a payment card ("visa", "credit", "card"), another kind of card
+    ("gift card", "business card": False), or none (None)."""
+    t = tokens[i]
+    before = tokens[i - 1].word if i else ""
+    if t.word in _CARD_NOUNS and before in NOT_PAYMENT:
+        return False
+    if t.word in _CARD_WORDS or (t.word, before) == ("express", "american"):
+        return True
+    return None
+
+
+def payment_cards(tokens: Sequence[Token]) -> list[int]:
+    """Where a payment card is mentioned, in plain words."""
+    return [t.plain for i, t in enumerate(tokens) if card_mention(tokens, i)]
+
+
+def card_spans(tokens: Sequence[Token], keywords: list[int], card_call: bool) -> list[Span]:
+    """In a call about a payment card, any read of 13 or more digits (12 right beside a card
+    word: ASR drops digits), however long a repetition loop made it; in any call, 13-19 digits
+    of a read that pass the card checksum. A read introduced as an order, tracking, model or
+    similar number is none, unless a card word is right beside it."""
+    labels = [t.plain for t in tokens if t.word in _LABELS]
+    spans: list[Span] = []
+    for read in _reads(tokens):
+        flat = [i for piece in read for i in piece]
+        start = tokens[flat[0]].plain
+        keyed = near(keywords, start - _KEYWORD_BEFORE, _KEYWORD_BEFORE + _KEYWORD_AFTER)
+        if near(labels, start - _LABEL_BEFORE, _LABEL_BEFORE) and not keyed:
+            continue
+        length = sum(len(tokens[i].digits) for i in flat)
+        if (card_call and length >= _CARD_LENGTH) or (keyed and length >= _CARD_LENGTH - 1):
+            windows = [(0, len(flat) - 1)]
+        else:
+            windows = _luhn_windows([tokens[i].digits for i in flat])
+        for low, high in windows:  # each piece's part of the window, so acknowledgements stay
+            for piece in read:
+                inside = [i for i in piece if flat[low] <= i <= flat[high]]
+                if inside:
+                    spans.append((inside[0], inside[-1], CARD))
+    return spans
+
+
+def _reads(tokens: Sequence[Token]) -> list[list[list[int]]]:
+    """The long numbers of a call as they are read out: each a list of pieces (runs, split
+    around the dates in them) that only an acknowledgement separates, "4111 1111" "okay"
+    "1111 1111". Once a read is long enough for a card, only a piece too long for an expiry or
+    a security code joins it. Phone numbers and prices, times and addresses join nothing and
+    are never cards."""
+    found: list[list[list[int]]] = []
+    length = 0
+    for run in runs(tokens):
+        for piece in _around_dates(tokens, run):
+            shape = ",".join(str(len(tokens[i].digits)) for i in piece)
+            if _PHONE_SHAPE.fullmatch(shape) or is_quantity(tokens, piece):
+                continue  # being digits, it is no acknowledgement: no read bridges it
+            digits = sum(len(tokens[i].digits) for i in piece)
+            if (
+                length
+                and (length < _CARD_LENGTH or digits > 4)
+                and bridged(tokens, found[-1][-1][-1], piece[0])
+            ):
+                found[-1].append(piece)
+                length += digits
+            else:
+                found.append([piece])
+                length = digits
+    return found
+
+
+def _around_dates(tokens: Sequence[Token], run: list[int]) -> list[list[int]]:
+    """The run in pieces around the dates in it: a card read straight into its expiry,
+    "... 1111 04/27" or "... 1111 four slash twenty seven", ends before the month."""
+    pieces: list[list[int]] = [[]]
+    n = 0
+    while n < len(run):
+        after = run[n + 1] if n + 1 < len(run) else run[n] + 1
+        slash = after < len(tokens) and (tokens[after].word == "slash" or "/" in tokens[after].gap)
+        if slash and len(tokens[run[n]].digits) <= 2:
+            pieces.append([])  # the month and the year after the slash are no card's
+            n += 2
+        else:
+            pieces[-1].append(run[n])
+            n += 1
+    return [piece for piece in pieces if piece]
+
+
+def _luhn_windows(numbers: list[str]) -> list[tuple[int, int]]:
+    """The longest stretches of 13-19 digits, left to right, that pass the card checksum."""
+    windows, i = [], 0
+    while i < len(numbers):
+        best, digits = -1, ""
+        for j in range(i, len(numbers)):
+            digits += numbers[j]
+            if len(digits) > 19:
+                break
+            if len(digits) >= _CARD_LENGTH and luhn_valid(digits):
+                best = j
+        if best < 0:
+            i += 1
+        else:
+            windows.append((i, best))
+            i = best + 1
+    return windows
