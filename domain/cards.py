@@ -97,7 +97,10 @@ def _reads(tokens: Sequence[Token]) -> list[list[list[int]]]:
             if (
                 length
                 and (length < _CARD_LENGTH or digits > 4)
-                and bridged(tokens, found[-1][-1][-1], piece[0])
+                and (
+                    bridged(tokens, found[-1][-1][-1], piece[0])
+                    or _misheard_pause(tokens, found[-1][-1][-1], piece[0], length, digits)
+                )
             ):
                 found[-1].append(piece)
                 length += digits
@@ -105,6 +108,26 @@ def _reads(tokens: Sequence[Token]) -> list[list[list[int]]]:
                 found.append([piece])
                 length = digits
     return found
+
+
+# Short words that join two numbers ("2019 and 2021", "8 to 5") or name the next one ("ssn
+# 123-45-6789", "zip 80202"): never a pause.
+_CONNECTORS = words(
+    "and or to too then plus from at by till until thru thro through ssn cvv cvc code zip exp"
+    " unit apt ext po box"
+)
+
+
+def _misheard_pause(
+    tokens: Sequence[Token], last: int, first: int, before: int, digits: int
+) -> bool:
+    """One short word between two long pieces of a read not yet long enough for a card: the
+    agent's "hmm" as Whisper writes it on a phone line ("4-1-1-1-1-1. Them. 1-1-1-1-1-1-1"),
+    not a word that joins or names numbers."""
+    if first - last != 2 or not 4 <= before < _CARD_LENGTH or digits < 4:
+        return False
+    word = tokens[last + 1].word
+    return word.isalpha() and len(word) <= 4 and word not in _CONNECTORS
 
 
 def _around_dates(tokens: Sequence[Token], run: list[int]) -> list[list[int]]:

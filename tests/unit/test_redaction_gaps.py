@@ -224,3 +224,31 @@ NEGATIVES_IN_A_CARD_CALL = [
 @pytest.mark.parametrize("text", NEGATIVES_IN_A_CARD_CALL)
 def test_the_numbers_of_a_call_about_a_card_stay(text: str) -> None:
     assert redact_text(text) == (text, 0)
+
+
+# The demo's billing call as Whisper heard it with the tenant's name as a hint: the agent's
+# "Hmm." between the two halves came out as "Them." (a word no list of acknowledgements has).
+HEARD_WITH_A_HINT = (
+    "Acme Heating & Air, building. Hi, I'm a customer and I'd like to pay my real. Sure, go"
+    " ahead with the card humberg. It's 4-1-1-1-1-1. Them. 1-1-1-1-1-1-1. And the accessory"
+    " date and secure ready code."
+)
+
+
+def test_a_pause_misheard_as_one_short_word_still_joins_a_cards_halves() -> None:
+    redacted, _ = redact_text(HEARD_WITH_A_HINT)
+    assert CARD in redacted
+    assert card_digits_left(redacted) == [], redacted
+    assert not re.search(r"[0-9]", redacted), redacted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Card's on file. The gate code is 4471 then 2290 for the side door.",
+        "Visa, yes. We had it serviced in 2019, 2021 and 2023.",
+        "On my credit card, the zip is 80202 near 80203, and it's unit 12.",
+    ],
+)
+def test_numbers_a_short_word_really_joins_stay(text: str) -> None:
+    assert redact_text(text) == (text, 0)
