@@ -17,7 +17,7 @@ import pytest
 from domain.call import CallMetadata
 from domain.codec import analysis_to_dict
 from domain.llm import TokenUsage
-from domain.results import Intent, Sentiment, Urgency
+from domain.results import Intent, Segment, Sentiment, Transcript, Urgency
 from domain.usage import UsageDelta
 from domain.usecases.llm_analysis import LlmCallAnalyzer
 from entrypoints.standins import RecordedRequest, serve
@@ -215,3 +215,29 @@ async def test_a_schema_invalid_answer_counts_as_malformed(
 
     assert analysis.engine == f"rules ({stack.name} fallback: invalid output)"
     assert len(stack.requests) == 2
+
+
+async def test_contact_details_are_what_the_caller_said_never_what_the_model_wrote(
+    stack: Stack,
+) -> None:
+    """A well-formed address no one spelled out is still a wrong one in the CRM."""
+    stack.fake.answer = {
+        **DEFAULT_ANSWER,
+        "caller_name": "Direct",
+        "caller_email": "jane@comfortheating.com",
+    }
+    spoken = Transcript(
+        "whisper-tiny.en",
+        "en-US",
+        "comfort heating can i get your name. it's dana reyes. my furnace stopped working",
+        (
+            Segment("agent", 0.0, 2.0, "comfort heating can i get your name"),
+            Segment("caller", 2.0, 6.0, "it's dana reyes. my furnace stopped working"),
+        ),
+    )
+
+    analysis = await stack.analyzer.analyze(spoken, METADATA, AI)
+
+    assert analysis.engine == stack.engine  # the model's analysis, but not its contact details
+    assert analysis.caller_email is None
+    assert analysis.caller_name == "Dana Reyes"
