@@ -1,4 +1,5 @@
-"""`python -m tests.eval [--analyzer NAME]`: the labelled set through the configured analyzer.
+"""`python -m tests.eval [--analyzer NAME] [--sample N]`: the labelled set through the
+configured analyzer.
 
 The analyzer is built by the composition root from the PIPELINE_ANALYZER* settings (the
 environment, overridden by --analyzer), so the figures are those of the analyzer `serve` runs.
@@ -19,11 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--analyzer", help="PIPELINE_ANALYZER for this run (default: the environment's, or rules)"
     )
+    parser.add_argument(
+        "--sample", type=int, help="only this many calls, spread over the set (a slow LLM)"
+    )
     args = parser.parse_args(argv)
     env = dict(os.environ)
     if args.analyzer:
         env["PIPELINE_ANALYZER"] = args.analyzer
-    evaluation = asyncio.run(evaluate(configured_analyzer(env)))
+    evaluation = asyncio.run(evaluate(configured_analyzer(env), args.sample))
     print("\n".join(evaluation.lines))
     return 0
 
