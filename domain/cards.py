@@ -3,7 +3,8 @@
 A long number is read as runs of digits that an acknowledgement may separate ("4111 1111",
 "okay", "1111 1111"), across speakers and sentences. Such a read is a card if it has 13+ digits
 in a call that mentions a payment card anywhere (or where one was found), however long a
-repetition loop ("1-1-1-1-...") made it; 12+ right beside a card word, since ASR drops digits;
+repetition loop ("1-1-1-1-...") made it, or 9+ read one digit at a time; 12+ right beside a
+card word, since ASR drops digits;
 and in any call, 13-19 of its digits that pass Luhn. Phone numbers (3-3-4 groups, 10 or 11
 digits), prices, times, addresses and order or model numbers are never cards, and a gift card
 or a business card is no payment card.
@@ -24,7 +25,7 @@ NOT_PAYMENT = words(
     " birthday id key sim post"
 )  # "... card": no payment card
 _LABELS = words("order tracking confirmation invoice reference model serial ticket claim policy")
-_CARD_LENGTH, _LABEL_BEFORE = 13, 4
+_CARD_LENGTH, _DICTATED_LENGTH, _LABEL_BEFORE = 13, 9, 4
 _KEYWORD_BEFORE, _KEYWORD_AFTER = 7, 3
 _PHONE_SHAPE = re.compile(r"(?:(?:1,)?3,3,4|1[01])(?:,(?:(?:1,)?3,3,4|1[01]))*")
 
@@ -68,7 +69,12 @@ def card_spans(tokens: Sequence[Token], keywords: list[int], card_call: bool) ->
         if near(labels, start - _LABEL_BEFORE, _LABEL_BEFORE) and not keyed:
             continue
         length = sum(len(tokens[i].digits) for i in flat)
-        if (card_call and length >= _CARD_LENGTH) or (keyed and length >= _CARD_LENGTH - 1):
+        # Digits read one by one ("4-1-1-1-1"): ASR drops some of a card read that way, so in
+        # a call about a card nine of them are enough (a truncated card is still card data).
+        dictated = all(len(tokens[i].digits) == 1 for i in flat) and length >= _DICTATED_LENGTH
+        if (card_call and (length >= _CARD_LENGTH or dictated)) or (
+            keyed and length >= _CARD_LENGTH - 1
+        ):
             windows = [(0, len(flat) - 1)]
         else:
             windows = _luhn_windows([tokens[i].digits for i in flat])

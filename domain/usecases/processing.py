@@ -30,6 +30,7 @@ from domain.retry import RetryPolicy
 from domain.scoring import score_lead
 from domain.stages import Stage, next_stage
 from domain.tenant import Tenant
+from domain.transcription_hint import transcription_hint
 from domain.usage import NO_USAGE, UsageDelta, usage_day
 from domain.usecases.metering import PipelineMeter
 from ports.analysis import CallAnalyzer
@@ -300,7 +301,8 @@ class ProcessCall:
     async def _transcribe(self, call: Call, tenant: Tenant) -> StageSkipped | None:
         if call.recording is None:
             return StageSkipped("no recording to transcribe")
-        transcript = await self._transcriber.transcribe(call.recording)
+        hint = transcription_hint(tenant)  # the business's name and trade words, heard right
+        transcript = await self._transcriber.transcribe(call.recording, hint=hint)
         audio_s = transcript.audio_duration_s or call.recording.duration_s or 0.0
         call.consumed(UsageDelta(audio_seconds=audio_s))
         # Redacted before it is stored, analyzed or sent anywhere.

@@ -252,3 +252,24 @@ def test_a_pause_misheard_as_one_short_word_still_joins_a_cards_halves() -> None
 )
 def test_numbers_a_short_word_really_joins_stay(text: str) -> None:
     assert redact_text(text) == (text, 0)
+
+
+def test_a_card_read_digit_by_digit_is_redacted_though_asr_dropped_digits() -> None:
+    # The billing recording as Whisper heard it once with the tenant's name as a hint: 10 of
+    # the card's 16 digits. A truncated card number is still card data.
+    text = "Sure, go ahead with the card humber. It's 4-1-1-1-1. Them. 1-1-1-1-1. And the date."
+    redacted, _ = redact_text(text)
+    assert CARD in redacted
+    assert not re.search(r"[0-9]", redacted), redacted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "On the Visa, yes. Call me back at 303-555-0142, or 720-555-0199.",
+        "Card on file. The zip is 8-0-2-0-2 and the unit is 1-2.",
+        "Debit card. My account ends 4-4-1-2, the order was 7-7-1-2-3-4.",
+    ],
+)
+def test_short_dictated_numbers_and_phone_numbers_in_a_card_call_stay(text: str) -> None:
+    assert redact_text(text) == (text, 0)
