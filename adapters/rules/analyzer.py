@@ -227,7 +227,11 @@ def _intent(
         return Intent.WRONG_NUMBER
     left_message = scores[Intent.VOICEMAIL] >= 3 and metadata.answered is not True
     if metadata.voicemail or left_message:
-        return Intent.VOICEMAIL
+        # A voicemail's intent is what it asks for; `voicemail` when it says nothing of that.
+        says_what = scores[best] >= vocab.INTENT_THRESHOLD
+        existing = scores[Intent.EXISTING_CUSTOMER] > vocab.EXISTING_CUSTOMER_THRESHOLD
+        if errand or not (says_what or existing):
+            return Intent.VOICEMAIL
     if errand:
         return Intent.OTHER
     if scores[Intent.EXISTING_CUSTOMER] > vocab.EXISTING_CUSTOMER_THRESHOLD:

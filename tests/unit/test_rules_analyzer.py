@@ -160,7 +160,13 @@ INTENT_CALLS = [
             ),
         ),
         VOICEMAIL,
-        Intent.VOICEMAIL,
+        Intent.NEW_SERVICE_REQUEST,  # a voicemail's intent is what it asks for
+        id="voicemail-asking-for-service",
+    ),
+    pytest.param(
+        call(("caller", "hey it's mike again uh give me a call back when you get a chance thanks")),
+        VOICEMAIL,
+        Intent.VOICEMAIL,  # a voicemail that says nothing of what the caller wants
         id="voicemail",
     ),
     pytest.param(
