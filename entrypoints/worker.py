@@ -49,7 +49,6 @@ class LocalWorkerPool:
         self._concurrency = concurrency
         self._poll_s = poll_s
         self._sweep_every_s = sweep_every_s
-        self._in_flight: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
 
@@ -69,15 +68,15 @@ class LocalWorkerPool:
         for task in self._loops:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._in_flight:
-            _, pending = await asyncio.wait(self._in_flight, timeout=grace_s)
+        if self._running:
+            _, pending = await asyncio.wait(list(self._running), timeout=grace_s)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def _drain(self) -> None:
         while not self._stopping:
-            free = self._concurrency - len(self._in_flight)
+            free = self._concurrency - len(self._running)
             jobs: Sequence[Job] = []
             if free > 0:
                 try:
@@ -86,14 +85,12 @@ class LocalWorkerPool:
                     log.warning("could not claim jobs: %s", exc)
             for job in jobs:
                 task = asyncio.create_task(self._handle(job), name=f"call-{job.call_id}")
-                self._in_flight.add(task)
                 self._running[task] = job
                 task.add_done_callback(self._finished)
             if not jobs or free <= len(jobs):
                 await self._idle()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.discard(task)
         self._running.pop(task, None)
         self._slot_free.set()
 

@@ -42,7 +42,7 @@ def _answer(future: Future[Any], ok: bool, value: Any) -> None:
     (future.set_result if ok else future.set_exception)(value)
 
 
-def storage_error(exc: sqlite3.Error) -> StorageUnavailable:
+def storage_error(exc: Exception) -> StorageUnavailable:
     return StorageUnavailable(f"the database is unavailable: {exc}")
 
 
@@ -89,7 +89,7 @@ class SqliteDatabase:
         try:
             conn = await asyncio.to_thread(self._open_writer)
         except (OSError, sqlite3.Error) as exc:
-            raise StorageUnavailable(f"the database is unavailable: {exc}") from exc
+            raise storage_error(exc) from exc
         self._reader_pool = ThreadPoolExecutor(self._readers, "sqlite-reader")
         self._writer = threading.Thread(target=self._write_loop, args=(conn,), daemon=True)
         self._writer.name = "sqlite-writer"
