@@ -146,7 +146,7 @@ def _analysis_reasons(analysis: CallAnalysis, metadata: CallMetadata) -> list[Sc
         points, detail = _INTENT_POINTS[analysis.intent]
         reasons.append(ScoreReason("intent", points, detail))
     elif analysis.intent is Intent.VOICEMAIL:
-        reasons += _voicemail_reasons(analysis, metadata)
+        reasons += _voicemail_reasons(analysis)
     elif analysis.intent is Intent.WRONG_NUMBER:
         reasons.append(ScoreReason("wrong_number", -60, "the caller dialled the wrong number"))
     if analysis.intent is Intent.QUOTE_REQUEST and not analysis.appointment_booked:
@@ -179,7 +179,7 @@ def _analysis_reasons(analysis: CallAnalysis, metadata: CallMetadata) -> list[Sc
     return reasons
 
 
-def _voicemail_reasons(analysis: CallAnalysis, metadata: CallMetadata) -> list[ScoreReason]:
+def _voicemail_reasons(analysis: CallAnalysis) -> list[ScoreReason]:
     reasons = []
     if analysis.service_requested:
         detail = f"the voicemail asks for service: {analysis.service_requested}"
