@@ -1,5 +1,5 @@
 """Gemini on Vertex AI CallAnalyzer (google-genai)."""
 
-from adapters.vertex.analyzer import GeminiModel, TokenUsage, VertexCallAnalyzer
+from adapters.vertex.analyzer import GeminiModel, VertexCallAnalyzer
 
-__all__ = ["GeminiModel", "TokenUsage", "VertexCallAnalyzer"]
+__all__ = ["GeminiModel", "VertexCallAnalyzer"]

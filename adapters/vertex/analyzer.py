@@ -40,7 +40,7 @@ _BLOCKING_FINISH = frozenset(
 DEFAULT_POLICY = LlmPolicy()
 _log = logging.getLogger("adapters.vertex")
 
-__all__ = ["GeminiModel", "TokenUsage", "VertexCallAnalyzer"]
+__all__ = ["GeminiModel", "VertexCallAnalyzer"]
 
 
 class GeminiModel(StructuredModel):
