@@ -52,7 +52,7 @@ _RANKED = (
     Intent.APPOINTMENT,
     Intent.NEW_SERVICE_REQUEST,
 )
-_SPOKEN_TIME = r"(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_SPOKEN_TIME = rf"(?:\d{{1,2}}|{vocab.SPOKEN_HOURS})"
 _TIME_WINDOW = re.compile(rf" between {_SPOKEN_TIME}(?: am| pm)? and {_SPOKEN_TIME} ")
 _DAY_AT = re.compile(
     r" (?:tomorrow|today|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"

@@ -406,11 +406,13 @@ ON_BEHALF = re.compile(
 # The business's "no" to "is this the pizza place?": a wrong number.
 WRONG_PLACE_QUESTION = re.compile(r" (?:is this|is that|this isn't|trying to (?:get|reach)) ")
 AGENT_DENIAL = re.compile(r"^ (?:no|nope|oh no|um no|uh no|sorry no)\b")
+# An hour said as a word: "at two", "between nine and eleven".
+SPOKEN_HOURS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
 # The business giving a time the caller then takes: a visit booked.
 TIME_OFFER = re.compile(
     r" (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today|tonight"
-    r"|this (?:morning|afternoon|evening)|(?:at|between) (?:[0-9]{1,2}|one|two|three|four|five"
-    r"|six|seven|eight|nine|ten|eleven|twelve|noon))\b(?! (?:hundred|thousand|dollars|bucks))"
+    rf"|this (?:morning|afternoon|evening)|(?:at|between) (?:[0-9]{{1,2}}|{SPOKEN_HOURS}|noon))"
+    r"\b(?! (?:hundred|thousand|dollars|bucks))"
 )  # "between 12 hundred and two thousand" is a price
 NOT_AN_OFFER = (
     "call you", "reach out", "text you", "email you", "when we have", "first come", "walk in",
@@ -426,8 +428,8 @@ REFUSAL = (
 # ("we're pretty booked today" and "i'll email that over today" are not: see SAME_DAY).
 AGENT_URGENT = cues(2, "right away, within the hour, on his way, on her way, on their way")
 SAME_DAY = re.compile(
-    r" (?:(?:out|there|in|over|by|someone|somebody|[0-9]+|one|two|three|four|five|six|seven"
-    r"|eight|nine|ten|eleven|twelve|fifteen|thirty|forty|o'clock) (?:today|tonight)"
+    rf" (?:(?:out|there|in|over|by|someone|somebody|[0-9]+|{SPOKEN_HOURS}|fifteen|thirty|forty"
+    r"|o'clock) (?:today|tonight)"
     r"|(?:today|tonight|this afternoon|this morning) (?:between|at|by)"
     r"|(?:this afternoon|this morning|tonight)(?= |$))"
 )
