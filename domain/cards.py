@@ -13,10 +13,10 @@ or a business card is no payment card.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from domain.pii import CARD, Span, near
-from domain.spoken_numbers import Token, bridged, is_quantity, runs, words
+from domain.spoken_numbers import Token, bridged, is_quantity, reads, runs, words
 
 _CARD_WORDS = words("card cards card's visa mastercard amex discover credit debit cvv cvc")
 _CARD_NOUNS = words("card cards card's")
@@ -92,28 +92,23 @@ def _reads(tokens: Sequence[Token]) -> list[list[list[int]]]:
     "1111 1111". Once a read is long enough for a card, only a piece too long for an expiry or
     a security code joins it. Phone numbers and prices, times and addresses join nothing and
     are never cards."""
-    found: list[list[list[int]]] = []
-    length = 0
+
+    def joins(length: int, digits: int, last: int, first: int) -> bool:
+        return (length < _CARD_LENGTH or digits > 4) and (
+            bridged(tokens, last, first) or _misheard_pause(tokens, last, first, length, digits)
+        )
+
+    return reads(tokens, _pieces(tokens), joins)
+
+
+def _pieces(tokens: Sequence[Token]) -> Iterator[list[int]]:
+    """The runs, split around the dates in them, but for phone numbers, prices, times and
+    addresses: being digits, those are no acknowledgement either, so no read bridges them."""
     for run in runs(tokens):
         for piece in _around_dates(tokens, run):
             shape = ",".join(str(len(tokens[i].digits)) for i in piece)
-            if _PHONE_SHAPE.fullmatch(shape) or is_quantity(tokens, piece):
-                continue  # being digits, it is no acknowledgement: no read bridges it
-            digits = sum(len(tokens[i].digits) for i in piece)
-            if (
-                length
-                and (length < _CARD_LENGTH or digits > 4)
-                and (
-                    bridged(tokens, found[-1][-1][-1], piece[0])
-                    or _misheard_pause(tokens, found[-1][-1][-1], piece[0], length, digits)
-                )
-            ):
-                found[-1].append(piece)
-                length += digits
-            else:
-                found.append([piece])
-                length = digits
-    return found
+            if not (_PHONE_SHAPE.fullmatch(shape) or is_quantity(tokens, piece)):
+                yield piece
 
 
 # Short words that join two numbers ("2019 and 2021", "8 to 5") or name the next one ("ssn

@@ -19,7 +19,7 @@ time or an address by the words around it); what they are worth hiding is domain
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 
@@ -157,6 +157,27 @@ def bridged(tokens: Sequence[Token], last: int, first: int) -> bool:
     and token `first`: the two are pieces of one number read out with a pause between."""
     between = range(last + 1, first)
     return len(between) <= 5 and all(tokens[k].word in ACKNOWLEDGEMENTS for k in between)
+
+
+def reads(
+    tokens: Sequence[Token],
+    pieces: Iterable[list[int]],
+    joins: Callable[[int, int, int, int], bool],
+) -> list[list[list[int]]]:
+    """Pieces of numbers grouped as they are read out, each read a list of pieces: a piece
+    joins the read before it when `joins(digits so far, its digits, the read's last token, its
+    first token)` says so, as a rule built on bridged() does."""
+    found: list[list[list[int]]] = []
+    length = 0
+    for piece in pieces:
+        digits = sum(len(tokens[i].digits) for i in piece)
+        if found and joins(length, digits, found[-1][-1][-1], piece[0]):
+            found[-1].append(piece)
+            length += digits
+        else:
+            found.append([piece])
+            length = digits
+    return found
 
 
 def runs(tokens: Sequence[Token], dates: bool = False) -> list[list[int]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from domain.pii import SSN, Span, near
-from domain.spoken_numbers import Token, bridged, runs, words
+from domain.spoken_numbers import Token, bridged, reads, runs, words
 
 _SOCIAL = words("social social's ssn ssn's")
 _SS_NUMBER = words("number no")  # "ss number", "s s number"
@@ -45,17 +45,11 @@ def _is_cue(tokens: Sequence[Token], i: int) -> bool:
 def _reads(tokens: Sequence[Token]) -> list[list[list[int]]]:
     """The runs of the text, those that only an acknowledgement separates ("621 33", "okay",
     "4401") taken together while they are no longer than an SSN."""
-    found: list[list[list[int]]] = []
-    length = 0
-    for run in runs(tokens):
-        digits = sum(len(tokens[i].digits) for i in run)
-        if found and length + digits <= 9 and bridged(tokens, found[-1][-1][-1], run[0]):
-            found[-1].append(run)
-            length += digits
-        else:
-            found.append([run])
-            length = digits
-    return found
+    return reads(
+        tokens,
+        runs(tokens),
+        lambda length, digits, last, first: length + digits <= 9 and bridged(tokens, last, first),
+    )
 
 
 def _plausible(digits: str) -> bool:
