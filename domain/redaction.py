@@ -91,13 +91,12 @@ def _find(text: str) -> list[tuple[int, int, str]]:
             scan[first : last + 1] = [marked(t, label) for t in scan[first : last + 1]]
 
     keywords = payment_cards(tokens)
-    card_call = bool(keywords) or any(t.word == CARD.lower() for t in tokens)
+    markers = [i for i, t in enumerate(tokens) if t.word == CARD.lower()]  # an earlier pass
+    card_call = bool(keywords or markers)
     take(card_spans(scan, keywords, card_call))
     if found and not card_call:  # a number that passes the checksum: the call is about a card
         take(card_spans(scan, keywords, True))
-    cards = sorted(
-        [i for i, t in enumerate(tokens) if t.word == CARD.lower()] + [f for f, *_ in found]
-    )
+    cards = sorted(markers + [f for f, *_ in found])
     context = sorted(keywords + [tokens[i].plain for i in cards])
     within = [i for i, t in enumerate(tokens) if near(context, t.plain - CONTEXT, 2 * CONTEXT)]
     # "04/27" first, then what the cues ask for, expiries before codes: each cue's answer is
