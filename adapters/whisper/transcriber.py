@@ -335,14 +335,15 @@ class _Engine:
         )
         raws = _raws(found)  # a lazy generator: this is where the decoding happens
         loops = looping_pieces([raw.text for raw in raws])
-        if loops:
-            again: list[_Raw] = []
-            since = 0
-            for first, last in loops:
-                again += raws[since:first]
-                again += self._redecoded(model, audio, prompt, raws[first].start, raws[last].end)
-                since = last + 1
-            raws = again + raws[since:]
+        if not loops:
+            return raws  # most calls: nothing to decode again or to cut
+        again: list[_Raw] = []
+        since = 0
+        for first, last in loops:
+            again += raws[since:first]
+            again += self._redecoded(model, audio, prompt, raws[first].start, raws[last].end)
+            since = last + 1
+        raws = again + raws[since:]
         texts = drop_loops_across([raw.text for raw in raws])  # what loops still
         return [attrs.evolve(raw, text=text) for raw, text in zip(raws, texts, strict=True)]
 
