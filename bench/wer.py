@@ -18,13 +18,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 from adapters.filesystem.audio_store import FileAudioStore
 from adapters.whisper.transcriber import WhisperTranscriber
@@ -32,8 +29,8 @@ from domain.results import StoredRecording, Transcript
 from domain.tenant import parse_tenant
 from domain.transcript_loops import has_loop
 from domain.transcription_hint import TranscriptionHint, transcription_hint
+from entrypoints.demo.runner import audio_dir, load_manifest
 
-AUDIO = Path(__file__).resolve().parents[1] / "entrypoints" / "demo" / "audio"
 # The demo's tenant (entrypoints/demo/runner.py): its hint is what the pipeline gives Whisper.
 DEMO_TENANT = {
     "tenant_id": "demo-tenant-001",
@@ -96,21 +93,16 @@ def edit_distance(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
     return previous[-1]
 
 
-def load_manifest() -> list[dict[str, Any]]:
-    calls: list[dict[str, Any]] = json.loads((AUDIO / "calls.json").read_text())["calls"]
-    return calls
-
-
 def demo_hint() -> TranscriptionHint:
     return transcription_hint(parse_tenant(DEMO_TENANT, datetime(2026, 1, 1, tzinfo=UTC)))
 
 
 async def transcripts(hint: TranscriptionHint | None) -> dict[str, Transcript]:
-    transcriber = WhisperTranscriber(FileAudioStore(AUDIO))
+    transcriber = WhisperTranscriber(FileAudioStore(audio_dir()))
     found = {}
     try:
         for entry in load_manifest():
-            path = AUDIO / entry["file"]
+            path = audio_dir() / entry["file"]
             data = path.read_bytes()
             recording = StoredRecording(
                 f"file://{path}", len(data), hashlib.sha256(data).hexdigest(), "audio/mpeg"
