@@ -52,6 +52,7 @@ _RANKED = (
     Intent.APPOINTMENT,
     Intent.NEW_SERVICE_REQUEST,
 )
+_LEADS = (Intent.NEW_SERVICE_REQUEST, Intent.QUOTE_REQUEST, Intent.APPOINTMENT)
 _SPOKEN_TIME = rf"(?:\d{{1,2}}|{vocab.SPOKEN_HOURS})"
 _TIME_WINDOW = re.compile(rf" between {_SPOKEN_TIME}(?: am| pm)? and {_SPOKEN_TIME} ")
 _DAY_AT = re.compile(
@@ -74,6 +75,7 @@ class _Context(NamedTuple):
     services: tuple[tuple[str, tuple[str, ...]], ...]
     boosted: frozenset[str]
     offers: frozenset[str]  # the stems of the words that say what the business offers
+    seen_there: bool  # its customers come to it to be seen (vocabulary.SEEN_AT_THE_BUSINESS)
 
 
 def analyze_call(
@@ -89,6 +91,9 @@ def analyze_call(
     if not full.strip():
         return CallAnalysis(ENGINE, "No speech was recognised in the recording.", fallback)
     said = roles.turns(segments, full, roles.business_name(ai.business_context))
+    if segments and all(s.speaker.strip().lower() == roles.AGENT for s in segments):
+        # Channels labelled and the caller's silent: a hang-up, or the greeting alone.
+        return CallAnalysis(ENGINE, "The caller said nothing.", fallback)
     caller = " ".join(t.text for t in said if t.role == roles.CALLER) or full
     agent = vocab.normal(" ".join(t.text for t in said if t.role == roles.AGENT) or full)
     heard, everything = vocab.normal(caller), vocab.normal(full)
@@ -115,6 +120,11 @@ def analyze_call(
     urgency, urgent = _urgency(heard, agent)
     problem = bool(_matches(asking, vocab.PROBLEMS))
     intent = _intent(scores, metadata, bool(pitch), bool(errand), problem, urgency)
+    if context.seen_there and intent is Intent.NEW_SERVICE_REQUEST:
+        intent = Intent.APPOINTMENT  # a patient with a toothache wants to be seen
+    if intent in _LEADS and (referred := _said_any(agent, vocab.REFERRED_OUT)):
+        intent, errand = Intent.OTHER, [(p, 3) for p in referred]  # "try the county shelter"
+        found[Intent.OTHER] = errand
     not_a_lead = intent in (Intent.SPAM, Intent.WRONG_NUMBER) or (
         intent is Intent.OTHER and bool(errand)
     )
@@ -269,7 +279,8 @@ def _context(business_context: str) -> _Context:
         for w in lowered.split()
         if len(w) >= 4 and w not in ignored and w not in roles.business_name(business_context)
     }
-    return _Context(tuple(services), frozenset(boosted), frozenset(offers))
+    seen_there = any(f" {n} " in lowered for n in vocab.SEEN_AT_THE_BUSINESS)
+    return _Context(tuple(services), frozenset(boosted), frozenset(offers), seen_there)
 
 
 def _stem(word: str) -> str:

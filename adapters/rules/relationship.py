@@ -17,6 +17,8 @@ import re
 
 from adapters.rules.vocabulary import cues
 
+_DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today"
+
 # The business's work for the caller, by the business: "you guys were out", "your guy looked
 # at it", "you all charged me twice", "you said the part was on order".
 _DONE_BY_YOU = re.compile(
@@ -25,7 +27,10 @@ _DONE_BY_YOU = re.compile(
     r"(?:were (?:out|here|there)|was (?:out|here|there)|came (?:out|by|over)|did (?:my|our|the"
     r"|a|some|his|her)|put in|installed|replaced|fixed|looked at|charged|billed|had me|serviced"
     r"|treated|sprayed|repaired|worked on|haven't|never showed|didn't show|told me|quoted me"
-    r"|said (?:it|he|she|they|the|we|i|to)|ordered|gave (?:me|us)|prescribed|sent (?:me|us)) "
+    r"|said (?:it|he|she|they|the|we|i|to)|ordered|gave (?:me|us)|prescribed|sent (?:me|us)"
+    r"|moved (?:me|us)|put (?:a |an |the |my |our )?(?:[a-z]+ ){0,2}in|(?:was|were) supposed to"
+    r"|never (?:came|showed)) "
+    r"|(?:job|work|install|repair|roof|addition) (?:that )?(?:you|you guys|you all|y'all) did "
 )
 # The caller's own account of it: "we had somebody out friday", "i had botox with you",
 # "we listed our house with you guys", "ever since he left".
@@ -39,7 +44,21 @@ _DONE_FOR_ME = re.compile(
     r"|was here|were here|was out|were out|did|fixed|worked|put)"
     r"|since i picked (?:it|him|her) up"
     r"|(?:was|were|got) seen (?:last|on|yesterday|this|a few|two|here|there)"
-    r"|(?:was|were) (?:just )?in (?:here )?(?:last|on|yesterday|earlier|this morning))"
+    r"|(?:was|were) (?:just )?in (?:here )?(?:last|on|yesterday|earlier|this morning)"
+    r"|(?:i'm|im|we're|were) on (?:the|your|a) (?:[a-z]+ )?(?:plan|program|contract|membership)"
+    r"|since (?:the|our|my) last (?:treatment|visit|service|spray|cleaning|appointment))"
+)
+# A visit of theirs on the business's calendar, or an order of theirs on its way: "i have a
+# hydrafacial on saturday i need to move it", "move cooper's cleaning from tuesday", "is my door
+# coming in", "is the inspector coming today".
+_BOOKED = re.compile(
+    r" (?:(?:i|we) (?:have|got) (?:a|an|my|our) (?:[a-z']+ ){1,2}(?:on|this|next)"
+    rf" (?:{_DAYS}|week|morning|afternoon)"
+    r"|(?:move|push|change|switch) (?:it|that|my|our|his|her|[a-z]+'s) (?:[a-z']+ ){0,2}?"
+    rf"(?:to|from|back to) (?:{_DAYS}|next|the next|tomorrow|the following|another|a later)"
+    r"|(?:is|did|has) (?:my|our|the) (?:[a-z']+ ){0,2}?(?:coming|still coming|come in|came in"
+    r"|arrived|shipped|ready|done|finished)"
+    r"|the one (?:we|i) ordered)"
 )
 # Something of the caller's that the business holds: an appointment or a visit booked, a
 # matter it handles, an order, results, a bill. "his appointment", "bella's appointment".
@@ -65,29 +84,36 @@ STANDING = cues(
     " we're scheduled, i'm booked, we're booked for, cancel, rebook, running late,"
     " on my way to my, same thing again, same problem again, same issue again, doing it again,"
     " happening again, came back again, still covered, re inspection, recheck,"
-    " follow up appointment",
+    " follow up appointment, warranty paperwork, nobody showed, no one showed, closing company,"
+    " title company, the appraisal, the buyers, the sellers, our buyers, our sellers",
 ) + cues(
     2,
     "again, haven't heard, the doctor said, the vet said, dr, warranty, i was told,"
-    " calling back about, is that covered, is it covered, covered under, the paperwork, touch up",
+    " calling back about, is that covered, is it covered, covered under, the paperwork, touch up,"
+    " just checking, checking in on, last treatment, under the warranty",
 )
 # The business finding the caller in its books: it confirms, with a caller's word.
 AGENT_KNOWS_THEM = cues(
     2,
     "your account, on the account, pull up your, pull you up, the ticket, your file,"
     " your paralegal, your agent, your project manager, who was out, re treatment,"
-    " re inspection, your treatment, touch ups",
+    " re inspection, your treatment, touch ups, i see you, moved you, no charge, back out,"
+    " still covered, everything's covered",
 )
+
+
+_NOT = re.compile(r" (?:not|aren't|isn't|never|no longer|not yet) (?:[a-z']+ )?$")
 
 
 def said(asking: str) -> list[tuple[str, int]]:
     """The caller's own signs of an existing relationship, in a normal() text."""
     found = [
         (m.group().strip(), 6)
-        for pattern in (_DONE_BY_YOU, _DONE_FOR_ME, _THEIRS)
+        for pattern in (_DONE_BY_YOU, _DONE_FOR_ME, _THEIRS, _BOOKED)
         for m in pattern.finditer(asking)
     ]
-    return found + [(p, w) for p, w in STANDING if f" {p} " in asking]
+    standing = [(p, w) for p, w in STANDING if f" {p} " in asking]
+    return found + [(p, w) for p, w in standing if not _NOT.search(asking.split(f" {p} ")[0])]
 
 
 def confirmed(agent: str) -> list[tuple[str, int]]:

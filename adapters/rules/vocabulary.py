@@ -195,7 +195,14 @@ URGENCY_HIGH = cues(
     " no ac, no air, water everywhere, smell gas, gas smell, sparking, smoke, burning,"
     " killing me, swelling, swell, dripping, water coming, raining, freezing, won't stop,"
     " overflowing, as soon as you can, hurry, sooner the better, worried, within the hour,"
-    " elderly, baby, newborn, bites",
+    " elderly, baby, newborn, bites,"
+    # stuck, stranded or hurt: a problem that stops the caller's day
+    " stuck, stranded, locked out, can't get in, can't get out, can't leave, won't close,"
+    " won't open, won't lock, snapped, smoking, overheated, overheating, a tow, towed,"
+    " broke my, stitches, hospital, emergency room, ambulance, no power, power's out,"
+    " power is out, sparks, sewage, have to be out, bailed on, fell through, can't drive,"
+    " throwing up, vomiting, bleeding, won't eat, poison, poisoned, seizure, can't breathe,"
+    " hit by a car, in pain, unbearable, really hurting, really hurts",
 )
 URGENCY_MEDIUM = cues(
     1, "this week, soon, tomorrow, in the next few days, before the weekend, in two weeks"
@@ -209,6 +216,11 @@ URGENCY_IGNORED = (
     "doing today",
     "for you today",
     "this morning for the",  # "i dropped it off this morning for the oil change"
+    "not an emergency",
+    "isn't an emergency",
+    "not urgent",
+    "not super urgent",
+    "no emergency",
 )
 
 APPOINTMENT_BOOKED = cues(
@@ -216,7 +228,12 @@ APPOINTMENT_BOOKED = cues(
     "we'll see you, we will see you, see you then, see you tomorrow, you're all set,"
     " you are all set, confirmed for, technician will be there, tech will be there,"
     " got you down for, put you down for, booked you, i've booked, i have you scheduled,"
-    " you're scheduled, you are scheduled, on the schedule for, will be out between",
+    " you're scheduled, you are scheduled, on the schedule for, will be out between,"
+    " squeeze you in, we'll be ready for you, see you in a few, see you soon,"
+    " send you a confirmation, when he's on the way, when she's on the way,"
+    " when they're on the way, see you monday, see you tuesday, see you wednesday,"
+    " see you thursday, see you friday, see you saturday, see you sunday, see you this,"
+    " see you next, see you today, see you tonight",
 ) + cues(1, "booked, scheduled")  # and a day or a time window: see the analyzer
 APPOINTMENT_CANCELLED = cues(
     3,
@@ -261,6 +278,17 @@ TRADE_NAMES: dict[str, tuple[str, ...]] = {
     "electrical": ("electrical", "electric", "electrician", "electricians"),
     "roofing": ("roofing", "roof", "roofer", "roofers"),
 }
+
+# Words of a business context that say its customers come to it to be seen (a patient, a pet,
+# a consultation): a caller there who wants its service wants an appointment, even for a
+# problem ("i cracked a tooth, can you see me today"). Trades that come out to the caller or
+# take on a job (a furnace, a case) are not: their caller with a problem wants a service.
+SEEN_AT_THE_BUSINESS = (
+    "dental", "dentist", "dentistry", "orthodontic", "orthodontics", "veterinary", "vet",
+    "animal hospital", "animal clinic", "med spa", "medspa", "medical spa", "aesthetics",
+    "clinic", "salon", "chiropractic", "chiropractor", "physical therapy", "optometry",
+    "eye care", "dermatology", "patients",
+)  # fmt: skip
 
 # Built-in services, most specific first: (name, phrases that ask for it).
 SERVICES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -392,17 +420,31 @@ ADDRESSING_THE_BUSINESS = (
 JOB_SEEKING = (
     "hiring", "job opening", "job posting", "looking for work", "looking for a job", "apply",
     "application", "resume", "employment", "need any help", "ase certified", "epa certification",
+    "sub work", "subcontract", "subcontractor", "subcontracting", "i have experience",
+    "years experience", "years of experience", "the position", "the job posting",
+    "if you guys need help", "if you need help", "need any installers", "need any techs",
+    "need any workers", "need any drivers", "need any guys", "my own crew",
 )  # fmt: skip
 BUSINESS_ERRANDS = (
     "claim number", "the claim", "a claim", "adjuster", "our insureds", "the insured",
     "your order", "the order", "supply", "sales rep", "deposition", "promotion", "delivered",
-    "claims",
+    "claims", "samples", "the rep", "your rep", "lunch and learn", "your policy", "policy renewal",
+    "shipped", "preferred lender", "shipment",
 )  # fmt: skip
 # A caller who says who they work for: "this is dan with ferguson supply".
 ON_BEHALF = re.compile(
-    r" (?:this is|i'm|im|my name is|my name's|hi this is) (?:[a-z']+ ){0,3}?(?:with|from) "
+    r" (?:(?:this is|i'm|im|my name is|my name's|hi this is) (?:[a-z']+ ){0,4}?(?:with|from) "
     r"(?!the house|my |our |home )"
+    r"|this is (?:[a-z']+ ){1,2}(?:supply|distribution|distributors|wholesale|insurance"
+    r"|logistics|freight) )"
 )
+# The business sending the caller elsewhere: what they want, it does not do. Not a lead.
+REFERRED_OUT = (
+    "you'd want to call", "you'll want to call", "you want to call", "you'd have to call",
+    "you'll have to call", "you need to call", "you'd need to call", "try calling",
+    "we don't do that", "we don't offer", "we don't work on", "we don't service",
+    "we don't take", "we don't handle", "we only do", "we're not able to help",
+)  # fmt: skip
 # The business's "no" to "is this the pizza place?": a wrong number.
 WRONG_PLACE_QUESTION = re.compile(r" (?:is this|is that|this isn't|trying to (?:get|reach)) ")
 AGENT_DENIAL = re.compile(r"^ (?:no|nope|oh no|um no|uh no|sorry no)\b")
