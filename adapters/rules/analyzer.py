@@ -112,8 +112,8 @@ def analyze_call(
     scores = {intent: sum(w for _, w in matches) for intent, matches in found.items()}
     scores[Intent.NEW_SERVICE_REQUEST] += min(sum(w for _, w in trade), vocab.TRADE_WORDS_CAP)
     found[Intent.NEW_SERVICE_REQUEST] += trade
-    if _wrong_place(said):
-        scores[Intent.WRONG_NUMBER] += vocab.WRONG_NUMBER_THRESHOLD
+    if _wrong_place(said):  # the business's own "no", worth more than one cue of anything
+        scores[Intent.WRONG_NUMBER] += 2 * vocab.WRONG_NUMBER_THRESHOLD
     pitch, errand = _solicitation(asking), _errand(asking)
     found[Intent.SPAM] += pitch
     found[Intent.OTHER] = errand

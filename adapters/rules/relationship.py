@@ -23,7 +23,8 @@ _DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today
 # at it", "you all charged me twice", "you said the part was on order".
 _DONE_BY_YOU = re.compile(
     r" (?:you|you guys|you all|y'all|your (?:guy|guys|tech|technician|crew|team|people|man"
-    r"|electrician|plumber|company|office|doctor|vet|attorney|agent)) (?:[a-z']+ ){0,2}?"
+    r"|electrician|plumber|company|office|doctor|vet|attorney|agent))"
+    r" (?:(?!to |charge |would |could |can |will |do |gonna )[a-z']+ ){0,2}?"
     r"(?:were (?:out|here|there)|was (?:out|here|there)|came (?:out|by|over)|did (?:my|our|the"
     r"|a|some|his|her)|put in|installed|replaced|fixed|looked at|charged|billed|had me|serviced"
     r"|treated|sprayed|repaired|worked on|haven't|never showed|didn't show|told me|quoted me"
@@ -113,7 +114,7 @@ def said(asking: str) -> list[tuple[str, int]]:
         for m in pattern.finditer(asking)
     ]
     standing = [(p, w) for p, w in STANDING if f" {p} " in asking]
-    return found + [(p, w) for p, w in standing if not _NOT.search(asking.split(f" {p} ")[0])]
+    return found + [(p, w) for p, w in standing if not _NOT.search(asking.split(f" {p} ")[0] + " ")]
 
 
 def confirmed(agent: str) -> list[tuple[str, int]]:

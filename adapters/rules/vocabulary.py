@@ -110,7 +110,9 @@ INTENT_CUES: dict[Intent, Cues] = {
     + cues(
         4,
         # a time asked for, in any trade: "do you have anything next week", "any openings"
-        " any openings, an opening, do you have anything, anything available, next available,"
+        " can i see it, can we see it, see it this, see it on, like to see it, want to see it,"
+        " to see the house, a tour, tour the, any openings, an opening, do you have anything,"
+        " anything available, next available,"
         " make an appointment, get an appointment, on the schedule, get scheduled, checkups,"
         " a showing, set up a showing, see the house, an inspection, a checkup, an exam,"
         " yearly exam, annual exam, wellness exam, physical, vaccines, come in for, get him in,"
@@ -131,6 +133,7 @@ INTENT_CUES: dict[Intent, Cues] = {
         " smell, burning, noise, hurt, injured, accident, pain, toothache, swell, swelling,"
         " bites, nest, infestation, damage, storm, fell, backing up, overflowing,"
         " check engine, came on, throwing up, ate, split, missing, have a case, a lawyer, limping,"
+        " got bit, bitten, stitches,"
         " bleeding, vomiting, won't eat, not eating, sick, look at him, look at her, slipped,"
         " rear ended, got hit, was hit, hit by, injury, injuries, worth anything,"
         # a home to buy or sell: what a realtor's caller needs
@@ -141,6 +144,7 @@ INTENT_CUES: dict[Intent, Cues] = {
         " get it looked at, need somebody, need someone, somebody to, someone to, i want to get,"
         " looking at getting, we want",
     )
+    + cues(4, "if i have a case, do i have a case, if we have a case, do we have a case")
     + cues(1, "service, new, need, problem, issue"),
     Intent.VOICEMAIL: cues(
         3,
@@ -405,7 +409,9 @@ SOLICITATION_TOPICS = (
     "verify your", "verified", "credit card processing", "card processing", "merchant",
     "processing fees", "lower your rates", "line of credit", "funding", "pre qualified",
     "prequalified", "business loan", "new patients a month", "more jobs", "signed retainers",
-    "per appointment", "per booked job", "your website", "business page",
+    "per appointment", "per booked job", "your website", "business page", "local search",
+    "free audit", "more new clients", "more clients", "more customers", "more patients",
+    "more calls", "online presence",
 )  # fmt: skip
 ADDRESSING_THE_BUSINESS = (
     "the owner", "business owner", "who handles", "decision maker", "your business",
@@ -447,7 +453,9 @@ REFERRED_OUT = (
 )  # fmt: skip
 # The business's "no" to "is this the pizza place?": a wrong number.
 WRONG_PLACE_QUESTION = re.compile(r" (?:is this|is that|this isn't|trying to (?:get|reach)) ")
-AGENT_DENIAL = re.compile(r"^ (?:no|nope|oh no|um no|uh no|sorry no)\b")
+AGENT_DENIAL = re.compile(
+    r"^ (?:no|nope|oh no|um no|uh no|sorry no)\b| you want [a-z]+'s | you're looking for "
+)
 # An hour said as a word: "at two", "between nine and eleven".
 SPOKEN_HOURS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
 # The business giving a time the caller then takes: a visit booked.
