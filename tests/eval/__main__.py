@@ -1,5 +1,5 @@
-"""`python -m tests.eval [--analyzer NAME] [--sample N]`: the labelled set through the
-configured analyzer.
+"""`python -m tests.eval [--analyzer NAME] [--sample N] [--calls PATH]`: the labelled set
+through the configured analyzer.
 
 The analyzer is built by the composition root from the PIPELINE_ANALYZER* settings (the
 environment, overridden by --analyzer), so the figures are those of the analyzer `serve` runs.
@@ -11,7 +11,9 @@ import argparse
 import asyncio
 import os
 import sys
+from pathlib import Path
 
+from tests.eval.dataset import CALLS
 from tests.eval.run import configured_analyzer, evaluate
 
 
@@ -23,11 +25,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sample", type=int, help="only this many calls, spread over the set (a slow LLM)"
     )
+    parser.add_argument(
+        "--calls", type=Path, default=CALLS, help="a file of labelled calls (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     env = dict(os.environ)
     if args.analyzer:
         env["PIPELINE_ANALYZER"] = args.analyzer
-    evaluation = asyncio.run(evaluate(configured_analyzer(env), args.sample))
+    evaluation = asyncio.run(evaluate(configured_analyzer(env), args.sample, args.calls))
     print("\n".join(evaluation.lines))
     return 0
 

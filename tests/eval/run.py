@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
+from pathlib import Path
 
 import attrs
 
@@ -11,7 +12,7 @@ from entrypoints.config import load_settings
 from entrypoints.container import build_container
 from ports.analysis import CallAnalyzer
 from tests.eval.calls import CallFigures, Outcome, figures, run_calls
-from tests.eval.dataset import load_calls, load_redaction_cases
+from tests.eval.dataset import CALLS, load_calls, load_redaction_cases
 from tests.eval.redaction import RedactionFigures, evaluate_redaction
 from tests.eval.report import call_report, redaction_report, safety_report
 
@@ -30,9 +31,12 @@ class Evaluation:
     lines: tuple[str, ...]
 
 
-async def evaluate(analyzer: CallAnalyzer, sample: int | None = None) -> Evaluation:
-    """`sample`: that many calls spread over the set (every k-th), for a slow analyzer."""
-    calls = load_calls()
+async def evaluate(
+    analyzer: CallAnalyzer, sample: int | None = None, path: Path = CALLS
+) -> Evaluation:
+    """`sample`: that many calls spread over the set (every k-th), for a slow analyzer;
+    `path`: another file of labelled calls in the same form."""
+    calls = load_calls(path)
     if sample is not None and 0 < sample < len(calls):
         calls = calls[:: len(calls) // sample][:sample]
     try:
