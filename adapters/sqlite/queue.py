@@ -35,30 +35,6 @@ def _job_from_row(row: sqlite3.Row) -> Job:
     )
 
 
-def _claim(
-    conn: sqlite3.Connection, now: datetime, worker_id: str, until: datetime, limit: int
-) -> list[Job]:
-    rows = conn.execute(
-        "SELECT * FROM jobs WHERE due_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)"
-        " ORDER BY due_at LIMIT ?",
-        (_t(now), _t(now), limit),
-    ).fetchall()
-    conn.executemany(
-        "UPDATE jobs SET claimed_by = ?, claimed_until = ? WHERE job_id = ?",
-        [(worker_id, _t(until), r["job_id"]) for r in rows],
-    )
-    return [_job_from_row(r) for r in rows]
-
-
-def _extend(
-    conn: sqlite3.Connection, job_ids: Sequence[str], worker_id: str, until: datetime
-) -> None:
-    conn.executemany(
-        "UPDATE jobs SET claimed_until = ? WHERE job_id = ? AND claimed_by = ?",
-        [(_t(until), job_id, worker_id) for job_id in job_ids],
-    )
-
-
 class SqliteJobRepository(JobRepository):
     def __init__(self, session: Session):
         self._s = session
@@ -90,11 +66,29 @@ class SqliteJobRepository(JobRepository):
     async def claim_due(
         self, now: datetime, worker_id: str, claim_s: float, limit: int
     ) -> Sequence[Job]:
-        until = now + timedelta(seconds=claim_s)
-        return await self._s.now(lambda conn: _claim(conn, now, worker_id, until, limit))
+        until = _t(now + timedelta(seconds=claim_s))
+
+        def claim(conn: sqlite3.Connection) -> list[Job]:
+            rows = conn.execute(
+                "SELECT * FROM jobs WHERE due_at <= ?"
+                " AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY due_at LIMIT ?",
+                (_t(now), _t(now), limit),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE jobs SET claimed_by = ?, claimed_until = ? WHERE job_id = ?",
+                [(worker_id, until, row["job_id"]) for row in rows],
+            )
+            return [_job_from_row(row) for row in rows]
+
+        return await self._s.now(claim)
 
     async def extend_claims(self, job_ids: Sequence[str], worker_id: str, until: datetime) -> None:
-        await self._s.defer(lambda conn: _extend(conn, job_ids, worker_id, until))
+        await self._s.defer(
+            lambda conn: conn.executemany(
+                "UPDATE jobs SET claimed_until = ? WHERE job_id = ? AND claimed_by = ?",
+                [(_t(until), job_id, worker_id) for job_id in job_ids],
+            )
+        )
 
     async def complete(self, job_id: str) -> None:
         await self._s.defer(
@@ -130,13 +124,14 @@ class SqliteJobQueue(LocalJobQueue):
         self._wakeup.set()
 
     async def claim(self, worker_id: str, limit: int) -> Sequence[Job]:
-        now = self._clock.now()
-        until = now + timedelta(seconds=self.claim_s)
-        return await self._db.write(lambda conn: _claim(conn, now, worker_id, until, limit))
+        jobs = SqliteJobRepository(Session(self._db, read_only=False))
+        return await jobs.claim_due(self._clock.now(), worker_id, self.claim_s, limit)
 
     async def keep(self, job_ids: Sequence[str], worker_id: str) -> None:
+        session = Session(self._db, read_only=False)
         until = self._clock.now() + timedelta(seconds=self.claim_s)
-        await self._db.write(lambda conn: _extend(conn, job_ids, worker_id, until))
+        await SqliteJobRepository(session).extend_claims(job_ids, worker_id, until)
+        await session.commit()
 
     async def wait(self, timeout_s: float) -> None:
         with contextlib.suppress(TimeoutError):
