@@ -119,6 +119,10 @@ def analyze_call(
     found[Intent.OTHER] = errand
     urgency, urgent = _urgency(heard, agent)
     problem = bool(_matches(asking, vocab.PROBLEMS))
+    if problem:  # something broken, hurt or sick, told to a business: the caller wants help
+        scores[Intent.NEW_SERVICE_REQUEST] = max(
+            scores[Intent.NEW_SERVICE_REQUEST], vocab.INTENT_THRESHOLD
+        )
     intent = _intent(scores, metadata, bool(pitch), bool(errand), problem, urgency)
     if context.seen_there and intent is Intent.NEW_SERVICE_REQUEST:
         intent = Intent.APPOINTMENT  # a patient with a toothache wants to be seen

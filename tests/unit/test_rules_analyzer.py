@@ -529,3 +529,91 @@ async def test_a_cue_matches_only_as_whole_words_in_the_order_said() -> None:
     analysis = await analyze(call(("caller", "hello press one now")), ai=NO_CONTEXT)
     assert analysis.intent is Intent.SPAM
     assert "press one" in analysis.key_phrases
+
+
+CLINIC = AiConfig(business_context="Riverbend Pediatric Dentistry: cleanings, sealants.")
+
+
+async def test_a_patient_with_a_problem_at_a_clinic_wants_an_appointment() -> None:
+    toothache = call(
+        ("agent", "riverbend pediatric dentistry this is paula"),
+        ("caller", "hi my son's tooth got knocked loose at soccer and it's bleeding a little"),
+        ("agent", "oh no, can you bring him in at eleven"),
+        ("caller", "yes we'll be there"),
+    )
+    assert (await analyze(toothache, ai=CLINIC)).intent is Intent.APPOINTMENT
+    # the same words to a business that comes out to you are a service request
+    leak = call(("caller", "hi my water heater is leaking all over the garage floor"))
+    assert (await analyze(leak)).intent is Intent.NEW_SERVICE_REQUEST
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "hey it's rob your guys were supposed to come out this morning and nobody's here",
+        "hi you guys put in our new furnace in october and it's making a clunking noise",
+        "hi this is amy i have a tune up on thursday and i need to move it to next week",
+        "yeah i'm on the annual plan and the filter thing is beeping again",
+        "is my new thermostat coming in this week, the one we ordered",
+    ],
+)
+async def test_an_existing_customer_is_heard_in_their_own_words(said: str) -> None:
+    analysis = await analyze(call(("caller", said)))
+    assert analysis.intent is Intent.EXISTING_CUSTOMER
+    assert analysis.is_existing_customer
+
+
+async def test_a_caller_who_is_not_a_patient_yet_is_not_an_existing_one() -> None:
+    said = "hi my dog is limping badly, we're not clients there yet, can you see him today"
+    vet = AiConfig(business_context="Hillside Veterinary Clinic: dogs and cats, urgent care.")
+    analysis = await analyze(call(("caller", said)), ai=vet)
+    assert analysis.intent is Intent.APPOINTMENT
+    assert not analysis.is_existing_customer
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "hi i'm an hvac tech with eight years of experience, are you guys taking on anyone",
+        "hey this is sam from johnstone supply, your order of condensers shipped today",
+        "hi i'm a loan officer with lakeview lending, i'd love to be a preferred lender for you",
+    ],
+)
+async def test_job_seekers_and_vendors_are_not_leads(said: str) -> None:
+    assert (await analyze(call(("caller", said)))).intent is Intent.OTHER
+
+
+async def test_a_caller_the_business_sends_elsewhere_is_not_a_lead() -> None:
+    pool = call(
+        ("caller", "hi do you guys fix pool heaters, ours quit"),
+        ("agent", "sorry we don't work on pool equipment, you'd want to call a pool company"),
+    )
+    assert (await analyze(pool)).intent is Intent.OTHER
+
+
+async def test_a_silent_caller_channel_is_not_a_lead() -> None:
+    hangup = call(("agent", "denver comfort heating and air this is sarah, hello?"))
+    analysis = await analyze(hangup)
+    assert analysis.intent is Intent.OTHER
+    assert analysis.service_requested is None
+
+
+async def test_the_business_saying_who_it_is_not_settles_a_wrong_number() -> None:
+    wrong = call(
+        ("caller", "hi is this mountain view dental? i have an appointment at three"),
+        ("agent", "no, this is denver comfort heating, you want mountain view dental"),
+    )
+    assert (await analyze(wrong)).intent is Intent.WRONG_NUMBER
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "my car slid into a ditch and i'm stuck, i need a tow",
+        "the garage door won't close and i can't leave for work",
+        "it's not an emergency but the ac is making a rattle",
+    ],
+)
+async def test_urgency_of_a_stuck_caller_and_of_a_calm_one(said: str) -> None:
+    urgency = (await analyze(call(("caller", said)))).urgency
+    assert urgency is (Urgency.LOW if "not an emergency" in said else Urgency.HIGH)
