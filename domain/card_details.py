@@ -20,6 +20,7 @@ Within 30 words of a payment card word or a card's number (domain.cards):
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 
@@ -82,10 +83,12 @@ def expiry_at(tokens: Sequence[Token], i: int) -> list[Span]:
     return []
 
 
-def code_at(tokens: Sequence[Token], i: int) -> list[Span]:
-    """The security code token i cues, and the expiry said before it."""
+def code_at(tokens: Sequence[Token], i: int, near_card: bool = True) -> list[Span]:
+    """The security code token i cues, and the expiry said before it. Away from any card
+    word only a cue that names a card's code does: "cvv", "the three digits on the back"
+    ("security code" may be an alarm's)."""
     cue = _code_cue(tokens, i)
-    if cue is None:
+    if cue is None or not (near_card or (cue == "named" and _names_a_card_code(tokens, i))):
         return []
     spans: list[Span] = []
     for n, (answer, immediate) in enumerate(_answers(tokens, i, _CODE_LEAD)):
@@ -238,6 +241,14 @@ def _about_something_else(tokens: Sequence[Token], i: int) -> bool:
         if mention is not None:
             return not mention
     return False
+
+
+def _names_a_card_code(tokens: Sequence[Token], i: int) -> bool:
+    word = tokens[i].word
+    if word == "back":  # "the three digits on the back", not "the serial number on the back"
+        before = [t.digits or t.word for t in tokens[max(i - 5, 0) : i]]
+        return any(a in ("3", "4") and b in _COUNTED for a, b in itertools.pairwise(before))
+    return word in _CODE_NAMES or len(word) == 1  # "c v v"
 
 
 def _code_cue(tokens: Sequence[Token], i: int) -> str | None:

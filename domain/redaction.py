@@ -104,6 +104,8 @@ def _find(text: str) -> list[tuple[int, int, str]]:
     for finder in (slashed_at, expiry_at, code_at):
         for i in within:
             take(finder(scan, i))
+    for i in sorted(set(range(len(scan))) - set(within)):  # "the three digits on the back?"
+        take(code_at(scan, i, near_card=False))
     take(ssn_spans(scan))
     take(after_card(tokens, scan, cards))
     # "The code is $903": asked for a code, Whisper may write it as a price; the "$" goes too

@@ -2,8 +2,7 @@
 
 Floors sit just below today's figures, so a change that makes the verdicts worse fails here;
 whoever improves the analyzer, the scorer or the redaction raises them. The safety invariants
-that do not hold yet are strict xfails carrying today's numbers: once one holds, the XPASS
-fails the run, and the xfail becomes a plain assertion.
+(no spam qualified, no wrong email, no card detail left) are plain assertions.
 """
 
 from __future__ import annotations
@@ -83,6 +82,5 @@ def test_no_email_is_ever_wrong(evaluation: Evaluation) -> None:
     assert evaluation.calls.emails.wrong == 0
 
 
-@pytest.mark.xfail(strict=True, reason="today 7 of 65 card, expiry, code and SSN spans leak")
 def test_every_card_expiry_code_and_ssn_is_redacted(evaluation: Evaluation) -> None:
     assert evaluation.redaction.recall.hits == evaluation.redaction.recall.total

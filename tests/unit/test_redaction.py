@@ -466,3 +466,24 @@ def test_redacting_a_transcript_twice_changes_nothing_more(
     )
     once = redact_transcript(transcript)
     assert redact_transcript(once) == once
+
+
+@pytest.mark.parametrize(
+    ("said", "code"),
+    [
+        ("and then the three digits on the back. um seven two nine", "seven two nine"),
+        ("that'll be 149 today. and the three digit code on the back? 903", "903"),
+        ("the c v v is 4 1 2", "4 1 2"),
+    ],
+)
+def test_a_cards_code_is_redacted_even_with_no_card_word_said(said: str, code: str) -> None:
+    redacted, _ = redact_text(said)
+    assert code not in redacted
+    assert "149" in redacted or "149" not in said
+
+
+def test_the_number_on_the_back_of_something_else_is_kept() -> None:
+    assert redact_text("the serial number on the back is 4471") == (
+        "the serial number on the back is 4471",
+        0,
+    )
