@@ -4,9 +4,9 @@ adapters keep in their rows. Pure functions, so every store maps the same way.""
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from domain.call import Call, CallMetadata, Failure, StageEvent
 from domain.results import (
@@ -278,3 +278,96 @@ def call_document(call: Call) -> dict[str, Any]:
         "failure": failure_to_dict(call.failure),
         "timeline": timeline_to_list(call.timeline),
     }
+
+
+# A call's row in every store (sql/*/): its key, then the rest, in the schemas' order.
+# fmt: off
+CALL_COLUMNS = (
+    "tenant_id", "call_id", "stage", "received_at", "completed_at", "attempts", "metadata",
+    "recording_url", "raw_payload", "recording", "transcript", "analysis", "lead_score",
+    "crm_sync", "failure", "timeline", "lease_owner", "lease_expires_at", "version", "updated_at",
+)
+# fmt: on
+
+
+class Columns(Protocol):
+    """A row read back, by column name (a dict, an sqlite3.Row)."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
+
+
+def last_activity(call: Call) -> datetime:
+    """The sweep's clock: the call's last recorded event, in the domain's time."""
+    return call.timeline[-1].at if call.timeline else call.received_at
+
+
+def call_row(
+    call: Call, *, time: Callable[[datetime], Any], json: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """The call as the columns of its row, by name: the store writes a time with `time` and
+    a part (the JSON form of this module) with `json`; None stays None. updated_at is the
+    call's last activity."""
+
+    def at(value: datetime | None) -> Any:
+        return None if value is None else time(value)
+
+    def part(value: Any) -> Any:
+        return None if value is None else json(value)
+
+    return {
+        "tenant_id": call.tenant_id,
+        "call_id": call.call_id,
+        "stage": call.stage.value,
+        "received_at": time(call.received_at),
+        "completed_at": at(call.completed_at),
+        "attempts": call.attempts,
+        "metadata": json(metadata_to_dict(call.metadata)),
+        "recording_url": call.recording_url,
+        "raw_payload": json(call.raw_payload),
+        "recording": part(recording_to_dict(call.recording)),
+        "transcript": part(transcript_to_dict(call.transcript)),
+        "analysis": part(analysis_to_dict(call.analysis)),
+        "lead_score": part(score_to_dict(call.lead_score)),
+        "crm_sync": part(crm_to_dict(call.crm_sync)),
+        "failure": part(failure_to_dict(call.failure)),
+        "timeline": json(timeline_to_list(call.timeline)),
+        "lease_owner": call.lease_owner,
+        "lease_expires_at": at(call.lease_expires_at),
+        "version": call.version,
+        "updated_at": time(last_activity(call)),
+    }
+
+
+def call_from_row(
+    row: Columns, *, time: Callable[[Any], datetime], json: Callable[[Any], Any]
+) -> Call:
+    """The call of a row read back: the store reads a time with `time` and a part with
+    `json`; NULL stays None."""
+
+    def at(column: str) -> datetime | None:
+        return None if row[column] is None else time(row[column])
+
+    def part(column: str) -> Any:
+        return None if row[column] is None else json(row[column])
+
+    return Call(
+        tenant_id=row["tenant_id"],
+        call_id=row["call_id"],
+        received_at=time(row["received_at"]),
+        metadata=metadata_from_dict(json(row["metadata"])),
+        recording_url=row["recording_url"],
+        raw_payload=json(row["raw_payload"]),
+        stage=Stage(row["stage"]),
+        attempts=row["attempts"],
+        completed_at=at("completed_at"),
+        recording=recording_from_dict(part("recording")),
+        transcript=transcript_from_dict(part("transcript")),
+        analysis=analysis_from_dict(part("analysis")),
+        lead_score=score_from_dict(part("lead_score")),
+        crm_sync=crm_from_dict(part("crm_sync")),
+        failure=failure_from_dict(part("failure")),
+        timeline=timeline_from_list(json(row["timeline"])),
+        lease_owner=row["lease_owner"],
+        lease_expires_at=at("lease_expires_at"),
+        version=row["version"],
+    )

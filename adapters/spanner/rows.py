@@ -16,7 +16,6 @@ from domain import codec
 from domain.apikeys import ApiKey
 from domain.call import Call
 from domain.jobs import Job
-from domain.stages import Stage
 from domain.tenant import Tenant, parse_tenant, tenant_document
 
 Row = Sequence[Any]
@@ -127,87 +126,20 @@ def api_key_from_row(row: Row) -> ApiKey:
 
 # --- calls ---------------------------------------------------------------------------------
 
-CALL_COLUMNS = (
-    "tenant_id",
-    "call_id",
-    "stage",
-    "received_at",
-    "completed_at",
-    "attempts",
-    "metadata",
-    "recording_url",
-    "raw_payload",
-    "recording",
-    "transcript",
-    "analysis",
-    "lead_score",
-    "crm_sync",
-    "failure",
-    "timeline",
-    "lease_owner",
-    "lease_expires_at",
-    "version",
-    "updated_at",
-    "committed_at",
-)
-CALL_SELECT = ", ".join(CALL_COLUMNS[:-1])
+CALL_COLUMNS = (*codec.CALL_COLUMNS, "committed_at")
+CALL_SELECT = ", ".join(codec.CALL_COLUMNS)
 LEASE_COLUMNS = ("tenant_id", "call_id", "lease_expires_at", "committed_at")
-
-
-def last_activity(call: Call) -> datetime:
-    """The sweep's clock: the call's last recorded event, in the domain's time."""
-    return call.timeline[-1].at if call.timeline else call.received_at
+last_activity = codec.last_activity  # the sweep's clock (calls.py)
 
 
 def call_values(call: Call) -> list[Any]:
-    return [
-        call.tenant_id,
-        call.call_id,
-        call.stage.value,
-        call.received_at,
-        call.completed_at,
-        call.attempts,
-        to_json(codec.metadata_to_dict(call.metadata)),
-        call.recording_url,
-        to_json(dict(call.raw_payload)),
-        to_json(codec.recording_to_dict(call.recording)),
-        to_json(codec.transcript_to_dict(call.transcript)),
-        to_json(codec.analysis_to_dict(call.analysis)),
-        to_json(codec.score_to_dict(call.lead_score)),
-        to_json(codec.crm_to_dict(call.crm_sync)),
-        to_json(codec.failure_to_dict(call.failure)),
-        to_json(codec.timeline_to_list(call.timeline)),
-        call.lease_owner,
-        call.lease_expires_at,
-        call.version,
-        last_activity(call),
-        COMMIT_TIMESTAMP,
-    ]
+    row = codec.call_row(call, time=lambda at: at, json=to_json)
+    return [*(row[column] for column in codec.CALL_COLUMNS), COMMIT_TIMESTAMP]
 
 
 def call_from_row(row: Row) -> Call:
-    c: Mapping[str, Any] = dict(zip(CALL_COLUMNS, row, strict=False))
-    return Call(
-        tenant_id=c["tenant_id"],
-        call_id=c["call_id"],
-        received_at=utc(c["received_at"]),
-        metadata=codec.metadata_from_dict(from_json(c["metadata"])),
-        recording_url=c["recording_url"],
-        raw_payload=from_json(c["raw_payload"]),
-        stage=Stage(c["stage"]),
-        attempts=c["attempts"],
-        completed_at=maybe_utc(c["completed_at"]),
-        recording=codec.recording_from_dict(from_json(c["recording"])),
-        transcript=codec.transcript_from_dict(from_json(c["transcript"])),
-        analysis=codec.analysis_from_dict(from_json(c["analysis"])),
-        lead_score=codec.score_from_dict(from_json(c["lead_score"])),
-        crm_sync=codec.crm_from_dict(from_json(c["crm_sync"])),
-        failure=codec.failure_from_dict(from_json(c["failure"])),
-        timeline=codec.timeline_from_list(from_json(c["timeline"])),
-        lease_owner=c["lease_owner"],
-        lease_expires_at=maybe_utc(c["lease_expires_at"]),
-        version=c["version"],
-    )
+    columns = dict(zip(codec.CALL_COLUMNS, row, strict=True))
+    return codec.call_from_row(columns, time=utc, json=from_json)
 
 
 # --- jobs ----------------------------------------------------------------------------------

@@ -26,13 +26,7 @@ from ports.repositories import CallPage, CallRepository
 t = codec.iso_microseconds  # every time a row holds, in UTC, to the microsecond
 log = logging.getLogger("ingestion_pipeline.sqlite")
 UNREADABLE = "the stored call could not be read back; it was not processed"
-# fmt: off
-_COLUMNS = (
-    "stage", "received_at", "completed_at", "attempts", "metadata", "recording_url",
-    "raw_payload", "recording", "transcript", "analysis", "lead_score", "crm_sync", "failure",
-    "timeline", "lease_owner", "lease_expires_at", "version", "updated_at",
-)
-# fmt: on
+_COLUMNS = codec.CALL_COLUMNS[2:]  # the key (tenant_id, call_id) goes apart
 _INSERT = (
     f"INSERT INTO calls (tenant_id, call_id, {', '.join(_COLUMNS)})"  # noqa: S608 - constants
     f" VALUES (?, ?, {', '.join('?' * len(_COLUMNS))}) ON CONFLICT (tenant_id, call_id) DO NOTHING"
@@ -49,63 +43,27 @@ _OUTCOMES = (
 
 
 def json_text(value: Any) -> str | None:
-    """Compact JSON; the standard library for what orjson refuses (a 65-bit integer)."""
+    """Compact JSON; the standard library for what orjson refuses (a 65-bit integer). A
+    webhook's body is kept as CallRail sent it."""
     if value is None:
         return None
+    if isinstance(value, RawPayload):
+        return value.text
     try:
         return orjson.dumps(value).decode()
     except TypeError:
         return json.dumps(value, separators=(",", ":"))
 
 
-def _values(call: Call, version: int) -> tuple[Any, ...]:
-    # updated_at is the call's last activity in the domain's time, as the sweep compares it.
-    last_activity = call.timeline[-1].at if call.timeline else call.received_at
-    raw, lease = call.raw_payload, call.lease_expires_at
-    return (
-        call.stage.value,
-        t(call.received_at),
-        t(call.completed_at) if call.completed_at else None,
-        call.attempts,
-        *(json_text(codec.metadata_to_dict(call.metadata)), call.recording_url),
-        raw.text if isinstance(raw, RawPayload) else json_text(dict(raw)),
-        json_text(codec.recording_to_dict(call.recording)),
-        json_text(codec.transcript_to_dict(call.transcript)),
-        json_text(codec.analysis_to_dict(call.analysis)),
-        json_text(codec.score_to_dict(call.lead_score)),
-        json_text(codec.crm_to_dict(call.crm_sync)),
-        json_text(codec.failure_to_dict(call.failure)),
-        json_text(codec.timeline_to_list(call.timeline)),
-        *(call.lease_owner, t(lease) if lease else None, version, t(last_activity)),
-    )
+def _values(call: Call, version: int) -> list[Any]:
+    row = codec.call_row(call, time=t, json=json_text)
+    row["version"] = version
+    return [row[column] for column in _COLUMNS]
 
 
 def _call_from_row(row: sqlite3.Row) -> Call:
-    def load(column: str) -> Any:
-        return None if row[column] is None else json.loads(row[column])
-
     try:
-        return Call(
-            tenant_id=row["tenant_id"],
-            call_id=row["call_id"],
-            received_at=datetime.fromisoformat(row["received_at"]),
-            metadata=codec.metadata_from_dict(load("metadata")),
-            recording_url=row["recording_url"],
-            raw_payload=load("raw_payload"),
-            stage=Stage(row["stage"]),
-            attempts=row["attempts"],
-            completed_at=codec.parse_time(row["completed_at"]),
-            recording=codec.recording_from_dict(load("recording")),
-            transcript=codec.transcript_from_dict(load("transcript")),
-            analysis=codec.analysis_from_dict(load("analysis")),
-            lead_score=codec.score_from_dict(load("lead_score")),
-            crm_sync=codec.crm_from_dict(load("crm_sync")),
-            failure=codec.failure_from_dict(load("failure")),
-            timeline=codec.timeline_from_list(load("timeline")),
-            lease_owner=row["lease_owner"],
-            lease_expires_at=codec.parse_time(row["lease_expires_at"]),
-            version=row["version"],
-        )
+        return codec.call_from_row(row, time=datetime.fromisoformat, json=json.loads)
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
         # A body nested past json's limit, stored before intake refused such bodies, say.
         log.error("call %s cannot be read back (%s)", row["call_id"], type(exc).__name__)
