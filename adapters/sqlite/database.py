@@ -38,10 +38,6 @@ BUSY_TIMEOUT_MS = 3000  # another program holding the write lock (the sqlite3 sh
 _Item = tuple[Unit, bool, "Future[Any]"]
 
 
-def _answer(future: Future[Any], ok: bool, value: Any) -> None:
-    (future.set_result if ok else future.set_exception)(value)
-
-
 def storage_error(exc: Exception) -> StorageUnavailable:
     return StorageUnavailable(f"the database is unavailable: {exc}")
 
@@ -75,8 +71,7 @@ class SqliteDatabase:
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._reader_pool: ThreadPoolExecutor | None = None
-        self._local = threading.local()
-        self._reader_conns: list[sqlite3.Connection] = []
+        self._idle_readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self.write_failure: str | None = None  # the last group's error, until one commits
 
     @property
@@ -110,10 +105,8 @@ class SqliteDatabase:
             await asyncio.to_thread(writer.join)
         if pool is not None:
             pool.shutdown(wait=True)
-        for conn in self._reader_conns:
-            conn.close()
-        self._reader_conns.clear()
-        self._local = threading.local()
+        while not self._idle_readers.empty():
+            self._idle_readers.get().close()
 
     async def write(
         self, unit: Callable[[sqlite3.Connection], T], *, undo: bool = False, wait: bool = True
@@ -156,7 +149,7 @@ class SqliteDatabase:
         return group[-1] is not None
 
     def _commit(self, conn: sqlite3.Connection, items: list[_Item]) -> None:
-        answers: list[tuple[Future[Any], bool, Any]] = []
+        answers: list[tuple[Callable[[Any], None], Any]] = []  # given once the group commits
         failure: str | None = None  # a storage error inside a unit (disk full, say)
         wrote = False  # whether COMMIT has rows to write: only that proves the file takes them
         try:
@@ -165,17 +158,19 @@ class SqliteDatabase:
                 conn.execute("SAVEPOINT unit")
                 changes = conn.total_changes
                 try:
-                    result, ok = unit(conn), True
+                    answers.append((done.set_result, unit(conn)))
+                    wrote = wrote or (not undo and conn.total_changes > changes)
                 except Exception as exc:  # the unit's own failure: undo it alone
-                    ok, result = False, exc
-                    if isinstance(exc, sqlite3.Error) and _is_storage(exc):
-                        failure, result = str(exc), storage_error(exc)
-                if undo or not ok:
+                    # A constraint (a duplicate, a missing tenant) is the repositories' to name.
+                    if isinstance(exc, sqlite3.Error) and not isinstance(
+                        exc, sqlite3.IntegrityError
+                    ):
+                        failure, exc = str(exc), storage_error(exc)
+                    answers.append((done.set_exception, exc))
+                    undo = True
+                if undo:
                     conn.execute("ROLLBACK TO unit")
-                else:
-                    wrote = wrote or conn.total_changes > changes
                 conn.execute("RELEASE unit")
-                answers.append((done, ok, result))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:  # the transaction itself failed: none of it is kept
             with contextlib.suppress(sqlite3.Error):
@@ -186,8 +181,8 @@ class SqliteDatabase:
             return
         if wrote or failure is not None:
             self.write_failure = failure
-        for done, ok, value in answers:
-            _answer(done, ok, value)
+        for answer, value in answers:
+            answer(value)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Runs fn on a reader, in a read transaction that ends with it."""
@@ -202,25 +197,19 @@ class SqliteDatabase:
             raise storage_error(exc) from exc
 
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = _connect(self.path, self._synchronous)
+        try:
+            conn = self._idle_readers.get_nowait()
+        except queue.Empty:
+            conn = _connect(self.path, self._synchronous)
             conn.execute("PRAGMA query_only=ON")
-            self._reader_conns.append(conn)
         try:
             conn.execute("BEGIN")
             result = fn(conn)
             conn.execute("ROLLBACK")
-            return result
         except BaseException:
             # A statement left half-read keeps its snapshot even past ROLLBACK, as long as
             # anything (a traceback) holds its cursor: this connection is not used again.
-            self._local.conn = None
-            self._reader_conns.remove(conn)
             conn.close()
             raise
-
-
-def _is_storage(exc: sqlite3.Error) -> bool:
-    """Anything but a constraint the repositories name (a duplicate, a missing tenant)."""
-    return not isinstance(exc, sqlite3.IntegrityError)
+        self._idle_readers.put(conn)
+        return result
