@@ -19,14 +19,11 @@ _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 # (from the event loop). Callers only read the list.
 @functools.cache
 def available_migrations() -> list[tuple[int, str, str]]:
-    folder = resources.files("sql").joinpath("sqlite")
-    found = []
-    for item in folder.iterdir():
-        match = _NAME.match(item.name)
-        if match:
-            found.append((int(match.group(1)), item.name, item.read_text(encoding="utf-8")))
-    found.sort()
-    return found
+    return sorted(
+        (int(match.group(1)), item.name, item.read_text(encoding="utf-8"))
+        for item in resources.files("sql").joinpath("sqlite").iterdir()
+        if (match := _NAME.match(item.name))
+    )
 
 
 def _statements(script: str) -> list[str]:
