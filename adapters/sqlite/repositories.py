@@ -7,6 +7,8 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import date, datetime
+from types import TracebackType
+from typing import Self
 
 from adapters.sqlite.calls import SqliteCallRepository
 from adapters.sqlite.calls import t as _t
@@ -153,14 +155,30 @@ class SqliteUsageRepository(UsageRepository):
         )
 
 
-class SqliteUnitOfWork(Session, UnitOfWork):
+class SqliteUnitOfWork(UnitOfWork):
     def __init__(self, db: SqliteDatabase, read_only: bool):
-        super().__init__(db, read_only)
-        self.tenants = SqliteTenantRepository(self)
-        self.calls = SqliteCallRepository(self)
-        self.api_keys = SqliteApiKeyRepository(self)
-        self.jobs = SqliteJobRepository(self)
-        self.usage = SqliteUsageRepository(self)
+        self._session = Session(db, read_only)
+        self.tenants = SqliteTenantRepository(self._session)
+        self.calls = SqliteCallRepository(self._session)
+        self.api_keys = SqliteApiKeyRepository(self._session)
+        self.jobs = SqliteJobRepository(self._session)
+        self.usage = SqliteUsageRepository(self._session)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._session.close()
+
+    async def commit(self) -> None:
+        if self._session.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
+        await self._session.commit()
 
 
 class SqliteUnitOfWorkFactory(UnitOfWorkFactory):

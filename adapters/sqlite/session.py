@@ -1,16 +1,14 @@
-"""A unit of work as it reaches the database (SqliteUnitOfWork adds the repositories). Reads go
-to the readers; writes are kept and handed to the writer together at commit (one unit there, in
-its own savepoint). A write whose outcome the caller needs now is tried first (`check`): the
-kept writes and it run on the writer and are rolled back. A read after this unit's own writes
-sees them the same way. Nothing holds a transaction open across an await; leaving the block
-without commit() drops the kept writes."""
+"""A unit of work's way to the database. Reads go to the readers; writes are kept and handed
+to the writer together at commit (one unit there, in its own savepoint). A write whose outcome
+the caller needs now is tried first (`check`): the kept writes and it run on the writer and
+are rolled back. A read after this unit's own writes sees them the same way. Nothing holds a
+transaction open across an await."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 from adapters.sqlite.database import SqliteDatabase
 
@@ -56,21 +54,13 @@ class Session:
         run, self._writes = self._after_kept(fn), []
         return await self.db.write(run)
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._writes.clear()
-
     async def commit(self) -> None:
         self._writable()
         if self._writes:
             await self.now(lambda conn: None)
+
+    def close(self) -> None:
+        self._writes.clear()
 
     def _after_kept(
         self, fn: Callable[[sqlite3.Connection], T]
