@@ -16,6 +16,7 @@ the words beside "not" could be part of an address.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -39,11 +40,13 @@ def caller_name(turns: Sequence[Turn]) -> str | None:
         if turn.role == AGENT:
             asked = any(f" {q} " in turn.heard for q in vocab.NAME_QUESTIONS)
             continue
-        for clause in re.split(r"[,.;!?]", turn.text):  # "this is ted, a tree fell": Ted
+        clauses = re.split(r"[,.;!?]", turn.text)  # "this is ted, a tree fell": Ted
+        for clause, then in itertools.zip_longest(clauses, clauses[1:], fillvalue=""):
             words = vocab.normal(clause).split()
             name = _introduced(words) or (_answer(words) if asked else None)
-            if name:
-                return name
+            if name:  # "it's terrence. terrence wilkes": the name said again, in full
+                again = _answer(vocab.normal(then).split())
+                return again if again and again.startswith(f"{name} ") else name
         asked = False
     return None
 
@@ -173,7 +176,23 @@ def _local_part(before: list[str]) -> str | None:
     words = sum(1 for w in run if len(w) > 1 and w not in vocab.EMAIL_SEPARATORS)
     if words > MAX_LOCAL_WORDS or (words > 1 and not anchored and "dot" not in run):
         return None
-    return "".join(vocab.EMAIL_SEPARATORS.get(w, w) for w in run)
+    return "".join(vocab.EMAIL_SEPARATORS.get(w, w) for w in _spelled_once(run))
+
+
+def _spelled_once(run: list[str]) -> list[str]:
+    """A word and its spelling are said once in the address: "okafor o k a f o r",
+    "t o m a s z dot k" after "tomasz"."""
+    kept: list[str] = []
+    i = 0
+    while i < len(run):
+        word, size = run[i], len(run[i])
+        if size > 1 and "".join(run[i + 1 : i + 1 + size]) == word:
+            i += size  # the spelling after the word
+        elif size > 1 and len(kept) >= size and "".join(kept[-size:]) == word:
+            del kept[-size:]  # the spelling before it
+        kept.append(word)
+        i += 1
+    return kept
 
 
 def _dot_for_not(match: re.Match[str]) -> str:

@@ -340,7 +340,7 @@ NAME_STOPWORDS = words(
     " would will be been have has had do does did get got need want please thanks thank"
     " well like gonna gotta one two three four five six seven eight nine ten hold hang wait"
     " sir ma'am maam mam mister mr mrs ms dr doctor our their his her him them us wife"
-    " husband son daughter mom dad saw said got just think thought under"
+    " husband son daughter mom dad saw said got just think thought under over out down up by"
 )
 NUMBER_WORDS = words(
     "zero eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty"

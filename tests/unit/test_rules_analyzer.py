@@ -251,12 +251,18 @@ async def test_the_business_context_adds_the_tenants_own_services() -> None:
         ("yeah hi this is carlos ramirez i called yesterday", "Carlos Ramirez"),
         ("this is an emergency my basement is flooding", None),
         ("this is frustrating it broke again", None),
+        ("yeah hi this is ray over on pine street", "Ray"),
         ("it's not working at all", None),
         ("my furnace stopped working last night", None),
     ],
 )
 async def test_caller_name(said: str, name: str | None) -> None:
     assert (await analyze(call(("caller", said)))).caller_name == name
+
+
+async def test_a_name_said_again_in_full_is_taken_in_full() -> None:
+    asked = call(("agent", "and can i get a name"), ("caller", "uh it's marisol. marisol vega"))
+    assert (await analyze(asked)).caller_name == "Marisol Vega"
 
 
 async def test_the_agents_own_name_is_not_taken_for_the_callers() -> None:
@@ -286,6 +292,10 @@ async def test_the_agents_own_name_is_not_taken_for_the_callers() -> None:
         ("my email is not john at gmail dot com", "john@gmail.com"),
         ("it's not at gmail dot com", None),
         ("i'm not sure, i'll be at home", None),
+        # a word and its spelling, said once in the address
+        ("it's p okoro o k o r o at gmail dot com", "pokoro@gmail.com"),
+        ("yes it's w e b b. webb dot anna at yahoo dot com", "webb.anna@yahoo.com"),
+        ("it's l l o y d dot k at outlook dot com", "lloyd.k@outlook.com"),
     ],
 )
 async def test_caller_email_spoken_or_written(said: str, email: str | None) -> None:
