@@ -112,8 +112,8 @@ def analyze_call(
     scores = {intent: sum(w for _, w in matches) for intent, matches in found.items()}
     scores[Intent.NEW_SERVICE_REQUEST] += min(sum(w for _, w in trade), vocab.TRADE_WORDS_CAP)
     found[Intent.NEW_SERVICE_REQUEST] += trade
-    if _wrong_place(said):  # the business's own "no", worth more than one cue of anything
-        scores[Intent.WRONG_NUMBER] += 2 * vocab.WRONG_NUMBER_THRESHOLD
+    if _wrong_place(said) or vocab.NOT_THIS_PLACE.search(agent):  # the business's own "no",
+        scores[Intent.WRONG_NUMBER] += 2 * vocab.WRONG_NUMBER_THRESHOLD  # outweighs one cue
     pitch, errand = _solicitation(asking), _errand(asking)
     found[Intent.SPAM] += pitch
     found[Intent.OTHER] = errand
@@ -124,6 +124,10 @@ def analyze_call(
             scores[Intent.NEW_SERVICE_REQUEST], vocab.INTENT_THRESHOLD
         )
     intent = _intent(scores, metadata, bool(pitch), bool(errand), problem, urgency)
+    booked, booking = _booked(said, agent)
+    estimate = _matches(agent, vocab.AGENT_QUOTES)
+    if intent is Intent.QUOTE_REQUEST and booked and scores[Intent.APPOINTMENT] and not estimate:
+        intent = Intent.APPOINTMENT  # asked the price of an oil change, then booked one
     if context.seen_there and intent is Intent.NEW_SERVICE_REQUEST:
         intent = Intent.APPOINTMENT  # a patient with a toothache wants to be seen
     if intent in _LEADS and (referred := _said_any(agent, vocab.REFERRED_OUT)):
@@ -133,7 +137,6 @@ def analyze_call(
         intent is Intent.OTHER and bool(errand)
     )
     existing = scores[Intent.EXISTING_CUSTOMER] >= vocab.EXISTING_CUSTOMER_THRESHOLD
-    booked, booking = _booked(said, agent)
     booked = booked and not not_a_lead and intent is not Intent.EXISTING_CUSTOMER
     sentiment, mood = _sentiment(heard)
     shopping = _matches(heard, vocab.PRICE_SHOPPING) or [
@@ -244,7 +247,9 @@ def _intent(
         # A voicemail's intent is what it asks for; `voicemail` when it says nothing of that.
         says_what = scores[best] >= vocab.INTENT_THRESHOLD
         existing = scores[Intent.EXISTING_CUSTOMER] > vocab.EXISTING_CUSTOMER_THRESHOLD
-        if errand or not (says_what or existing):
+        if errand:
+            return Intent.OTHER  # a message left by a job seeker, a vendor, an insurer
+        if not (says_what or existing):
             return Intent.VOICEMAIL
     if errand:
         return Intent.OTHER

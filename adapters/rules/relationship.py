@@ -30,6 +30,8 @@ _DONE_BY_YOU = re.compile(
     r"|treated|sprayed|repaired|worked on|haven't|never showed|didn't show|told me|quoted me"
     r"|said (?:it|he|she|they|the|we|i|to)|ordered|gave (?:me|us)|prescribed|sent (?:me|us)"
     r"|moved (?:me|us)|put (?:a |an |the |my |our )?(?:[a-z]+ ){0,2}in|(?:was|were) supposed to"
+    r"|changed (?:my|our|the)|rekeyed|cleaned (?:my|our|the)|mowed|trimmed|pumped|inspected"
+    r"|towed|delivered|hauled|built|painted|sealed|removed (?:my|our|the)|took out"
     r"|never (?:came|showed)) "
     r"|(?:job|work|install|repair|roof|addition) (?:that )?(?:you|you guys|you all|y'all) did "
 )
@@ -47,14 +49,19 @@ _DONE_FOR_ME = re.compile(
     r"|(?:was|were|got) seen (?:last|on|yesterday|this|a few|two|here|there)"
     r"|(?:was|were) (?:just )?in (?:here )?(?:last|on|yesterday|earlier|this morning)"
     r"|(?:i'm|im|we're|were) on (?:the|your|a) (?:[a-z]+ )?(?:plan|program|contract|membership)"
-    r"|since (?:the|our|my) last (?:treatment|visit|service|spray|cleaning|appointment))"
+    r"|since (?:the|our|my) last (?:treatment|visit|service|spray|cleaning|appointment)"
+    r"|(?:we|i) (?:talked|spoke) (?:to you |with you |to someone |with someone )?(?:last|yesterday"
+    r"|on|earlier|a few|about)"
+    r"|(?:got|bought|picked (?:[a-z']+ ){0,3}?up) (?:it )?from (?:you|you guys|you all|y'all) )"
 )
 # A visit of theirs on the business's calendar, or an order of theirs on its way: "i have a
 # hydrafacial on saturday i need to move it", "move cooper's cleaning from tuesday", "is my door
 # coming in", "is the inspector coming today".
 _BOOKED = re.compile(
-    r" (?:(?:i|we) (?:have|got) (?:a|an|my|our) (?:[a-z']+ ){1,2}(?:on|this|next)"
-    rf" (?:{_DAYS}|week|morning|afternoon)"
+    r" (?:(?:i|we|he|she|[a-z]+) (?:have|has|got) (?:a|an|my|our|his|her) (?:[a-z']+ ){1,2}"
+    rf"(?:on |this |next )?(?:{_DAYS}|week|morning|afternoon)"
+    r"|need to move (?:it|his|her|my appointment|our appointment)"
+    r"|(?:is|are) (?:he|she|it|they) ready|ready to (?:come home|go home|pick up)"
     r"|(?:move|push|change|switch) (?:it|that|my|our|his|her|[a-z]+'s) (?:[a-z']+ ){0,2}?"
     rf"(?:to|from|back to) (?:{_DAYS}|next|the next|tomorrow|the following|another|a later)"
     r"|(?:is|did|has) (?:my|our|the) (?:[a-z']+ ){0,2}?(?:coming|still coming|come in|came in"
@@ -86,12 +93,13 @@ STANDING = cues(
     " on my way to my, same thing again, same problem again, same issue again, doing it again,"
     " happening again, came back again, still covered, re inspection, recheck,"
     " follow up appointment, warranty paperwork, nobody showed, no one showed, closing company,"
-    " title company, the appraisal, the buyers, the sellers, our buyers, our sellers",
+    " title company, the appraisal, the buyers, the sellers, our buyers, our sellers,"
+    " under contract, inspection report",
 ) + cues(
     2,
     "again, haven't heard, the doctor said, the vet said, dr, warranty, i was told,"
     " calling back about, is that covered, is it covered, covered under, the paperwork, touch up,"
-    " just checking, checking in on, last treatment, under the warranty",
+    " just checking, checking in on, last treatment, under the warranty, the permit",
 )
 # The business finding the caller in its books: it confirms, with a caller's word.
 AGENT_KNOWS_THEM = cues(
@@ -103,6 +111,7 @@ AGENT_KNOWS_THEM = cues(
 )
 
 
+_REFERRAL = re.compile(r" (?:[a-z']+ ){1,2}(?=(?:gave|recommended|referred|told) )")
 _NOT = re.compile(r" (?:not|aren't|isn't|never|no longer|not yet) (?:[a-z']+ )?$")
 
 
@@ -113,7 +122,11 @@ def said(asking: str) -> list[tuple[str, int]]:
         for pattern in (_DONE_BY_YOU, _DONE_FOR_ME, _THEIRS, _BOOKED)
         for m in pattern.finditer(asking)
     ]
-    standing = [(p, w) for p, w in STANDING if f" {p} " in asking]
+    standing = [  # "my realtor gave me your number" is a referral, not a standing
+        (p, w)
+        for p, w in STANDING
+        if f" {p} " in asking and f" {p} " not in _REFERRAL.findall(asking)
+    ]
     return found + [(p, w) for p, w in standing if not _NOT.search(asking.split(f" {p} ")[0] + " ")]
 
 

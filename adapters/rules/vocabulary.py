@@ -59,7 +59,7 @@ INTENT_CUES: dict[Intent, Cues] = {
         " sorry wrong, i was trying to call, never mind sorry, sorry to bother you,"
         " trying to get the, sorry about that",
     )
-    + cues(2, "never mind, nevermind, my mistake"),
+    + cues(2, "never mind, nevermind, my mistake, my bad"),
     Intent.EXISTING_CUSTOMER: cues(
         4,
         "my bill, invoice, charged twice, double charged, account number, you were out"
@@ -118,7 +118,11 @@ INTENT_CUES: dict[Intent, Cues] = {
         " yearly exam, annual exam, wellness exam, physical, vaccines, come in for, get him in,"
         " get her in, get them in, bring him in, bring her in, bring them in, inspection",
     )
-    + cues(2, "tune up, checked out, serviced, cleaning, shots, come in, get in, book, exam")
+    + cues(4, "looking for a new, new dentist, new vet, new doctor, new chiropractor")
+    + cues(
+        2,
+        "tune up, checked out, serviced, cleaning, shots, come in, get in, book, exam, in network",
+    )
     + cues(1, "schedule, availability, available, come out"),
     Intent.NEW_SERVICE_REQUEST: cues(
         2,
@@ -138,6 +142,8 @@ INTENT_CUES: dict[Intent, Cues] = {
         " rear ended, got hit, was hit, hit by, injury, injuries, worth anything,"
         # a home to buy or sell: what a realtor's caller needs
         " buy a house, buy a home, sell my house, sell our house, sell my home, sell our home,"
+        " selling our house, selling my house, selling our home, selling my home, buying a"
+        " house, buying a home, list our house, list my house, looked at,"
         " first home, house hunting, need an agent, need a realtor,"
         # a need: what the caller wants done
         " i need, we need, looking to, interested in, do you guys do, do you do,"
@@ -170,7 +176,13 @@ PROBLEMS = cues(
     " hurts, injured, accident, pain, toothache, swell, swelling, bites, nest, infestation,"
     " damage, storm, fell, backing up, overflowing, check engine, came on, throwing up, ate,"
     " split, missing, limping, bleeding, vomiting, won't eat, not eating, sick, lump, rash,"
-    " infection, cracked, chipped, loose, fell out, came off, rear ended, hit, slipped",
+    " infection, cracked, chipped, loose, fell out, came off, rear ended, hit, slipped,"
+    " stuck, won't go, won't open, won't close, won't lock, won't unlock, won't flush,"
+    " won't drain, won't stop, bang, snapped, popped, tripped, tripping, sparking, flickering,"
+    " not cold, not cooling, not heating, not draining, locked out, lost my keys, jammed,"
+    " sticking, stopped up, overflowed, rotted, sagging, fallen, came down, knocked, roaches,"
+    " mice, rats, ants, termites, wasps, bees, hornets, mold, water spot, humming, beeping,"
+    " dead, died, won't charge, won't spin, won't cool, won't heat, not working right",
 )
 
 # Said by a caller comparing prices: the scorer marks down a quote request that says one.
@@ -411,7 +423,9 @@ SOLICITATION_TOPICS = (
     "prequalified", "business loan", "new patients a month", "more jobs", "signed retainers",
     "per appointment", "per booked job", "your website", "business page", "local search",
     "free audit", "more new clients", "more clients", "more customers", "more patients",
-    "more calls", "online presence",
+    "more calls", "online presence", "sponsored placement", "advertising", "your page",
+    "page views", "business team", "pay per job", "per job", "referral fee", "call network",
+    "your zip codes", "your zip code", "more views",
 )  # fmt: skip
 ADDRESSING_THE_BUSINESS = (
     "the owner", "business owner", "who handles", "decision maker", "your business",
@@ -419,6 +433,7 @@ ADDRESSING_THE_BUSINESS = (
     "practices", "firms", "is the doctor available", "managing partner", "we help",
     "we generate", "we send", "we provide", "we can get you", "we can lower", "we work with",
     "send you some info", "save you", "i'm calling from", "im calling from", "your marketing",
+    "calling from the", "we run a", "we send you",
     "calling about your",
 )  # fmt: skip
 # Calls from people who want something else from the business than its service: work, an
@@ -429,13 +444,16 @@ JOB_SEEKING = (
     "sub work", "subcontract", "subcontractor", "subcontracting", "i have experience",
     "years experience", "years of experience", "the position", "the job posting",
     "if you guys need help", "if you need help", "need any installers", "need any techs",
-    "need any workers", "need any drivers", "need any guys", "my own crew",
+    "need any workers", "need any drivers", "need any guys", "my own crew", "your posting",
+    "on indeed", "your job ad", "the opening for", "are you hiring", "y'all hiring",
+    "yinz hiring",
 )  # fmt: skip
 BUSINESS_ERRANDS = (
     "claim number", "the claim", "a claim", "adjuster", "our insureds", "the insured",
     "your order", "the order", "supply", "sales rep", "deposition", "promotion", "delivered",
     "claims", "samples", "the rep", "your rep", "lunch and learn", "your policy", "policy renewal",
-    "shipped", "preferred lender", "shipment",
+    "shipped", "preferred lender", "shipment", "your client", "date of loss", "pharmacy",
+    "approval request", "can you verify", "our client", "the claimant",
 )  # fmt: skip
 # A caller who says who they work for: "this is dan with ferguson supply".
 ON_BEHALF = re.compile(
@@ -450,8 +468,14 @@ REFERRED_OUT = (
     "you'll have to call", "you need to call", "you'd need to call", "try calling",
     "we don't do that", "we don't offer", "we don't work on", "we don't service",
     "we don't take", "we don't handle", "we only do", "we're not able to help",
+    "sorry we don't do", "we don't do either", "we don't do those", "we don't do that kind",
 )  # fmt: skip
 # The business's "no" to "is this the pizza place?": a wrong number.
+# The business saying what it is not: "sir this isn't a pizza place".
+NOT_THIS_PLACE = re.compile(
+    r" this (?:isn't|is not) (?:a|an|the) (?:[a-z']+ ){0,2}?(?:place|restaurant|store|office"
+    r"|shop|company|pharmacy|hospital|school|bank|number) "
+)
 WRONG_PLACE_QUESTION = re.compile(r" (?:is this|is that|this isn't|trying to (?:get|reach)) ")
 AGENT_DENIAL = re.compile(
     r"^ (?:no|nope|oh no|um no|uh no|sorry no)\b| you want [a-z]+'s | you're looking for "

@@ -627,3 +627,54 @@ async def test_the_business_saying_who_it_is_not_settles_a_wrong_number() -> Non
 async def test_urgency_of_a_stuck_caller_and_of_a_calm_one(said: str) -> None:
     urgency = (await analyze(call(("caller", said)))).urgency
     assert urgency is (Urgency.LOW if "not an emergency" in said else Urgency.HIGH)
+
+
+async def test_a_message_from_a_job_seeker_or_an_insurer_is_not_a_voicemail_lead() -> None:
+    for said in (
+        "hi my name is dale i saw your posting on indeed for an hvac installer, call me back",
+        "this is ann with keystone mutual claims regarding your client, date of loss may 2nd",
+    ):
+        assert (await analyze(call(("caller", said)), VOICEMAIL)).intent is Intent.OTHER
+
+
+async def test_the_business_saying_what_it_is_not_is_a_wrong_number() -> None:
+    pizza = call(
+        ("caller", "yeah can i get two mediums with extra cheese for delivery"),
+        ("agent", "ma'am this is not a pizza place, it's a heating company"),
+    )
+    assert (await analyze(pizza)).intent is Intent.WRONG_NUMBER
+
+
+async def test_a_referral_by_someone_of_the_callers_is_no_standing_with_the_business() -> None:
+    said = "hi my realtor gave me your number, the buyer wants the furnace inspected, how much"
+    analysis = await analyze(call(("caller", said)))
+    assert not analysis.is_existing_customer
+    assert analysis.intent is Intent.QUOTE_REQUEST
+
+
+async def test_a_price_asked_and_a_visit_booked_is_an_appointment_unless_an_estimate() -> None:
+    shop = AiConfig(business_context="Corner Auto: oil changes, brakes, tires.")
+    oil = call(
+        ("caller", "how much is an oil change, and can i come in friday"),
+        ("agent", "it's 49 99. friday at ten?"),
+        ("caller", "yes"),
+        ("agent", "great, see you friday at ten"),
+    )
+    assert (await analyze(oil, ai=shop)).intent is Intent.APPOINTMENT
+    estimate = call(
+        ("caller", "how much would a new furnace run us"),
+        ("agent", "we do a free estimate, i can send the estimator friday at ten"),
+        ("caller", "yes"),
+        ("agent", "great, you're all set friday at ten"),
+    )
+    assert (await analyze(estimate)).intent is Intent.QUOTE_REQUEST
+
+
+async def test_a_pay_per_job_lead_network_is_a_solicitation() -> None:
+    said = (
+        "hey this is mike with fixit leads, we run a call network and we send you jobs in your"
+        " zip codes, you pay per job, no contract"
+    )
+    analysis = await analyze(call(("caller", said)))
+    assert analysis.intent is Intent.SPAM
+    assert analysis.is_spam
