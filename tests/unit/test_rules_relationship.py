@@ -85,10 +85,16 @@ def test_asking_for_a_time_is_an_appointment_whatever_the_trade(ai: AiConfig, sa
     assert analyze_call(call(said), NEW, ai).intent is Intent.APPOINTMENT
 
 
-def test_a_problem_that_needs_help_now_is_a_service_call_not_an_appointment() -> None:
+def test_a_problem_that_needs_help_now_is_a_service_call_where_the_business_comes_out() -> None:
+    said = "a branch came through the roof in the storm and it's leaking, can you come today"
+
+    assert analyze_call(call(said), NEW, ROOFS).intent is Intent.NEW_SERVICE_REQUEST
+
+
+def test_a_problem_where_customers_come_to_be_seen_is_an_appointment() -> None:
     said = "my dog got into the trash and he's throwing up, can i bring him in today"
 
-    assert analyze_call(call(said), NEW, VET).intent is Intent.NEW_SERVICE_REQUEST
+    assert analyze_call(call(said), NEW, VET).intent is Intent.APPOINTMENT
 
 
 def test_a_price_asked_for_what_the_business_offers_is_a_quote_request() -> None:

@@ -33,7 +33,7 @@ def factors(score: LeadScore) -> dict[str, int]:
     [
         (Intent.NEW_SERVICE_REQUEST, 60, Tier.WARM, False),
         (Intent.APPOINTMENT, 60, Tier.WARM, False),
-        (Intent.QUOTE_REQUEST, 50, Tier.WARM, False),
+        (Intent.QUOTE_REQUEST, 55, Tier.WARM, False),
         (Intent.EXISTING_CUSTOMER, 35, Tier.COLD, False),
         (Intent.OTHER, 30, Tier.COLD, False),
         (Intent.VOICEMAIL, 20, Tier.COLD, False),
@@ -185,7 +185,7 @@ def test_a_booked_estimate_is_hot() -> None:
     metadata = attrs.evolve(CONVERSATION, duration_s=90)
     result = score_lead(booked, metadata, THRESHOLD)
     assert factors(result)["booked_estimate"] == 10
-    assert (result.score, result.tier) == (80, Tier.HOT)
+    assert (result.score, result.tier) == (85, Tier.HOT)
     unbooked = score_lead(analysis(Intent.QUOTE_REQUEST), metadata, THRESHOLD)
     assert unbooked.tier is Tier.WARM
 
@@ -273,16 +273,16 @@ def test_a_name_and_an_email_are_worth_a_little() -> None:
 SHOPPING = ("calling around", "compare prices")
 
 
-def test_a_price_shopper_is_cold_and_below_a_quote_request_with_contact_details() -> None:
+def test_a_price_shopper_is_warm_but_below_a_quote_request_with_contact_details() -> None:
     shopper = score_lead(analysis(Intent.QUOTE_REQUEST, key_phrases=SHOPPING), CONVERSATION, 70)
     genuine = score_lead(
         analysis(Intent.QUOTE_REQUEST, caller_name="David Kim", caller_email="d.kim@example.com"),
         CONVERSATION,
         THRESHOLD,
     )
-    assert (shopper.score, shopper.tier) == (35, Tier.COLD)
-    assert (genuine.score, genuine.tier) == (58, Tier.WARM)
-    assert factors(shopper)["price_shopper"] == -15
+    assert (shopper.score, shopper.tier) == (50, Tier.WARM)
+    assert (genuine.score, genuine.tier) == (63, Tier.WARM)
+    assert factors(shopper)["price_shopper"] == -5
     assert "calling around" in next(
         r.detail for r in shopper.reasons if r.factor == "price_shopper"
     )
@@ -304,8 +304,8 @@ def test_the_demo_price_shopper_scores_below_the_demo_quote_request() -> None:
         caller_email="david.kim@gmail.com",
         key_phrases=("quote", "free estimate", "estimate", "estimates"),
     )
-    assert score_lead(shopper, metadata, THRESHOLD).score == 30
-    assert score_lead(quote, metadata, THRESHOLD).score == 53
+    assert score_lead(shopper, metadata, THRESHOLD).score == 45
+    assert score_lead(quote, metadata, THRESHOLD).score == 58
     assert score_lead(shopper, metadata, THRESHOLD).tier is Tier.COLD
 
 
@@ -315,7 +315,7 @@ def test_the_demo_price_shopper_scores_below_the_demo_quote_request() -> None:
 )
 def test_any_analyzers_wording_of_price_shopping_counts(phrase: str) -> None:
     result = score_lead(analysis(Intent.QUOTE_REQUEST, key_phrases=(phrase,)), CONVERSATION, 70)
-    assert factors(result).get("price_shopper") == -15
+    assert factors(result).get("price_shopper") == -5
 
 
 @pytest.mark.parametrize(
