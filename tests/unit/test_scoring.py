@@ -280,9 +280,9 @@ def test_a_price_shopper_is_warm_but_below_a_quote_request_with_contact_details(
         CONVERSATION,
         THRESHOLD,
     )
-    assert (shopper.score, shopper.tier) == (50, Tier.WARM)
+    assert (shopper.score, shopper.tier) == (55, Tier.WARM)
     assert (genuine.score, genuine.tier) == (63, Tier.WARM)
-    assert factors(shopper)["price_shopper"] == -5
+    assert factors(shopper)["price_shopper"] == 0
     assert "calling around" in next(
         r.detail for r in shopper.reasons if r.factor == "price_shopper"
     )
@@ -304,9 +304,9 @@ def test_the_demo_price_shopper_scores_below_the_demo_quote_request() -> None:
         caller_email="david.kim@gmail.com",
         key_phrases=("quote", "free estimate", "estimate", "estimates"),
     )
-    assert score_lead(shopper, metadata, THRESHOLD).score == 45
+    assert score_lead(shopper, metadata, THRESHOLD).score == 50
     assert score_lead(quote, metadata, THRESHOLD).score == 58
-    assert score_lead(shopper, metadata, THRESHOLD).tier is Tier.COLD
+    assert score_lead(shopper, metadata, THRESHOLD).tier is Tier.WARM
 
 
 @pytest.mark.parametrize(
@@ -315,11 +315,11 @@ def test_the_demo_price_shopper_scores_below_the_demo_quote_request() -> None:
 )
 def test_any_analyzers_wording_of_price_shopping_counts(phrase: str) -> None:
     result = score_lead(analysis(Intent.QUOTE_REQUEST, key_phrases=(phrase,)), CONVERSATION, 70)
-    assert factors(result).get("price_shopper") == -5
+    assert factors(result).get("price_shopper") == 0
 
 
 @pytest.mark.parametrize(
-    ("changes", "marked_down"),
+    ("changes", "flagged"),
     [
         ({"intent": Intent.QUOTE_REQUEST}, True),
         ({"intent": Intent.QUOTE_REQUEST, "appointment_booked": True}, False),
@@ -329,11 +329,11 @@ def test_any_analyzers_wording_of_price_shopping_counts(phrase: str) -> None:
         ({"intent": Intent.QUOTE_REQUEST, "key_phrases": ()}, False),
     ],
 )
-def test_only_an_unbooked_quote_request_that_says_it_is_shopping_is_marked_down(
-    changes: dict[str, Any], marked_down: bool
+def test_only_an_unbooked_quote_request_that_says_it_is_shopping_is_flagged(
+    changes: dict[str, Any], flagged: bool
 ) -> None:
     call = attrs.evolve(analysis(Intent.QUOTE_REQUEST, key_phrases=SHOPPING), **changes)
-    assert ("price_shopper" in factors(score_lead(call, CONVERSATION, THRESHOLD))) is marked_down
+    assert ("price_shopper" in factors(score_lead(call, CONVERSATION, THRESHOLD))) is flagged
 
 
 # --- properties -----------------------------------------------------------------------------
