@@ -34,7 +34,16 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[a-z]{2,24}$", re.IGNORECASE)
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 _NOTES = {
     "summary": "One or two sentences on what the caller wanted and what was agreed.",
-    "intent": "Why the caller called.",
+    "intent": (
+        "Why the caller called. new_service_request: a job for the business (a repair, an"
+        " install, a case, a move, a home to sell), or something wrong where the business comes"
+        " out; appointment: a visit asked for, at a business customers come to (dentist, vet,"
+        " med spa, clinic) even for a problem, or a routine one (a tune-up, a showing, a"
+        " checkup); quote_request: a price or an estimate; existing_customer: already served"
+        " by the business (reschedules, bills, warranty, status); spam: robocalls and anyone"
+        " selling to the business; voicemail: a message that says nothing of what is wanted;"
+        " other: job seekers, vendors, insurers, callers sent elsewhere, hang-ups."
+    ),
     "sentiment": "The caller's mood.",
     "urgency": "How soon the caller needs the business: high for an emergency today.",
     "service_requested": "The service the caller asked for, in a few words; null if none.",
