@@ -52,6 +52,7 @@ _RANKED = (
     Intent.APPOINTMENT,
     Intent.NEW_SERVICE_REQUEST,
 )
+_LONGEST_ANSWER = 15  # words: "sure it's jenna dot m dot price at gmail dot com"
 _LEADS = (Intent.NEW_SERVICE_REQUEST, Intent.QUOTE_REQUEST, Intent.APPOINTMENT)
 _SPOKEN_TIME = rf"(?:\d{{1,2}}|{vocab.SPOKEN_HOURS})"
 _TIME_WINDOW = re.compile(rf" between {_SPOKEN_TIME}(?: am| pm)? and {_SPOKEN_TIME} ")
@@ -100,7 +101,7 @@ def analyze_call(
     asking = _asking(said) or heard  # what the caller wants, their name and email left out
     context = _context(ai.business_context)
     found = {
-        intent: _matches(everything if intent in _WHOLE_CALL else asking, cues)
+        intent: _matches(_heard_for(intent, everything, heard, asking), cues)
         for intent, cues in vocab.INTENT_CUES.items()
     }
     found[Intent.EXISTING_CUSTOMER] += relationship.said(asking)
@@ -163,12 +164,13 @@ def analyze_call(
 
 def _asking(said: Sequence[roles.Turn]) -> str:
     """The caller's words, less their answers to "your name?" and "your email?" (a caller
-    named Price asks for no price)."""
+    named Price asks for no price). An answer is short: the message after a voicemail
+    greeting's "leave your name and number" is kept."""
     kept, asked = [], False
     for turn in said:
         if turn.role == roles.AGENT:
             asked = any(f" {q} " in turn.heard for q in vocab.CONTACT_QUESTIONS)
-        elif not asked:
+        elif not asked or len(turn.heard.split()) > _LONGEST_ANSWER:
             kept.append(turn.heard)
     return " ".join(kept) if kept else ""
 
@@ -206,7 +208,16 @@ def _wrong_place(said: Sequence[roles.Turn]) -> bool:
     return False
 
 
-_WHOLE_CALL = (Intent.SPAM, Intent.WRONG_NUMBER, Intent.VOICEMAIL)
+_WHOLE_CALL = (Intent.WRONG_NUMBER, Intent.VOICEMAIL)
+
+
+def _heard_for(intent: Intent, everything: str, caller: str, asking: str) -> str:
+    """Where an intent's cues are listened for: a robocall's "press 1" in the caller's words
+    (a closed office's greeting says it too), a wrong number or a voicemail greeting in the
+    whole call, the rest in what the caller asks."""
+    if intent is Intent.SPAM:
+        return caller
+    return everything if intent in _WHOLE_CALL else asking
 
 
 def _matches(text: str, cues: vocab.Cues) -> list[tuple[str, int]]:

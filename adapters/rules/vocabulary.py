@@ -373,6 +373,8 @@ EMAIL_SEPARATORS = {"dot": ".", "period": ".", "underscore": "_", "dash": "-", "
 EMAIL_SOUNDS = {"at sign": "at", "at symbol": "at", "g mail": "gmail", "gee mail": "gmail"}
 EMAIL_SOUNDS |= {"hot mail": "hotmail", "out look": "outlook", "i cloud": "icloud"}
 EMAIL_SOUNDS |= {"e mail": "email", "yahoo dot come": "yahoo dot com"}
+# What a caller says about the address inside it: "hernandez family 5 all one word at gmail".
+EMAIL_SOUNDS |= dict.fromkeys(("all one word", "one word", "all lowercase", "no spaces"), "")
 
 INTENT_LABELS = {
     Intent.NEW_SERVICE_REQUEST: "New service request",
@@ -425,7 +427,11 @@ SOLICITATION_TOPICS = (
     "free audit", "more new clients", "more clients", "more customers", "more patients",
     "more calls", "online presence", "sponsored placement", "advertising", "your page",
     "page views", "business team", "pay per job", "per job", "referral fee", "call network",
-    "your zip codes", "your zip code", "more views",
+    "your zip codes", "your zip code", "more views", "featured placement", "show up first",
+    "mobile friendly", "your customers", "your patients", "your clients", "your homeowners",
+    "their homeowners", "offer financing", "homeowners financing", "close more",
+    "clients a month", "customers a month", "instagram ads", "working capital",
+    "processing fees", "recover denied", "underpaid", "collections", "google guaranteed",
 )  # fmt: skip
 ADDRESSING_THE_BUSINESS = (
     "the owner", "business owner", "who handles", "decision maker", "your business",
@@ -433,8 +439,10 @@ ADDRESSING_THE_BUSINESS = (
     "practices", "firms", "is the doctor available", "managing partner", "we help",
     "we generate", "we send", "we provide", "we can get you", "we can lower", "we work with",
     "send you some info", "save you", "i'm calling from", "im calling from", "your marketing",
-    "calling from the", "we run a", "we send you",
-    "calling about your",
+    "calling from the", "we run a", "we send you", "calling about your", "we partner with",
+    "best person to talk to", "we specialize", "we build", "like yours", "for your listing",
+    "our directory", "you're listed", "office manager", "case study", "one pager",
+    "free comparison", "free mockup",
 )  # fmt: skip
 # Calls from people who want something else from the business than its service: work, an
 # order, an insurance claim. "other", never a lead.

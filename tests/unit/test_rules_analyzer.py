@@ -678,3 +678,36 @@ async def test_a_pay_per_job_lead_network_is_a_solicitation() -> None:
     analysis = await analyze(call(("caller", said)))
     assert analysis.intent is Intent.SPAM
     assert analysis.is_spam
+
+
+async def test_a_closed_offices_press_1_is_not_the_callers() -> None:
+    message = call(
+        ("agent", "our office is closed, leave your name and number. for emergencies press 1"),
+        ("caller", "hi it's dora, i have a tune up on monday and i need to move it, call me back"),
+    )
+    analysis = await analyze(message, VOICEMAIL)
+    assert analysis.intent is Intent.EXISTING_CUSTOMER
+    assert not analysis.is_spam
+
+
+@pytest.mark.parametrize(
+    "pitch",
+    [
+        "hi this is dana with brightpath lending, we partner with hvac contractors to offer their"
+        " homeowners financing, who would be the best person to talk to",
+        "hey it's luke from citypages, i'm calling to verify the information for your listing in"
+        " our directory, we're offering a featured placement this month",
+        "hi this is jo from pixel forge, we build websites for contractors and yours isn't mobile"
+        " friendly, can i send a free mockup",
+    ],
+)
+async def test_a_pitch_to_the_business_is_spam_even_as_a_voicemail(pitch: str) -> None:
+    greeting = ("agent", "you've reached denver comfort, please leave your name and number")
+    for metadata in (ANSWERED, VOICEMAIL):
+        analysis = await analyze(call(greeting, ("caller", pitch)), metadata)
+        assert analysis.intent is Intent.SPAM, (metadata, pitch)
+
+
+async def test_what_a_caller_says_about_the_address_is_not_part_of_it() -> None:
+    said = "yeah it's brooks family 12 all one word at gmail dot com"
+    assert (await analyze(call(("caller", said)))).caller_email == "brooksfamily12@gmail.com"
