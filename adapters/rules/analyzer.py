@@ -126,9 +126,12 @@ def analyze_call(
         )
     intent = _intent(scores, metadata, bool(pitch), bool(errand), problem, urgency)
     booked, booking = _booked(said, agent)
-    estimate = _matches(agent, vocab.AGENT_QUOTES)
-    if intent is Intent.QUOTE_REQUEST and booked and scores[Intent.APPOINTMENT] and not estimate:
-        intent = Intent.APPOINTMENT  # asked the price of an oil change, then booked one
+    estimate = _matches(agent, vocab.AGENT_QUOTES) + _matches(asking, vocab.ESTIMATE_ASKED)
+    if intent is Intent.QUOTE_REQUEST and booked and not estimate:
+        # asked the price of an oil change, or of a spring to fix, then booked it
+        intent = Intent.NEW_SERVICE_REQUEST if problem else Intent.APPOINTMENT
+    elif intent is Intent.APPOINTMENT and not booked and scores[Intent.QUOTE_REQUEST] >= 4:
+        intent = Intent.QUOTE_REQUEST  # asked what a cleaning costs, booked nothing
     if context.seen_there and intent is Intent.NEW_SERVICE_REQUEST:
         intent = Intent.APPOINTMENT  # a patient with a toothache wants to be seen
     if intent in _LEADS and (referred := _said_any(agent, vocab.REFERRED_OUT)):

@@ -26,12 +26,13 @@ _DONE_BY_YOU = re.compile(
     r"|electrician|plumber|company|office|doctor|vet|attorney|agent))"
     r" (?:(?!to |charge |would |could |can |will |do |gonna )[a-z']+ ){0,2}?"
     r"(?:were (?:out|here|there)|was (?:out|here|there)|came (?:out|by|over)|did (?:my|our|the"
-    r"|a|some|his|her)|put in|installed|replaced|fixed|looked at|charged|billed|had me|serviced"
+    r"|a|some)|put in|installed|replaced|fixed|looked at|charged|billed|had me|serviced"
     r"|treated|sprayed|repaired|worked on|haven't|never showed|didn't show|told me|quoted me"
     r"|said (?:it|he|she|they|the|we|i|to)|ordered|gave (?:me|us)|prescribed|sent (?:me|us)"
     r"|moved (?:me|us)|put (?:a |an |the |my |our )?(?:[a-z]+ ){0,2}in|(?:was|were) supposed to"
     r"|changed (?:my|our|the)|rekeyed|cleaned (?:my|our|the)|mowed|trimmed|pumped|inspected"
-    r"|towed|delivered|hauled|built|painted|sealed|removed (?:my|our|the)|took out"
+    r"|towed|delivered|hauled|built|painted|sealed|removed (?:my|our|the)|took out|took down"
+    r"|cut down"
     r"|never (?:came|showed)) "
     r"|(?:job|work|install|repair|roof|addition) (?:that )?(?:you|you guys|you all|y'all) did "
 )
@@ -48,6 +49,7 @@ _DONE_FOR_ME = re.compile(
     r"|since i picked (?:it|him|her) up"
     r"|(?:was|were|got) seen (?:last|on|yesterday|this|a few|two|here|there)"
     r"|(?:was|were) (?:just )?in (?:here )?(?:last|on|yesterday|earlier|this morning)"
+    r"|came in (?:last|on|yesterday|earlier|this morning|a few|two|a couple)"
     r"|(?:i'm|im|we're|were) on (?:the|your|a) (?:[a-z]+ )?(?:plan|program|contract|membership)"
     r"|since (?:the|our|my) last (?:treatment|visit|service|spray|cleaning|appointment)"
     r"|(?:we|i) (?:talked|spoke) (?:to you |with you |to someone |with someone )?(?:last|yesterday"
@@ -111,7 +113,9 @@ AGENT_KNOWS_THEM = cues(
 )
 
 
-_REFERRAL = re.compile(r" (?:[a-z']+ ){1,2}(?=(?:gave|recommended|referred|told) )")
+_REFERRAL = re.compile(
+    r" (?:[a-z']+ ){1,2}(?=(?:gave|recommended|referred|told|said (?:i|we) should|said to) )"
+)
 _NOT = re.compile(r" (?:not|aren't|isn't|never|no longer|not yet) (?:[a-z']+ )?$")
 
 

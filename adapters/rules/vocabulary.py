@@ -118,7 +118,8 @@ INTENT_CUES: dict[Intent, Cues] = {
         " yearly exam, annual exam, wellness exam, physical, vaccines, come in for, get him in,"
         " get her in, get them in, bring him in, bring her in, bring them in, inspection",
     )
-    + cues(4, "looking for a new, new dentist, new vet, new doctor, new chiropractor")
+    + cues(4, "looking for a new, new dentist, new vet, new doctor, new chiropractor, get me in")
+    + cues(2, "still available, the listing, calling about the house")
     + cues(
         2,
         "tune up, checked out, serviced, cleaning, shots, come in, get in, book, exam, in network",
@@ -143,7 +144,8 @@ INTENT_CUES: dict[Intent, Cues] = {
         # a home to buy or sell: what a realtor's caller needs
         " buy a house, buy a home, sell my house, sell our house, sell my home, sell our home,"
         " selling our house, selling my house, selling our home, selling my home, buying a"
-        " house, buying a home, list our house, list my house, looked at,"
+        " house, buying a home, list our house, list my house, looked at, sell her house,"
+        " sell his house, sell the house, sell their house, ready to sell,"
         " first home, house hunting, need an agent, need a realtor,"
         # a need: what the caller wants done
         " i need, we need, looking to, interested in, do you guys do, do you do,"
@@ -182,7 +184,8 @@ PROBLEMS = cues(
     " not cold, not cooling, not heating, not draining, locked out, lost my keys, jammed,"
     " sticking, stopped up, overflowed, rotted, sagging, fallen, came down, knocked, roaches,"
     " mice, rats, ants, termites, wasps, bees, hornets, mold, water spot, humming, beeping,"
-    " dead, died, won't charge, won't spin, won't cool, won't heat, not working right",
+    " dead, died, won't charge, won't spin, won't cool, won't heat, not working right,"
+    " threw my back out, can barely, stiff, sore, pinched, wreck, whiplash",
 )
 
 # Said by a caller comparing prices: the scorer marks down a quote request that says one.
@@ -404,8 +407,13 @@ AGENT_MARKERS = (
 )  # fmt: skip
 # The business answering a request for a price: it offers an estimate or a quote.
 AGENT_QUOTES = cues(
-    3, "free estimate, free estimates, an estimate, a quote, walkthrough, estimator"
+    3,
+    "free estimate, free estimates, an estimate, a quote, walkthrough, estimator, proposal,"
+    " price range",
 )
+# The caller asking for an estimate of a job rather than a price of a service: booked, it is
+# the estimate's visit ("get an estimate on a tankless"), not the service ("an oil change").
+ESTIMATE_ASKED = cues(3, "estimate, estimates, quote, quotes, quota, a price on, proposal, bid")
 # The business taking the job on: what the caller asked for is a service it gives.
 AGENT_TAKES_THE_JOB = cues(
     2,
@@ -461,11 +469,13 @@ BUSINESS_ERRANDS = (
     "your order", "the order", "supply", "sales rep", "deposition", "promotion", "delivered",
     "claims", "samples", "the rep", "your rep", "lunch and learn", "your policy", "policy renewal",
     "shipped", "preferred lender", "shipment", "your client", "date of loss", "pharmacy",
-    "approval request", "can you verify", "our client", "the claimant",
+    "approval request", "can you verify", "our client", "the claimant", "backordered",
+    "the warehouse", "parts house", "you ordered", "will call",
 )  # fmt: skip
 # A caller who says who they work for: "this is dan with ferguson supply".
 ON_BEHALF = re.compile(
-    r" (?:(?:this is|i'm|im|my name is|my name's|hi this is) (?:[a-z']+ ){0,4}?(?:with|from) "
+    r" (?:(?:this is|i'm|im|my name is|my name's|hi this is|it's) (?:[a-z']+ ){0,4}?"
+    r"(?:with|from|over at) "
     r"(?!the house|my |our |home )"
     r"|this is (?:[a-z']+ ){1,2}(?:supply|distribution|distributors|wholesale|insurance"
     r"|logistics|freight) )"
@@ -477,6 +487,7 @@ REFERRED_OUT = (
     "we don't do that", "we don't offer", "we don't work on", "we don't service",
     "we don't take", "we don't handle", "we only do", "we're not able to help",
     "sorry we don't do", "we don't do either", "we don't do those", "we don't do that kind",
+    "we only handle", "we only work on", "we only service", "lawyer referral", "that we refer to",
 )  # fmt: skip
 # The business's "no" to "is this the pizza place?": a wrong number.
 # The business saying what it is not: "sir this isn't a pizza place".

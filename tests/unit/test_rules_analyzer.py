@@ -711,3 +711,49 @@ async def test_a_pitch_to_the_business_is_spam_even_as_a_voicemail(pitch: str) -
 async def test_what_a_caller_says_about_the_address_is_not_part_of_it() -> None:
     said = "yeah it's brooks family 12 all one word at gmail dot com"
     assert (await analyze(call(("caller", said)))).caller_email == "brooksfamily12@gmail.com"
+
+
+async def test_a_neighbours_job_is_not_the_callers() -> None:
+    said = "my neighbor said y'all did his furnace, mine's making a grinding noise, can you come"
+    analysis = await analyze(call(("caller", said)))
+    assert analysis.intent is Intent.NEW_SERVICE_REQUEST
+    assert not analysis.is_existing_customer
+
+
+async def test_a_supplier_calling_about_the_business_order_is_not_a_customer() -> None:
+    said = "hey it's nate over at the supply house, the condenser you ordered is backordered"
+    assert (await analyze(call(("caller", said)))).intent is Intent.OTHER
+
+
+async def test_a_firm_that_only_handles_another_kind_of_case_sends_the_caller_elsewhere() -> None:
+    law = AiConfig(business_context="Pike Injury Law: car accidents and slip and fall.")
+    divorce = call(
+        ("caller", "hi i need to talk to somebody about a divorce, i got served papers"),
+        ("agent", "i'm sorry, we only handle personal injury, try the lawyer referral line"),
+    )
+    assert (await analyze(divorce, ai=law)).intent is Intent.OTHER
+
+
+async def test_a_price_asked_about_a_problem_then_booked_is_the_job() -> None:
+    springs = call(
+        ("caller", "my garage door won't open, i heard a bang, how much to fix the spring"),
+        ("agent", "usually 250 to 350. i can have a tech there at eleven"),
+        ("caller", "okay yes please"),
+        ("agent", "you're all set for eleven"),
+    )
+    assert (await analyze(springs, ai=NO_CONTEXT)).intent is Intent.NEW_SERVICE_REQUEST
+
+
+async def test_a_price_asked_at_a_clinic_with_nothing_booked_is_a_quote_request() -> None:
+    said = call(
+        ("caller", "how much is a cleaning and an exam without insurance"),
+        ("agent", "it's 129 for new patients, would you like to schedule"),
+        ("caller", "let me think about it, i'll call back"),
+    )
+    assert (await analyze(said, ai=CLINIC)).intent is Intent.QUOTE_REQUEST
+
+
+async def test_a_bad_back_at_a_chiropractor_is_an_appointment() -> None:
+    chiro = AiConfig(business_context="Spine Line Chiropractic: adjustments and massage.")
+    said = "hi i threw my back out lifting a box and can barely stand, can you get me in"
+    assert (await analyze(call(("caller", said)), ai=chiro)).intent is Intent.APPOINTMENT
