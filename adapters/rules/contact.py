@@ -36,7 +36,7 @@ MAX_LOCAL_WORDS = 3
 
 def caller_name(turns: Sequence[Turn]) -> str | None:
     asked = False
-    for turn in turns:
+    for n, turn in enumerate(turns):
         if turn.role == AGENT:
             asked = any(f" {q} " in turn.heard for q in vocab.NAME_QUESTIONS)
             continue
@@ -46,9 +46,23 @@ def caller_name(turns: Sequence[Turn]) -> str | None:
             name = _introduced(words) or (_answer(words) if asked else None)
             if name:  # "it's terrence. terrence wilkes": the name said again, in full
                 again = _answer(vocab.normal(then).split())
-                return again if again and again.startswith(f"{name} ") else name
+                if again and again.startswith(f"{name} "):
+                    return again
+                return _with_last_name(name, turns[n + 1 : n + 3])
         asked = False
     return None
+
+
+def _with_last_name(name: str, after: Sequence[Turn]) -> str:
+    """ "tom" - "and last name, tom?" - "oh, harjo, h a r j o": Tom Harjo."""
+    if " " in name or len(after) < 2 or (after[0].role, after[1].role) != (AGENT, CALLER):
+        return name
+    if " last name " not in after[0].heard:
+        return name
+    last = _answer(after[1].heard.split())
+    if last is None or " " in last:
+        return last if last and last.startswith(f"{name} ") else name
+    return f"{name} {last}"
 
 
 def _introduced(words: list[str]) -> str | None:
@@ -76,6 +90,9 @@ def _name_words(words: list[str], j: int) -> tuple[list[str], int]:
         if name and len(word) == 1:  # "omar o m a r haddad": the name spelled out
             while j < len(words) and len(words[j]) == 1:
                 j += 1
+            continue
+        if name and (word in ("um", "uh", "er") or word == name[0]):
+            j += 1  # "janet uh janet kaminski", "robert robert kline"
             continue
         if not _could_be_name(word) or (not name and word.endswith("ing") and len(word) >= 5):
             break  # "running into the same issue", "icing up again": no name
@@ -109,6 +126,8 @@ def _name_at(words: list[str], i: int, size: int, cue: str) -> str | None:
     before = " ".join(words[max(i - 8, 0) : i])
     if not name or any(g in before for g in vocab.AGENT_GREETINGS[:2]):
         return None
+    if after.isdigit() or after in ("at", *vocab.EMAIL_SEPARATORS):
+        return None  # "it's hernandez family 5 at gmail": an email address
     hello = ("hi", "hello", "hey", "yeah", "yes", "oh")
     # "hi tom it's jen morales": the caller greets the agent by name, then gives their own
     greeted = i > 0 and (

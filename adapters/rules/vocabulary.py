@@ -344,7 +344,7 @@ NAME_QUESTIONS = (
 CONTACT_QUESTIONS = (*NAME_QUESTIONS, "email", "e mail", "spell")
 ANSWER_OPENERS = words(
     "yeah yes yep yea sure ok okay um uh oh so it's its it is my name name's this i'm im hi"
-    " hey well under"
+    " hey well under sorry"
 )
 NAME_STOPWORDS = words(
     "a an the and or but so um uh er calling call from with about regarding for just here"

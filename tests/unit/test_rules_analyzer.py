@@ -263,6 +263,28 @@ async def test_caller_name(said: str, name: str | None) -> None:
 async def test_a_name_said_again_in_full_is_taken_in_full() -> None:
     asked = call(("agent", "and can i get a name"), ("caller", "uh it's marisol. marisol vega"))
     assert (await analyze(asked)).caller_name == "Marisol Vega"
+    again = call(("caller", "hi this is gail uh gail porter, my furnace is out"))
+    assert (await analyze(again)).caller_name == "Gail Porter"
+
+
+async def test_a_last_name_given_when_asked_for_it_completes_the_name() -> None:
+    asked = call(
+        ("agent", "what's your name"),
+        ("caller", "it's dee"),
+        ("agent", "last name dee"),
+        ("caller", "oh sorry, okafor, o k a f o r"),
+    )
+    assert (await analyze(asked)).caller_name == "Dee Okafor"
+
+
+async def test_an_email_said_after_its_is_not_a_name() -> None:
+    asked = call(
+        ("agent", "and an email for the forms"),
+        ("caller", "yeah it's lopez family 3 at gmail dot com"),
+    )
+    analysis = await analyze(asked)
+    assert analysis.caller_name is None
+    assert analysis.caller_email == "lopezfamily3@gmail.com"
 
 
 async def test_the_agents_own_name_is_not_taken_for_the_callers() -> None:
