@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from tests.eval.dataset import CALLS
-from tests.eval.run import configured_analyzer, evaluate
+from tests.eval.dataset import CALLS, OTHER_CALLS
+from tests.eval.run import configured_analyzer, evaluate, summaries
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         env["PIPELINE_ANALYZER"] = args.analyzer
     evaluation = asyncio.run(evaluate(configured_analyzer(env), args.sample, args.calls))
     print("\n".join(evaluation.lines))
+    if args.calls == CALLS and args.sample is None and OTHER_CALLS:
+        print("\n== the sets written by other authors (tests/eval/data/README.md)")
+        print("\n".join(asyncio.run(summaries(configured_analyzer(env), OTHER_CALLS))))
     return 0
 
 

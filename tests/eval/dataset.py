@@ -20,6 +20,8 @@ from domain.tenant import AiConfig
 
 DATA = Path(__file__).parent / "data"
 CALLS = DATA / "calls.jsonl"
+# Sets written by other authors from the labelling rules alone (data/README.md says which).
+OTHER_CALLS = tuple(sorted(p for p in DATA.glob("*_calls.jsonl")))
 REDACTION_CASES = DATA / "redaction.jsonl"
 # The scorer reads price shopping from key phrases (domain/scoring.py's PRICE_SHOPPING).
 PRICE_SHOPPING_PHRASE = "shopping around, comparing prices"

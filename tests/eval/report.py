@@ -62,6 +62,15 @@ def _tiers(outcomes: Sequence[Outcome], gold_analysis: bool) -> list[str]:
     return matrix(outcomes, labels, lambda o: o.call.gold.tier.value, lambda o: o.score.tier.value)
 
 
+def summary_line(name: str, f: CallFigures) -> str:
+    """One labelled set in a line: what `make eval` prints for the sets after the first."""
+    return (
+        f"{name}: intent {f.intent}; tier {f.tier}; hot {f.hot_recall}; spam caught"
+        f" {f.spam_recall}, qualified {f.spam_or_solicitation_qualified}; names exact"
+        f" {f.names.exact}/{f.names.labelled}; emails wrong {f.emails.wrong}"
+    )
+
+
 def call_report(outcomes: Sequence[Outcome], f: CallFigures, engine: str) -> list[str]:
     intents = list(INTENT_SHORT.values())
     kinds = len({o.call.kind for o in outcomes})

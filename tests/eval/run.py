@@ -14,7 +14,7 @@ from ports.analysis import CallAnalyzer
 from tests.eval.calls import CallFigures, Outcome, figures, run_calls
 from tests.eval.dataset import CALLS, load_calls, load_redaction_cases
 from tests.eval.redaction import RedactionFigures, evaluate_redaction
-from tests.eval.report import call_report, redaction_report, safety_report
+from tests.eval.report import call_report, redaction_report, safety_report, summary_line
 
 
 def configured_analyzer(env: Mapping[str, str]) -> CallAnalyzer:
@@ -51,6 +51,18 @@ async def evaluate(
     lines += ["", *redaction_report(redaction, len(cases))]
     lines += safety_report(call_figures, redaction)
     return Evaluation(tuple(outcomes), call_figures, redaction, tuple(lines))
+
+
+async def summaries(analyzer: CallAnalyzer, paths: tuple[Path, ...]) -> list[str]:
+    """A line of figures for each further labelled set."""
+    lines = []
+    try:
+        for path in paths:
+            outcomes = await run_calls(analyzer, load_calls(path))
+            lines.append(summary_line(path.name, figures(outcomes)))
+    finally:
+        await _close(analyzer)
+    return lines
 
 
 async def _close(analyzer: CallAnalyzer) -> None:

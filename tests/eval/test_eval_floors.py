@@ -8,35 +8,55 @@ whoever improves the analyzer, the scorer or the redaction raises them. The safe
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
+from tests.eval.calls import figures, run_calls
+from tests.eval.dataset import OTHER_CALLS, load_calls
 from tests.eval.report import safety_report
 from tests.eval.run import Evaluation, configured_analyzer, evaluate
 
-# The figures at the last raise (the rules analyzer after a voicemail's intent became what it
-# asks for, scoring version 3)
-# in the comments; at 48cafe0 (scoring version 2) intent was 66/164, hot leads 6/43.
+# The figures at the last raise (6782468: scoring version 4, after the other authors' sets
+# were read) in the comments; at 48cafe0 (scoring version 2) intent was 66/164, hot 6/43.
 FLOORS = {
-    "intent": 0.70,  # 118/164
-    "spam_precision": 0.90,  # 22/23
-    "spam_recall": 0.90,  # 22/23
-    "solicitations_caught": 0.90,  # 14/15
-    "booked": 0.88,  # 148/164
-    "existing_precision": 0.78,  # 20/25
-    "existing_recall": 0.56,  # 20/34
-    "urgency": 0.72,  # 122/164
-    "tier": 0.76,  # 128/164
-    "hot_recall": 0.70,  # 31/43
-    "gold_tier": 0.96,  # 161/164, the scorer given the gold analysis
-    "gold_hot_recall": 0.93,  # 41/43
+    "intent": 0.90,  # 154/164
+    "spam_precision": 0.95,  # 23/23
+    "spam_recall": 0.95,  # 23/23
+    "solicitations_caught": 0.93,  # 15/15
+    "booked": 0.95,  # 160/164
+    "existing_precision": 0.88,  # 32/35
+    "existing_recall": 0.90,  # 32/34
+    "urgency": 0.75,  # 127/164
+    "tier": 0.94,  # 159/164
+    "hot_recall": 0.95,  # 42/43
+    "gold_tier": 0.97,  # 162/164, the scorer given the gold analysis
+    "gold_hot_recall": 0.95,  # 42/43
 }
 NAMES_EXACT, EMAILS_EXACT = 0.80, 0.85  # 97/118, 17/19
-REDACTION_RECALL = 0.95  # 63/65 (58/65 at 48cafe0)
+REDACTION_RECALL = 0.98  # 65/65 (58/65 at 48cafe0)
 MAX_REDACTION_FALSE_POSITIVES = 1  # 0 of 63 (2 at 48cafe0); the issue allows at most one
-# 4: existing customers read as new service requests and scored warm or hot. At 48cafe0 it
-# was 1 (an SEO pitch) of 10 qualified.
-MAX_WRONGLY_QUALIFIED = 4
+# 0 today; 1 at 48cafe0 (an SEO pitch) of 10 qualified.
+MAX_WRONGLY_QUALIFIED = 1
+
+
+# The sets by other authors (data/README.md): (intent, hot-lead recall) floors, just under
+# today's figures, and the safety invariants for each.
+OTHER_FLOORS = {
+    "author2_calls.jsonl": (0.92, 0.85),  # 77/80, 19/21
+    "author3_calls.jsonl": (0.88, 0.82),  # 73/80, 20/23
+}
+
+
+@pytest.mark.parametrize("path", OTHER_CALLS, ids=lambda p: p.name)
+def test_the_other_authors_sets_stay_above_their_floors_and_safe(path: Path) -> None:
+    analyzer = configured_analyzer({"PIPELINE_ANALYZER": "rules"})
+    found = figures(asyncio.run(run_calls(analyzer, load_calls(path))))
+    intent, hot = OTHER_FLOORS[path.name]
+    assert found.intent.rate >= intent, found.intent
+    assert found.hot_recall.rate >= hot, found.hot_recall
+    assert found.spam_or_solicitation_qualified == 0
+    assert found.emails.wrong == 0
 
 
 @pytest.fixture(scope="module")
