@@ -32,6 +32,14 @@ _LOCAL_NOT = re.compile(r" ([a-z0-9]+) not (?=([a-z0-9]+) at [a-z0-9])")
 _TLD_NOT = re.compile(rf" at ([a-z0-9]+) not ({'|'.join(vocab.EMAIL_DOMAINS)}) ")
 _CONTRACTION = re.compile(r"'(?:re|m|d|ll|ve|s|t)$")
 MAX_LOCAL_WORDS = 3
+_DIGIT_WORDS = {
+    w: str(d)
+    for d, w in enumerate(
+        ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+    )
+}
+_THE_NUMBER = re.compile(rf" (?:the )?number (?=(?:{'|'.join(_DIGIT_WORDS)}|[0-9]+) )")
+_LETTER_COUNT = re.compile(r"^[a-z]'?s$")  # "two gs", "double s's"
 
 
 def caller_name(turns: Sequence[Turn]) -> str | None:
@@ -162,6 +170,7 @@ def _email(text: str) -> str | None:
     spoken = vocab.normal(spoken)
     for sound, written in vocab.EMAIL_SOUNDS.items():
         spoken = spoken.replace(f" {sound} ", f" {written} ")
+    spoken = _THE_NUMBER.sub(" ", spoken)  # "melissa grant the number one at gmail"
     spoken = _TLD_NOT.sub(r" at \1 dot \2 ", _LOCAL_NOT.sub(_dot_for_not, spoken))
     match = _DOMAIN.search(spoken)
     if match is None:
@@ -179,11 +188,19 @@ def _local_part(before: list[str]) -> str | None:
     """The address's words, read back from "at" to where they start; None when unsure."""
     run: list[str] = []
     anchored = True  # the sentence starts with the address
-    for word in reversed(before):
+    for k in range(len(before) - 1, -1, -1):
+        word = before[k]
         joined = bool(run) and run[0] in vocab.EMAIL_SEPARATORS
         if word in vocab.EMAIL_SEPARATORS and run and not joined:
             run.insert(0, word)
             continue
+        if word in ("um", "uh"):
+            continue  # "r o b dot m e y e r s um at yahoo"
+        if word in _DIGIT_WORDS and (not run or run[0].isdigit()):
+            run.insert(0, _DIGIT_WORDS[word])  # "m a r k t eight two at": markt82
+            continue
+        if _LETTER_COUNT.match(word) and k and before[k - 1] in ("two", "double"):
+            break  # "greg with two gs, g r e g g": what is said about the letters, not one
         if not word.isalnum() or (word in vocab.NAME_STOPWORDS and len(word) > 1 and not joined):
             anchored = word in vocab.EMAIL_ANCHORS
             break

@@ -318,6 +318,11 @@ async def test_the_agents_own_name_is_not_taken_for_the_callers() -> None:
         ("it's p okoro o k o r o at gmail dot com", "pokoro@gmail.com"),
         ("yes it's w e b b. webb dot anna at yahoo dot com", "webb.anna@yahoo.com"),
         ("it's l l o y d dot k at outlook dot com", "lloyd.k@outlook.com"),
+        # what is said about the letters and numbers is not part of them
+        ("it's greg with two gs. g r e g g dot h a l l at gmail dot com", "gregg.hall@gmail.com"),
+        ("m a r k t eight two at icloud dot com", "markt82@icloud.com"),
+        ("it's nora lee the number one at gmail dot com", "noralee1@gmail.com"),
+        ("yeah it's r o b dot k i m um at yahoo dot com", "rob.kim@yahoo.com"),
     ],
 )
 async def test_caller_email_spoken_or_written(said: str, email: str | None) -> None:
