@@ -53,6 +53,7 @@ _RANKED = (
     Intent.NEW_SERVICE_REQUEST,
 )
 _LONGEST_ANSWER = 15  # words: "sure it's jenna dot m dot price at gmail dot com"
+_VISIT_OR_JOB = (Intent.NEW_SERVICE_REQUEST, Intent.APPOINTMENT)
 _LEADS = (Intent.NEW_SERVICE_REQUEST, Intent.QUOTE_REQUEST, Intent.APPOINTMENT)
 _SPOKEN_TIME = rf"(?:\d{{1,2}}|{vocab.SPOKEN_HOURS})"
 _TIME_WINDOW = re.compile(rf" between {_SPOKEN_TIME}(?: am| pm)? and {_SPOKEN_TIME} ")
@@ -104,7 +105,7 @@ def analyze_call(
         intent: _matches(_heard_for(intent, everything, heard, asking), cues)
         for intent, cues in vocab.INTENT_CUES.items()
     }
-    found[Intent.EXISTING_CUSTOMER] += relationship.said(asking)
+    found[Intent.EXISTING_CUSTOMER] += relationship.said(asking, vocab.normal(ai.business_context))
     if found[Intent.EXISTING_CUSTOMER]:  # the business's word confirms, never settles
         found[Intent.EXISTING_CUSTOMER] += relationship.confirmed(agent)
     found[Intent.QUOTE_REQUEST] += _matches(agent, vocab.AGENT_QUOTES)
@@ -127,13 +128,10 @@ def analyze_call(
     intent = _intent(scores, metadata, bool(pitch), bool(errand), problem, urgency)
     booked, booking = _booked(said, agent)
     estimate = _matches(agent, vocab.AGENT_QUOTES) + _matches(asking, vocab.ESTIMATE_ASKED)
-    if intent is Intent.QUOTE_REQUEST and booked and not estimate:
-        # asked the price of an oil change, or of a spring to fix, then booked it
-        intent = Intent.NEW_SERVICE_REQUEST if problem else Intent.APPOINTMENT
-    elif intent is Intent.APPOINTMENT and not booked and scores[Intent.QUOTE_REQUEST] >= 4:
-        intent = Intent.QUOTE_REQUEST  # asked what a cleaning costs, booked nothing
-    if context.seen_there and intent is Intent.NEW_SERVICE_REQUEST:
-        intent = Intent.APPOINTMENT  # a patient with a toothache wants to be seen
+    price_first = _said_first(
+        asking, found[Intent.QUOTE_REQUEST], found[Intent.NEW_SERVICE_REQUEST]
+    )
+    intent = _settled(intent, booked, bool(estimate), problem, price_first, context.seen_there)
     if intent in _LEADS and (referred := _said_any(agent, vocab.REFERRED_OUT)):
         intent, errand = Intent.OTHER, [(p, 3) for p in referred]  # "try the county shelter"
         found[Intent.OTHER] = errand
@@ -163,6 +161,36 @@ def analyze_call(
         is_existing_customer=existing and intent is not Intent.SPAM,
         key_phrases=phrases,
     )
+
+
+def _settled(
+    intent: Intent, booked: bool, estimate: bool, problem: bool, price_first: bool, seen_there: bool
+) -> Intent:
+    """What the caller wanted, once it is known how the call ended and what they led with:
+
+    - a price asked, then the visit booked: the job if something is wrong (a spring to fix),
+      else the appointment (an oil change); a booked estimate is a quote request, whether
+      the caller asked for it or the business offered it for a job with nothing wrong;
+    - a price asked first and nothing booked: a quote request ("how much is a cleaning");
+    - where customers come to be seen, a request for help is an appointment."""
+    if intent is Intent.QUOTE_REQUEST and booked and not estimate:
+        intent = Intent.NEW_SERVICE_REQUEST if problem else Intent.APPOINTMENT
+    elif booked and estimate and not problem and intent is Intent.NEW_SERVICE_REQUEST:
+        intent = Intent.QUOTE_REQUEST  # "we want to replace our ac" - "a free estimate friday"
+    elif not booked and price_first and intent in _VISIT_OR_JOB:
+        intent = Intent.QUOTE_REQUEST
+    if seen_there and intent is Intent.NEW_SERVICE_REQUEST:
+        return Intent.APPOINTMENT  # a patient with a toothache wants to be seen
+    return intent
+
+
+def _said_first(text: str, these: list[tuple[str, int]], those: list[tuple[str, int]]) -> bool:
+    """Whether the first of these phrases comes before the first of those in the text."""
+
+    def first(found: list[tuple[str, int]]) -> int:
+        return min((i for p, _ in found if (i := text.find(f" {p} ")) >= 0), default=len(text))
+
+    return bool(these) and first(these) < first(those)
 
 
 def _asking(said: Sequence[roles.Turn]) -> str:
@@ -393,7 +421,11 @@ def _offers_taken(said: Sequence[roles.Turn]) -> list[re.Match[str]]:
             continue
         answer = reply.heard.split()
         refused = any(f" {r}" in reply.heard for r in vocab.REFUSAL)
-        if answer and not refused and vocab.ACCEPTANCE & set(answer[:4]):
+        offered = {m.group().split()[-1] for m in vocab.TIME_OFFER.finditer(offer.heard)}
+        echoed = bool(
+            offered & set(answer[:4])
+        )  # "monday at ten or wednesday at one?" - "wednesday"
+        if answer and not refused and (vocab.ACCEPTANCE & set(answer[:4]) or echoed):
             taken.append(time)
     return taken
 

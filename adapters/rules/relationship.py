@@ -52,6 +52,8 @@ _DONE_FOR_ME = re.compile(
     r"|came in (?:last|on|yesterday|earlier|this morning|a few|two|a couple)"
     r"|(?:i'm|im|we're|were) on (?:the|your|a) (?:[a-z]+ )?(?:plan|program|contract|membership)"
     r"|since (?:the|our|my) last (?:treatment|visit|service|spray|cleaning|appointment)"
+    r"|(?:i'm|we're|im) (?:one of )?(?:[a-z]+ )?(?:[a-z]+'s|your|dr [a-z]+'s) (?:clients?|patients?"
+    r"|customers?)"
     r"|(?:we|i) (?:talked|spoke) (?:to you |with you |to someone |with someone )?(?:last|yesterday"
     r"|on|earlier|a few|about)"
     r"|(?:got|bought|picked (?:[a-z']+ ){0,3}?up) (?:it )?from (?:you|you guys|you all|y'all) )"
@@ -61,7 +63,7 @@ _DONE_FOR_ME = re.compile(
 # coming in", "is the inspector coming today".
 _BOOKED = re.compile(
     r" (?:(?:i|we|he|she|[a-z]+) (?:have|has|got) (?:a|an|my|our|his|her) (?:[a-z']+ ){1,2}"
-    rf"(?:on |this |next )?(?:{_DAYS}|week|morning|afternoon)"
+    rf"(?:(?:on |this |next |for )?(?:{_DAYS})|(?:this|next) (?:week|morning|afternoon))"
     r"|need to move (?:it|his|her|my appointment|our appointment)"
     r"|(?:is|are) (?:he|she|it|they) ready|ready to (?:come home|go home|pick up)"
     r"|(?:move|push|change|switch) (?:it|that|my|our|his|her|[a-z]+'s) (?:[a-z']+ ){0,2}?"
@@ -73,8 +75,10 @@ _BOOKED = re.compile(
 # Something of the caller's that the business holds: an appointment or a visit booked, a
 # matter it handles, an order, results, a bill. "his appointment", "bella's appointment".
 _THEIRS = re.compile(
-    r" (?:my|our|his|her|their|[a-z]+'s) (?:[a-z]+ )?(?:appointment|appt|surgery|procedure"
-    r"|closing|file|deposition|hearing|court date|invoice|bill|statement|balance"
+    r" (?:my|our|his|her|their|[a-z]+'s)"
+    r" (?:(?!water |electric |gas |power |phone |energy |cable |hospital |medical )[a-z]+ )?"
+    r"(?:appointment|appt|surgery|procedure"
+    r"|file|deposition|hearing|court date|invoice|bill|statement|balance"
     r"|results|bloodwork|lab work|x rays|prescription|medication|meds|refill|order|part|parts"
     r"|service is|service was|treatment plan|offer)"
     r"(?! (?:with (?:another|a different|someone|somebody)|somewhere))"
@@ -83,26 +87,43 @@ _THEIRS = re.compile(
 STANDING = cues(
     4,
     "patient of, client of, a patient there, patients there, we're patients, existing patient,"
-    " current patient, current client, existing client, my attorney, my lawyer, our attorney,"
-    " my paralegal, my agent, our agent, my realtor, our realtor, my hygienist, my tech,"
+    " current patient, current client, existing client, my hygienist, my tech,"
     " on order, the part came, part come in, did it come in,"
     " checking on the status, check on the status, checking the status, status on, an update on,"
     " any update, any updates, the results, test results, a charge on, a charge from,"
     " charge on my, charges on my, this charge, the charge,"
     " don't recognize, didn't recognize, i owe, we owe, still owe, got a statement,"
-    " supposed to close, scheduled to close, we close on, we're closing, i'm scheduled,"
-    " we're scheduled, i'm booked, we're booked for, cancel, rebook, running late,"
+    " i'm scheduled, we're scheduled, i'm booked, we're booked for, cancel, rebook, running late,"
     " on my way to my, same thing again, same problem again, same issue again, doing it again,"
     " happening again, came back again, still covered, re inspection, recheck,"
-    " follow up appointment, warranty paperwork, nobody showed, no one showed, closing company,"
-    " title company, the appraisal, the buyers, the sellers, our buyers, our sellers,"
-    " under contract, inspection report",
+    " follow up appointment, warranty paperwork, nobody showed, no one showed, nobody's showed,"
+    " no one's showed, nobody came, no one came, skip us, skip our, keep coming, pause our"
+    " service, cancel our service, stop our service",
 ) + cues(
     2,
     "again, haven't heard, the doctor said, the vet said, dr, warranty, i was told,"
     " calling back about, is that covered, is it covered, covered under, the paperwork, touch up,"
     " just checking, checking in on, last treatment, under the warranty, the permit",
 )
+# A lawyer's or a realtor's client speaks of them, and of the sale: at a roofer or a pest
+# company "my realtor said" and "we close on the 28th" are a new customer's reasons to call.
+PROFESSIONALS = (
+    (
+        ("law", "legal", "attorney", "attorneys", "lawyer", "lawyers"),
+        cues(4, "my attorney, my lawyer, our attorney, our lawyer, my paralegal, my case manager"),
+    ),
+    (
+        ("realty", "real estate", "realtor", "realtors", "homes for sale", "listing", "listings"),
+        cues(
+            4,
+            "my agent, our agent, my realtor, our realtor, supposed to close, scheduled to close,"
+            " we close on, we're closing, our closing, my closing, closing company, title company,"
+            " the appraisal, the buyers, the sellers, our buyers, our sellers, under contract,"
+            " inspection report",
+        ),
+    ),
+)
+
 # The business finding the caller in its books: it confirms, with a caller's word.
 AGENT_KNOWS_THEM = cues(
     2,
@@ -119,16 +140,23 @@ _REFERRAL = re.compile(
 _NOT = re.compile(r" (?:not|aren't|isn't|never|no longer|not yet) (?:[a-z']+ )?$")
 
 
-def said(asking: str) -> list[tuple[str, int]]:
-    """The caller's own signs of an existing relationship, in a normal() text."""
+def said(asking: str, business: str = "") -> list[tuple[str, int]]:
+    """The caller's own signs of an existing relationship, in a normal() text; `business` is
+    the tenant's business context, normal() too, for the words only its clients use."""
     found = [
         (m.group().strip(), 6)
         for pattern in (_DONE_BY_YOU, _DONE_FOR_ME, _THEIRS, _BOOKED)
         for m in pattern.finditer(asking)
     ]
+    mine = [
+        c
+        for names, phrases in PROFESSIONALS
+        if any(f" {n} " in business for n in names)
+        for c in phrases
+    ]
     standing = [  # "my realtor gave me your number" is a referral, not a standing
         (p, w)
-        for p, w in STANDING
+        for p, w in (*STANDING, *mine)
         if f" {p} " in asking and f" {p} " not in _REFERRAL.findall(asking)
     ]
     return found + [(p, w) for p, w in standing if not _NOT.search(asking.split(f" {p} ")[0] + " ")]

@@ -98,6 +98,11 @@ INTENT_CUES: dict[Intent, Cues] = {
         " is there a fee, trip charge, do you charge,"
         " comparing prices, compare quotes, price shopping, checking prices, getting prices",
     )
+    + cues(
+        4,
+        "per square, a square, taking bids, bid package, what are y'all getting,"
+        " what are you getting, where y'all were at, where you guys are at",
+    )
     + cues(2, "calling around, shopping around, other quotes")  # or for someone free today
     + cues(1, "cost, charge, afford, budget, financing"),
     Intent.APPOINTMENT: cues(
@@ -120,6 +125,11 @@ INTENT_CUES: dict[Intent, Cues] = {
     )
     + cues(4, "looking for a new, new dentist, new vet, new doctor, new chiropractor, get me in")
     + cues(2, "still available, the listing, calling about the house")
+    + cues(
+        3,
+        "nothing's wrong, nothing wrong with, nothing is wrong, oil change, tire rotation,"
+        " a tune up, the tune up, annual maintenance, yearly maintenance, seasonal maintenance",
+    )
     + cues(
         2,
         "tune up, checked out, serviced, cleaning, shots, come in, get in, book, exam, in network",
@@ -153,6 +163,7 @@ INTENT_CUES: dict[Intent, Cues] = {
         " looking at getting, we want",
     )
     + cues(4, "if i have a case, do i have a case, if we have a case, do we have a case")
+    + cues(4, "do you guys fix, do you fix, can you fix, can you guys fix, do y'all fix")
     + cues(1, "service, new, need, problem, issue"),
     Intent.VOICEMAIL: cues(
         3,
@@ -185,7 +196,8 @@ PROBLEMS = cues(
     " sticking, stopped up, overflowed, rotted, sagging, fallen, came down, knocked, roaches,"
     " mice, rats, ants, termites, wasps, bees, hornets, mold, water spot, humming, beeping,"
     " dead, died, won't charge, won't spin, won't cool, won't heat, not working right,"
-    " threw my back out, can barely, stiff, sore, pinched, wreck, whiplash",
+    " threw my back out, can barely, stiff, sore, pinched, wreck, whiplash, bubbling, geyser,"
+    " gushing, spraying, standing water, puddle, soggy, stain, stains",
 )
 
 # Said by a caller comparing prices: the scorer marks down a quote request that says one.
@@ -409,7 +421,7 @@ AGENT_MARKERS = (
 AGENT_QUOTES = cues(
     3,
     "free estimate, free estimates, an estimate, a quote, walkthrough, estimator, proposal,"
-    " price range",
+    " price range, exact quote, written quote, send you a quote, to the quote",
 )
 # The caller asking for an estimate of a job rather than a price of a service: booked, it is
 # the estimate's visit ("get an estimate on a tankless"), not the service ("an oil change").
@@ -437,7 +449,8 @@ SOLICITATION_TOPICS = (
     "page views", "business team", "pay per job", "per job", "referral fee", "call network",
     "your zip codes", "your zip code", "more views", "featured placement", "show up first",
     "mobile friendly", "your customers", "your patients", "your clients", "your homeowners",
-    "their homeowners", "offer financing", "homeowners financing", "close more",
+    "their homeowners", "offer financing", "homeowners financing", "close more", "google reviews",
+    "star google reviews", "dental practices", "law firms", "practices to help",
     "clients a month", "customers a month", "instagram ads", "working capital",
     "processing fees", "recover denied", "underpaid", "collections", "google guaranteed",
 )  # fmt: skip
@@ -470,12 +483,13 @@ BUSINESS_ERRANDS = (
     "claims", "samples", "the rep", "your rep", "lunch and learn", "your policy", "policy renewal",
     "shipped", "preferred lender", "shipment", "your client", "date of loss", "pharmacy",
     "approval request", "can you verify", "our client", "the claimant", "backordered",
-    "the warehouse", "parts house", "you ordered", "will call",
+    "the warehouse", "parts house", "you ordered", "will call", "building inspections",
+    "inspector", "the city of", "building department",
 )  # fmt: skip
 # A caller who says who they work for: "this is dan with ferguson supply".
 ON_BEHALF = re.compile(
     r" (?:(?:this is|i'm|im|my name is|my name's|hi this is|it's) (?:[a-z']+ ){0,4}?"
-    r"(?:with|from|over at) "
+    r"(?:with|from|over at|at) "
     r"(?!the house|my |our |home )"
     r"|this is (?:[a-z']+ ){1,2}(?:supply|distribution|distributors|wholesale|insurance"
     r"|logistics|freight) )"
@@ -487,6 +501,7 @@ REFERRED_OUT = (
     "we don't do that", "we don't offer", "we don't work on", "we don't service",
     "we don't take", "we don't handle", "we only do", "we're not able to help",
     "sorry we don't do", "we don't do either", "we don't do those", "we don't do that kind",
+    "i'd call", "i would call", "you could try", "i'd try", "don't do that unfortunately",
     "we only handle", "we only work on", "we only service", "lawyer referral", "that we refer to",
 )  # fmt: skip
 # The business's "no" to "is this the pizza place?": a wrong number.

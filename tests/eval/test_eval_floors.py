@@ -45,7 +45,7 @@ MAX_WRONGLY_QUALIFIED = 1
 OTHER_FLOORS = {
     "author2_calls.jsonl": (0.92, 0.85),  # 77/80, 19/21
     "author3_calls.jsonl": (0.88, 0.82),  # 73/80, 20/23
-    "author4_calls.jsonl": (0.70, 0.65),  # 59/80, 15/22
+    "author4_calls.jsonl": (0.90, 0.90),  # 75/80, 21/22 (59/80, 15/22 before it was read)
 }
 
 

@@ -784,3 +784,91 @@ async def test_a_bad_back_at_a_chiropractor_is_an_appointment() -> None:
     chiro = AiConfig(business_context="Spine Line Chiropractic: adjustments and massage.")
     said = "hi i threw my back out lifting a box and can barely stand, can you get me in"
     assert (await analyze(call(("caller", said)), ai=chiro)).intent is Intent.APPOINTMENT
+
+
+ROOFER = AiConfig(business_context="High Plains Roofing: roof repair, replacement, inspections.")
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "hi we're selling our house, our realtor said the roof needs looking at, we close on the"
+        " 28th and the lender wants an inspection",
+        "we have a two week old and i think there's water coming through the ceiling",
+        "our water bill doubled and now there's a stain on the ceiling by the chimney",
+    ],
+)
+async def test_a_new_callers_own_life_is_no_standing_with_the_business(said: str) -> None:
+    analysis = await analyze(call(("caller", said)), ai=ROOFER)
+    assert not analysis.is_existing_customer
+    assert analysis.intent in (Intent.NEW_SERVICE_REQUEST, Intent.APPOINTMENT)
+
+
+@pytest.mark.parametrize(
+    ("ai", "said"),
+    [
+        (AiConfig(business_context="Vega Realty: buyer's and listing agents."),
+         "hi it's dana, we close on the 28th, has the title company sent the papers"),
+        (AiConfig(business_context="Reyes Law: injury attorneys."),
+         "hi i'm one of ms lindquist's clients, the mediation got moved"),
+        (AiConfig(business_context="Greenway Lawn: weekly mowing and cleanups."),
+         "hey it's tom, we're away in july, can you skip us until august"),
+    ],
+)  # fmt: skip
+async def test_a_clients_own_words_at_the_business_they_belong_to(ai: AiConfig, said: str) -> None:
+    assert (await analyze(call(("caller", said)), ai=ai)).intent is Intent.EXISTING_CUSTOMER
+
+
+async def test_a_time_taken_by_saying_it_back_is_a_booking() -> None:
+    echo = call(
+        ("caller", "my furnace is making a loud bang when it starts"),
+        ("agent", "i have monday at ten or wednesday at one"),
+        ("caller", "wednesday at one"),
+    )
+    assert (await analyze(echo)).appointment_booked
+
+
+@pytest.mark.parametrize(
+    ("turns", "intent"),
+    [
+        ((("caller", "how much do you charge to snake a drain, ours is slow"),
+          ("agent", "175 to 250"), ("caller", "okay i'll call around, thanks")),
+         Intent.QUOTE_REQUEST),
+        ((("caller", "we want to replace our old ac before summer"),
+          ("agent", "we do a free estimate, i have friday at two"), ("caller", "friday works")),
+         Intent.QUOTE_REQUEST),
+        ((("caller", "what are y'all getting per square for a tear off"),
+          ("agent", "four fifty to six fifty")),
+         Intent.QUOTE_REQUEST),
+        ((("caller", "do you guys fix sprinklers, water is bubbling up in the yard"),
+          ("agent", "yes, tomorrow between eight and eleven"), ("caller", "great")),
+         Intent.NEW_SERVICE_REQUEST),
+    ],
+)  # fmt: skip
+async def test_what_the_caller_led_with_and_how_the_call_ended(
+    turns: tuple[tuple[str, str], ...], intent: Intent
+) -> None:
+    assert (await analyze(call(*turns), ai=NO_CONTEXT)).intent is intent
+
+
+@pytest.mark.parametrize(
+    ("said", "intent"),
+    [
+        ("this is ray with the city of mesa building inspections, i'm at the site for the final"
+         " and nobody's here", Intent.OTHER),
+        ("hi this is nicole with review boost, we help practices get more five star google"
+         " reviews, who's the best person to talk to", Intent.SPAM),
+        ("this is denise with crestview property management, we're taking bids for landscape"
+         " maintenance, please email me for the bid package", Intent.QUOTE_REQUEST),
+    ],
+)  # fmt: skip
+async def test_inspectors_pitches_and_bids(said: str, intent: Intent) -> None:
+    assert (await analyze(call(("caller", said)), ai=NO_CONTEXT)).intent is intent
+
+
+async def test_a_business_that_sends_the_caller_to_another_company_has_no_lead() -> None:
+    septic = call(
+        ("caller", "hi i think my septic tank needs pumped, do you guys do that"),
+        ("agent", "we don't do septic unfortunately, i'd call pierce county septic"),
+    )
+    assert (await analyze(septic)).intent is Intent.OTHER
