@@ -452,7 +452,7 @@ SOLICITATION_TOPICS = (
     "their homeowners", "offer financing", "homeowners financing", "close more", "google reviews",
     "star google reviews", "dental practices", "law firms", "practices to help",
     "clients a month", "customers a month", "instagram ads", "working capital",
-    "processing fees", "recover denied", "underpaid", "collections", "google guaranteed",
+    "recover denied", "underpaid", "collections", "google guaranteed",
 )  # fmt: skip
 ADDRESSING_THE_BUSINESS = (
     "the owner", "business owner", "who handles", "decision maker", "your business",
