@@ -26,15 +26,43 @@ class StoredRecording:
 
 
 @attrs.frozen
-class Segment:
-    speaker: str
+class Word:
+    """A word as the recogniser heard it and when, in seconds from the recording's start: what
+    audio redaction needs to find a card number in the sound. Never stored: the transcript
+    kept is the redacted text."""
+
     start_s: float = attrs.field(validator=_non_negative)
     end_s: float = attrs.field(validator=_non_negative)
     text: str
 
+
+@attrs.frozen
+class Segment:
+    """A stretch of speech. `channel` is the recording's channel it was heard on (0, 1) when
+    each channel was transcribed alone, None when the channels were mixed; `words` are its
+    words with their times, when the recogniser gave them."""
+
+    speaker: str
+    start_s: float = attrs.field(validator=_non_negative)
+    end_s: float = attrs.field(validator=_non_negative)
+    text: str
+    words: tuple[Word, ...] = ()
+    channel: int | None = None
+
     def __attrs_post_init__(self) -> None:
         if self.end_s < self.start_s:
             raise ValueError("a segment cannot end before it starts")
+
+
+@attrs.frozen
+class SilencedSpan:
+    """A stretch of a recording to silence, and why: what was redacted there (CARD, EXPIRY,
+    CVV, SSN) and the channel that said it (None: every channel)."""
+
+    start_s: float = attrs.field(validator=_non_negative)
+    end_s: float = attrs.field(validator=_non_negative)
+    kind: str
+    channel: int | None = None
 
 
 @attrs.frozen
