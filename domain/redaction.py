@@ -22,14 +22,24 @@ from collections.abc import Sequence
 
 import attrs
 
+from domain.audio_spans import LocalSpan, silenced_spans
 from domain.card_details import CONTEXT, after_card, code_at, expiry_at, slashed_at
 from domain.cards import card_spans, luhn_valid, payment_cards
 from domain.pii import CARD, CVV, EXPIRY, SSN, Span, marked, near
-from domain.results import Segment, Transcript
+from domain.results import Segment, SilencedSpan, Transcript
 from domain.spoken_numbers import tokenize
 from domain.ssn import ssn_spans
 
-__all__ = ["CARD", "CVV", "EXPIRY", "SSN", "luhn_valid", "redact_text", "redact_transcript"]
+__all__ = [
+    "CARD",
+    "CVV",
+    "EXPIRY",
+    "SSN",
+    "luhn_valid",
+    "redact_text",
+    "redact_transcript",
+    "redact_with_audio_spans",
+]
 
 
 def redact_text(text: str) -> tuple[str, int]:
@@ -42,16 +52,30 @@ def redact_transcript(t: Transcript) -> Transcript:
     """A redacted copy. Segments are read as one stream, so a number split across adjacent
     segments (the speaker paused mid-number) is found and each fragment is replaced. The text
     is usually those segments joined: then it is read once, for both."""
+    return redact_with_audio_spans(t)[0]
+
+
+def redact_with_audio_spans(t: Transcript) -> tuple[Transcript, tuple[SilencedSpan, ...]]:
+    """The redacted copy, and the stretches of the recording where what it hides was said
+    (domain.audio_spans). The copy's segments carry no words: theirs spell what was hidden."""
     joined = " ".join(s.text for s in t.segments)
     spans = _find(joined)
     text = _apply(joined, spans) if t.text == joined else redact_text(t.text)[0]
-    segments = _redact_segments(t.segments, joined, spans)
-    return attrs.evolve(t, text=text, segments=segments, redacted=True)
+    pieces = _segment_pieces(t.segments, joined, spans)
+    segments = tuple(
+        attrs.evolve(segment, text=_apply(segment.text, local) if local else segment.text, words=())
+        if local or segment.words
+        else segment  # most segments: nothing to hide and no words; segments are values
+        for segment, local in zip(t.segments, pieces, strict=True)
+    )
+    redacted = attrs.evolve(t, text=text, segments=segments, redacted=True)
+    return redacted, silenced_spans(t.segments, pieces)
 
 
-def _redact_segments(
+def _segment_pieces(
     segments: Sequence[Segment], joined: str, spans: Sequence[tuple[int, int, str]]
-) -> tuple[Segment, ...]:
+) -> list[list[LocalSpan]]:
+    """The spans found in the joined text, as characters of each segment's own text."""
     result, offset, first = [], 0, 0
     for segment in segments:
         end = offset + len(segment.text)
@@ -66,10 +90,9 @@ def _redact_segments(
                 local.append((lo, lo + len(piece.strip()), label))
         while first < len(spans) and spans[first][1] <= end:
             first += 1
-        # A segment with nothing to hide (most) is kept as it is: segments are values.
-        result.append(attrs.evolve(segment, text=_apply(segment.text, local)) if local else segment)
+        result.append(local)
         offset = end + 1
-    return tuple(result)
+    return result
 
 
 def _apply(text: str, spans: Sequence[tuple[int, int, str]]) -> str:
