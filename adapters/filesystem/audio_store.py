@@ -68,6 +68,9 @@ class FileAudioStore(AudioStore):
             await disk.run(lambda: self._check_inside_root(path))
             await disk.run(lambda: path.unlink(missing_ok=True))
 
+    def uri_for(self, name: str) -> str:
+        return _uri(self._path_for_name(name))
+
     # --- names, URIs and the root --------------------------------------------------------
 
     def _path_for_name(self, name: str) -> Path:

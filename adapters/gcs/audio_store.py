@@ -74,7 +74,7 @@ class GcsAudioStore(AudioStore):
         self, name: str, chunks: AsyncIterable[bytes], content_type: str
     ) -> StoredRecording:
         object_name = self._object_name(name)
-        uri = f"{SCHEME}{self._bucket}/{object_name}"
+        uri = self.uri_for(name)
         spool = await self._call(self._open_spool)
         try:
             digest, size = hashlib.sha256(), 0
@@ -110,6 +110,9 @@ class GcsAudioStore(AudioStore):
 
     async def delete(self, uri: str) -> None:
         await self._call(functools.partial(self._objects.delete, self._object_name_of(uri)))
+
+    def uri_for(self, name: str) -> str:
+        return f"{SCHEME}{self._bucket}/{self._object_name(name)}"
 
     # --- on the pool ---------------------------------------------------------------------
 

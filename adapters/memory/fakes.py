@@ -81,7 +81,7 @@ class InMemoryAudioStore(AudioStore):
         self, name: str, chunks: AsyncIterable[bytes], content_type: str
     ) -> StoredRecording:
         data = b"".join([c async for c in chunks])
-        uri = f"memory://{name}"
+        uri = self.uri_for(name)
         existing = self.objects.get(uri)
         if existing is not None and existing[0] != data:
             raise FileExistsError(f"{uri} exists with other content")
@@ -97,6 +97,9 @@ class InMemoryAudioStore(AudioStore):
 
     async def delete(self, uri: str) -> None:
         self.objects.pop(uri, None)
+
+    def uri_for(self, name: str) -> str:
+        return f"memory://{name}"
 
 
 class InMemoryRecordingSource(RecordingSource):

@@ -127,3 +127,13 @@ async def test_tenants_with_the_same_call_id_are_kept_apart(audio_store: AudioSt
     assert await read_all(audio_store, globex.uri) == b"ID3 globex"
     await audio_store.delete(acme.uri)
     assert await read_all(audio_store, globex.uri) == b"ID3 globex"
+
+
+async def test_the_uri_of_a_name_is_known_before_and_after_its_put(audio_store: AudioStore) -> None:
+    expected = audio_store.uri_for(NAME)
+    await audio_store.delete(expected)  # nothing there yet: deleting is harmless
+    stored = await audio_store.put(NAME, stream(b"ID3 named"), "audio/mpeg")
+    assert stored.uri == expected
+    await audio_store.delete(audio_store.uri_for(NAME))
+    with pytest.raises(FileNotFoundError):
+        await read_all(audio_store, stored.uri)
