@@ -106,6 +106,10 @@ def analyze_call(
         for intent, cues in vocab.INTENT_CUES.items()
     }
     found[Intent.EXISTING_CUSTOMER] += relationship.said(asking, vocab.normal(ai.business_context))
+    if vocab.QUOTED_BEFORE.search(asking):  # "mike came out last week and gave us a quote"
+        found[Intent.EXISTING_CUSTOMER] = [
+            c for c in found[Intent.EXISTING_CUSTOMER] if not vocab.A_VISIT.search(f" {c[0]} ")
+        ]
     if found[Intent.EXISTING_CUSTOMER]:  # the business's word confirms, never settles
         found[Intent.EXISTING_CUSTOMER] += relationship.confirmed(agent)
     found[Intent.QUOTE_REQUEST] += _matches(agent, vocab.AGENT_QUOTES)
@@ -120,7 +124,8 @@ def analyze_call(
     found[Intent.SPAM] += pitch
     found[Intent.OTHER] = errand
     urgency, urgent = _urgency(heard, agent)
-    problem = bool(_matches(asking, vocab.PROBLEMS))
+    troubles = _matches(asking, vocab.PROBLEMS)
+    problem = bool(troubles)
     if problem:  # something broken, hurt or sick, told to a business: the caller wants help
         scores[Intent.NEW_SERVICE_REQUEST] = max(
             scores[Intent.NEW_SERVICE_REQUEST], vocab.INTENT_THRESHOLD
@@ -128,9 +133,8 @@ def analyze_call(
     intent = _intent(scores, metadata, bool(pitch), bool(errand), problem, urgency)
     booked, booking = _booked(said, agent)
     estimate = _matches(agent, vocab.AGENT_QUOTES) + _matches(asking, vocab.ESTIMATE_ASKED)
-    price_first = _said_first(
-        asking, found[Intent.QUOTE_REQUEST], found[Intent.NEW_SERVICE_REQUEST]
-    )
+    # what the caller led with: a price, or the job (its trade's words, what is wrong)
+    price_first = _said_first(asking, found[Intent.QUOTE_REQUEST], trade + troubles)
     intent = _settled(intent, booked, bool(estimate), problem, price_first, context.seen_there)
     if intent in _LEADS and (referred := _said_any(agent, vocab.REFERRED_OUT)):
         intent, errand = Intent.OTHER, [(p, 3) for p in referred]  # "try the county shelter"
@@ -158,7 +162,7 @@ def analyze_call(
         caller_name=caller_name(said),
         caller_email=caller_email(said),
         is_spam=intent is Intent.SPAM,
-        is_existing_customer=existing and intent is not Intent.SPAM,
+        is_existing_customer=existing and not not_a_lead,  # a vendor, an insurer: no customer
         key_phrases=phrases,
     )
 
@@ -406,6 +410,14 @@ def _booked(said: Sequence[roles.Turn], agent: str) -> tuple[bool, list[tuple[st
         (m.group().strip(), 1) for m in (_TIME_WINDOW.search(agent), _DAY_AT.search(agent)) if m
     ]
     taken = [(offer.group().strip(), 2) for offer in _offers_taken(said)]
+    coming = _matches(
+        vocab.normal(" ".join(t.text for t in said if t.role == roles.CALLER)), vocab.CALLER_COMING
+    )  # "okay i'm on my way"
+    last = next((t.heard for t in reversed(said) if t.role == roles.AGENT), "")
+    restated = [
+        (m.group().strip(), 1) for m in (_DAY_AT.search(last),) if m
+    ]  # "okay jeff, thursday at 2"
+    taken += coming + restated
     score = sum(w for _, w in confirmed + windows + taken)
     score -= sum(w for _, w in _matches(agent, vocab.APPOINTMENT_CANCELLED))
     return score >= 2, confirmed + windows + taken
@@ -422,6 +434,7 @@ def _offers_taken(said: Sequence[roles.Turn]) -> list[re.Match[str]]:
         answer = reply.heard.split()
         refused = any(f" {r}" in reply.heard for r in vocab.REFUSAL)
         offered = {m.group().split()[-1] for m in vocab.TIME_OFFER.finditer(offer.heard)}
+        offered |= {vocab.HOUR_WORDS[w] for w in offered if w in vocab.HOUR_WORDS}
         echoed = bool(
             offered & set(answer[:4])
         )  # "monday at ten or wednesday at one?" - "wednesday"

@@ -201,6 +201,8 @@ def _local_part(before: list[str]) -> str | None:
             continue
         if _LETTER_COUNT.match(word) and k and before[k - 1] in ("two", "double"):
             break  # "greg with two gs, g r e g g": what is said about the letters, not one
+        if len(word) == 1 and k > 1 and before[k - 2 : k] in (["with", "a"], ["with", "an"]):
+            break  # "sofia with an f, s o f i a": the letter describes the name
         if not word.isalnum() or (word in vocab.NAME_STOPWORDS and len(word) > 1 and not joined):
             anchored = word in vocab.EMAIL_ANCHORS
             break
@@ -222,10 +224,14 @@ def _spelled_once(run: list[str]) -> list[str]:
     i = 0
     while i < len(run):
         word, size = run[i], len(run[i])
+        letters = "".join(itertools.takewhile(lambda w: len(w) == 1, run[i + 1 :]))
         if size > 1 and "".join(run[i + 1 : i + 1 + size]) == word:
             i += size  # the spelling after the word
         elif size > 1 and len(kept) >= size and "".join(kept[-size:]) == word:
             del kept[-size:]  # the spelling before it
+        elif size > 1 and len(letters) > size and letters.endswith(word):
+            i += 1  # "bob and june b o b a n d j u n e": the letters spell it all
+            continue
         kept.append(word)
         i += 1
     return kept

@@ -56,7 +56,12 @@ _DONE_FOR_ME = re.compile(
     r"|customers?)"
     r"|(?:we|i) (?:talked|spoke) (?:to you |with you |to someone |with someone )?(?:last|yesterday"
     r"|on|earlier|a few|about)"
-    r"|(?:got|bought|picked (?:[a-z']+ ){0,3}?up) (?:it )?from (?:you|you guys|you all|y'all) )"
+    r"|(?:got|bought|picked (?:[a-z']+ ){0,3}?up) (?:it )?from (?:you|you guys|you all|y'all) "
+    r"|picked up my [a-z]+ (?:yesterday|last|on|this)"
+    r"|dropped (?:it|her|him|them) off|(?:i|we) dropped off"
+    r"|came in (?:like )?(?:last|on|yesterday|a few|two|three|a couple) (?:[a-z]+ )?(?:ago|week)"
+    rf"|(?:i|we) got (?!a quote|an estimate|a price|quotes|estimates)(?:[a-z']+ ){{1,3}}?"
+    rf"(?:on (?:{_DAYS})|last (?:week|{_DAYS})))"
 )
 # A visit of theirs on the business's calendar, or an order of theirs on its way: "i have a
 # hydrafacial on saturday i need to move it", "move cooper's cleaning from tuesday", "is my door
@@ -66,6 +71,7 @@ _BOOKED = re.compile(
     rf"(?:(?:on |this |next |for )?(?:{_DAYS})|(?:this|next) (?:week|morning|afternoon))"
     r"|need to move (?:it|his|her|my appointment|our appointment)"
     r"|(?:is|are) (?:he|she|it|they) ready|ready to (?:come home|go home|pick up)"
+    r"|(?:my|our) [a-z]+(?:'s| is) ready"
     r"|(?:move|push|change|switch) (?:it|that|my|our|his|her|[a-z]+'s) (?:[a-z']+ ){0,2}?"
     rf"(?:to|from|back to) (?:{_DAYS}|next|the next|tomorrow|the following|another|a later)"
     r"|(?:is|did|has) (?:my|our|the) (?:[a-z']+ ){0,2}?(?:coming|still coming|come in|came in"
@@ -78,7 +84,7 @@ _THEIRS = re.compile(
     r" (?:my|our|his|her|their|[a-z]+'s)"
     r" (?:(?!water |electric |gas |power |phone |energy |cable |hospital |medical )[a-z]+ )?"
     r"(?:appointment|appt|surgery|procedure"
-    r"|file|deposition|hearing|court date|invoice|bill|statement|balance"
+    r"|file|deposition|hearing|court date|invoice|bill|statement|balance|package|membership"
     r"|results|bloodwork|lab work|x rays|prescription|medication|meds|refill|order|part|parts"
     r"|service is|service was|treatment plan|offer)"
     r"(?! (?:with (?:another|a different|someone|somebody)|somewhere))"
@@ -97,7 +103,9 @@ STANDING = cues(
     " on my way to my, same thing again, same problem again, same issue again, doing it again,"
     " happening again, came back again, still covered, re inspection, recheck,"
     " follow up appointment, warranty paperwork, nobody showed, no one showed, nobody's showed,"
-    " no one's showed, nobody came, no one came, skip us, skip our, keep coming, pause our"
+    " no one's showed, nobody came, no one came, skip us, skip our, keep coming, pause our,"
+    " got us down, got me down, have us down, have me down, push us back, push me back,"
+    " i have appointment, any word on, one of your packages, how many i have left,"
     " service, cancel our service, stop our service",
 ) + cues(
     2,
@@ -113,7 +121,18 @@ PROFESSIONALS = (
         cues(4, "my attorney, my lawyer, our attorney, our lawyer, my paralegal, my case manager"),
     ),
     (
-        ("realty", "real estate", "realtor", "realtors", "homes for sale", "listing", "listings"),
+        (
+            "realty",
+            "realtor",
+            "realtors",
+            "brokerage",
+            "real estate team",
+            "real estate agents",
+            "buyer's agents",
+            "listing agents",
+            "buyer representation",
+            "homes for sale",
+        ),
         cues(
             4,
             "my agent, our agent, my realtor, our realtor, supposed to close, scheduled to close,"
@@ -130,12 +149,18 @@ AGENT_KNOWS_THEM = cues(
     "your account, on the account, pull up your, pull you up, the ticket, your file,"
     " your paralegal, your agent, your project manager, who was out, re treatment,"
     " re inspection, your treatment, touch ups, i see you, moved you, no charge, back out,"
+    " you're moved,"
     " still covered, everything's covered",
 )
 
 
 _REFERRAL = re.compile(
     r" (?:[a-z']+ ){1,2}(?=(?:gave|recommended|referred|told|said (?:i|we) should|said to) )"
+)
+# Another business's work: "again" then speaks of it, not of this one's.
+_OTHER_COMPANY = re.compile(
+    r" (?:a|another|the other|a different|the last|the previous|our old|some) (?:company"
+    r"|contractor|guy|roofer|plumber|electrician|shop|place|outfit|dentist|office) "
 )
 _NOT = re.compile(r" (?:not|aren't|isn't|never|no longer|not yet) (?:[a-z']+ )?$")
 
@@ -154,9 +179,14 @@ def said(asking: str, business: str = "") -> list[tuple[str, int]]:
         if any(f" {n} " in business for n in names)
         for c in phrases
     ]
+    if _OTHER_COMPANY.search(asking):  # "i paid a company last spring... leaking again"
+        mine += [c for c in STANDING if c[1] > 2]
+        weak_ok = False
+    else:
+        weak_ok = True
     standing = [  # "my realtor gave me your number" is a referral, not a standing
         (p, w)
-        for p, w in (*STANDING, *mine)
+        for p, w in (*(STANDING if weak_ok else ()), *mine)
         if f" {p} " in asking and f" {p} " not in _REFERRAL.findall(asking)
     ]
     return found + [(p, w) for p, w in standing if not _NOT.search(asking.split(f" {p} ")[0] + " ")]

@@ -49,7 +49,9 @@ INTENT_CUES: dict[Intent, Cues] = {
         " you have been pre approved, you're pre approved, you're preapproved, you are pre"
         " approved, merchant services, free cruise,"
         " you have been selected, you've been selected, student loan forgiveness,"
-        " car's extended warranty, vehicle's extended warranty, last chance to",
+        " car's extended warranty, vehicle's extended warranty, last chance to,"
+        " disconnection department, scheduled to be disconnected, to avoid disconnection,"
+        " to be disconnected",
     )
     + cues(2, "interest rate, warranty department, search results, special offer, seo"),
     Intent.WRONG_NUMBER: cues(
@@ -103,6 +105,11 @@ INTENT_CUES: dict[Intent, Cues] = {
         "per square, a square, taking bids, bid package, what are y'all getting,"
         " what are you getting, where y'all were at, where you guys are at",
     )
+    + cues(
+        4,
+        "costs, what it costs, what that costs, to bid, bid the, bid a, bid on, a bid,"
+        " a number on, get me a number",
+    )
     + cues(2, "calling around, shopping around, other quotes")  # or for someone free today
     + cues(1, "cost, charge, afford, budget, financing"),
     Intent.APPOINTMENT: cues(
@@ -155,7 +162,8 @@ INTENT_CUES: dict[Intent, Cues] = {
         " buy a house, buy a home, sell my house, sell our house, sell my home, sell our home,"
         " selling our house, selling my house, selling our home, selling my home, buying a"
         " house, buying a home, list our house, list my house, looked at, sell her house,"
-        " sell his house, sell the house, sell their house, ready to sell,"
+        " sell his house, sell the house, sell their house, ready to sell, want to do a,"
+        " we'd like to do, looking to do, thinking about doing,"
         " first home, house hunting, need an agent, need a realtor,"
         # a need: what the caller wants done
         " i need, we need, looking to, interested in, do you guys do, do you do,"
@@ -164,6 +172,7 @@ INTENT_CUES: dict[Intent, Cues] = {
     )
     + cues(4, "if i have a case, do i have a case, if we have a case, do we have a case")
     + cues(4, "do you guys fix, do you fix, can you fix, can you guys fix, do y'all fix")
+    + cues(4, "do you guys deal with, do you deal with, do you guys handle, do y'all deal with")
     + cues(1, "service, new, need, problem, issue"),
     Intent.VOICEMAIL: cues(
         3,
@@ -197,7 +206,9 @@ PROBLEMS = cues(
     " mice, rats, ants, termites, wasps, bees, hornets, mold, water spot, humming, beeping,"
     " dead, died, won't charge, won't spin, won't cool, won't heat, not working right,"
     " threw my back out, can barely, stiff, sore, pinched, wreck, whiplash, bubbling, geyser,"
-    " gushing, spraying, standing water, puddle, soggy, stain, stains",
+    " gushing, spraying, standing water, puddle, soggy, stain, stains, sewage, smells, backs up,"
+    " gurgle, gurgling,"
+    " coming up out of, arrested, jail, d u i, dui, arraigned, got served, served papers",
 )
 
 # Said by a caller comparing prices: the scorer marks down a quote request that says one.
@@ -260,12 +271,19 @@ APPOINTMENT_BOOKED = cues(
     " you are all set, confirmed for, technician will be there, tech will be there,"
     " got you down for, put you down for, booked you, i've booked, i have you scheduled,"
     " you're scheduled, you are scheduled, on the schedule for, will be out between,"
+    " you're confirmed, you are confirmed, be there by, be there at, will be there at,"
+    " they'll be there, he'll be there, she'll be there, come on in, come on by,"
+    " bring it in now, bring it on in, as soon as you get here, have an electrician there,"
+    " have a tech there, have someone there, crew will be there, you're on for, i've got you for,"
+    " i have you for, got you in for,"
     " squeeze you in, we'll be ready for you, see you in a few, see you soon,"
     " send you a confirmation, when he's on the way, when she's on the way,"
     " when they're on the way, see you monday, see you tuesday, see you wednesday,"
     " see you thursday, see you friday, see you saturday, see you sunday, see you this,"
     " see you next, see you today, see you tonight",
 ) + cues(1, "booked, scheduled")  # and a day or a time window: see the analyzer
+# The caller coming to the business, or taking its time: a booking in the caller's words.
+CALLER_COMING = cues(2, "i'm on my way, on my way now, i'll be right there, be right there")
 APPOINTMENT_CANCELLED = cues(
     3,
     "fully booked, no availability, not scheduled, nothing available, call you back to"
@@ -452,7 +470,9 @@ SOLICITATION_TOPICS = (
     "their homeowners", "offer financing", "homeowners financing", "close more", "google reviews",
     "star google reviews", "dental practices", "law firms", "practices to help",
     "clients a month", "customers a month", "instagram ads", "working capital",
-    "recover denied", "underpaid", "collections", "google guaranteed",
+    "recover denied", "underpaid", "collections", "google guaranteed", "lower rate", "lock in",
+    "commercial rates", "calling local businesses", "gps", "fleet", "your techs", "their techs",
+    "your trucks", "distributor", "your purchasing", "pricing on",
 )  # fmt: skip
 ADDRESSING_THE_BUSINESS = (
     "the owner", "business owner", "who handles", "decision maker", "your business",
@@ -463,7 +483,7 @@ ADDRESSING_THE_BUSINESS = (
     "calling from the", "we run a", "we send you", "calling about your", "we partner with",
     "best person to talk to", "we specialize", "we build", "like yours", "for your listing",
     "our directory", "you're listed", "office manager", "case study", "one pager",
-    "free comparison", "free mockup",
+    "free comparison", "free mockup", "calling from", "who handles your",
 )  # fmt: skip
 # Calls from people who want something else from the business than its service: work, an
 # order, an insurance claim. "other", never a lead.
@@ -501,27 +521,38 @@ REFERRED_OUT = (
     "we don't do that", "we don't offer", "we don't work on", "we don't service",
     "we don't take", "we don't handle", "we only do", "we're not able to help",
     "sorry we don't do", "we don't do either", "we don't do those", "we don't do that kind",
+    "you'd want a", "you'll want a", "you would want a", "you'd need a",
     "i'd call", "i would call", "you could try", "i'd try", "don't do that unfortunately",
     "we only handle", "we only work on", "we only service", "lawyer referral", "that we refer to",
 )  # fmt: skip
 # The business's "no" to "is this the pizza place?": a wrong number.
-# The business saying what it is not: "sir this isn't a pizza place".
+# The business saying what it is not: "sir this isn't a pizza place", "this is a dentist
+# office for people, you might be looking for maple grove animal hospital".
 NOT_THIS_PLACE = re.compile(
     r" this (?:isn't|is not) (?:a|an|the) (?:[a-z']+ ){0,2}?(?:place|restaurant|store|office"
     r"|shop|company|pharmacy|hospital|school|bank|number) "
+    r"| you (?:might|may) be looking for | you're probably looking for | you might want "
 )
+# A quote or an estimate the caller had from the business: a prospect's visit, not a job done.
+QUOTED_BEFORE = re.compile(
+    r" (?:gave (?:us|me) (?:a|an|the) (?:quote|estimate|price|bid)|quoted (?:us|me)"
+    r"|(?:your|the) (?:quote|estimate|proposal) (?:for|was|came))"
+)
+A_VISIT = re.compile(r" (?:came out|came by|was out|were out|quoted|came over) ")
 WRONG_PLACE_QUESTION = re.compile(r" (?:is this|is that|this isn't|trying to (?:get|reach)) ")
 AGENT_DENIAL = re.compile(
     r"^ (?:no|nope|oh no|um no|uh no|sorry no)\b| you want [a-z]+'s | you're looking for "
 )
 # An hour said as a word: "at two", "between nine and eleven".
 SPOKEN_HOURS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+HOUR_WORDS = {str(n): w for n, w in enumerate(SPOKEN_HOURS.split("|"), start=1)}  # "1": "one"
 # The business giving a time the caller then takes: a visit booked.
 TIME_OFFER = re.compile(
     r" (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today|tonight"
     rf"|this (?:morning|afternoon|evening)|(?:at|between) (?:[0-9]{{1,2}}|{SPOKEN_HOURS}|noon))"
-    r"\b(?! (?:hundred|thousand|dollars|bucks))"
-)  # "between 12 hundred and two thousand" is a price
+    r"\b(?! (?:hundred|thousand|dollars|bucks|a unit|a syringe|per|an hour|a month|a square"
+    r"|percent|off))"
+)  # "between 12 hundred and two thousand", "we're at 13 a unit": prices
 NOT_AN_OFFER = (
     "call you", "reach out", "text you", "email you", "when we have", "first come", "walk in",
 )  # fmt: skip

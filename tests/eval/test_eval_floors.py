@@ -45,7 +45,9 @@ MAX_WRONGLY_QUALIFIED = 1
 OTHER_FLOORS = {
     "author2_calls.jsonl": (0.92, 0.85),  # 77/80, 19/21
     "author3_calls.jsonl": (0.88, 0.82),  # 73/80, 20/23
-    "author4_calls.jsonl": (0.90, 0.90),  # 75/80, 21/22 (59/80, 15/22 before it was read)
+    "author4_calls.jsonl": (0.90, 0.90),  # 76/80, 21/22 (59/80, 15/22 before it was read)
+    "author5_calls.jsonl": (0.88, 0.85),  # 74/80, 16/18 (55/80, 12/18 before it was read)
+    "author6_calls.jsonl": (0.80, 0.95),  # 66/80, 21/21 (62/80, 14/21 before it was read)
 }
 
 

@@ -323,6 +323,8 @@ async def test_the_agents_own_name_is_not_taken_for_the_callers() -> None:
         ("m a r k t eight two at icloud dot com", "markt82@icloud.com"),
         ("it's nora lee the number one at gmail dot com", "noralee1@gmail.com"),
         ("yeah it's r o b dot k i m um at yahoo dot com", "rob.kim@yahoo.com"),
+        ("it's bob and june b o b a n d j u n e at cox dot net", "bobandjune@cox.net"),
+        ("it's sofia with an f s o f i a underscore r a m at yahoo dot com", "sofia_ram@yahoo.com"),
     ],
 )
 async def test_caller_email_spoken_or_written(said: str, email: str | None) -> None:
@@ -872,3 +874,65 @@ async def test_a_business_that_sends_the_caller_to_another_company_has_no_lead()
         ("agent", "we don't do septic unfortunately, i'd call pierce county septic"),
     )
     assert (await analyze(septic)).intent is Intent.OTHER
+
+
+@pytest.mark.parametrize(
+    "turns",
+    [
+        (("caller", "my heater is out"), ("agent", "saturday at nine, you're confirmed")),
+        (("caller", "my check engine light is flashing"), ("agent", "bring it in now"),
+         ("caller", "okay i'm on my way")),
+        (("caller", "i need a tune up"), ("agent", "thursday at 9 or at 1"), ("caller", "one")),
+        (("caller", "water's coming through the ceiling"), ("agent", "what's the address"),
+         ("caller", "902 elm"), ("agent", "okay loretta, thursday at 2")),
+    ],
+)  # fmt: skip
+async def test_bookings_confirmed_in_the_many_ways_people_say_them(
+    turns: tuple[tuple[str, str], ...],
+) -> None:
+    assert (await analyze(call(*turns))).appointment_booked
+
+
+async def test_a_price_per_unit_is_no_time_offered() -> None:
+    botox = call(
+        ("caller", "what's your price per unit for botox"),
+        ("agent", "we're at 13 a unit"),
+        ("caller", "okay i'll think about it"),
+    )
+    analysis = await analyze(botox, ai=CLINIC)
+    assert not analysis.appointment_booked
+    assert analysis.intent is Intent.QUOTE_REQUEST
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "i paid a company last spring to fix a leak and now it's leaking again",
+        "mike from your company came out last week and gave us a quote, we're ready to do it",
+    ],
+)
+async def test_another_companys_work_or_a_quote_had_makes_no_customer(said: str) -> None:
+    assert not (await analyze(call(("caller", said)))).is_existing_customer
+
+
+async def test_a_supplier_is_never_flagged_a_customer() -> None:
+    said = "hi this is dan with ferguson supply, the part you ordered came in, it's on will call"
+    analysis = await analyze(call(("caller", said)))
+    assert analysis.intent is Intent.OTHER
+    assert not analysis.is_existing_customer
+
+
+async def test_a_utility_disconnection_scam_is_spam() -> None:
+    said = (
+        "this is the disconnection department, your account is past due and your service is"
+        " scheduled to be disconnected in forty five minutes"
+    )
+    assert (await analyze(call(("caller", said)))).intent is Intent.SPAM
+
+
+async def test_the_business_naming_the_place_the_caller_wanted_is_a_wrong_number() -> None:
+    dog = call(
+        ("caller", "hi i'm checking on my dog, she was getting her teeth cleaned today"),
+        ("agent", "this is a dentist for people, you might be looking for the animal hospital"),
+    )
+    assert (await analyze(dog, ai=CLINIC)).intent is Intent.WRONG_NUMBER
