@@ -214,7 +214,17 @@ def _local_part(before: list[str]) -> str | None:
     words = sum(1 for w in run if len(w) > 1 and w not in vocab.EMAIL_SEPARATORS)
     if words > MAX_LOCAL_WORDS or (words > 1 and not anchored and "dot" not in run):
         return None
-    return "".join(vocab.EMAIL_SEPARATORS.get(w, w) for w in _spelled_once(run))
+    local = "".join(vocab.EMAIL_SEPARATORS.get(w, w) for w in _spelled_once(run))
+    return _said_twice(local) if any(len(w) == 1 for w in run) else local
+
+
+def _said_twice(local: str) -> str:
+    """ "kelly dot roach k e l l y dot r o a c h": an address said, then spelled whole, reads
+    twice over; once is the address. Only where letters were spelled."""
+    for size in range(len(local) // 2, 2, -1):
+        if local[:size] == local[size : 2 * size]:
+            return local[size:]
+    return local
 
 
 def _spelled_once(run: list[str]) -> list[str]:
@@ -230,7 +240,15 @@ def _spelled_once(run: list[str]) -> list[str]:
         elif size > 1 and len(kept) >= size and "".join(kept[-size:]) == word:
             del kept[-size:]  # the spelling before it
         elif size > 1 and len(letters) > size and letters.endswith(word):
-            i += 1  # "bob and june b o b a n d j u n e": the letters spell it all
+            # "bob and june b o b a n d j u n e", "b cole b c o l e": the letters spell it
+            # all, the word and what was said just before it
+            head, j, said = letters[:-size], len(kept), ""
+            while j > 0 and len(said) < len(head):
+                j -= 1
+                said = kept[j] + said
+            if said == head:
+                del kept[j:]
+            i += 1
             continue
         kept.append(word)
         i += 1

@@ -472,7 +472,9 @@ SOLICITATION_TOPICS = (
     "clients a month", "customers a month", "instagram ads", "working capital",
     "recover denied", "underpaid", "collections", "google guaranteed", "lower rate", "lock in",
     "commercial rates", "calling local businesses", "gps", "fleet", "your techs", "their techs",
-    "your trucks", "distributor", "your purchasing", "pricing on",
+    "your trucks", "distributor", "your purchasing", "pricing on", "staffing agency", "staffing",
+    "uniform service", "uniform services", "uniforms", "shop towels", "switching to us",
+    "long contracts", "samples of our",
 )  # fmt: skip
 ADDRESSING_THE_BUSINESS = (
     "the owner", "business owner", "who handles", "decision maker", "your business",

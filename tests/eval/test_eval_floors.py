@@ -48,6 +48,7 @@ OTHER_FLOORS = {
     "author4_calls.jsonl": (0.90, 0.90),  # 76/80, 21/22 (59/80, 15/22 before it was read)
     "author5_calls.jsonl": (0.88, 0.85),  # 74/80, 16/18 (55/80, 12/18 before it was read)
     "author6_calls.jsonl": (0.80, 0.95),  # 66/80, 21/21 (62/80, 14/21 before it was read)
+    "author7_calls.jsonl": (0.78, 0.75),  # 66/80, 15/19 (64/80, 15/19 on its first run)
 }
 
 

@@ -325,6 +325,8 @@ async def test_the_agents_own_name_is_not_taken_for_the_callers() -> None:
         ("yeah it's r o b dot k i m um at yahoo dot com", "rob.kim@yahoo.com"),
         ("it's bob and june b o b a n d j u n e at cox dot net", "bobandjune@cox.net"),
         ("it's sofia with an f s o f i a underscore r a m at yahoo dot com", "sofia_ram@yahoo.com"),
+        ("it's kelly dot roach k e l l y dot r o a c h at yahoo dot com", "kelly.roach@yahoo.com"),
+        ("it's b cole b c o l e dot a z at gmail", "bcole.az@gmail.com"),
     ],
 )
 async def test_caller_email_spoken_or_written(said: str, email: str | None) -> None:
@@ -936,3 +938,13 @@ async def test_the_business_naming_the_place_the_caller_wanted_is_a_wrong_number
         ("agent", "this is a dentist for people, you might be looking for the animal hospital"),
     )
     assert (await analyze(dog, ai=CLINIC)).intent is Intent.WRONG_NUMBER
+
+
+async def test_a_staffing_agency_or_a_uniform_service_is_a_solicitation() -> None:
+    for said in (
+        "hi this is dana with talent partners, we're a staffing agency that places technicians"
+        " with companies like yours, are you planning to grow this year",
+        "hi my name's jess with pro wear uniform services, we'd like to drop off samples of our"
+        " shirts and shop towels, who handles that for you",
+    ):
+        assert (await analyze(call(("caller", said)))).intent is Intent.SPAM, said
