@@ -13,7 +13,9 @@ Only the stretches Silero VAD hears as speech are decoded, each on its own (fast
 `clip_timestamps`), so the other side's turns, silence on this channel, cannot be hallucinated
 into words. faster-whisper's own `vad_filter=True` splices a channel's turns into one stream
 instead; on the fixture calls that made tiny.en repeat one turn's words over the next and,
-without word timestamps, moved segment starts by whole turns.
+without word timestamps, moved segment starts by whole turns. Each segment says which channel it
+was heard on (0 the agent's, 1 the caller's), and carries its words with their times
+(word_timings: aligned after decoding), for silencing card numbers in the audio.
 
 The tenant's hint (its business name and trade words) goes to Whisper as `hotwords`, which
 faster-whisper puts before every window's decoding, so the name is heard in every VAD span,
@@ -45,9 +47,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from adapters.whisper.word_timings import Piece, TimedWord, pieces, with_words, without_loops
 from domain.errors import TransientFailure, UnreadableAudio
-from domain.results import Segment, StoredRecording, Transcript
-from domain.transcript_loops import drop_loops_across, looping_pieces
+from domain.results import Segment, StoredRecording, Transcript, Word
+from domain.transcript_loops import looping_pieces
 from domain.transcription_hint import TranscriptionHint
 from ports.audio import AudioStore
 from ports.speech import Transcriber
@@ -164,7 +167,10 @@ class WhisperTranscriber(Transcriber):
         prompt = hint.prompt() if hint is not None else ""
         async with self._local_file(recording) as path:
             rows, duration_s, _ = await self._in_worker(_engine_transcribe, path, prompt)
-        segments = tuple(Segment(*row) for row in rows)
+        segments = tuple(
+            Segment(speaker, start, end, text, tuple(Word(*word) for word in words), channel)
+            for speaker, start, end, text, words, channel in rows
+        )
         return Transcript(
             engine=f"whisper-{self.model_name}",
             language=language,
@@ -204,6 +210,8 @@ class WhisperTranscriber(Transcriber):
 
 _ENGINE: _Engine | None = None
 ModelInfo = tuple[str | None, int, float | None]
+# A segment across the process boundary: speaker, start, end, text, words, channel.
+Row = tuple[str, float, float, str, tuple[TimedWord, ...], int | None]
 
 
 def _start_engine(config: _EngineConfig, parent: int) -> None:
@@ -236,12 +244,20 @@ def _engine_load() -> tuple[ModelInfo]:
     return (engine.info(),)
 
 
-def _engine_transcribe(
-    path: str, prompt: str = ""
-) -> tuple[list[tuple[str, float, float, str]], float, ModelInfo]:
+def _engine_transcribe(path: str, prompt: str = "") -> tuple[list[Row], float, ModelInfo]:
     engine = _engine()
     segments, duration_s = engine.transcribe_file(path, prompt)
-    rows = [(s.speaker, s.start_s, s.end_s, s.text) for s in segments]
+    rows = [
+        (
+            s.speaker,
+            s.start_s,
+            s.end_s,
+            s.text,
+            tuple((w.start_s, w.end_s, w.text) for w in s.words),
+            s.channel,
+        )
+        for s in segments
+    ]
     return rows, duration_s, engine.info()
 
 
@@ -311,20 +327,21 @@ class _Engine:
             if not _same_signal(left, right):
                 duration_s = len(left) / SAMPLE_RATE
                 agent, caller = self._c.stereo_speakers
-                turns = self._speech_turns(model, left, agent, duration_s, prompt)
-                turns += self._speech_turns(model, right, caller, duration_s, prompt)
+                turns = self._speech_turns(model, left, (agent, 0), duration_s, prompt)
+                turns += self._speech_turns(model, right, (caller, 1), duration_s, prompt)
                 return sorted(turns, key=lambda s: (s.start_s, s.end_s)), duration_s
             audio = left
         else:
             audio = _decode(path, split_stereo=False)
         duration_s = len(audio) / SAMPLE_RATE
         found = self._decoded(model, audio, prompt)
-        return _segments(found, MONO_SPEAKER, duration_s), duration_s
+        return _segments(found, (MONO_SPEAKER, None), duration_s), duration_s
 
     def _decoded(
         self, model: Any, audio: Samples, prompt: str, clips: list[float] | None = None
-    ) -> list[_Raw]:
-        """Greedy decoding; then each window that loops decoded again (_redecoded)."""
+    ) -> list[Piece]:
+        """Greedy decoding; then each window that loops decoded again (_redecoded), every
+        segment's words timed, and what still loops cut, its words with it."""
         found, _ = model.transcribe(
             audio,
             language=self._c.language,
@@ -333,44 +350,50 @@ class _Engine:
             hotwords=prompt or None,
             **({"clip_timestamps": clips} if clips else {}),
         )
-        raws = _raws(found)  # a lazy generator: this is where the decoding happens
+        raws = pieces(found, clips, model.frames_per_second)
         loops = looping_pieces([raw.text for raw in raws])
         if not loops:
-            return raws  # most calls: nothing to decode again or to cut
-        again: list[_Raw] = []
+            return with_words(model, audio, self._c.language, raws)  # most calls
+        again: list[Piece] = []
         since = 0
         for first, last in loops:
             again += raws[since:first]
             again += self._redecoded(model, audio, prompt, raws[first].start, raws[last].end)
             since = last + 1
-        raws = again + raws[since:]
-        texts = drop_loops_across([raw.text for raw in raws])  # what loops still
-        return [attrs.evolve(raw, text=text) for raw, text in zip(raws, texts, strict=True)]
+        raws = with_words(model, audio, self._c.language, again + raws[since:])
+        return without_loops(raws)  # what loops still
 
     def _redecoded(
         self, model: Any, audio: Samples, prompt: str, start_s: float, end_s: float
-    ) -> list[_Raw]:
+    ) -> list[Piece]:
         """The window [start_s, end_s] decoded afresh, not conditioned on the text before it
         (what fed the loop), by each retry in turn until one does not loop; the last one's
         text otherwise (its loop is then cut by the caller)."""
-        raws: list[_Raw] = []
+        raws: list[Piece] = []
         for retry in _RETRIES:
+            clip = [start_s, max(end_s, start_s + 0.1)]
             found, _ = model.transcribe(
                 audio,
                 language=self._c.language,
                 temperature=_TEMPERATURE,
                 condition_on_previous_text=False,
                 hotwords=prompt or None,
-                clip_timestamps=[start_s, max(end_s, start_s + 0.1)],
+                clip_timestamps=clip,
                 **retry,
             )
-            raws = [raw for raw in _raws(found) if raw.start < end_s + 0.5]
+            decoded = pieces(found, clip, model.frames_per_second)
+            raws = [raw for raw in decoded if raw.start < end_s + 0.5]
             if not looping_pieces([raw.text for raw in raws]):
                 break
         return raws
 
     def _speech_turns(
-        self, model: Any, audio: Samples, speaker: str, duration_s: float, prompt: str = ""
+        self,
+        model: Any,
+        audio: Samples,
+        heard_by: tuple[str, int],
+        duration_s: float,
+        prompt: str = "",
     ) -> list[Segment]:
         """One channel, decoded a VAD speech span at a time."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -379,7 +402,7 @@ class _Engine:
         if not spans:
             return []  # an empty clip list would mean "the whole channel"
         clips = [float(span[edge]) / SAMPLE_RATE for span in spans for edge in ("start", "end")]
-        return _segments(self._decoded(model, audio, prompt, clips), speaker, duration_s)
+        return _segments(self._decoded(model, audio, prompt, clips), heard_by, duration_s)
 
 
 def _probe_channels(path: str) -> int:
@@ -422,30 +445,26 @@ def _same_signal(left: Samples, right: Samples) -> bool:
     return side < _SAME_CHANNEL_RATIO * mid
 
 
-@attrs.frozen
-class _Raw:
-    """One of faster-whisper's segments, as much of it as is kept."""
-
-    start: float
-    end: float
-    text: str
-
-
-def _raws(found: Any) -> list[_Raw]:
-    return [_Raw(float(raw.start), float(raw.end), str(raw.text).strip()) for raw in found]
-
-
-def _segments(found: list[_Raw], speaker: str, duration_s: float) -> list[Segment]:
-    """The decoded segments as the domain's, with times kept inside the recording."""
+def _segments(
+    found: list[Piece], heard_by: tuple[str, int | None], duration_s: float
+) -> list[Segment]:
+    """The decoded segments as the domain's, with their words', times kept inside the
+    recording; `heard_by` is the speaker and the channel (None: mono or mixed)."""
+    speaker, channel = heard_by
     segments = []
     for raw in found:
         text = raw.text.strip()
         if not text:
             continue
-        start = min(max(float(raw.start), 0.0), duration_s)
-        end = min(max(float(raw.end), start), duration_s)
-        segments.append(Segment(speaker, round(start, 3), round(end, 3), text))
+        start, end = _inside(raw.start, raw.end, duration_s)
+        words = tuple(Word(*_inside(s, e, duration_s), word) for s, e, word in raw.words)
+        segments.append(Segment(speaker, start, end, text, words, channel))
     return segments
+
+
+def _inside(start: float, end: float, duration_s: float) -> tuple[float, float]:
+    start = min(max(float(start), 0.0), duration_s)
+    return round(start, 3), round(min(max(float(end), start), duration_s), 3)
 
 
 def _cached(model_size: str) -> bool:

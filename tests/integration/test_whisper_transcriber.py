@@ -76,6 +76,9 @@ class RefusingAudioStore(AudioStore):
     async def delete(self, uri: str) -> None:
         raise AssertionError("the transcriber never deletes")
 
+    def uri_for(self, name: str) -> str:
+        raise AssertionError("the transcriber names no object")
+
 
 def words(text: str) -> set[str]:
     return {word.strip(".,!?;:'\"").lower() for word in text.split()}
@@ -83,6 +86,26 @@ def words(text: str) -> set[str]:
 
 def spoken_by(transcript: Transcript, speaker: str) -> set[str]:
     return words(" ".join(s.text for s in transcript.segments if s.speaker == speaker))
+
+
+def letters(text: str) -> str:
+    return "".join(char for char in text.lower() if char.isalnum())
+
+
+def assert_words_spell_their_segments(transcript: Transcript) -> None:
+    """Every segment carries its words, in order, timed inside it and inside the recording,
+    and they spell its text (spacing and punctuation aside)."""
+    assert transcript.audio_duration_s is not None
+    for segment in transcript.segments:
+        assert segment.words, segment
+        times = [time for word in segment.words for time in (word.start_s, word.end_s)]
+        assert times == sorted(times), segment  # each word after the one before it
+        for word in segment.words:
+            assert segment.start_s - 0.5 <= word.start_s <= word.end_s <= segment.end_s + 0.5
+            assert 0 <= word.start_s <= word.end_s <= transcript.audio_duration_s
+            assert word.text, word
+            assert word.text == word.text.strip(), word
+        assert letters("".join(word.text for word in segment.words)) == letters(segment.text)
 
 
 def turns(speakers: list[str]) -> list[str]:
@@ -143,6 +166,7 @@ async def test_a_quote_request_reads_as_one(
     assert transcript.language == "en-US"
     assert not transcript.redacted
     assert {segment.speaker for segment in transcript.segments} == {"1"}  # mono: one track
+    assert {segment.channel for segment in transcript.segments} == {None}
     assert transcript.text == " ".join(segment.text for segment in transcript.segments)
 
 
@@ -166,6 +190,28 @@ async def test_segments_run_in_order_through_the_recording(
         assert segment.text
     # The whole call is there, not just its first window.
     assert transcript.segments[-1].end_s >= 0.8 * duration
+    assert_words_spell_their_segments(transcript)
+
+
+async def test_the_card_number_is_read_in_timed_words(
+    transcriber: WhisperTranscriber,
+    store: InMemoryAudioStore,
+    transcripts: dict[str, Transcript],
+) -> None:
+    """What audio redaction needs: the card's digits, each with when it was said, between the
+    agent asking for the card (done by 11 s) and asking for its expiry date (from 21 s)."""
+    transcript = await transcript_of("billing_card", transcriber, store, transcripts)
+
+    assert_words_spell_their_segments(transcript)
+    digits = [
+        word
+        for segment in transcript.segments
+        for word in segment.words
+        if any(char.isdigit() for char in word.text) and segment.start_s < 21
+    ]
+    assert sum(char.isdigit() for word in digits for char in word.text) >= 13, transcript.text
+    for word in digits:
+        assert 11 <= word.start_s <= word.end_s <= 21, word
 
 
 async def test_a_stereo_call_is_split_into_agent_and_caller(
@@ -176,6 +222,9 @@ async def test_a_stereo_call_is_split_into_agent_and_caller(
     transcript = await transcript_of("urgent_booking", transcriber, store, transcripts)
 
     assert {segment.speaker for segment in transcript.segments} == {"agent", "caller"}
+    # The channel each was heard on: the agent's left (0), the caller's right (1).
+    for segment in transcript.segments:
+        assert segment.channel == {"agent": 0, "caller": 1}[segment.speaker], segment
     caller, agent = spoken_by(transcript, "caller"), spoken_by(transcript, "agent")
     assert {"heat", "furnace"} & caller, transcript.segments
     assert {"kids", "lopez"} <= caller, transcript.segments
@@ -223,7 +272,9 @@ async def test_a_stereo_file_holding_one_signal_twice_is_one_speaker(
     transcript = await transcriber.transcribe(file_recording(path))
 
     assert {segment.speaker for segment in transcript.segments} == {"1"}
+    assert {segment.channel for segment in transcript.segments} == {None}  # not one channel's
     assert transcript.text.lower().count("warranty") == 2, transcript.text  # said twice, once each
+    assert_words_spell_their_segments(transcript)
 
 
 @pytest.mark.parametrize(
@@ -467,6 +518,7 @@ async def test_a_repetition_loop_is_decoded_again_or_dropped(
     # What the loop swallowed is heard again: the end of the call.
     assert {"payment", "complete"} <= words(transcript.text), transcript.text
     assert transcript.text == " ".join(segment.text for segment in transcript.segments)
+    assert_words_spell_their_segments(transcript)  # the words of what was decoded again
     # The retries are deterministic: the same audio still gives the same transcript.
     assert await transcriber.transcribe(file_recording(path)) == transcript
 
