@@ -11,6 +11,11 @@ The tenant's hint (business name and trade words) goes in as an inline phrase se
 Text's model adaptation, with a moderate boost: phrase hints favour the words, they never force
 them. The service's models do not loop the way Whisper's decoder does, so nothing here looks
 for repetition loops.
+
+Every word comes back with its offsets (what audio redaction silences). Unless asked to
+recognise each channel separately (`separate_channels`), the service transcribes only the
+first channel of a multi-channel file and ignores the others (MULTI_CHANNEL_MODE_UNSPECIFIED):
+on a dual-channel call recording, the agent's side alone.
 """
 
 from __future__ import annotations
@@ -57,10 +62,12 @@ class GoogleSpeechTranscriber(Transcriber):
         poll_initial_s: float = 2.0,
         poll_max_s: float = 20.0,
         max_workers: int = 4,
+        separate_channels: bool = False,
     ):
         """`api_endpoint` defaults to the regional "{location}-speech.googleapis.com"; a local
         fake is given as "http://127.0.0.1:PORT". `credentials` default to the environment's
-        (Application Default Credentials)."""
+        (Application Default Credentials). `separate_channels` has each channel of the audio
+        recognised on its own, and each segment say which it was heard on."""
         self._recognizer = f"projects/{project}/locations/{location}/recognizers/_"
         self._model = model
         self._endpoint = api_endpoint or _regional_endpoint(location)
@@ -75,6 +82,7 @@ class GoogleSpeechTranscriber(Transcriber):
         )
         self._lock = threading.Lock()
         self._client: speech_v2.SpeechClient | None = None
+        self._separate_channels = separate_channels
 
     @property
     def engine(self) -> str:
@@ -98,7 +106,9 @@ class GoogleSpeechTranscriber(Transcriber):
         response = await loop.run_in_executor(
             self._executor, self._recognize, recording.uri, language, phrases
         )
-        return transcript_for_file(response, recording.uri, self.engine, language)
+        return transcript_for_file(
+            response, recording.uri, self.engine, language, self._separate_channels
+        )
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -146,11 +156,17 @@ class GoogleSpeechTranscriber(Transcriber):
     def _request(
         self, uri: str, language: str, phrases: tuple[str, ...] = ()
     ) -> cs.BatchRecognizeRequest:
+        channels = cs.RecognitionFeatures.MultiChannelMode
         features = cs.RecognitionFeatures(
             enable_word_time_offsets=True,
             enable_automatic_punctuation=True,
             diarization_config=cs.SpeakerDiarizationConfig(
                 min_speaker_count=2, max_speaker_count=2
+            ),
+            multi_channel_mode=(
+                channels.SEPARATE_RECOGNITION_PER_CHANNEL
+                if self._separate_channels
+                else channels.MULTI_CHANNEL_MODE_UNSPECIFIED
             ),
         )
         config = cs.RecognitionConfig(

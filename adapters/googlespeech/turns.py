@@ -1,9 +1,15 @@
 """Speech-to-Text v2's BatchRecognize answer for one file, mapped to the domain's Transcript.
 
 Words carry the diarization's speaker label ("1", "2", ...); consecutive words of one speaker
-make one Segment, timed from its first word's start to its last word's end. Results without
-word timings (diarization or word offsets not honoured) become one segment per result, timed
+make one Segment, timed from its first word's start to its last word's end, and carrying those
+words with their offsets (what audio redaction silences). A turn with a word the service gave
+no offsets for carries no words: a time made up for it could leave a digit unsilenced. Results
+without words (diarization or word offsets not honoured) become one segment per result, timed
 from the previous result's end to its own.
+
+With each channel recognised separately (multi_channel_mode SEPARATE_RECOGNITION_PER_CHANNEL),
+a result's channel_tag (1-based) is the segment's channel (0-based), and a turn never spans two
+channels; otherwise the service hears one channel or a mix, and the channel is None.
 
 Google documents that with diarization a result's words may repeat "all the words from the
 beginning of the audio"; a word seen before (same text, same start and end) is not counted
@@ -19,7 +25,7 @@ from typing import Any
 import attrs
 
 from domain.errors import RateLimited, TransientFailure, UnreadableAudio
-from domain.results import Segment, Transcript
+from domain.results import Segment, Transcript, Word
 
 UNLABELLED_SPEAKER = "1"
 MAX_MESSAGE_CHARS = 300
@@ -40,11 +46,16 @@ class _Word:
     start_s: float
     end_s: float
     speaker: str
+    channel: int | None = None
+    timed: bool = True  # the service gave both its offsets
 
 
-def transcript_for_file(response: Any, uri: str, engine: str, language: str) -> Transcript:
+def transcript_for_file(
+    response: Any, uri: str, engine: str, language: str, separate_channels: bool = False
+) -> Transcript:
     """`response` is a speech_v2 BatchRecognizeResponse (typed Any: proto-plus marshals its
-    Duration fields to timedelta, which its annotations do not say)."""
+    Duration fields to timedelta, which its annotations do not say); `separate_channels`, whether
+    the request had each channel recognised on its own."""
     file_result = _file_result(response, uri)
     if "error" in file_result and file_result.error.code != 0:
         raise _file_error(int(file_result.error.code), str(file_result.error.message))
@@ -54,7 +65,7 @@ def transcript_for_file(response: Any, uri: str, engine: str, language: str) -> 
         batch = file_result.transcript  # the field before inline_result existed
     results = list(batch.results)
     texts = [_top(result).transcript.strip() for result in results if result.alternatives]
-    segments = _segments(results)
+    segments = _segments(results, separate_channels)
     duration = _duration(
         file_result.metadata.total_billed_duration,
         batch.metadata.total_billed_duration,
@@ -94,8 +105,8 @@ def _top(result: Any) -> Any:
     return result.alternatives[0]
 
 
-def _segments(results: Sequence[Any]) -> list[Segment]:
-    words = _words(results)
+def _segments(results: Sequence[Any], separate_channels: bool) -> list[Segment]:
+    words = _words(results, separate_channels)
     if words:
         return _turns(words)
     segments, previous_end = [], 0.0
@@ -104,27 +115,31 @@ def _segments(results: Sequence[Any]) -> list[Segment]:
         end = _seconds(result.result_end_offset)
         end = previous_end if end is None else max(end, previous_end)
         if text:
-            segments.append(Segment(UNLABELLED_SPEAKER, previous_end, end, text))
+            channel = _channel(result, separate_channels)
+            segments.append(Segment(UNLABELLED_SPEAKER, previous_end, end, text, channel=channel))
         previous_end = end
     return segments
 
 
-def _words(results: Sequence[Any]) -> list[_Word]:
+def _words(results: Sequence[Any], separate_channels: bool) -> list[_Word]:
     seen: set[_Word] = set()
     words: list[_Word] = []
     last_end = 0.0
     for result in results:
         if not result.alternatives:
             continue
+        channel = _channel(result, separate_channels)
         for info in _top(result).words:
             text = str(info.word).strip()
             if not text:
                 continue
             start = _seconds(info.start_offset) if "start_offset" in info else None
             end = _seconds(info.end_offset) if "end_offset" in info else None
+            timed = start is not None and end is not None
             start = last_end if start is None else start
             end = max(start if end is None else end, start)
-            word = _Word(text, start, end, str(info.speaker_label) or UNLABELLED_SPEAKER)
+            speaker = str(info.speaker_label) or UNLABELLED_SPEAKER
+            word = _Word(text, start, end, speaker, channel, timed)
             if word in seen:
                 continue
             seen.add(word)
@@ -133,10 +148,17 @@ def _words(results: Sequence[Any]) -> list[_Word]:
     return sorted(words, key=lambda w: (w.start_s, w.end_s))
 
 
+def _channel(result: Any, separate_channels: bool) -> int | None:
+    """The 0-based channel a result was heard on; None unless each was recognised alone."""
+    tag = int(result.channel_tag)
+    return tag - 1 if separate_channels and tag >= 1 else None
+
+
 def _turns(words: Iterable[_Word]) -> list[Segment]:
     turns: list[list[_Word]] = []
     for word in words:
-        if turns and turns[-1][-1].speaker == word.speaker:
+        last = turns[-1][-1] if turns else None
+        if last is not None and (last.speaker, last.channel) == (word.speaker, word.channel):
             turns[-1].append(word)
         else:
             turns.append([word])
@@ -146,9 +168,17 @@ def _turns(words: Iterable[_Word]) -> list[Segment]:
             round(turn[0].start_s, 3),
             round(max(w.end_s for w in turn), 3),
             " ".join(w.text for w in turn),
+            _timed(turn),
+            turn[0].channel,
         )
         for turn in turns
     ]
+
+
+def _timed(turn: Sequence[_Word]) -> tuple[Word, ...]:
+    if not all(word.timed for word in turn):
+        return ()
+    return tuple(Word(round(w.start_s, 3), round(w.end_s, 3), w.text) for w in turn)
 
 
 def _without_repeats(texts: Iterable[str]) -> list[str]:

@@ -1,6 +1,7 @@
 """GoogleSpeechTranscriber through google-cloud-speech's REST transport against the Speech-to-Text
-stand-in on 127.0.0.1: speaker turns and timings, the service's errors, a never-ending
-operation, a per-file error, and a recording that is not in Cloud Storage."""
+stand-in on 127.0.0.1: speaker turns and timings, each turn's words with their offsets, the
+service's errors, a never-ending operation, a per-file error, and a recording that is not in
+Cloud Storage."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from google.auth.credentials import AnonymousCredentials
+from google.cloud.speech_v2.types.cloud_speech import RecognitionFeatures
 
 from adapters.googlespeech.transcriber import GoogleSpeechTranscriber
 from domain.errors import PermanentFailure, RateLimited, TransientFailure, UnreadableAudio
-from domain.results import Segment, StoredRecording
+from domain.results import Segment, StoredRecording, Transcript, Word
 from entrypoints.standins import serve
 from entrypoints.standins.speech import FakeSpeech, Turn
 
@@ -25,6 +27,29 @@ TURNS = [
     Turn("1", 8.5, 10.5, "We can come tomorrow morning."),
 ]
 OPERATION_TIMEOUT_S = 1.0
+MultiChannelMode = RecognitionFeatures.MultiChannelMode
+
+
+def timed(*words: tuple[float, float, str]) -> tuple[Word, ...]:
+    return tuple(Word(*word) for word in words)
+
+
+def letters(text: str) -> str:
+    return "".join(char for char in text.lower() if char.isalnum())
+
+
+def assert_words_spell_their_segments(transcript: Transcript) -> None:
+    """Every segment carries its words, in order, timed inside it and inside the recording,
+    and they spell its text (spacing and punctuation aside)."""
+    assert transcript.audio_duration_s is not None
+    for segment in transcript.segments:
+        assert segment.words, segment
+        times = [time for word in segment.words for time in (word.start_s, word.end_s)]
+        assert times == sorted(times), segment
+        for word in segment.words:
+            assert segment.start_s - 0.5 <= word.start_s <= word.end_s <= segment.end_s + 0.5
+            assert 0 <= word.start_s <= word.end_s <= transcript.audio_duration_s
+        assert letters("".join(word.text for word in segment.words)) == letters(segment.text)
 
 
 @pytest.fixture
@@ -61,11 +86,25 @@ async def test_speaker_turns_and_timings_are_mapped(
 
     assert transcript.engine == "google-chirp_3"
     assert transcript.language == "en-US"
+    # The stand-in spreads each turn's words evenly over it, offsets written as the service
+    # writes them ("0.733s"); one speaker's two results make one turn, with all their words.
     assert transcript.segments == (
-        Segment("1", 0.4, 2.4, "Comfort Heating, how can I help?"),
-        Segment("2", 2.8, 8.0, "Hi, my furnace stopped working. We have no heat."),
-        Segment("1", 8.5, 10.5, "We can come tomorrow morning."),
-    )
+        Segment("1", 0.4, 2.4, "Comfort Heating, how can I help?", timed(
+            (0.4, 0.733, "Comfort"), (0.733, 1.067, "Heating,"), (1.067, 1.4, "how"),
+            (1.4, 1.733, "can"), (1.733, 2.067, "I"), (2.067, 2.4, "help?"),
+        )),
+        Segment("2", 2.8, 8.0, "Hi, my furnace stopped working. We have no heat.", timed(
+            (2.8, 3.6, "Hi,"), (3.6, 4.4, "my"), (4.4, 5.2, "furnace"), (5.2, 6.0, "stopped"),
+            (6.0, 6.8, "working."), (7.0, 7.25, "We"), (7.25, 7.5, "have"), (7.5, 7.75, "no"),
+            (7.75, 8.0, "heat."),
+        )),
+        Segment("1", 8.5, 10.5, "We can come tomorrow morning.", timed(
+            (8.5, 8.9, "We"), (8.9, 9.3, "can"), (9.3, 9.7, "come"), (9.7, 10.1, "tomorrow"),
+            (10.1, 10.5, "morning."),
+        )),
+    )  # fmt: skip
+    assert_words_spell_their_segments(transcript)
+    assert {segment.channel for segment in transcript.segments} == {None}  # one signal heard
     assert transcript.text == " ".join(turn.text for turn in TURNS)
     assert transcript.audio_duration_s == 11.0
     posted = speech.requests[0]
@@ -85,6 +124,29 @@ async def test_speaker_turns_and_timings_are_mapped(
     assert all(
         r.path.startswith("/v2/projects/acme-project/locations/us/operations/") for r in polls
     )
+
+
+async def test_separate_channels_are_asked_for_when_configured(
+    fake: tuple[FakeSpeech, str],
+) -> None:
+    speech, url = fake
+    subject = GoogleSpeechTranscriber(
+        "acme-project",
+        api_endpoint=url,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        poll_initial_s=0.05,
+        separate_channels=True,
+    )
+    try:
+        transcript = await subject.transcribe(RECORDING)
+    finally:
+        subject.close()
+
+    features = speech.requests[0].body["config"]["features"]
+    # The REST transport writes an enum as its number: SEPARATE_RECOGNITION_PER_CHANNEL.
+    assert features["multiChannelMode"] == int(MultiChannelMode.SEPARATE_RECOGNITION_PER_CHANNEL)
+    assert features["enableWordTimeOffsets"] is True
+    assert_words_spell_their_segments(transcript)
 
 
 async def test_a_configured_model_names_the_engine(fake: tuple[FakeSpeech, str]) -> None:
