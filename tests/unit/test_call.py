@@ -225,6 +225,30 @@ def test_an_analysis_keeps_its_llm_token_counts_per_call() -> None:
     assert "tokens" not in rules  # no model, no tokens
 
 
+def test_a_stored_transcript_carries_no_words_or_channel() -> None:
+    """The words spell what redaction hid (they are what audio redaction silences): the stored
+    transcript is the redacted text and its segments, never the words, nor the channel."""
+    import json
+
+    from domain.codec import transcript_from_dict, transcript_to_dict
+    from domain.results import Segment, Transcript, Word
+
+    heard = (Word(11.0, 11.4, "It's"), Word(11.5, 12.0, "4111"), Word(12.1, 12.6, "1111."))
+    segment = Segment("caller", 11.0, 12.6, "It's [REDACTED CARD].", heard, channel=1)
+    transcript = Transcript("whisper-tiny.en", "en-US", segment.text, (segment,), redacted=True)
+
+    stored = transcript_to_dict(transcript)
+    assert stored is not None
+    assert "4111" not in json.dumps(stored)
+    assert transcript_from_dict(stored) == Transcript(
+        "whisper-tiny.en",
+        "en-US",
+        "It's [REDACTED CARD].",
+        (Segment("caller", 11.0, 12.6, "It's [REDACTED CARD]."),),
+        redacted=True,
+    )
+
+
 def test_a_copy_moves_on_alone_and_leaves_out_unrecorded_usage() -> None:
     original = received()
     original.consumed(UsageDelta(audio_seconds=12.0))
