@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from adapters.memory.repositories import InMemoryUnitOfWorkFactory
 from adapters.sqlite.database import SqliteDatabase
 from adapters.sqlite.migrations import migrate
 from adapters.sqlite.repositories import SqliteUnitOfWorkFactory
+from ports.audio_redaction import AudioRedactor
 from ports.repositories import UnitOfWorkFactory
 from tests.emulators.spanner import SpannerEmulator, spanner_emulator_fixture  # noqa: F401
 
@@ -38,3 +40,19 @@ async def uow_factory(
         yield SqliteUnitOfWorkFactory(db)
     finally:
         await db.close()
+
+
+# The AudioRedactor port's adapters, by name: the suite's processes build them from this too.
+AUDIO_REDACTORS = {"pyav": "adapters.pyav.audio_redactor:PyAvAudioRedactor"}
+
+
+@pytest.fixture(params=sorted(AUDIO_REDACTORS))
+def audio_redactor_spec(request: pytest.FixtureRequest) -> str:
+    return AUDIO_REDACTORS[request.param]
+
+
+@pytest.fixture
+def audio_redactor(audio_redactor_spec: str) -> AudioRedactor:
+    module, _, name = audio_redactor_spec.partition(":")
+    redactor: AudioRedactor = getattr(importlib.import_module(module), name)()
+    return redactor
