@@ -19,6 +19,16 @@ def recording_object_name(tenant_id: str, call_id: str, extension: str) -> str:
     return f"{tenant_id}/calls/{call_id}/recording.{extension}"
 
 
+QUARANTINE_PREFIX = "quarantine/"
+
+
+def quarantine_object_name(tenant_id: str, call_id: str) -> str:
+    """Where a recording waits, unredacted, only while it is transcribed and redacted: one
+    name a call, whatever the format, so a failed call's original can always be deleted. In
+    Cloud Storage the deploy script gives this prefix a one-day lifecycle rule as well."""
+    return f"{QUARANTINE_PREFIX}{tenant_id}/calls/{call_id}/original"
+
+
 @attrs.frozen
 class CallMetadata:
     caller: str | None = None

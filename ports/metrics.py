@@ -30,3 +30,8 @@ class Metrics(Protocol):
     def dead_end(self, stage: Stage) -> None:
         """The call is FAILED for good at this stage."""
         ...
+
+    def audio_silenced(self, kind: str, spans: int) -> None:
+        """Stretches of a recording silenced before it was stored, by what was said there
+        (CARD, EXPIRY, CVV, SSN)."""
+        ...

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from domain.call import Call, CallMetadata
 from domain.crm import ActivityRef, CrmActivity, CrmContact
@@ -13,6 +15,7 @@ from domain.jobs import Job
 from domain.results import (
     CallAnalysis,
     Intent,
+    SilencedSpan,
     StoredRecording,
     Transcript,
 )
@@ -20,6 +23,7 @@ from domain.tenant import AiConfig, Tenant
 from domain.transcription_hint import TranscriptionHint
 from ports.analysis import CallAnalyzer
 from ports.audio import AudioStore
+from ports.audio_redaction import AudioRedactor, RedactedAudio
 from ports.crm import CrmGateway, CrmGatewayFactory
 from ports.queue import JobQueue
 from ports.recording import Download, RecordingSource
@@ -116,6 +120,23 @@ class InMemoryRecordingSource(RecordingSource):
             yield data
 
         return Download(self.content_type, chunks())
+
+
+class MarkingAudioRedactor(AudioRedactor):
+    """Writes the source's bytes and, after them, one line per span silenced: for tests of
+    what the pipeline stores, with no audio decoded. The real one is adapters.pyav."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[SilencedSpan, ...]] = []
+
+    async def silence(
+        self, source: Path, target: Path, spans: Sequence[SilencedSpan]
+    ) -> RedactedAudio:
+        self.spans.append(tuple(spans))
+        marks = b"".join(f"\nsilenced {s.kind} {s.start_s:.2f}".encode() for s in spans)
+        data = await asyncio.to_thread(source.read_bytes)
+        await asyncio.to_thread(target.write_bytes, data + marks)
+        return RedactedAudio(duration_s=float(len(spans)), spans_silenced=len(spans))
 
 
 class ScriptedTranscriber(Transcriber):

@@ -9,7 +9,8 @@ from ports.metrics import Metrics
 
 class RecordedMetrics(Metrics):
     """Each emission as a tuple: ("stage", stage, skipped), ("tier", tier), ("crm", type,
-    outcome), ("retry", stage, reason), ("dead_end", stage). Durations are left out."""
+    outcome), ("retry", stage, reason), ("dead_end", stage), ("silenced", kind, spans).
+    Durations are left out."""
 
     def __init__(self) -> None:
         self.events: list[tuple[object, ...]] = []
@@ -28,3 +29,6 @@ class RecordedMetrics(Metrics):
 
     def dead_end(self, stage: Stage) -> None:
         self.events.append(("dead_end", stage))
+
+    def audio_silenced(self, kind: str, spans: int) -> None:
+        self.events.append(("silenced", kind, spans))

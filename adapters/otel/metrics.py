@@ -81,6 +81,9 @@ class OtelMetrics(Metrics):
         self._dead_ends = meter.create_counter(
             "pipeline.dead_ends", "{call}", "Calls FAILED for good, by the stage they failed at"
         )
+        self._silenced = meter.create_counter(
+            "pipeline.audio.silenced", "{span}", "Stretches of recordings silenced, by kind"
+        )
         meter.create_observable_gauge(
             "pipeline.queue.depth", [self._observe_depth], "{job}", "Jobs waiting in the queue"
         )
@@ -112,6 +115,9 @@ class OtelMetrics(Metrics):
 
     def dead_end(self, stage: Stage) -> None:
         self._dead_ends.add(1, {"stage": stage.value})
+
+    def audio_silenced(self, kind: str, spans: int) -> None:
+        self._silenced.add(spans, {"kind": kind})
 
     # --- the service's own -----------------------------------------------------------------
 

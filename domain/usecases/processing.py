@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
 
 import attrs
 
-from domain.call import Call, recording_object_name
+from domain.call import Call, quarantine_object_name, recording_object_name
 from domain.crm import build_sync_request
 from domain.errors import (
     CallNotFound,
@@ -24,8 +25,8 @@ from domain.errors import (
     TenantNotFound,
     TransientFailure,
 )
-from domain.redaction import redact_transcript
-from domain.results import CrmSyncResult, SyncStatus
+from domain.redaction import redact_transcript, redact_with_audio_spans
+from domain.results import CrmSyncResult, SilencedSpan, StoredRecording, SyncStatus, Transcript
 from domain.retry import RetryPolicy
 from domain.scoring import score_lead
 from domain.stages import Stage, next_stage
@@ -35,10 +36,12 @@ from domain.usage import NO_USAGE, UsageDelta, usage_day
 from domain.usecases.metering import PipelineMeter
 from ports.analysis import CallAnalyzer
 from ports.audio import AudioStore
+from ports.audio_redaction import AudioRedactor
 from ports.crm import CrmGatewayFactory
 from ports.metrics import Metrics
 from ports.recording import RecordingSource
 from ports.repositories import UnitOfWorkFactory
+from ports.scratch import Scratch
 from ports.speech import Transcriber
 from ports.system import Clock
 from ports.telemetry import AttributeValue, NoTracing, Span, Tracer
@@ -80,7 +83,20 @@ class StageSkipped:
     note: str
 
 
-StageWork = Callable[[Call, Tenant], Awaitable[StageSkipped | None]]
+@attrs.frozen
+class StageDone:
+    """Done, with a note for the call's timeline."""
+
+    note: str
+
+
+StageWork = Callable[[Call, Tenant], Awaitable[StageSkipped | StageDone | None]]
+
+
+@attrs.frozen
+class _Redaction:
+    redactor: AudioRedactor
+    scratch: Scratch
 
 
 class ProcessCall:
@@ -98,7 +114,11 @@ class ProcessCall:
         max_deferral_s: float = 7 * 86400,
         tracer: Tracer | None = None,
         metrics: Metrics | None = None,
+        redactor: AudioRedactor | None = None,
+        scratch: Scratch | None = None,
     ):
+        """With a redactor and a scratch space, a tenant that redacts PII has its recording
+        stored with the card numbers silenced (_store_redacted); without, as downloaded."""
         self._uow = uow
         self._recordings = recordings
         self._audio = audio
@@ -111,6 +131,9 @@ class ProcessCall:
         self._max_deferral_s = max_deferral_s
         self._tracer = tracer or NoTracing()
         self._meter = PipelineMeter(metrics)
+        self._metrics = metrics
+        self._redactor = redactor
+        self._scratch = scratch
         self._work: dict[Stage, StageWork] = {
             Stage.RECORDING_STORED: self._store_recording,
             Stage.TRANSCRIBED: self._transcribe,
@@ -192,25 +215,21 @@ class ProcessCall:
 
     async def _run(self, stage: Stage, call: Call, tenant: Tenant) -> None:
         started = time.perf_counter()
-        if stage is Stage.COMPLETED:
-            skipped = None
-        else:
+        done: StageSkipped | StageDone | None = None
+        if stage is not Stage.COMPLETED:
             heartbeat = asyncio.create_task(self._heartbeat(call))
             try:
-                skipped = await self._work[stage](call, tenant)
+                done = await self._work[stage](call, tenant)
             finally:
                 heartbeat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await heartbeat
+        skipped = isinstance(done, StageSkipped)
         elapsed_s = time.perf_counter() - started
         duration_ms = int(elapsed_s * 1000)
         now = self._clock.now()
         call.advance(
-            stage,
-            now,
-            duration_ms=duration_ms,
-            skipped=skipped is not None,
-            note=skipped.note if skipped else None,
+            stage, now, duration_ms=duration_ms, skipped=skipped, note=done.note if done else None
         )
         if stage is Stage.COMPLETED:
             call.release_lease()
@@ -218,7 +237,7 @@ class ProcessCall:
         else:
             call.renew_lease(now, self._lease_s)
         await self._save(call)
-        self._meter.stage_done(stage, call, elapsed_s, skipped=skipped is not None)
+        self._meter.stage_done(stage, call, elapsed_s, skipped=skipped)
 
     async def _heartbeat(self, call: Call) -> None:
         """Keeps the lease while a long stage (a transcription) runs, so a short lease can
@@ -247,6 +266,8 @@ class ProcessCall:
         call.unsaved_usage = NO_USAGE
 
     async def _fail(self, call: Call, stage: Stage, reason: str) -> ProcessResult:
+        if stage is Stage.RECORDING_STORED:
+            await self._discard_original(call)
         call.fail(stage, reason, self._clock.now())
         call.release_lease()
         await self._save(call)
@@ -286,7 +307,7 @@ class ProcessCall:
 
     # --- the stages ------------------------------------------------------------------------
 
-    async def _store_recording(self, call: Call, tenant: Tenant) -> StageSkipped | None:
+    async def _store_recording(self, call: Call, tenant: Tenant) -> StageSkipped | StageDone | None:
         config = tenant.config
         from_api = config.callrail_api_key is not None and config.callrail_account_id is not None
         if call.recording_url is None and not (from_api and call.metadata.answered):
@@ -294,35 +315,101 @@ class ProcessCall:
         download = await self._recordings.open(tenant, call)
         extension = EXTENSIONS.get(download.content_type, "bin")
         name = recording_object_name(call.tenant_id, call.call_id, extension)
+        redactor, scratch = self._redactor, self._scratch
+        if config.redact_pii and redactor is not None and scratch is not None:
+            original = await self._audio.put(
+                quarantine_object_name(call.tenant_id, call.call_id),
+                download.chunks,
+                download.content_type,
+            )
+            work = _Redaction(redactor, scratch)
+            return await self._store_redacted(call, tenant, original, name, work)
         call.recording = await self._audio.put(name, download.chunks, download.content_type)
         call.consumed(UsageDelta(stored_bytes=call.recording.bytes))
         return None
 
-    async def _transcribe(self, call: Call, tenant: Tenant) -> StageSkipped | None:
+    async def _store_redacted(
+        self, call: Call, tenant: Tenant, original: StoredRecording, name: str, work: _Redaction
+    ) -> StageDone:
+        """PCI DSS: a card number is never stored, in text or in sound. The original waits
+        under a quarantine name while it is transcribed; the card numbers, expiries, security
+        codes and SSNs the transcript's redaction finds are silenced where they were said;
+        the silenced recording is what is stored, and the original is deleted."""
+        transcript, spans = redact_with_audio_spans(
+            await self._transcription(call, tenant, original)
+        )
+        attributes: dict[str, AttributeValue] = {"call_id": call.call_id, "spans": len(spans)}
+        with self._tracer.span("audio_redaction", attributes):
+            async with work.scratch.copy_of(original) as source, work.scratch.new_file() as out:
+                silenced = await work.redactor.silence(source, out, spans)
+                stored = await self._put_again(
+                    name, work.scratch.chunks, out, original.content_type
+                )
+        call.recording = attrs.evolve(stored, duration_s=round(silenced.duration_s, 3))
+        call.transcript = transcript
+        call.consumed(UsageDelta(stored_bytes=stored.bytes))
+        await self._audio.delete(original.uri)
+        if self._metrics is not None:
+            for kind, count in _by_kind(spans).items():
+                self._metrics.audio_silenced(kind, count)
+        return StageDone(_silenced_note(spans))
+
+    async def _put_again(
+        self,
+        name: str,
+        chunks: Callable[[Path], AsyncIterator[bytes]],
+        path: Path,
+        content_type: str,
+    ) -> StoredRecording:
+        """Stores the file under `name`; a redacted recording an earlier attempt of this
+        stage stored there, encoded a little differently, is replaced: no one else writes it."""
+        try:
+            return await self._audio.put(name, chunks(path), content_type)
+        except FileExistsError:
+            await self._audio.delete(self._audio.uri_for(name))
+            return await self._audio.put(name, chunks(path), content_type)
+
+    async def _discard_original(self, call: Call) -> None:
+        """A call that fails while its recording is stored keeps no unredacted original."""
+        if self._redactor is None:
+            return
+        with contextlib.suppress(Exception):  # best effort: the call's failure is the news
+            uri = self._audio.uri_for(quarantine_object_name(call.tenant_id, call.call_id))
+            await self._audio.delete(uri)
+
+    async def _transcription(
+        self, call: Call, tenant: Tenant, recording: StoredRecording
+    ) -> Transcript:
+        hint = transcription_hint(tenant)  # the business's name and trade words, heard right
+        transcript = await self._transcriber.transcribe(recording, hint=hint)
+        audio_s = transcript.audio_duration_s or recording.duration_s or 0.0
+        call.consumed(UsageDelta(audio_seconds=audio_s))
+        return transcript
+
+    async def _transcribe(self, call: Call, tenant: Tenant) -> StageSkipped | StageDone | None:
         if call.recording is None:
             return StageSkipped("no recording to transcribe")
-        hint = transcription_hint(tenant)  # the business's name and trade words, heard right
-        transcript = await self._transcriber.transcribe(call.recording, hint=hint)
-        audio_s = transcript.audio_duration_s or call.recording.duration_s or 0.0
-        call.consumed(UsageDelta(audio_seconds=audio_s))
+        if call.transcript is not None:
+            return StageDone("transcribed with the recording, to silence its card numbers")
+        transcript = await self._transcription(call, tenant, call.recording)
         # Redacted before it is stored, analyzed or sent anywhere.
         call.transcript = redact_transcript(transcript) if tenant.config.redact_pii else transcript
         return None
 
-    async def _analyze(self, call: Call, tenant: Tenant) -> StageSkipped | None:
+    async def _analyze(self, call: Call, tenant: Tenant) -> StageSkipped | StageDone | None:
         call.analysis = await self._analyzer.analyze(
             call.transcript, call.metadata, tenant.config.ai
         )
         call.consumed(call.analysis.usage)  # the LLM's tokens, if it used one
         return None
 
-    async def _score(self, call: Call, tenant: Tenant) -> StageSkipped | None:
+    async def _score(self, call: Call, tenant: Tenant) -> StageSkipped | StageDone | None:
         call.lead_score = score_lead(
             call.analysis, call.metadata, tenant.config.ai.lead_scoring_threshold
         )
         return None
 
-    async def _sync(self, call: Call, tenant: Tenant) -> StageSkipped | None:
+    async def _sync(self, call: Call, tenant: Tenant) -> StageSkipped | StageDone | None:
         gateway = await self._crm.for_tenant(tenant)
         if gateway is None:
             call.crm_sync = CrmSyncResult(tenant.config.crm.type, SyncStatus.SKIPPED)
@@ -360,3 +447,20 @@ class ProcessCall:
             error=None,
         )
         return None
+
+
+def _by_kind(spans: tuple[SilencedSpan, ...]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for span in spans:
+        counts[span.kind] = counts.get(span.kind, 0) + 1
+    return counts
+
+
+def _silenced_note(spans: tuple[SilencedSpan, ...]) -> str:
+    """ "redacted recording stored: 3 spans silenced (CARD 1, CVV 1, EXPIRY 1)"; no digits of
+    what was said, only how many of each kind."""
+    if not spans:
+        return "redacted recording stored: nothing to silence"
+    kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(_by_kind(spans).items()))
+    plural = "span" if len(spans) == 1 else "spans"
+    return f"redacted recording stored: {len(spans)} {plural} silenced ({kinds})"
