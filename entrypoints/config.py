@@ -87,6 +87,8 @@ class Settings:
     processing: ProcessingSettings = ProcessingSettings()
     cloud: CloudSettings = CloudSettings()
     openai: OpenAiSettings = OpenAiSettings()
+    # Private files for audio redaction (an original copied to be silenced): local disk.
+    scratch_dir: str = "data/scratch"
     version: str = "0.1.0"
 
     @property
@@ -160,6 +162,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         database=database,
         secrets=config_urls.secrets(env.get("PIPELINE_SECRETS_URL", "env://")),
         audio=config_urls.audio(env.get("PIPELINE_AUDIO_STORE_URL", "file://data/audio")),
+        scratch_dir=env.get("PIPELINE_SCRATCH_DIR", "").strip() or "data/scratch",
         queue=queue,
         transcriber=_choice(env, "PIPELINE_TRANSCRIBER", "whisper", ("whisper", "google-speech")),
         analyzer=analyzer,

@@ -12,9 +12,11 @@ from adapters.callrail.calls_api import CallRailCallsApi
 from adapters.callrail.recording_source import CallRailRecordingSource
 from adapters.filesystem.audio_store import FileAudioStore
 from adapters.filesystem.health import DirectoryHealthProbe
+from adapters.filesystem.scratch import PrivateScratch
 from adapters.localsecrets.stores import EnvSecretStore, FileSecretStore
 from adapters.openai.analyzer import OpenAiCallAnalyzer
 from adapters.otel.metrics import OtelMetrics
+from adapters.pyav.audio_redactor import PyAvAudioRedactor
 from adapters.rules.analyzer import RulesCallAnalyzer
 from adapters.sqlite.database import SqliteDatabase
 from adapters.sqlite.health import SqliteHealthProbe
@@ -173,6 +175,10 @@ class Container(containers.DeclarativeContainer):
     traced_audio = providers.Factory(traced, audio, tracer, "storage")
     traced_transcriber = providers.Factory(traced, transcriber, tracer, "speech")
     traced_analyzer = providers.Factory(traced, analyzer, tracer, "analyzer")
+    # A tenant that redacts PII has its recording stored with the card numbers silenced.
+    audio_redactor = providers.Singleton(PyAvAudioRedactor)
+    traced_audio_redactor = providers.Factory(traced, audio_redactor, tracer, "audio_redaction")
+    scratch = providers.Singleton(PrivateScratch, root=settings.provided.scratch_dir, store=audio)
     traced_crm = providers.Factory(traced_crm_gateways, crm, tracer)
 
     database_probe = providers.Selector(
@@ -221,6 +227,8 @@ class Container(containers.DeclarativeContainer):
         lease_s=processing.lease_s,
         tracer=tracer,
         metrics=metrics,
+        redactor=traced_audio_redactor,
+        scratch=scratch,
     )
     deliver_job = providers.Factory(DeliverJob, process=process_call, uow=traced_uow, clock=clock)
     sweep = providers.Factory(

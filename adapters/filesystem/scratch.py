@@ -1,9 +1,10 @@
 """The Scratch port on a private local directory.
 
-Every file lives in one directory (0700) that the service owns, each file 0600. What a crash
-left there (an original recording copied for its redaction, half a redacted one) is deleted
-when the service next starts: the directory is emptied on construction. Streaming a stored
-recording in, and a file out, runs off the event loop a chunk at a time.
+Every file lives in a directory of the process's own (0700, named by its pid) under one root,
+each file 0600. What a crash left there (an original recording copied for its redaction, half
+a redacted one) is deleted when the service next starts: the directories of processes no
+longer alive are removed on construction; a live one's (serve, while a CLI command runs) are
+left alone. Streaming a stored recording in, and a file out, runs off the event loop.
 """
 
 from __future__ import annotations
@@ -26,12 +27,19 @@ CHUNK_SIZE = 64 * 1024
 
 class PrivateScratch(Scratch):
     def __init__(self, root: str | os.PathLike[str], store: AudioStore):
-        self._root = Path(os.path.abspath(root))
+        parent = Path(os.path.abspath(root))
+        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for entry in parent.iterdir():  # what the processes before left: nothing is kept
+            if entry.name.isdigit() and _alive(int(entry.name)):
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink()
+        self._root = parent / str(os.getpid())
+        shutil.rmtree(self._root, ignore_errors=True)
+        self._root.mkdir(mode=0o700)
         self._store = store
-        if self._root.exists():
-            shutil.rmtree(self._root)  # what the last run left: nothing in here is kept
-        self._root.mkdir(mode=0o700, parents=True)
-        os.chmod(self._root, 0o700)
 
     @property
     def root(self) -> Path:
@@ -63,6 +71,18 @@ class PrivateScratch(Scratch):
                 yield chunk
         finally:
             await asyncio.to_thread(file.close)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this process's own directory from before (a reused pid): stale
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def _open_private(path: Path) -> BinaryIO:

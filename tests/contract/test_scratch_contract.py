@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -77,8 +78,12 @@ async def test_what_a_crash_left_is_deleted_on_the_next_start(
 ) -> None:
     store, _ = stored
     root = tmp_path / "scratch"
-    root.mkdir()
-    (root / "left-by-a-killed-process").write_bytes(b"an original recording")
+    dead, live = root / str(2**22 + 7), root / str(os.getppid())  # no pid is above 2**22
+    for process in (dead, live):
+        process.mkdir(parents=True)
+        (process / "an original recording").write_bytes(b"ID3")
     scratch = PrivateScratch(root, store)
+    assert not dead.exists()  # a killed process's copies are gone
+    assert (live / "an original recording").exists()  # a running one's (serve's) are its own
     assert list(scratch.root.iterdir()) == []
     assert mode(scratch.root) == 0o700

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.audio_spans import MARGIN_S
+from domain.audio_spans import MARGIN_S, REACH_S
 from domain.redaction import redact_with_audio_spans
 from domain.results import Segment, SilencedSpan, Transcript, Word
 
@@ -75,3 +75,26 @@ def test_a_redacted_transcript_keeps_no_words_and_nothing_is_silenced_without_pi
     assert spans == ()
     assert all(s.words == () for s in redacted.segments)
     assert redacted.text == said
+
+
+def test_the_silence_reaches_the_words_kept_on_either_side() -> None:
+    # Whisper's times are rough, and a loop's are rougher: what lies between the last word
+    # kept before the card and the first kept after it is silenced, however the digits' own
+    # times were heard (here the card's last words end at 9.0, the next kept word is at 11.0).
+    first = "it's 4111 1111"
+    second = "1111 1111"
+    after = "and the expiry"
+    one = Segment("1", 5.0, 7.0, first, spoken(first, 5.0, 0.6))
+    two = Segment("1", 7.0, 9.0, second, spoken(second, 8.0))
+    three = Segment("1", 11.0, 12.5, after, spoken(after, 11.0))
+    _, spans = redact_with_audio_spans(transcript(one, two, three))
+    assert min(s.start_s for s in spans) == pytest.approx(5.6 - MARGIN_S)
+    assert max(s.end_s for s in spans) == pytest.approx(11.0)
+
+
+def test_the_reach_is_bounded_past_a_long_unheard_stretch() -> None:
+    said = "my card is 4111 1111 1111 1111"
+    card = Segment("1", 0.0, 4.0, said, spoken(said, 0.0))
+    later = Segment("1", 60.0, 61.0, "goodbye", spoken("goodbye", 60.0))
+    _, spans = redact_with_audio_spans(transcript(card, later))
+    assert spans[0].end_s == pytest.approx(3.5 + REACH_S)
