@@ -243,10 +243,14 @@ infrastructure() {
   local lifecycle
   lifecycle="$(mktemp)"
   # Recordings are personal data: deleted after the retention period; abandoned uploads after a
-  # day.
+  # day. An original waits under quarantine/ only while its card numbers are silenced; the
+  # worker deletes it as soon as the redacted recording is stored, and this rule after a day
+  # whatever happened (a worker killed at the wrong moment, a call never retried).
+  local quarantine="${AUDIO_PREFIX:+${AUDIO_PREFIX%/}/}quarantine/"
   cat >"$lifecycle" <<JSON
 {"rule": [
   {"action": {"type": "Delete"}, "condition": {"age": $AUDIO_RETENTION_DAYS}},
+  {"action": {"type": "Delete"}, "condition": {"age": 1, "matchesPrefix": ["$quarantine"]}},
   {"action": {"type": "AbortIncompleteMultipartUpload"}, "condition": {"age": 1}}
 ]}
 JSON

@@ -204,3 +204,10 @@ def _print_table(
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), file=out)
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)), file=out)
+    # What audio redaction did to each recording that held a card number, an expiry, a code:
+    # "billing_card: redacted recording stored: 4 spans silenced (CARD 2, CVV 1, EXPIRY 1)".
+    for document, entry in zip(documents, manifest, strict=True):
+        for event in document.get("timeline") or ():
+            note = event.get("note") or ""
+            if event.get("stage") == "RECORDING_STORED" and "silenced" in note:
+                print(f"{entry['scenario']}: {note}", file=out)

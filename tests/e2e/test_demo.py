@@ -1,9 +1,10 @@
 """`ingestion-pipeline demo` as a newcomer runs it: every sample call completes, the leads
 come out as a person would judge them, and the card number read out on the billing call is
-nowhere: not in the database, the logs, or anything sent to the CRM."""
+nowhere: not in the database, the logs, anything sent to the CRM, or the stored recording."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -102,3 +103,18 @@ def test_the_card_number_is_nowhere(demo: tuple[Path, str]) -> None:
     # The logs carry no phone numbers or transcript text either.
     assert "+1303555" not in logs
     assert "furnace" not in logs.lower()
+
+
+def test_the_billing_calls_recording_is_stored_silenced_and_the_demo_says_so(
+    demo: tuple[Path, str],
+) -> None:
+    workdir, stdout = demo
+    billing = calls(workdir)["billing_card"]
+    recording = json.loads(billing["recording"])
+    original = (Path(__file__).parents[2] / "entrypoints/demo/audio/billing_card.mp3").read_bytes()
+    assert recording["sha256"] != hashlib.sha256(original).hexdigest()
+    said = [line for line in stdout.splitlines() if line.startswith("billing_card: ")]
+    assert len(said) == 1
+    assert re.fullmatch(
+        r"billing_card: redacted recording stored: \d+ spans? silenced \(.*CARD \d+.*\)", said[0]
+    )
