@@ -19,6 +19,12 @@ def recording_object_name(tenant_id: str, call_id: str, extension: str) -> str:
     return f"{tenant_id}/calls/{call_id}/recording.{extension}"
 
 
+def redacted_object_name(tenant_id: str, call_id: str, extension: str) -> str:
+    """A recording stored before audio redaction, silenced later (`calls redact-audio`): a
+    name of its own, so the original is deleted only once the call points here."""
+    return f"{tenant_id}/calls/{call_id}/recording-redacted.{extension}"
+
+
 QUARANTINE_PREFIX = "quarantine/"
 
 

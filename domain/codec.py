@@ -91,6 +91,7 @@ def recording_to_dict(r: StoredRecording | None) -> dict[str, Any] | None:
         "sha256": r.sha256,
         "content_type": r.content_type,
         "duration_s": r.duration_s,
+        "redacted": r.redacted,
     }
 
 

@@ -23,6 +23,7 @@ class StoredRecording:
     sha256: str = attrs.field(validator=v.matches_re(r"^[0-9a-f]{64}$"))
     content_type: str = "audio/mpeg"
     duration_s: float | None = None
+    redacted: bool = False  # its card numbers, expiries, codes and SSNs silenced (issue 25)
 
 
 @attrs.frozen

@@ -25,6 +25,7 @@ from domain.errors import DomainError
 from domain.paging import utc_time
 from domain.usecases.calls import ListCallsQuery
 from domain.usecases.reconcile import ReconcileCommand, ReconcileReport
+from domain.usecases.redact_audio import RedactAudioCommand
 from domain.usecases.reprocess import ReprocessCommand, parse_stage
 from domain.usecases.stats import StatsQuery
 from entrypoints.config import ConfigError, load_settings
@@ -168,6 +169,20 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
         call = await c.reprocess_call()(command)
         print(f"{call.call_id}: queued again from after {call.stage}; `serve` processes it")
 
+    async def calls_redact_audio() -> None:
+        command = RedactAudioCommand(args.tenant_id, _since(args.since) if args.since else None)
+        report = await c.redact_stored_audio()(
+            command, lambda line: print(line, file=sys.stderr, flush=True)
+        )
+        for call_id, why in report.failed:
+            print(f"{call_id}: not redacted: {why}", file=sys.stderr)
+        print(
+            f"{args.tenant_id}: {report.redacted} recording(s) redacted, {report.already}"
+            f" already redacted, {len(report.failed)} failed"
+        )
+        if report.failed:
+            raise SystemExit(1)
+
     async def stats() -> None:
         query = StatsQuery(args.tenant_id, _since(args.since) if args.since else None)
         view = stats_view(await c.tenant_stats()(query))
@@ -194,6 +209,7 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
         "stats": stats,
         "calls show": calls_show,
         "calls reprocess": calls_reprocess,
+        "calls redact-audio": calls_redact_audio,
         "sweep": sweep,
         "reconcile": reconcile,
     }
@@ -244,6 +260,12 @@ def _parser() -> argparse.ArgumentParser:
         help="first stage to redo: RECORDING_STORED, TRANSCRIBED, ANALYZED, SCORED or SYNCED"
         " (default: the stage that failed, or the whole pipeline)",
     )
+    credact = cl.add_parser(
+        "redact-audio",
+        help="silence the card numbers in recordings stored before audio redaction (resumable)",
+    )
+    credact.add_argument("tenant_id")
+    credact.add_argument("--since", help="only calls received since: ISO 8601 time with offset")
     stats = commands.add_parser("stats", help="a tenant's figures and usage since a time")
     stats.add_argument("tenant_id")
     stats.add_argument("--since", help="ISO 8601 time with offset (default: 30 days ago)")

@@ -27,11 +27,13 @@ from adapters.system.orjson_reader import orjson_loads
 from adapters.whisper.health import WhisperHealthProbe
 from adapters.whisper.transcriber import WhisperTranscriber
 from domain.retry import RetryPolicy
+from domain.usecases.audio_redaction import AudioRedaction
 from domain.usecases.calls import GetCall, ListCalls
 from domain.usecases.intake import AcceptWebhook, AdmitCall, TenantsSeen
 from domain.usecases.jobs import DeliverJob, DispatchDueJobs, SweepStalledCalls
 from domain.usecases.processing import ProcessCall
 from domain.usecases.reconcile import ReconcileCalls
+from domain.usecases.redact_audio import RedactStoredAudio
 from domain.usecases.reprocess import ReprocessCall
 from domain.usecases.stats import TenantStats
 from domain.usecases.tenants import (
@@ -240,6 +242,15 @@ class Container(containers.DeclarativeContainer):
         stalled_after_s=processing.sweep_after_s,
     )
     reprocess_call = providers.Factory(ReprocessCall, uow=uow, queue=queue, clock=clock, ids=ids)
+    redact_stored_audio = providers.Factory(
+        RedactStoredAudio,
+        uow=traced_uow,
+        audio=traced_audio,
+        transcriber=traced_transcriber,
+        redaction=providers.Factory(
+            AudioRedaction, redactor=traced_audio_redactor, scratch=scratch
+        ),
+    )
     create_tenant = providers.Factory(CreateTenant, uow=uow, clock=clock)
     update_tenant = providers.Factory(UpdateTenant, uow=uow, clock=clock)
     get_tenant = providers.Factory(GetTenant, uow=uow)

@@ -7,10 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
-from pathlib import Path
 
 import attrs
 
@@ -26,13 +25,14 @@ from domain.errors import (
     TransientFailure,
 )
 from domain.redaction import redact_transcript, redact_with_audio_spans
-from domain.results import CrmSyncResult, SilencedSpan, StoredRecording, SyncStatus, Transcript
+from domain.results import CrmSyncResult, StoredRecording, SyncStatus, Transcript
 from domain.retry import RetryPolicy
 from domain.scoring import score_lead
 from domain.stages import Stage, next_stage
 from domain.tenant import Tenant
 from domain.transcription_hint import transcription_hint
 from domain.usage import NO_USAGE, UsageDelta, usage_day
+from domain.usecases.audio_redaction import AudioRedaction, by_kind, silenced_note
 from domain.usecases.metering import PipelineMeter
 from ports.analysis import CallAnalyzer
 from ports.audio import AudioStore
@@ -91,12 +91,6 @@ class StageDone:
 
 
 StageWork = Callable[[Call, Tenant], Awaitable[StageSkipped | StageDone | None]]
-
-
-@attrs.frozen
-class _Redaction:
-    redactor: AudioRedactor
-    scratch: Scratch
 
 
 class ProcessCall:
@@ -322,14 +316,19 @@ class ProcessCall:
                 download.chunks,
                 download.content_type,
             )
-            work = _Redaction(redactor, scratch)
+            work = AudioRedaction(redactor, scratch)
             return await self._store_redacted(call, tenant, original, name, work)
         call.recording = await self._audio.put(name, download.chunks, download.content_type)
         call.consumed(UsageDelta(stored_bytes=call.recording.bytes))
         return None
 
     async def _store_redacted(
-        self, call: Call, tenant: Tenant, original: StoredRecording, name: str, work: _Redaction
+        self,
+        call: Call,
+        tenant: Tenant,
+        original: StoredRecording,
+        name: str,
+        work: AudioRedaction,
     ) -> StageDone:
         """PCI DSS: a card number is never stored, in text or in sound. The original waits
         under a quarantine name while it is transcribed; the card numbers, expiries, security
@@ -340,34 +339,14 @@ class ProcessCall:
         )
         attributes: dict[str, AttributeValue] = {"call_id": call.call_id, "spans": len(spans)}
         with self._tracer.span("audio_redaction", attributes):
-            async with work.scratch.copy_of(original) as source, work.scratch.new_file() as out:
-                silenced = await work.redactor.silence(source, out, spans)
-                stored = await self._put_again(
-                    name, work.scratch.chunks, out, original.content_type
-                )
-        call.recording = attrs.evolve(stored, duration_s=round(silenced.duration_s, 3))
+            call.recording = await work.store_silenced(self._audio, original, spans, name)
         call.transcript = transcript
-        call.consumed(UsageDelta(stored_bytes=stored.bytes))
+        call.consumed(UsageDelta(stored_bytes=call.recording.bytes))
         await self._audio.delete(original.uri)
         if self._metrics is not None:
-            for kind, count in _by_kind(spans).items():
+            for kind, count in by_kind(spans).items():
                 self._metrics.audio_silenced(kind, count)
-        return StageDone(_silenced_note(spans))
-
-    async def _put_again(
-        self,
-        name: str,
-        chunks: Callable[[Path], AsyncIterator[bytes]],
-        path: Path,
-        content_type: str,
-    ) -> StoredRecording:
-        """Stores the file under `name`; a redacted recording an earlier attempt of this
-        stage stored there, encoded a little differently, is replaced: no one else writes it."""
-        try:
-            return await self._audio.put(name, chunks(path), content_type)
-        except FileExistsError:
-            await self._audio.delete(self._audio.uri_for(name))
-            return await self._audio.put(name, chunks(path), content_type)
+        return StageDone(f"redacted recording stored: {silenced_note(spans)}")
 
     async def _discard_original(self, call: Call) -> None:
         """A call that fails while its recording is stored keeps no unredacted original."""
@@ -447,20 +426,3 @@ class ProcessCall:
             error=None,
         )
         return None
-
-
-def _by_kind(spans: tuple[SilencedSpan, ...]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for span in spans:
-        counts[span.kind] = counts.get(span.kind, 0) + 1
-    return counts
-
-
-def _silenced_note(spans: tuple[SilencedSpan, ...]) -> str:
-    """ "redacted recording stored: 3 spans silenced (CARD 1, CVV 1, EXPIRY 1)"; no digits of
-    what was said, only how many of each kind."""
-    if not spans:
-        return "redacted recording stored: nothing to silence"
-    kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(_by_kind(spans).items()))
-    plural = "span" if len(spans) == 1 else "spans"
-    return f"redacted recording stored: {len(spans)} {plural} silenced ({kinds})"

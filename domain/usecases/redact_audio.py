@@ -1,0 +1,133 @@
+"""Operator tool (`calls redact-audio TENANT [--since ISO]`): silence the card numbers in the
+recordings a tenant stored before audio redaction.
+
+Each finished call whose stored recording is not yet redacted is transcribed again from that
+recording (the stored transcript keeps no word times), its card numbers, expiries, codes and
+SSNs are silenced as the pipeline does, the result is stored under a name of its own, the
+call is pointed at it, and only then is the original deleted. A call already pointing at a
+redacted recording is skipped, after its original is deleted if a crash left it: the command
+can be stopped and run again at any point, and a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import PurePosixPath
+
+import attrs
+
+from domain.call import Call, recording_object_name, redacted_object_name
+from domain.errors import (
+    CallNotFound,
+    ConcurrentUpdate,
+    PermanentFailure,
+    TenantNotFound,
+    TransientFailure,
+)
+from domain.redaction import redact_with_audio_spans
+from domain.tenant import Tenant
+from domain.transcription_hint import transcription_hint
+from domain.usecases.audio_redaction import AudioRedaction, silenced_note
+from ports.audio import AudioStore
+from ports.repositories import UnitOfWorkFactory
+from ports.speech import Transcriber
+
+PAGE = 100
+
+
+@attrs.frozen
+class RedactAudioCommand:
+    tenant_id: str
+    since: datetime | None = None
+
+
+@attrs.frozen
+class RedactAudioReport:
+    redacted: int
+    already: int
+    failed: tuple[tuple[str, str], ...]  # (call id, why), no digits: the port errors' words
+
+
+class RedactStoredAudio:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        audio: AudioStore,
+        transcriber: Transcriber,
+        redaction: AudioRedaction,
+    ):
+        self._uow = uow
+        self._audio = audio
+        self._transcriber = transcriber
+        self._redaction = redaction
+
+    async def __call__(
+        self, command: RedactAudioCommand, progress: Callable[[str], None] = lambda _: None
+    ) -> RedactAudioReport:
+        tenant, calls = await self._recorded_calls(command)
+        redacted, already, failed = 0, 0, []
+        for n, call in enumerate(calls, start=1):
+            assert call.recording is not None
+            where = f"{n}/{len(calls)} {call.call_id}"
+            if call.recording.redacted:
+                await self._drop_original(call)
+                already += 1
+                progress(f"{where}: already redacted")
+                continue
+            try:
+                note = await self._redact(call, tenant)
+            except (PermanentFailure, TransientFailure, ConcurrentUpdate, FileNotFoundError) as exc:
+                failed.append((call.call_id, f"{type(exc).__name__}: {exc}"))
+                progress(f"{where}: failed, {type(exc).__name__}")
+                continue
+            redacted += 1
+            progress(f"{where}: {note}")
+        return RedactAudioReport(redacted, already, tuple(failed))
+
+    async def _recorded_calls(self, command: RedactAudioCommand) -> tuple[Tenant, list[Call]]:
+        """The tenant's finished calls with a stored recording, oldest first."""
+        found: list[Call] = []
+        cursor: str | None = None
+        async with self._uow(read_only=True) as uow:
+            tenant = await uow.tenants.get(command.tenant_id)
+            if tenant is None:
+                raise TenantNotFound(f"no tenant {command.tenant_id}")
+            while True:
+                page = await uow.calls.list(
+                    command.tenant_id, since=command.since, limit=PAGE, cursor=cursor
+                )
+                found += [c for c in page.calls if c.recording is not None and c.stage.terminal]
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        return tenant, found[::-1]
+
+    async def _redact(self, call: Call, tenant: Tenant) -> str:
+        original = call.recording
+        assert original is not None
+        transcript = await self._transcriber.transcribe(original, hint=transcription_hint(tenant))
+        _, spans = redact_with_audio_spans(transcript)
+        extension = PurePosixPath(original.uri).suffix.lstrip(".") or "bin"
+        name = redacted_object_name(call.tenant_id, call.call_id, extension)
+        stored = await self._redaction.store_silenced(self._audio, original, spans, name)
+        async with self._uow() as uow:
+            fresh = await uow.calls.get(call.tenant_id, call.call_id)
+            if fresh is None:
+                raise CallNotFound(f"no call {call.call_id}")
+            if fresh.recording != original:
+                raise ConcurrentUpdate("the call's recording changed while it was redacted")
+            fresh.recording = stored
+            await uow.calls.update(fresh)
+            await uow.commit()
+        await self._audio.delete(original.uri)
+        return silenced_note(spans)
+
+    async def _drop_original(self, call: Call) -> None:
+        """The original of a call redacted by an earlier run, if a crash kept it."""
+        assert call.recording is not None
+        extension = PurePosixPath(call.recording.uri).suffix.lstrip(".") or "bin"
+        original = recording_object_name(call.tenant_id, call.call_id, extension)
+        uri = self._audio.uri_for(original)
+        if uri != call.recording.uri:
+            await self._audio.delete(uri)
