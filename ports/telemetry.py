@@ -28,6 +28,7 @@ SPAN_ATTRIBUTES = frozenset(
         "http.request.method",
         "http.route",  # the route's template, never the path with its values or query
         "http.response.status_code",
+        "spans_silenced",  # how many stretches of a recording audio redaction silenced
     }
 )
 MAX_TEXT_ATTRIBUTE = 128  # longer strings are not identifiers: dropped, not cut

@@ -337,7 +337,10 @@ class ProcessCall:
         transcript, spans = redact_with_audio_spans(
             await self._transcription(call, tenant, original)
         )
-        attributes: dict[str, AttributeValue] = {"call_id": call.call_id, "spans": len(spans)}
+        attributes: dict[str, AttributeValue] = {
+            "call_id": call.call_id,
+            "spans_silenced": len(spans),
+        }
         with self._tracer.span("audio_redaction", attributes):
             call.recording = await work.store_silenced(self._audio, original, spans, name)
         call.transcript = transcript

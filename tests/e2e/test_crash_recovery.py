@@ -115,12 +115,18 @@ def test_sigkill_mid_processing_loses_nothing_and_writes_no_recording_twice(
                 break
             time.sleep(0.25)
         final = stages(service)
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        documents = {
+            call_id: http(f"{service.url}/v1/tenants/acme/calls/{call_id}", headers=auth)
+            for call_id in final
+        }
     finally:
         service.stop()
 
     assert len(final) == CALLS
     assert {c["stage"] for c in final.values()} == {"COMPLETED"}, final
-    # One stored recording per call, each the bytes that were served: nothing written twice.
+    # One stored recording per call, the one its call points at: redacted, so not the bytes
+    # that were served (those never stay), and nothing written twice.
     stored = sorted((tmp_path / "data" / "audio").rglob("recording.*"))
     assert len(stored) == CALLS
     served = {
@@ -128,9 +134,10 @@ def test_sigkill_mid_processing_loses_nothing_and_writes_no_recording_twice(
     }
     for path in stored:
         call_id = path.parent.name
-        assert (
-            hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(served[call_id]).digest()
-        )
+        recording = documents[call_id]["recording"]
+        assert recording["redacted"] is True
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == recording["sha256"]
+        assert recording["sha256"] != hashlib.sha256(served[call_id]).hexdigest()
     leftovers = [
         p for p in (tmp_path / "data" / "audio").rglob("*") if p.is_file() and p not in stored
     ]

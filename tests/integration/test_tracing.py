@@ -52,6 +52,9 @@ EXPECTED = {
     "db.calls.update",
     "recording.open",
     "storage.put",
+    "storage.delete",
+    "audio_redaction",
+    "audio_redaction.silence",
     "speech.transcribe",
     "analyzer.analyze",
     "crm.find_activity",
@@ -119,13 +122,20 @@ def assert_the_path(found: Trace, call_id: str) -> None:
         assert attr(span, "outcome") == "done"
     for adapter_call, stage in [
         ("recording.open", "RECORDING_STORED"),
-        ("storage.put", "RECORDING_STORED"),
-        ("speech.transcribe", "TRANSCRIBED"),
+        # heard before it is stored, so that its card numbers are silenced in what is stored
+        ("speech.transcribe", "RECORDING_STORED"),
+        ("storage.delete", "RECORDING_STORED"),  # the original, once the silenced one is stored
         ("analyzer.analyze", "ANALYZED"),
         ("crm.create_activity", "SYNCED"),
     ]:
         assert found.parent(found.one(adapter_call)) == f"stage.{stage}"
         assert found.one(adapter_call).kind is trace.SpanKind.CLIENT
+    # the original is put first; the silenced one within the redaction
+    puts = sorted((s for s in found.spans if s.name == "storage.put"), key=start)
+    assert [found.parent(s) for s in puts] == ["stage.RECORDING_STORED", "audio_redaction"]
+    assert found.parent(found.one("audio_redaction")) == "stage.RECORDING_STORED"
+    assert found.parent(found.one("audio_redaction.silence")) == "audio_redaction"
+    assert isinstance(attr(found.one("audio_redaction"), "spans_silenced"), int)
     assert attr(found.one("speech.transcribe"), "adapter") == "WhisperTranscriber"
     assert attr(found.one("process_call"), "outcome") == "done"
     failed = [s.name for s in found.spans if not s.status.is_ok]
