@@ -23,6 +23,12 @@ async def stats(
     return status, json.loads(text)
 
 
+def sizes(root: Path) -> tuple[int, int]:
+    """The stored recording's size (there is one), and the downloaded one's."""
+    [stored] = list(root.rglob("recording.*"))
+    return stored.stat().st_size, (audio_dir() / load_manifest()[0]["file"]).stat().st_size
+
+
 async def test_stats_count_completed_and_failed_calls_and_the_usage(tmp_path: Path) -> None:
     async with pipeline_service(tmp_path) as service:
         await service.create_tenant("acme", "111")
@@ -64,10 +70,9 @@ async def test_stats_count_completed_and_failed_calls_and_the_usage(tmp_path: Pa
     usage = acme["usage"]
     # what is stored is the one recorded call's recording, its card numbers silenced (the
     # same length, re-encoded at the same bit rate: within a few per cent of the download)
-    [stored] = list(tmp_path.rglob("recording.*"))
-    downloaded = (audio_dir() / load_manifest()[0]["file"]).stat().st_size
-    assert usage["stored_bytes"] == stored.stat().st_size
-    assert abs(usage["stored_bytes"] - downloaded) < downloaded * 0.05
+    stored, downloaded = sizes(tmp_path)
+    assert usage["stored_bytes"] == stored
+    assert abs(stored - downloaded) < downloaded * 0.05
     assert 10 < usage["audio_seconds"] < 120
     assert usage["crm_api_calls"] == hubspot_requests  # every request the fake received
     assert (usage["llm_tokens_in"], usage["llm_tokens_out"]) == (0, 0)  # the rules analyzer
