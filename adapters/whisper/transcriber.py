@@ -15,7 +15,7 @@ into words. faster-whisper's own `vad_filter=True` splices a channel's turns int
 instead; on the fixture calls that made tiny.en repeat one turn's words over the next and,
 without word timestamps, moved segment starts by whole turns. Each segment says which channel it
 was heard on (0 the agent's, 1 the caller's), and carries its words with their times
-(word_timings: aligned after decoding), for silencing card numbers in the audio.
+(word_timings: aligned as each window is decoded), for silencing card numbers in the audio.
 
 The tenant's hint (its business name and trade words) goes to Whisper as `hotwords`, which
 faster-whisper puts before every window's decoding, so the name is heard in every VAD span,
@@ -47,7 +47,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from adapters.whisper.word_timings import Piece, TimedWord, pieces, with_words, without_loops
+from adapters.whisper.word_timings import (
+    Piece,
+    TimedWord,
+    pieces,
+    timing_whisper_model,
+    without_loops,
+)
 from domain.errors import TransientFailure, UnreadableAudio
 from domain.results import Segment, StoredRecording, Transcript, Word
 from domain.transcript_loops import looping_pieces
@@ -276,14 +282,14 @@ class _Engine:
         if self._model is None:
             started = time.perf_counter()
             try:
-                from faster_whisper import WhisperModel
+                whisper_model = timing_whisper_model()
             except ImportError:
                 raise WhisperModelUnavailable(
                     "faster-whisper is not installed (the project's 'whisper' extra)"
                 ) from None
             source, name = self._model_source()
             try:
-                self._model = WhisperModel(
+                self._model = whisper_model(
                     source,
                     device="cpu",
                     compute_type=self._c.compute_type,
@@ -340,8 +346,8 @@ class _Engine:
     def _decoded(
         self, model: Any, audio: Samples, prompt: str, clips: list[float] | None = None
     ) -> list[Piece]:
-        """Greedy decoding; then each window that loops decoded again (_redecoded), every
-        segment's words timed, and what still loops cut, its words with it."""
+        """Greedy decoding, every segment's words timed as it is decoded; then each window that
+        loops decoded again (_redecoded), and what still loops cut, its words with it."""
         found, _ = model.transcribe(
             audio,
             language=self._c.language,
@@ -350,18 +356,18 @@ class _Engine:
             hotwords=prompt or None,
             **({"clip_timestamps": clips} if clips else {}),
         )
-        raws = pieces(found, clips, model.frames_per_second)
+        raws = pieces(model, found, audio, clips, self._c.language)
         loops = looping_pieces([raw.text for raw in raws])
         if not loops:
-            return with_words(model, audio, self._c.language, raws)  # most calls
+            return raws  # most calls: nothing to decode again or to cut
         again: list[Piece] = []
         since = 0
         for first, last in loops:
             again += raws[since:first]
-            again += self._redecoded(model, audio, prompt, raws[first].start, raws[last].end)
+            start_s, end_s = raws[first].decoded[0], raws[last].decoded[1]
+            again += self._redecoded(model, audio, prompt, start_s, end_s)
             since = last + 1
-        raws = with_words(model, audio, self._c.language, again + raws[since:])
-        return without_loops(raws)  # what loops still
+        return without_loops(again + raws[since:])  # what loops still
 
     def _redecoded(
         self, model: Any, audio: Samples, prompt: str, start_s: float, end_s: float
@@ -381,8 +387,8 @@ class _Engine:
                 clip_timestamps=clip,
                 **retry,
             )
-            decoded = pieces(found, clip, model.frames_per_second)
-            raws = [raw for raw in decoded if raw.start < end_s + 0.5]
+            decoded = pieces(model, found, audio, clip, self._c.language)
+            raws = [raw for raw in decoded if raw.decoded[0] < end_s + 0.5]
             if not looping_pieces([raw.text for raw in raws]):
                 break
         return raws

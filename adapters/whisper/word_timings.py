@@ -1,13 +1,15 @@
 """Each decoded segment's words and when they were said, for silencing card numbers in the audio.
 
-The words are found by aligning the text already decoded to the audio, with faster-whisper's own
-aligner (the cross-attention alignment behind its `word_timestamps=True`), window by window as
-the text was decoded. Asking `model.transcribe` for `word_timestamps=True` instead changes what is
-decoded, not only when: it moves each next window to the last word's end rather than to the
-decoder's last timestamp. On the demo's billing call that jumped over the second half of the card
-number (the transcript lost "1-1-1-1-1-1-1-1-1-1", so nothing would have silenced it), and on three
-of the six demo calls it added a "Thank you." that nobody said. Aligning afterwards keeps every
-segment's text as decoded; the segment's times become its words' (as with `word_timestamps`).
+The words are found by aligning each window's decoded text to that window's audio, with
+faster-whisper's own aligner (the cross-attention alignment behind its `word_timestamps=True`),
+as each window is decoded, from the encoder output its text was decoded from (TimingWhisperModel
+keeps it): the audio is encoded once. Asking `model.transcribe` for `word_timestamps=True`
+instead changes what is decoded, not only when: it moves each next window to the last word's end
+rather than to the decoder's last timestamp. On the demo's billing call that jumped over the
+second half of the card number (the transcript lost "1-1-1-1-1-1-1-1-1-1", so nothing would have
+silenced it), and on three of the six demo calls it added a "Thank you." that nobody said.
+Aligning alongside keeps every segment's text as decoded; the segment's times become its words'
+(as with `word_timestamps`).
 
 A loop cut from the text (domain.transcript_loops) takes its words with it: a word is kept only
 for what is left of it, so no time is kept for text that was cut. (Were the words ever not to
@@ -16,8 +18,8 @@ spell the text, which Whisper's do, the words kept would be those still read in 
 
 from __future__ import annotations
 
+import functools
 import inspect
-import itertools
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -33,81 +35,112 @@ if TYPE_CHECKING:
 TimedWord = tuple[float, float, str]  # start, end (seconds), the word as Whisper wrote it
 
 
+@functools.cache
+def timing_whisper_model() -> type[Any]:
+    """faster-whisper's WhisperModel keeping the encoder's last output and counting its calls:
+    transcribe() encodes each window just before decoding it and yielding its segments, so
+    while they are read, that output is their window's."""
+    from faster_whisper import WhisperModel
+
+    class TimingWhisperModel(WhisperModel):  # type: ignore[misc]
+        encoded: Any = None
+        encodings = 0
+
+        def encode(self, features: Any) -> Any:
+            self.encoded = super().encode(features)
+            self.encodings += 1
+            return self.encoded
+
+    return TimingWhisperModel
+
+
 @attrs.frozen
 class Piece:
-    """One of faster-whisper's segments, as much of it as is kept, and where it was decoded: the
-    first frame of its window (`seek`) and the end of the clip the window lies in, which bound
-    the audio its words are aligned to."""
+    """One of faster-whisper's segments, as much of it as is kept: its text, its words, its
+    times (its words'), and the times the decoder gave it (what re-decoding goes by)."""
 
     start: float
     end: float
     text: str
-    tokens: tuple[int, ...] = ()
-    seek: int = 0
-    clip_end: int = sys.maxsize
     words: tuple[TimedWord, ...] = ()
+    decoded: tuple[float, float] = (0.0, 0.0)
 
 
-def pieces(found: Any, clips: Sequence[float] | None, frames_per_second: int) -> list[Piece]:
-    """faster-whisper's segments (a lazy generator: this is where the decoding happens) decoded
-    over `clips` (start and end seconds, pairwise; None: the whole audio)."""
-    points = [round(second * frames_per_second) for second in clips or ()]
-    bounds = list(zip(points[::2], points[1::2], strict=False))
-    return [
-        Piece(
-            float(raw.start),
-            float(raw.end),
-            str(raw.text).strip(),
-            tuple(raw.tokens),
-            int(raw.seek),
-            next((end for start, end in bounds if start <= raw.seek < end), sys.maxsize),
-        )
-        for raw in found
-    ]
+@attrs.frozen
+class _Alignment:
+    """What aligning a window's text takes: the audio's length in frames, where each clip the
+    windows lie in ends, and what the aligner is given besides the window itself."""
+
+    content_frames: int
+    clip_ends: tuple[tuple[int, int], ...]
+    tokenizer: Any
+    punctuations: tuple[str, str]
 
 
-def with_words(
-    model: Any, audio: NDArray[np.float32], language: str, found: Sequence[Piece]
+def pieces(
+    model: Any,
+    found: Any,
+    audio: NDArray[np.float32],
+    clips: Sequence[float] | None,
+    language: str,
 ) -> list[Piece]:
-    """`found` with their words timed, each window's text aligned to that window's audio."""
-    from faster_whisper.audio import pad_or_trim
+    """faster-whisper's segments decoded by `model` (a TimingWhisperModel) from `audio` over
+    `clips` (start and end seconds, pairwise; None: the whole audio), each with its words.
+    `found` is transcribe()'s lazy generator: the decoding happens as it is read here."""
     from faster_whisper.tokenizer import Tokenizer
 
-    if not found:
-        return []
-    extractor = model.feature_extractor
-    features = extractor(audio)  # as model.transcribe computes them: the same encoder input
-    content_frames = features.shape[-1] - 1
-    tokenizer = Tokenizer(
-        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+    points = [round(second * model.frames_per_second) for second in clips or ()]
+    defaults = inspect.signature(model.transcribe).parameters  # faster-whisper's punctuation
+    context = _Alignment(
+        len(audio) // model.feature_extractor.hop_length,
+        tuple(zip(points[::2], points[1::2], strict=False)),
+        Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+        ),
+        (defaults["prepend_punctuations"].default, defaults["append_punctuations"].default),
     )
-    # faster-whisper's own defaults: the punctuation joined to the word before or after it.
-    defaults = inspect.signature(model.transcribe).parameters
-    punctuations = (
-        defaults["prepend_punctuations"].default,
-        defaults["append_punctuations"].default,
+    out: list[Piece] = []
+    window: list[Any] = []
+    encoded, encodings, last_speech_s = None, model.encodings, 0.0
+    for raw in found:
+        if window and raw.seek != window[0].seek:
+            timed, last_speech_s = _aligned(model, context, window, encoded, last_speech_s)
+            out += timed
+            window = []
+        if not window:
+            # The window was encoded just before its first segment came out; were it not (no
+            # encoding since the last window's), its words are not known, and left out.
+            encoded = model.encoded if model.encodings > encodings else None
+            encodings = model.encodings
+        window.append(raw)
+    if window:
+        out += _aligned(model, context, window, encoded, last_speech_s)[0]
+    return out
+
+
+def _aligned(
+    model: Any, context: _Alignment, window: list[Any], encoded: Any, last_speech_s: float
+) -> tuple[list[Piece], float]:
+    """The window's segments with their words, and the end of speech so far, which the aligner
+    weighs the next window's first words against."""
+    seek = int(window[0].seek)
+    clip_end = next((end for start, end in context.clip_ends if start <= seek < end), sys.maxsize)
+    size = min(
+        model.feature_extractor.nb_max_frames, context.content_frames - seek, clip_end - seek
     )
-    timed: list[Piece] = []
-    last_speech_s = 0.0
-    for (seek, clip_end), window in itertools.groupby(found, lambda p: (p.seek, p.clip_end)):
-        window_pieces = list(window)
-        size = min(extractor.nb_max_frames, content_frames - seek, clip_end - seek)
-        if size <= 0:
-            timed += window_pieces
-            continue
-        encoded = model.encode(pad_or_trim(features[:, seek : seek + size]))
-        segments = [
-            {"seek": seek, "start": p.start, "end": p.end, "tokens": list(p.tokens)}
-            for p in window_pieces
-        ]
+    segments = [
+        {"seek": seek, "start": float(raw.start), "end": float(raw.end), "tokens": list(raw.tokens)}
+        for raw in window
+    ]
+    if encoded is not None and size > 0:
         last_speech_s = model.add_word_timestamps(
-            [segments], tokenizer, encoded, size, *punctuations, last_speech_s
+            [segments], context.tokenizer, encoded, size, *context.punctuations, last_speech_s
         )
-        timed += [_timed(p, s) for p, s in zip(window_pieces, segments, strict=True)]
-    return timed
+    timed = [_timed(raw, segment) for raw, segment in zip(window, segments, strict=True)]
+    return timed, float(last_speech_s)
 
 
-def _timed(piece: Piece, aligned: dict[str, Any]) -> Piece:
+def _timed(raw: Any, aligned: dict[str, Any]) -> Piece:
     words = tuple(
         (float(word["start"]), float(word["end"]), str(word["word"]).strip())
         for word in aligned.get("words") or ()
@@ -116,7 +149,7 @@ def _timed(piece: Piece, aligned: dict[str, Any]) -> Piece:
     # The aligner moves the segment's edges to its words'; a segment also covers every word.
     start = min([float(aligned["start"]), *(start for start, _, _ in words)])
     end = max([float(aligned["end"]), *(end for _, end, _ in words)])
-    return attrs.evolve(piece, start=start, end=end, words=words)
+    return Piece(start, end, str(raw.text).strip(), words, (float(raw.start), float(raw.end)))
 
 
 def without_loops(found: Sequence[Piece]) -> list[Piece]:
