@@ -299,6 +299,7 @@ async def close_clients(container: Container) -> None:
     for provider in (
         container.crm,
         container.transcriber,
+        container.audio_redactor,
         container.analyzer,
         container.queue,
         container.audio,

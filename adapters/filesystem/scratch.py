@@ -16,13 +16,12 @@ import secrets
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import BinaryIO
 
 from domain.results import StoredRecording
 from ports.audio import AudioStore
 from ports.scratch import Scratch
 
-CHUNK_SIZE = 64 * 1024
+BATCH_SIZE = 1024 * 1024  # bytes a thread hop: most recordings are one or two
 
 
 class PrivateScratch(Scratch):
@@ -48,12 +47,14 @@ class PrivateScratch(Scratch):
     @contextlib.asynccontextmanager
     async def copy_of(self, recording: StoredRecording) -> AsyncIterator[Path]:
         async with self.new_file() as path:
-            file = await asyncio.to_thread(_open_private, path)
-            try:
-                async for chunk in self._store.get(recording.uri):
-                    await asyncio.to_thread(file.write, chunk)
-            finally:
-                await asyncio.to_thread(file.close)
+            pending: list[bytes] = []
+            first = True
+            async for chunk in self._store.get(recording.uri):
+                pending.append(chunk)
+                if sum(map(len, pending)) >= BATCH_SIZE:  # a write a megabyte, off the loop
+                    await asyncio.to_thread(_append, path, pending, first)
+                    pending, first = [], False
+            await asyncio.to_thread(_append, path, pending, first)
             yield path
 
     @contextlib.asynccontextmanager
@@ -65,12 +66,14 @@ class PrivateScratch(Scratch):
             await asyncio.to_thread(path.unlink, True)
 
     async def chunks(self, path: Path) -> AsyncIterator[bytes]:
-        file = await asyncio.to_thread(path.open, "rb")
-        try:
-            while chunk := await asyncio.to_thread(file.read, CHUNK_SIZE):
+        offset = 0
+        while True:
+            chunk = await asyncio.to_thread(_read_at, path, offset)  # a megabyte at a time
+            if chunk:
                 yield chunk
-        finally:
-            await asyncio.to_thread(file.close)
+                offset += len(chunk)
+            if len(chunk) < BATCH_SIZE:
+                return
 
 
 def _alive(pid: int) -> bool:
@@ -85,6 +88,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _open_private(path: Path) -> BinaryIO:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    return os.fdopen(descriptor, "wb")
+def _append(path: Path, chunks: list[bytes], first: bool) -> None:
+    """The chunks written at the file's end; the first call creates it, private (0600)."""
+    flags = os.O_WRONLY | (os.O_CREAT | os.O_EXCL if first else os.O_APPEND)
+    with os.fdopen(os.open(path, flags, 0o600), "wb") as file:
+        for chunk in chunks:
+            file.write(chunk)
+
+
+def _read_at(path: Path, offset: int) -> bytes:
+    with path.open("rb") as file:
+        file.seek(offset)
+        return file.read(BATCH_SIZE)

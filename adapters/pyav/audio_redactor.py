@@ -6,10 +6,13 @@ every codec. An empty span list still decodes and encodes the recording: the out
 the product of the same pass (the source is shown to be decodable, the stored object is never
 byte for byte the original download), at the price of one more generation of a lossy codec.
 
-The work runs on a thread: decoding and encoding a five-minute call takes seconds of CPU. The
-output is written to a private (0600) temp file beside the target and renamed onto it, so the
-target appears whole or not at all; on any failure, or when the caller is cancelled, the temp
-file is removed before the error is raised.
+Decoding and encoding a five-minute call takes seconds of CPU, and PyAV's frame loop holds the
+GIL for stretches: on a thread of `serve` it stretched webhook answers (make bench's mixed p99).
+So the work runs in a process of its own, started on first use (spawned, at a lower priority,
+as the Whisper worker is), one recording at a time. The output is written to a private (0600)
+temp file beside the target and renamed onto it, so the target appears whole or not at all; on
+any failure the temp file is removed before the error is raised. A cancelled caller waits for
+the recording in hand to finish, then its output is removed: nothing is left after it.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import multiprocessing
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import av
@@ -32,23 +39,70 @@ from ports.audio_redaction import AudioRedactor, RedactedAudio
 
 
 class PyAvAudioRedactor(AudioRedactor):
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
     async def silence(
         self, source: Path, target: Path, spans: Sequence[SilencedSpan]
     ) -> RedactedAudio:
-        stop = threading.Event()
-        work = asyncio.ensure_future(
-            asyncio.to_thread(_redact, Path(source), Path(target), tuple(spans), stop)
-        )
+        target = Path(target)
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self._worker(), _in_worker, Path(source), target, tuple(spans))
         try:
             return await asyncio.shield(work)
+        except BrokenProcessPool:
+            self._drop_worker()
+            raise TransientFailure(
+                "the audio redaction process died; the call is retried"
+            ) from None
         except asyncio.CancelledError:
-            # The thread cannot be interrupted, only told to stop: wait for it to remove its
-            # temp file, so nothing is written after the caller has gone.
-            stop.set()
+            # The process cannot be interrupted mid-recording: let it finish, then remove what
+            # it wrote, so nothing is left after the caller has gone.
             await asyncio.wait([work])
-            if not work.cancelled():
-                work.exception()  # RedactionStopped, expected: marked as seen
+            if not work.cancelled() and work.exception() is None:
+                with contextlib.suppress(OSError):
+                    target.unlink()
             raise
+
+    def close(self) -> None:
+        self._drop_worker()
+
+    def _worker(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker,
+                    initargs=(os.getpid(),),
+                )
+            return self._pool
+
+    def _drop_worker(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+
+def _start_worker(parent: int) -> None:
+    """A webhook's answer should not wait for a recording's redaction: the kernel gives the
+    serving process the core first. The worker ends when the process that started it is gone
+    (killed, say): the pool's queue never says so, this process holding both its ends."""
+    with contextlib.suppress(OSError):
+        os.nice(10)
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int, every_s: float = 1.0) -> None:
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(0)
+
+
+def _in_worker(source: Path, target: Path, spans: Sequence[SilencedSpan]) -> RedactedAudio:
+    return _redact(source, target, spans, threading.Event())
 
 
 def _redact(

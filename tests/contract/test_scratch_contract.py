@@ -21,8 +21,9 @@ async def stream(data: bytes) -> AsyncIterator[bytes]:
 @pytest.fixture
 async def stored() -> tuple[InMemoryAudioStore, StoredRecording]:
     store = InMemoryAudioStore()
+    # 3 MB: more than one of the adapter's one-megabyte reads
     recording = await store.put(
-        "acme/calls/CAL1/recording.mp3", stream(b"ID3" * 50_000), "audio/mpeg"
+        "acme/calls/CAL1/recording.mp3", stream(b"ID3" * 1_000_000), "audio/mpeg"
     )
     return store, recording
 
@@ -37,10 +38,10 @@ async def test_a_copy_holds_the_recording_privately_and_is_gone_after(
     store, recording = stored
     scratch = PrivateScratch(tmp_path / "scratch", store)
     async with scratch.copy_of(recording) as path:
-        assert path.read_bytes() == b"ID3" * 50_000
+        assert path.read_bytes() == b"ID3" * 1_000_000
         assert mode(path) == 0o600
         assert mode(scratch.root) == 0o700
-        assert b"".join([c async for c in scratch.chunks(path)]) == b"ID3" * 50_000
+        assert b"".join([c async for c in scratch.chunks(path)]) == b"ID3" * 1_000_000
     assert not path.exists()
     assert list(scratch.root.iterdir()) == []
 

@@ -46,7 +46,8 @@ def test_serve_answers_as_one_process(tmp_path: Path, setting: str | None) -> No
         service.start()
         with urllib.request.urlopen(f"{service.url}/health/live", timeout=10) as live:
             assert live.status == 200
-        # The only process it may start is the Whisper worker (multiprocessing's, spawned).
+        # The only processes it may start are its workers for Whisper and for audio redaction
+        # (multiprocessing's, spawned).
         others = [command_line(pid) for pid in service.children()]
         assert all("multiprocessing" in line for line in others if line), others
         assert service.process is not None
