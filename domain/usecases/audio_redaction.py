@@ -27,7 +27,12 @@ class AudioRedaction:
     ) -> StoredRecording:
         """The source with the spans silenced, stored under `name`: a private local copy in,
         a private file out, both gone after. What an earlier attempt stored under that name,
-        encoded a little differently, is replaced: only this step writes it."""
+        encoded a little differently, is replaced: only this step writes it. With nothing to
+        silence (most calls) the source's bytes are stored as they are: no generation of a
+        lossy codec is spent on a recording that holds nothing to hide."""
+        if not spans:
+            stored = await audio.put(name, audio.get(source.uri), source.content_type)
+            return attrs.evolve(stored, duration_s=source.duration_s, redacted=True)
         async with self.scratch.copy_of(source) as path, self.scratch.new_file() as out:
             silenced = await self.redactor.silence(path, out, spans)
             try:

@@ -108,9 +108,12 @@ class RedactStoredAudio:
         assert original is not None
         transcript = await self._transcriber.transcribe(original, hint=transcription_hint(tenant))
         _, spans = redact_with_audio_spans(transcript)
-        extension = PurePosixPath(original.uri).suffix.lstrip(".") or "bin"
-        name = redacted_object_name(call.tenant_id, call.call_id, extension)
-        stored = await self._redaction.store_silenced(self._audio, original, spans, name)
+        if spans:
+            extension = PurePosixPath(original.uri).suffix.lstrip(".") or "bin"
+            name = redacted_object_name(call.tenant_id, call.call_id, extension)
+            stored = await self._redaction.store_silenced(self._audio, original, spans, name)
+        else:  # nothing to silence: the stored recording stays, now known to be clean
+            stored = attrs.evolve(original, redacted=True)
         async with self._uow() as uow:
             fresh = await uow.calls.get(call.tenant_id, call.call_id)
             if fresh is None:
@@ -120,7 +123,8 @@ class RedactStoredAudio:
             fresh.recording = stored
             await uow.calls.update(fresh)
             await uow.commit()
-        await self._audio.delete(original.uri)
+        if stored.uri != original.uri:
+            await self._audio.delete(original.uri)
         return silenced_note(spans)
 
     async def _drop_original(self, call: Call) -> None:

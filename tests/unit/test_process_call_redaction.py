@@ -208,3 +208,31 @@ async def test_no_digit_reaches_the_timeline_note(
     await p.run()
     for event in (await p.call()).timeline:
         assert "4111" not in (event.note or "")
+
+
+async def test_a_recording_with_nothing_to_silence_is_stored_as_downloaded(
+    clock: FixedClock, tmp_path: Path
+) -> None:
+    class PlainTranscriber(WordTranscriber):
+        async def transcribe(
+            self,
+            recording: StoredRecording,
+            language: str = "en-US",
+            hint: TranscriptionHint | None = None,
+        ) -> Transcript:
+            self.heard.append(recording.uri)
+            said = "hi my furnace stopped working"
+            return Transcript("test", language, said, (Segment("caller", 0.0, 3.0, said),))
+
+    p = Pipeline(clock, tmp_path, PlainTranscriber())
+    await p.setup()
+    assert await p.run() is Outcome.DONE
+    call = await p.call()
+    assert call.recording is not None
+    assert call.recording.redacted
+    assert p.audio.objects[call.recording.uri][0] == ORIGINAL
+    assert call.recording.uri.endswith("/recording.mp3")
+    assert not p.quarantined()
+    assert p.redactor.spans == []
+    notes = {e.stage: e.note for e in call.timeline}
+    assert notes[Stage.RECORDING_STORED] == "redacted recording stored: nothing to silence"

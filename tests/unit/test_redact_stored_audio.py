@@ -157,3 +157,30 @@ async def test_an_unknown_tenant_is_refused(clock: FixedClock, tmp_path: Path) -
     s = Store(clock, tmp_path, CardTranscriber())
     with pytest.raises(TenantNotFound):
         await s.command(RedactAudioCommand("nobody"))
+
+
+async def test_a_recording_with_nothing_to_silence_is_kept_and_marked(
+    clock: FixedClock, tmp_path: Path
+) -> None:
+    class Plain(CardTranscriber):
+        async def transcribe(
+            self,
+            recording: StoredRecording,
+            language: str = "en-US",
+            hint: TranscriptionHint | None = None,
+        ) -> Transcript:
+            said = "my furnace is out"
+            return Transcript("test", language, said, (Segment("caller", 0.0, 2.0, said),))
+
+    s = Store(clock, tmp_path, Plain())
+    original = (await s.add("CAL1")).recording
+    assert original is not None
+    lines: list[str] = []
+    report = await s.command(RedactAudioCommand("acme"), lines.append)
+    assert report.redacted == 1
+    assert lines == ["1/1 CAL1: nothing to silence"]
+    recording = (await s.call("CAL1")).recording
+    assert recording is not None
+    assert recording.redacted
+    assert recording.uri == original.uri
+    assert s.audio.objects[original.uri][0] == b"ID3 CAL1"
