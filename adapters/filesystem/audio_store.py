@@ -190,8 +190,11 @@ def _remove_orphans(directory: Path) -> None:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+    return pid == os.getpid() or running(pid)
+
+
+def running(pid: int) -> bool:
+    """Whether a process with this pid exists (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

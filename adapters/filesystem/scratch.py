@@ -17,6 +17,7 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from adapters.filesystem.audio_store import running
 from domain.results import StoredRecording
 from ports.audio import AudioStore
 from ports.scratch import Scratch
@@ -77,15 +78,8 @@ class PrivateScratch(Scratch):
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # this process's own directory from before (a reused pid): stale
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
+    # this process's own directory from before (a reused pid) is stale
+    return pid != os.getpid() and running(pid)
 
 
 def _append(path: Path, chunks: list[bytes], first: bool) -> None:
