@@ -64,10 +64,19 @@ def secret_manager_store(project: str, clock: Any) -> Any:
     return store(client, project, clock=clock)
 
 
-def google_speech(project: str, location: str, model: str, endpoint: str | None) -> Any:
+def google_speech(
+    project: str, location: str, model: str, endpoint: str | None, separate_channels: bool = False
+) -> Any:
     transcriber = _module("adapters.googlespeech.transcriber").GoogleSpeechTranscriber
     credentials = _anonymous() if _local(endpoint) else None
-    return transcriber(project, location, model, api_endpoint=endpoint, credentials=credentials)
+    return transcriber(
+        project,
+        location,
+        model,
+        api_endpoint=endpoint,
+        credentials=credentials,
+        separate_channels=separate_channels,
+    )
 
 
 def vertex_analyzer(

@@ -138,6 +138,7 @@ class Container(containers.DeclarativeContainer):
                 cloud_settings.speech_location,
                 cloud_settings.speech_model,
                 cloud_settings.speech_endpoint,
+                cloud_settings.speech_separate_channels,
             )
         },
     )
