@@ -32,7 +32,7 @@ from pathlib import Path
 
 import av
 
-from adapters.pyav.transcoding import RedactionStopped, silence_into
+from adapters.pyav.transcoding import silence_into
 from domain.errors import TransientFailure, UnreadableAudio
 from domain.results import SilencedSpan
 from ports.audio_redaction import AudioRedactor, RedactedAudio
@@ -48,7 +48,7 @@ class PyAvAudioRedactor(AudioRedactor):
     ) -> RedactedAudio:
         target = Path(target)
         loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self._worker(), _in_worker, Path(source), target, tuple(spans))
+        work = loop.run_in_executor(self._worker(), _redact, Path(source), target, tuple(spans))
         try:
             return await asyncio.shield(work)
         except BrokenProcessPool:
@@ -101,16 +101,10 @@ def _exit_with(parent: int, every_s: float = 1.0) -> None:
     os._exit(0)
 
 
-def _in_worker(source: Path, target: Path, spans: Sequence[SilencedSpan]) -> RedactedAudio:
-    return _redact(source, target, spans, threading.Event())
-
-
-def _redact(
-    source: Path, target: Path, spans: Sequence[SilencedSpan], stop: threading.Event
-) -> RedactedAudio:
+def _redact(source: Path, target: Path, spans: Sequence[SilencedSpan]) -> RedactedAudio:
     try:
-        return _written_atomically(source, target, spans, stop)
-    except (UnreadableAudio, TransientFailure, RedactionStopped):
+        return _written_atomically(source, target, spans)
+    except (UnreadableAudio, TransientFailure):
         raise
     except av.error.InvalidDataError as exc:
         raise UnreadableAudio("the recording is not decodable audio") from exc
@@ -122,15 +116,13 @@ def _redact(
         raise UnreadableAudio(f"the recording cannot be redacted ({_reason(exc)})") from exc
 
 
-def _written_atomically(
-    source: Path, target: Path, spans: Sequence[SilencedSpan], stop: threading.Event
-) -> RedactedAudio:
+def _written_atomically(source: Path, target: Path, spans: Sequence[SilencedSpan]) -> RedactedAudio:
     descriptor, temp = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".part", dir=target.parent
     )
     try:
         try:
-            redacted = silence_into(source, _WholeWrites(descriptor), spans, stop)
+            redacted = silence_into(source, _WholeWrites(descriptor), spans)
             os.fsync(descriptor)
         finally:
             os.close(descriptor)

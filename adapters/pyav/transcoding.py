@@ -11,7 +11,6 @@ skipped, as faster-whisper skips it, which keeps the two timelines the same.
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -42,13 +41,7 @@ class Output(Protocol):
     def tell(self) -> int: ...
 
 
-class RedactionStopped(Exception):
-    """The caller went away (its task was cancelled): the pass stops at the next packet."""
-
-
-def silence_into(
-    source: Path, output: Output, spans: Sequence[SilencedSpan], stop: threading.Event
-) -> RedactedAudio:
+def silence_into(source: Path, output: Output, spans: Sequence[SilencedSpan]) -> RedactedAudio:
     with av.open(str(source), metadata_errors="ignore") as container:
         if not container.streams.audio:
             raise UnreadableAudio("the recording has no audio stream")
@@ -60,7 +53,7 @@ def silence_into(
         plan = SilencePlan.of(spans, rate)
         out = av.open(output, "w", format=_muxer(container))
         try:
-            samples = _reencode(container, stream, out, plan, stop)
+            samples = _reencode(container, stream, out, plan)
             if declared is not None and samples / rate < declared - TRUNCATION_S:
                 raise UnreadableAudio(
                     f"the recording is truncated: {samples / rate:.1f} s of the"
@@ -73,15 +66,11 @@ def silence_into(
     return RedactedAudio(samples / rate, plan.spans_silenced(samples))
 
 
-def _reencode(
-    container: Any, stream: Any, out: Any, plan: SilencePlan, stop: threading.Event
-) -> int:
+def _reencode(container: Any, stream: Any, out: Any, plan: SilencePlan) -> int:
     encoder = None
     position = 0
     time_base = Fraction(1, int(stream.codec_context.sample_rate))
     for packet in container.demux(stream):
-        if stop.is_set():
-            raise RedactionStopped
         for frame in _decoded(packet):
             if encoder is None:
                 encoder = _encoder(out, container, stream, bytes(packet))
