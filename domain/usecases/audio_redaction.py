@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import attrs
@@ -43,11 +44,8 @@ class AudioRedaction:
         return attrs.evolve(stored, duration_s=round(silenced.duration_s, 3), redacted=True)
 
 
-def by_kind(spans: Sequence[SilencedSpan]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for span in spans:
-        counts[span.kind] = counts.get(span.kind, 0) + 1
-    return counts
+def by_kind(spans: Sequence[SilencedSpan]) -> Counter[str]:
+    return Counter(span.kind for span in spans)
 
 
 def silenced_note(spans: Sequence[SilencedSpan]) -> str:

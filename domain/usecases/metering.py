@@ -3,9 +3,12 @@ done, a retry scheduled, a dead end. Kept here so the use case says only when.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from domain.call import Call
-from domain.results import SyncStatus
+from domain.results import SilencedSpan, SyncStatus
 from domain.stages import Stage
+from domain.usecases.audio_redaction import by_kind
 from ports.metrics import Metrics
 
 
@@ -30,6 +33,12 @@ class PipelineMeter:
         m.retry_scheduled(stage, reason)
         if stage is Stage.SYNCED and call.crm_sync is not None:
             m.crm_synced(call.crm_sync.type, SyncStatus.PENDING)
+
+    def silenced(self, spans: Sequence[SilencedSpan]) -> None:
+        """What audio redaction silenced in a recording, by kind."""
+        if self._metrics is not None:
+            for kind, count in by_kind(spans).items():
+                self._metrics.audio_silenced(kind, count)
 
     def dead_end(self, stage: Stage, call: Call) -> None:
         m = self._metrics

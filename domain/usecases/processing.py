@@ -32,7 +32,7 @@ from domain.stages import Stage, next_stage
 from domain.tenant import Tenant
 from domain.transcription_hint import transcription_hint
 from domain.usage import NO_USAGE, UsageDelta, usage_day
-from domain.usecases.audio_redaction import AudioRedaction, by_kind, silenced_note
+from domain.usecases.audio_redaction import AudioRedaction, silenced_note
 from domain.usecases.metering import PipelineMeter
 from ports.analysis import CallAnalyzer
 from ports.audio import AudioStore
@@ -125,7 +125,6 @@ class ProcessCall:
         self._max_deferral_s = max_deferral_s
         self._tracer = tracer or NoTracing()
         self._meter = PipelineMeter(metrics)
-        self._metrics = metrics
         self._redactor = redactor
         self._scratch = scratch
         self._work: dict[Stage, StageWork] = {
@@ -346,9 +345,7 @@ class ProcessCall:
         call.transcript = transcript
         call.consumed(UsageDelta(stored_bytes=call.recording.bytes))
         await self._audio.delete(original.uri)
-        if self._metrics is not None:
-            for kind, count in by_kind(spans).items():
-                self._metrics.audio_silenced(kind, count)
+        self._meter.silenced(spans)
         return StageDone(f"redacted recording stored: {silenced_note(spans)}")
 
     async def _discard_original(self, call: Call) -> None:
