@@ -180,14 +180,11 @@ def said(asking: str, business: str = "") -> list[tuple[str, int]]:
         for c in phrases
     ]
     if _OTHER_COMPANY.search(asking):  # "i paid a company last spring... leaking again"
-        mine += [c for c in STANDING if c[1] > 2]
-        weak_ok = False
+        mine += [c for c in STANDING if c[1] > 2]  # "again" speaks of the other company
     else:
-        weak_ok = True
+        mine += STANDING
     standing = [  # "my realtor gave me your number" is a referral, not a standing
-        (p, w)
-        for p, w in (*(STANDING if weak_ok else ()), *mine)
-        if f" {p} " in asking and f" {p} " not in _REFERRAL.findall(asking)
+        (p, w) for p, w in mine if f" {p} " in asking and f" {p} " not in _REFERRAL.findall(asking)
     ]
     return found + [(p, w) for p, w in standing if not _NOT.search(asking.split(f" {p} ")[0] + " ")]
 

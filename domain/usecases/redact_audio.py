@@ -26,6 +26,7 @@ from domain.errors import (
     TransientFailure,
 )
 from domain.redaction import redact_with_audio_spans
+from domain.results import StoredRecording
 from domain.tenant import Tenant
 from domain.transcription_hint import transcription_hint
 from domain.usecases.audio_redaction import AudioRedaction, silenced_note
@@ -109,8 +110,7 @@ class RedactStoredAudio:
         transcript = await self._transcriber.transcribe(original, hint=transcription_hint(tenant))
         _, spans = redact_with_audio_spans(transcript)
         if spans:
-            extension = PurePosixPath(original.uri).suffix.lstrip(".") or "bin"
-            name = redacted_object_name(call.tenant_id, call.call_id, extension)
+            name = redacted_object_name(call.tenant_id, call.call_id, _extension(original))
             stored = await self._redaction.store_silenced(self._audio, original, spans, name)
         else:  # nothing to silence: the stored recording stays, now known to be clean
             stored = attrs.evolve(original, redacted=True)
@@ -130,8 +130,12 @@ class RedactStoredAudio:
     async def _drop_original(self, call: Call) -> None:
         """The original of a call redacted by an earlier run, if a crash kept it."""
         assert call.recording is not None
-        extension = PurePosixPath(call.recording.uri).suffix.lstrip(".") or "bin"
-        original = recording_object_name(call.tenant_id, call.call_id, extension)
+        original = recording_object_name(call.tenant_id, call.call_id, _extension(call.recording))
         uri = self._audio.uri_for(original)
         if uri != call.recording.uri:
             await self._audio.delete(uri)
+
+
+def _extension(recording: StoredRecording) -> str:
+    """ "mp3" of ".../recording.mp3": the original's and the redacted copy's names share it."""
+    return PurePosixPath(recording.uri).suffix.lstrip(".") or "bin"
