@@ -20,7 +20,7 @@ import pytest
 
 from domain.webhook import sign
 from entrypoints.standins.recordings import RecordingServer
-from tests.e2e.process import ServiceProcess, ThreadedServer
+from tests.e2e.process import ServiceProcess, ThreadedServer, http
 from tests.support import tenant_document
 
 pytestmark = pytest.mark.slow
@@ -34,17 +34,6 @@ BILLING = (
 ORIGINAL_SHA256 = hashlib.sha256(BILLING.read_bytes()).hexdigest()
 CALL_IDS = [f"CALREDACT{n}" for n in range(4)]  # a fresh call for each try at the kill
 KILL_TRIES = 3
-
-
-def http(
-    url: str, body: dict[str, Any] | bytes | None = None, headers: dict[str, str] | None = None
-) -> Any:
-    data = json.dumps(body).encode() if isinstance(body, dict) else body
-    request = urllib.request.Request(
-        url, data=data, headers=headers or {}, method="POST" if data else "GET"
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from entrypoints.standins.recordings import RecordingServer
-from tests.e2e.process import BIN, ThreadedServer
-from tests.e2e.test_audio_redaction_crash import BILLING, ORIGINAL_SHA256, TOKEN, Redacting, http
+from tests.e2e.process import BIN, ThreadedServer, http
+from tests.e2e.test_audio_redaction_crash import BILLING, ORIGINAL_SHA256, TOKEN, Redacting
 from tests.support import tenant_document
 
 pytestmark = pytest.mark.slow

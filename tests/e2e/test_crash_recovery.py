@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,23 +16,12 @@ import pytest
 from domain.webhook import sign
 from entrypoints.demo.runner import audio_dir, load_manifest
 from entrypoints.standins.recordings import RecordingServer
-from tests.e2e.process import ServiceProcess, ThreadedServer
+from tests.e2e.process import ServiceProcess, ThreadedServer, http
 from tests.support import tenant_document
 
 TOKEN = "crash-operator-token"
 KEY = "crash-signing-key"
 CALLS = 12
-
-
-def http(
-    url: str, body: dict[str, Any] | bytes | None = None, headers: dict[str, str] | None = None
-) -> Any:
-    data = json.dumps(body).encode() if isinstance(body, dict) else body
-    request = urllib.request.Request(
-        url, data=data, headers=headers or {}, method="POST" if data else "GET"
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 @pytest.fixture
