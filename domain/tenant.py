@@ -23,6 +23,25 @@ CRM_TYPES = ("none", "hubspot", "salesforce")
 DEFAULT_THRESHOLD = 70
 DEFAULT_MODEL = "gemini-2.5-flash"
 MAX_CONTEXT = 4000
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9_./-]{1,255}$")
+# What each CRM reads from crm_config (entrypoints/crm.py, the gateways, domain/crm.py): a key
+# outside these would be stored and never read, so a new document naming one is refused.
+_CRM_COMMON = ("lead_status_by_tier", "include_recording_link")
+CRM_SETTINGS: Mapping[str, tuple[str, ...]] = {
+    "none": (),
+    "hubspot": (
+        "access_token", "access_token_ref", "base_url", "portal_id", "contact_property_map",
+        "account_timezone", "idempotency_property", "lead_status_property", *_CRM_COMMON,
+    ),
+    "salesforce": (
+        "instance_url", "client_id", "client_secret", "client_secret_ref",
+        "lead_external_id_field", "default_company", *_CRM_COMMON,
+    ),
+}  # fmt: skip
+AI_SETTINGS = ("lead_scoring_threshold", "analysis_model", "business_context")
+# The deployment guide's tenant document: HubSpot with no `type`, its private-app token named
+# by a secret. Read as the HubSpot configuration it means.
+SEED_HUBSPOT_KEYS = {"hubspot_api_key_secret": "access_token_ref", "hubspot_portal_id": "portal_id"}
 # Inline CRM settings with these names are credentials: stored, never shown.
 _SECRET_SETTING = re.compile(r"(token|secret|password|private_key|api_key|client_key)$")
 
@@ -98,7 +117,21 @@ class Tenant:
 def parse_tenant(
     document: Mapping[str, Any], now: datetime, created_at: datetime | None = None
 ) -> Tenant:
-    """Validates a whole tenant document, reporting every offending field at once."""
+    """Validates a whole tenant document, reporting every offending field at once. A key in
+    crm_config or ai_config that nothing reads is refused by name, never stored unread."""
+    return _parse_tenant(document, now, created_at, strict=True)
+
+
+def load_tenant(document: Mapping[str, Any], now: datetime, created_at: datetime) -> Tenant:
+    """A stored tenant document, read back: validated as parse_tenant does, except that keys
+    this release does not know are kept, so a tenant stored before a key was refused still
+    loads (an update must then drop it)."""
+    return _parse_tenant(document, now, created_at, strict=False)
+
+
+def _parse_tenant(
+    document: Mapping[str, Any], now: datetime, created_at: datetime | None, *, strict: bool
+) -> Tenant:
     errors: list[FieldError] = []
     if not isinstance(document, Mapping):
         raise ValidationFailed(
@@ -120,7 +153,7 @@ def parse_tenant(
     if not isinstance(raw_config, Mapping):
         errors.append(FieldError("config", "an object"))
     else:
-        config = _parse_config(raw_config, errors)
+        config = _parse_config(raw_config, errors, strict)
     if errors:
         raise ValidationFailed(errors, "tenant")
     assert isinstance(tenant_id, str)
@@ -129,7 +162,9 @@ def parse_tenant(
     return Tenant(tenant_id, name.strip(), str(status), config, created_at or now, now)
 
 
-def _parse_config(raw: Mapping[str, Any], errors: list[FieldError]) -> TenantConfig | None:
+def _parse_config(
+    raw: Mapping[str, Any], errors: list[FieldError], strict: bool
+) -> TenantConfig | None:
     company = raw.get("callrail_company_id")
     if isinstance(company, int) and not isinstance(company, bool):
         company = str(company)
@@ -142,8 +177,8 @@ def _parse_config(raw: Mapping[str, Any], errors: list[FieldError]) -> TenantCon
             FieldError("config.webhook_secret", "webhook_secret or webhook_secret_ref is required")
         )
     api_key = _secret(raw, "callrail_api_key", "config", errors)
-    crm = _parse_crm(raw.get("crm_config", {"type": "none"}), errors)
-    ai = _parse_ai(raw.get("ai_config", {}), errors)
+    crm = _parse_crm(raw.get("crm_config", {"type": "none"}), errors, strict)
+    ai = _parse_ai(raw.get("ai_config", {}), errors, strict)
     redact = raw.get("redact_pii", True)
     if not isinstance(redact, bool):
         errors.append(FieldError("config.redact_pii", "true or false"))
@@ -184,7 +219,7 @@ def _secret(
     ref = raw.get(f"{name}_ref")
     value = raw.get(name)
     if ref not in (None, ""):
-        if not isinstance(ref, str) or not re.match(r"^[A-Za-z0-9_./-]{1,255}$", ref):
+        if not _is_secret_name(ref):
             errors.append(
                 FieldError(f"{prefix}.{name}_ref", "a secret name: letters, digits, _ . / -")
             )
@@ -198,27 +233,72 @@ def _secret(
     return None
 
 
-def _parse_crm(raw: Any, errors: list[FieldError]) -> CrmConfig | None:
+def _parse_crm(raw: Any, errors: list[FieldError], strict: bool) -> CrmConfig | None:
     if not isinstance(raw, Mapping):
         errors.append(FieldError("config.crm_config", "an object"))
         return None
-    crm_type = raw.get("type", "none")
+    seed = [k for k in SEED_HUBSPOT_KEYS if k in raw]
+    crm_type = raw.get("type", "hubspot" if seed else "none")
     if crm_type not in CRM_TYPES:
         errors.append(FieldError("config.crm_config.type", f"one of {', '.join(CRM_TYPES)}"))
         return None
     settings = {k: v for k, v in raw.items() if k != "type"}
+    if seed and crm_type == "hubspot":
+        settings = _seed_hubspot(settings, errors)
+    allowed = CRM_SETTINGS[str(crm_type)]
     for key, value in settings.items():
-        if _SECRET_SETTING.search(key) and (not isinstance(value, str) or value == MASK):
-            errors.append(
-                FieldError(f"config.crm_config.{key}", "the credential's value as a string")
-            )
+        path = f"config.crm_config.{key}"
+        if strict and key not in allowed:
+            takes = ", ".join(allowed) if allowed else "no other setting"
+            errors.append(FieldError(path, f"not a {crm_type} setting; {crm_type} takes {takes}"))
+        elif key.endswith("_ref") and strict and not _is_secret_name(value):
+            errors.append(FieldError(path, "a secret name: letters, digits, _ . / -"))
+        elif _SECRET_SETTING.search(key) and (not isinstance(value, str) or value == MASK):
+            errors.append(FieldError(path, "the credential's value as a string"))
     return CrmConfig(type=str(crm_type), settings=settings)
 
 
-def _parse_ai(raw: Any, errors: list[FieldError]) -> AiConfig | None:
+def _seed_hubspot(settings: Mapping[str, Any], errors: list[FieldError]) -> dict[str, Any]:
+    """The seeds' HubSpot keys under this product's names: the secret named by
+    hubspot_api_key_secret holds the access token."""
+    renamed = {k: v for k, v in settings.items() if k not in SEED_HUBSPOT_KEYS}
+    for seed_key, key in SEED_HUBSPOT_KEYS.items():
+        if seed_key not in settings:
+            continue
+        if key in settings or (key == "access_token_ref" and "access_token" in settings):
+            errors.append(
+                FieldError(f"config.crm_config.{seed_key}", f"give {key} or {seed_key}, not both")
+            )
+            continue
+        value = settings[seed_key]
+        if key == "access_token_ref" and not _is_secret_name(value):
+            errors.append(
+                FieldError(
+                    f"config.crm_config.{seed_key}", "a secret name: letters, digits, _ . / -"
+                )
+            )
+            continue
+        if key == "portal_id" and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        renamed[key] = value
+    return renamed
+
+
+def _is_secret_name(value: Any) -> bool:
+    return isinstance(value, str) and bool(_SECRET_NAME.match(value))
+
+
+def _parse_ai(raw: Any, errors: list[FieldError], strict: bool) -> AiConfig | None:
     if not isinstance(raw, Mapping):
         errors.append(FieldError("config.ai_config", "an object"))
         return None
+    for key in raw:
+        if strict and key not in AI_SETTINGS:
+            errors.append(
+                FieldError(
+                    f"config.ai_config.{key}", f"not an ai_config setting; {', '.join(AI_SETTINGS)}"
+                )
+            )
     threshold = raw.get("lead_scoring_threshold", DEFAULT_THRESHOLD)
     if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 <= threshold <= 100:
         errors.append(

@@ -16,7 +16,7 @@ from domain import codec
 from domain.apikeys import ApiKey
 from domain.call import Call
 from domain.jobs import Job
-from domain.tenant import Tenant, parse_tenant, tenant_document
+from domain.tenant import Tenant, load_tenant, tenant_document
 
 Row = Sequence[Any]
 COMMIT_TIMESTAMP = spanner.COMMIT_TIMESTAMP
@@ -108,7 +108,7 @@ def tenant_update_values(tenant: Tenant) -> list[Any]:
 
 
 def tenant_from_row(row: Row) -> Tenant:
-    return parse_tenant(from_json(row[4]), now=utc(row[6]), created_at=utc(row[5]))
+    return load_tenant(from_json(row[4]), now=utc(row[6]), created_at=utc(row[5]))
 
 
 # --- api keys ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from adapters.sqlite.queue import SqliteJobRepository
 from adapters.sqlite.session import Session
 from domain.apikeys import ApiKey
 from domain.errors import TenantAlreadyExists, TenantNotFound
-from domain.tenant import Tenant, parse_tenant, tenant_document
+from domain.tenant import Tenant, load_tenant, tenant_document
 from domain.usage import DailyUsage, UsageDelta
 from ports.repositories import (
     ApiKeyRepository,
@@ -30,7 +30,7 @@ from ports.repositories import (
 
 def _tenant_from_row(row: sqlite3.Row) -> Tenant:
     updated, created = (datetime.fromisoformat(row[c]) for c in ("updated_at", "created_at"))
-    return parse_tenant(json.loads(row["document"]), now=updated, created_at=created)
+    return load_tenant(json.loads(row["document"]), now=updated, created_at=created)
 
 
 def _refused(conn: sqlite3.Connection, tenant: Tenant) -> TenantAlreadyExists:

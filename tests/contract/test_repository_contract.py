@@ -129,7 +129,7 @@ async def test_a_tenant_round_trips_every_field(uow_factory: UnitOfWorkFactory) 
             "type": "hubspot",
             "portal_id": "4711",
             "access_token": "pat-na1-inline-secret",
-            "client_secret_ref": "hubspot/acme-client-secret",
+            "lead_status_by_tier": {"hot": "IN_PROGRESS", "warm": "OPEN"},
         },
         ai_config={
             "lead_scoring_threshold": 55,

@@ -31,7 +31,7 @@ def hubspot_tenant() -> Tenant:
                 "type": "hubspot",
                 "access_token": CRM_TOKEN,
                 "portal_id": "4242",
-                "refresh_token_ref": "acme-hubspot-refresh",
+                "lead_status_property": "hs_lead_status",
             }
         ),
         NOW,
@@ -157,7 +157,7 @@ def test_reads_mask_inline_secrets_and_show_references() -> None:
         "type": "hubspot",
         "access_token": "***",
         "portal_id": "4242",
-        "refresh_token_ref": "acme-hubspot-refresh",
+        "lead_status_property": "hs_lead_status",
     }
     assert VECTOR_KEY not in repr(document)
     assert CRM_TOKEN not in repr(document)
