@@ -56,7 +56,9 @@ _LONGEST_ANSWER = 15  # words: "sure it's jenna dot m dot price at gmail dot com
 _VISIT_OR_JOB = (Intent.NEW_SERVICE_REQUEST, Intent.APPOINTMENT)
 _LEADS = (Intent.NEW_SERVICE_REQUEST, Intent.QUOTE_REQUEST, Intent.APPOINTMENT)
 _SPOKEN_TIME = rf"(?:\d{{1,2}}|{vocab.SPOKEN_HOURS})"
-_TIME_WINDOW = re.compile(rf" between {_SPOKEN_TIME}(?: am| pm)? and {_SPOKEN_TIME} ")
+_TIME_WINDOW = re.compile(  # not a price: "between four and nine thousand"
+    rf" between {_SPOKEN_TIME}(?: am| pm)? and {_SPOKEN_TIME} (?!thousand|hundred|grand|dollars)"
+)
 _DAY_AT = re.compile(
     r" (?:tomorrow|today|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
     r" (?:at|between|morning|afternoon) "
@@ -405,9 +407,10 @@ def _sentiment(text: str) -> tuple[Sentiment, list[tuple[str, int]]]:
 def _booked(said: Sequence[roles.Turn], agent: str) -> tuple[bool, list[tuple[str, int]]]:
     """Booked when the business confirms a visit in its own words, or offers a time the
     caller takes ("we have wednesday at ten" - "that works")."""
-    confirmed = _matches(agent, vocab.APPOINTMENT_BOOKED)
+    offered = " ".join(t.heard for t in _not_turned_down(said))  # the business's, kept
+    confirmed = _matches(offered, vocab.APPOINTMENT_BOOKED)
     windows = [
-        (m.group().strip(), 1) for m in (_TIME_WINDOW.search(agent), _DAY_AT.search(agent)) if m
+        (m.group().strip(), 1) for m in (_TIME_WINDOW.search(offered), _DAY_AT.search(offered)) if m
     ]
     taken = [(offer.group().strip(), 2) for offer in _offers_taken(said)]
     coming = _matches(
@@ -423,6 +426,22 @@ def _booked(said: Sequence[roles.Turn], agent: str) -> tuple[bool, list[tuple[st
     return score >= 2, confirmed + windows + taken
 
 
+def _not_turned_down(said: Sequence[roles.Turn]) -> list[roles.Turn]:
+    """The business's turns, less those the caller answered with a no: "want me to put you on
+    the schedule for thursday" - "nah not yet, i'll call you back"."""
+    kept = []
+    for turn, reply in itertools.pairwise([*said, roles.Turn(roles.CALLER, "", " ")]):
+        if turn.role == roles.AGENT and not (reply.role == roles.CALLER and _refused(reply)):
+            kept.append(turn)
+    return kept
+
+
+def _refused(reply: roles.Turn) -> bool:
+    """A no at the start of the caller's answer ("no problem" is a yes)."""
+    start = reply.heard[:40].replace(" no problem ", " ").replace(" not a problem ", " ")
+    return any(f" {r}" in start for r in vocab.REFUSAL)
+
+
 def _offers_taken(said: Sequence[roles.Turn]) -> list[re.Match[str]]:
     taken = []
     for offer, reply in itertools.pairwise(said):
@@ -432,7 +451,7 @@ def _offers_taken(said: Sequence[roles.Turn]) -> list[re.Match[str]]:
         if time is None or any(f" {n} " in offer.heard for n in vocab.NOT_AN_OFFER):
             continue
         answer = reply.heard.split()
-        refused = any(f" {r}" in reply.heard for r in vocab.REFUSAL)
+        refused = _refused(reply)
         offered = {m.group().split()[-1] for m in vocab.TIME_OFFER.finditer(offer.heard)}
         offered |= {vocab.HOUR_WORDS[w] for w in offered if w in vocab.HOUR_WORDS}
         echoed = bool(

@@ -47,6 +47,8 @@ _DONE_FOR_ME = re.compile(
     r"|(?:ever )?since (?:he|she|they|the tech|the guy|your [a-z]+|you guys|you) (?:left|came"
     r"|was here|were here|was out|were out|did|fixed|worked|put)"
     r"|since i picked (?:it|him|her) up"
+    r"|(?:had|got) (?:my|our|the) (?:[a-z]+ ){1,2}?(?:done|fixed|replaced|installed|serviced"
+    r"|repaired|cleaned|treated) (?:there|here|with you|by you)"
     r"|(?:was|were|got) seen (?:last|on|yesterday|this|a few|two|here|there)"
     r"|(?:was|were) (?:just )?in (?:here )?(?:last|on|yesterday|earlier|this morning)"
     r"|came in (?:last|on|yesterday|earlier|this morning|a few|two|a couple)"
@@ -67,7 +69,8 @@ _DONE_FOR_ME = re.compile(
 # hydrafacial on saturday i need to move it", "move cooper's cleaning from tuesday", "is my door
 # coming in", "is the inspector coming today".
 _BOOKED = re.compile(
-    r" (?:(?:i|we|he|she|[a-z]+) (?:have|has|got) (?:a|an|my|our|his|her) (?:[a-z']+ ){1,2}"
+    r" (?:(?:i|we|he|she|[a-z]+) (?:have|has|got) (?:a|an|my|our|his|her)"
+    r" (?!(?:health|city|county|fire|state) )(?:[a-z']+ ){1,2}"  # not the inspector's visit
     rf"(?:(?:on |this |next |for )?(?:{_DAYS})|(?:this|next) (?:week|morning|afternoon))"
     r"|need to move (?:it|his|her|my appointment|our appointment)"
     r"|(?:is|are) (?:he|she|it|they) ready|ready to (?:come home|go home|pick up)"

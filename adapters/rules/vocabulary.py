@@ -280,7 +280,9 @@ APPOINTMENT_BOOKED = cues(
     " send you a confirmation, when he's on the way, when she's on the way,"
     " when they're on the way, see you monday, see you tuesday, see you wednesday,"
     " see you thursday, see you friday, see you saturday, see you sunday, see you this,"
-    " see you next, see you today, see you tonight",
+    " see you next, see you today, see you tonight, see you at, see you in a bit, fit you in,"
+    " he's on his way, she's on her way, they're on their way, tech is on the way,"
+    " someone on the way, somebody on the way",
 ) + cues(1, "booked, scheduled")  # and a day or a time window: see the analyzer
 # The caller coming to the business, or taking its time: a booking in the caller's words.
 CALLER_COMING = cues(2, "i'm on my way, on my way now, i'll be right there, be right there")
@@ -541,7 +543,11 @@ QUOTED_BEFORE = re.compile(
     r"|(?:your|the) (?:quote|estimate|proposal) (?:for|was|came))"
 )
 A_VISIT = re.compile(r" (?:came out|came by|was out|were out|quoted|came over) ")
-WRONG_PLACE_QUESTION = re.compile(r" (?:is this|is that|this isn't|trying to (?:get|reach)) ")
+WRONG_PLACE_QUESTION = re.compile(  # not "is that covered by insurance" - "no, it's self pay"
+    r" (?:is this|is that|this isn't|trying to (?:get|reach))"
+    r" (?!covered|included|free|available|open|normal|safe|serious|bad|something|going|gonna"
+    r"|worth|necessary|the price|the cost|per|each|all|it|for|with|a lot|too|really|just)"
+)
 AGENT_DENIAL = re.compile(
     r"^ (?:no|nope|oh no|um no|uh no|sorry no)\b| you want [a-z]+'s | you're looking for "
 )
@@ -551,10 +557,14 @@ HOUR_WORDS = {str(n): w for n, w in enumerate(SPOKEN_HOURS.split("|"), start=1)}
 # The business giving a time the caller then takes: a visit booked.
 TIME_OFFER = re.compile(
     r" (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today|tonight"
-    rf"|this (?:morning|afternoon|evening)|(?:at|between) (?:[0-9]{{1,2}}|{SPOKEN_HOURS}|noon))"
+    r"|this (?:morning|afternoon|evening)"
+    rf"|(?:at|between|around) (?:[0-9]{{1,2}}|{SPOKEN_HOURS}|noon)"
+    r"|(?:there|out) (?:in|within) (?:about |around |like )?(?:an hour|the hour|half an hour"
+    r"|[0-9]+ minutes))"
     r"\b(?! (?:hundred|thousand|dollars|bucks|a unit|a syringe|per|an hour|a month|a square"
-    r"|percent|off))"
-)  # "between 12 hundred and two thousand", "we're at 13 a unit": prices
+    r"|percent|off|to [a-z0-9]+\b)"
+    r"| (?:and|or|to) [a-z0-9]+ (?:hundred|thousand|grand|dollars|bucks))"
+)  # "between 12 hundred and two thousand", "around eight to twelve", "at 13 a unit": prices
 NOT_AN_OFFER = (
     "call you", "reach out", "text you", "email you", "when we have", "first come", "walk in",
 )  # fmt: skip
@@ -563,7 +573,7 @@ ACCEPTANCE = words(
 )
 REFUSAL = (
     "let me", "let you know", "get back to you", "i'll call", "ill call", "think about", "no ",
-    "not ", "can't", "cannot",
+    "not ", "can't", "cannot", "nah",
 )  # fmt: skip
 # Same-day help from the business says the call is urgent, whatever the caller's words.
 # ("we're pretty booked today" and "i'll email that over today" are not: see SAME_DAY).

@@ -887,6 +887,12 @@ async def test_a_business_that_sends_the_caller_to_another_company_has_no_lead()
         (("caller", "i need a tune up"), ("agent", "thursday at 9 or at 1"), ("caller", "one")),
         (("caller", "water's coming through the ceiling"), ("agent", "what's the address"),
          ("caller", "902 elm"), ("agent", "okay loretta, thursday at 2")),
+        (("caller", "my car won't start"), ("agent", "drop it off at seven thirty"),
+         ("caller", "okay"), ("agent", "okay kenji see you at seven thirty")),
+        (("caller", "a pipe burst in the basement"), ("agent", "a plumber can be there in about"
+         " an hour"), ("caller", "yes please"), ("agent", "okay he's on his way")),
+        (("caller", "half the house has no power"), ("agent", "our electrician can be there"
+         " around 1 o'clock"), ("caller", "okay one o'clock thank you")),
     ],
 )  # fmt: skip
 async def test_bookings_confirmed_in_the_many_ways_people_say_them(
@@ -948,3 +954,63 @@ async def test_a_staffing_agency_or_a_uniform_service_is_a_solicitation() -> Non
         " shirts and shop towels, who handles that for you",
     ):
         assert (await analyze(call(("caller", said)))).intent is Intent.SPAM, said
+
+
+@pytest.mark.parametrize(
+    "turns",
+    [
+        (("caller", "just getting prices on a new system"),
+         ("agent", "do you want me to put you on the schedule for the free estimate i have"
+          " thursday morning"),
+         ("caller", "nah not yet let me talk to my wife first i'll call you back")),
+        (("caller", "what does a new furnace run installed"),
+         ("agent", "most installs land somewhere between four and nine thousand"),
+         ("caller", "yeah i'm getting a few prices")),
+        (("caller", "ballpark for a three ton system"),
+         ("agent", "you're usually looking somewhere around eight to twelve"),
+         ("caller", "okay so about the same")),
+    ],
+)  # fmt: skip
+async def test_an_offer_turned_down_or_a_price_range_is_no_booking(
+    turns: tuple[tuple[str, str], ...],
+) -> None:
+    assert not (await analyze(call(*turns))).appointment_booked
+
+
+async def test_a_no_to_a_question_about_insurance_is_not_a_wrong_number() -> None:
+    consult = call(
+        ("agent", "sonoran glow med spa this is mackenzie"),
+        ("caller", "hi i'm calling about the weight loss injections how does that work"),
+        ("agent", "you come in for a consultation and the program is three ninety nine a month"),
+        ("caller", "is that covered by insurance at all"),
+        ("agent", "no it's self pay"),
+        ("caller", "okay yeah i think i want to do the consult"),
+        ("agent", "great i have wednesday at four or thursday at nine"),
+        ("caller", "um thursday at nine"),
+        ("agent", "you're all set thursday at nine"),
+    )
+    analysis = await analyze(consult, ai=CLINIC)
+    assert analysis.intent is Intent.APPOINTMENT
+    assert analysis.appointment_booked
+
+
+async def test_an_inspection_by_the_health_department_is_not_a_booking_with_the_business() -> None:
+    roaches = call(
+        ("caller", "we found cockroaches in the kitchen and we have a health inspection next"
+         " week i need someone right away"),
+        ("agent", "okay i can have a tech there tomorrow morning at 7"),
+        ("caller", "yes do it"),
+    )  # fmt: skip
+    analysis = await analyze(roaches, ai=AiConfig(business_context="Sentinel Pest Solutions"))
+    assert not analysis.is_existing_customer
+    assert analysis.appointment_booked
+
+
+async def test_work_done_there_before_makes_an_existing_customer() -> None:
+    brakes = call(
+        ("caller", "yeah i had my brakes done there last week and they're grinding worse now"),
+        ("agent", "let's get it back in and look at it"),
+    )
+    analysis = await analyze(brakes, ai=AiConfig(business_context="Delgado's Auto Care"))
+    assert analysis.is_existing_customer
+    assert analysis.intent is Intent.EXISTING_CUSTOMER

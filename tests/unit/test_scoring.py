@@ -36,7 +36,7 @@ def factors(score: LeadScore) -> dict[str, int]:
         (Intent.QUOTE_REQUEST, 55, Tier.WARM, False),
         (Intent.EXISTING_CUSTOMER, 35, Tier.COLD, False),
         (Intent.OTHER, 30, Tier.COLD, False),
-        (Intent.VOICEMAIL, 20, Tier.COLD, False),
+        (Intent.VOICEMAIL, 25, Tier.COLD, False),
         (Intent.WRONG_NUMBER, 0, Tier.COLD, False),
         (Intent.SPAM, 0, Tier.SPAM, False),
     ],
@@ -71,14 +71,15 @@ def test_an_urgent_booked_first_time_paid_caller_is_hot_and_qualified() -> None:
     result = score_lead(hot, metadata, THRESHOLD)
     assert result.tier is Tier.HOT
     assert result.qualified
-    assert result.score == 95
+    assert result.score == 100
     assert factors(result) == {
         "answered_call": 20,
         "intent": 30,
-        "appointment_booked": 20,
-        "urgency": 15,
+        "appointment_booked": 30,
+        "urgency": 25,
         "first_call": 5,
         "paid_source": 5,
+        "clamp": -15,
     }
     assert all(r.detail for r in result.reasons)
 
@@ -145,12 +146,12 @@ def test_a_missed_call_still_qualifies_under_a_low_threshold() -> None:
 @pytest.mark.parametrize(
     ("voicemail", "score", "tier"),
     [
-        (analysis(Intent.VOICEMAIL, service_requested="water heater"), 50, Tier.WARM),
-        # Version 3: an urgent voicemail from a new caller is hot (it was 65, warm): nobody
-        # answered an emergency, and a sales manager calls it back first.
+        (analysis(Intent.VOICEMAIL, service_requested="water heater"), 55, Tier.WARM),
+        # An urgent voicemail from a new caller is hot: nobody answered an emergency, and a
+        # sales manager calls it back first.
         (analysis(Intent.NEW_SERVICE_REQUEST, urgency=Urgency.HIGH), 80, Tier.HOT),
-        (analysis(Intent.VOICEMAIL), 20, Tier.COLD),
-        (None, 20, Tier.COLD),
+        (analysis(Intent.VOICEMAIL), 25, Tier.COLD),
+        (None, 25, Tier.COLD),
     ],
 )
 def test_a_voicemail_scores_below_a_conversation_but_one_asking_for_service_is_warm_or_hot(
@@ -163,15 +164,13 @@ def test_a_voicemail_scores_below_a_conversation_but_one_asking_for_service_is_w
     assert "duration" not in factors(result), "a voicemail's length says little"
 
 
-def test_an_urgent_voicemail_from_a_new_caller_is_hot_and_from_a_customer_is_not() -> None:
+def test_an_urgent_voicemail_from_a_new_caller_is_hot_and_from_a_repeat_caller_warm() -> None:
     urgent = analysis(Intent.VOICEMAIL, urgency=Urgency.HIGH, service_requested="plumbing")
     new = CallMetadata(duration_s=40, answered=False, first_call=True, voicemail=True)
     result = score_lead(urgent, new, THRESHOLD)
     assert (result.score, result.tier) == (80, Tier.HOT)
-    assert factors(result)["urgent_voicemail"] == 15
     repeat = score_lead(urgent, attrs.evolve(new, first_call=False), THRESHOLD)
-    assert "urgent_voicemail" not in factors(repeat)
-    assert repeat.tier is Tier.WARM
+    assert (repeat.score, repeat.tier) == (70, Tier.WARM)
 
 
 def test_a_voicemail_saying_it_needs_help_soon_asks_for_service() -> None:
@@ -185,7 +184,7 @@ def test_a_booked_estimate_is_hot() -> None:
     metadata = attrs.evolve(CONVERSATION, duration_s=90)
     result = score_lead(booked, metadata, THRESHOLD)
     assert factors(result)["booked_estimate"] == 10
-    assert (result.score, result.tier) == (85, Tier.HOT)
+    assert (result.score, result.tier) == (95, Tier.HOT)
     unbooked = score_lead(analysis(Intent.QUOTE_REQUEST), metadata, THRESHOLD)
     assert unbooked.tier is Tier.WARM
 
@@ -281,7 +280,7 @@ def test_a_price_shopper_is_warm_but_below_a_quote_request_with_contact_details(
         THRESHOLD,
     )
     assert (shopper.score, shopper.tier) == (55, Tier.WARM)
-    assert (genuine.score, genuine.tier) == (63, Tier.WARM)
+    assert (genuine.score, genuine.tier) == (61, Tier.WARM)
     assert factors(shopper)["price_shopper"] == 0
     assert "calling around" in next(
         r.detail for r in shopper.reasons if r.factor == "price_shopper"
@@ -305,7 +304,7 @@ def test_the_demo_price_shopper_scores_below_the_demo_quote_request() -> None:
         key_phrases=("quote", "free estimate", "estimate", "estimates"),
     )
     assert score_lead(shopper, metadata, THRESHOLD).score == 50
-    assert score_lead(quote, metadata, THRESHOLD).score == 58
+    assert score_lead(quote, metadata, THRESHOLD).score == 56
     assert score_lead(shopper, metadata, THRESHOLD).tier is Tier.WARM
 
 
