@@ -47,9 +47,9 @@ class CloudSettings:
     speech_location: str = "us"
     speech_model: str = "chirp_3"
     speech_endpoint: str | None = None  # a local stand-in's host:port, for the emulated shape
-    # Each channel of a dual-channel recording recognised on its own (the caller's side too);
-    # off until checked against the real service with the model chosen (see the README).
-    speech_separate_channels: bool = False
+    # Each channel of a dual-channel recording recognised on its own (the caller's side too):
+    # without it the service hears the first channel only, and the caller's card goes unheard.
+    speech_separate_channels: bool = True
     vertex_location: str = "us-central1"
     vertex_base_url: str | None = None
     audio_kms_key: str | None = None
@@ -224,7 +224,7 @@ def _cloud(env: Mapping[str, str]) -> CloudSettings:
         speech_model=text("PIPELINE_SPEECH_MODEL") or "chirp_3",
         speech_endpoint=text("PIPELINE_SPEECH_ENDPOINT"),
         speech_separate_channels=_choice(
-            env, "PIPELINE_SPEECH_SEPARATE_CHANNELS", "false", ("true", "false")
+            env, "PIPELINE_SPEECH_SEPARATE_CHANNELS", "true", ("true", "false")
         )
         == "true",
         vertex_location=text("PIPELINE_VERTEX_LOCATION") or "us-central1",

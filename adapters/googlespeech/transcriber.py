@@ -12,10 +12,11 @@ Text's model adaptation, with a moderate boost: phrase hints favour the words, t
 them. The service's models do not loop the way Whisper's decoder does, so nothing here looks
 for repetition loops.
 
-Every word comes back with its offsets (what audio redaction silences). Unless asked to
-recognise each channel separately (`separate_channels`), the service transcribes only the
-first channel of a multi-channel file and ignores the others (MULTI_CHANNEL_MODE_UNSPECIFIED):
-on a dual-channel call recording, the agent's side alone.
+Every word comes back with its offsets (what audio redaction silences). Each channel is
+recognised separately by default (SEPARATE_RECOGNITION_PER_CHANNEL; the v2 reference refuses
+it for latest_short only, and a mono file is one channel): otherwise the service transcribes
+only the first channel of a dual-channel call recording, the agent's side, and a card number
+the caller read would be neither redacted nor silenced. Not yet run against the real service.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class GoogleSpeechTranscriber(Transcriber):
         poll_initial_s: float = 2.0,
         poll_max_s: float = 20.0,
         max_workers: int = 4,
-        separate_channels: bool = False,
+        separate_channels: bool = True,
     ):
         """`api_endpoint` defaults to the regional "{location}-speech.googleapis.com"; a local
         fake is given as "http://127.0.0.1:PORT". `credentials` default to the environment's

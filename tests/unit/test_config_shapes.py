@@ -27,8 +27,8 @@ def test_spanner_with_pubsub_and_sqlite_with_the_local_queue_are_accepted() -> N
 
 
 def test_speech_hears_each_channel_only_when_asked_and_a_bad_value_is_one_line() -> None:
-    assert load_settings({}).cloud.speech_separate_channels is False
-    on = load_settings({"PIPELINE_SPEECH_SEPARATE_CHANNELS": "true"})
-    assert on.cloud.speech_separate_channels is True
+    assert load_settings({}).cloud.speech_separate_channels is True
+    off = load_settings({"PIPELINE_SPEECH_SEPARATE_CHANNELS": "false"})
+    assert off.cloud.speech_separate_channels is False
     with pytest.raises(ConfigError, match="PIPELINE_SPEECH_SEPARATE_CHANNELS"):
         load_settings({"PIPELINE_SPEECH_SEPARATE_CHANNELS": "sometimes"})
