@@ -29,8 +29,10 @@ def _local(url: str | None) -> bool:
     return bool(url) and url.startswith(("http://127.", "http://localhost", "http://[::1]"))  # type: ignore[union-attr]
 
 
-def spanner_database(project: str, instance: str, database: str) -> Any:
-    return _module("adapters.spanner.database").SpannerDatabase(project, instance, database)
+def spanner_database(project: str, instance: str, database: str, on_error: Any = None) -> Any:
+    return _module("adapters.spanner.database").SpannerDatabase(
+        project, instance, database, on_error=on_error
+    )
 
 
 def spanner_unit_of_work(db: Any) -> Any:

@@ -90,6 +90,7 @@ class Settings:
     processing: ProcessingSettings = ProcessingSettings()
     cloud: CloudSettings = CloudSettings()
     openai: OpenAiSettings = OpenAiSettings()
+    metrics: MetricsSettings = attrs.field(factory=lambda: MetricsSettings())
     # Private files for audio redaction (an original copied to be silenced): local disk.
     scratch_dir: str = "data/scratch"
     version: str = "0.1.0"
@@ -184,6 +185,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         processing=_processing(env),
         cloud=_cloud(env),
         openai=_openai(env) if analyzer == "openai" else OpenAiSettings(),
+        metrics=_metrics(env),
     )
 
 
@@ -233,4 +235,23 @@ def _cloud(env: Mapping[str, str]) -> CloudSettings:
         push_audience=text("PIPELINE_PUSH_AUDIENCE"),
         push_service_account=text("PIPELINE_PUSH_SERVICE_ACCOUNT"),
         dispatch_grace_s=_number(env, "PIPELINE_DISPATCH_GRACE_SECONDS", 600, 10, 86400),
+    )
+
+
+# --- metrics export (PIPELINE_METRICS_EXPORT) ---------------------------------------------------
+
+
+@attrs.frozen
+class MetricsSettings:
+    """Where the metrics go besides GET /v1/metrics: `none`, or `gcp` (pushed to Cloud
+    Monitoring every `interval_s`, for deploy/monitoring's alert policies and dashboard)."""
+
+    export: str = "none"  # PIPELINE_METRICS_EXPORT
+    interval_s: float = 60.0  # PIPELINE_METRICS_EXPORT_INTERVAL_SECONDS
+
+
+def _metrics(env: Mapping[str, str]) -> MetricsSettings:
+    return MetricsSettings(
+        export=_choice(env, "PIPELINE_METRICS_EXPORT", "none", ("none", "gcp")),
+        interval_s=_number(env, "PIPELINE_METRICS_EXPORT_INTERVAL_SECONDS", 60, 60, 3600),
     )

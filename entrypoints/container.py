@@ -15,7 +15,8 @@ from adapters.filesystem.health import DirectoryHealthProbe
 from adapters.filesystem.scratch import PrivateScratch
 from adapters.localsecrets.stores import EnvSecretStore, FileSecretStore
 from adapters.openai.analyzer import OpenAiCallAnalyzer
-from adapters.otel.metrics import OtelMetrics
+from adapters.otel.cloud_monitoring import cloud_monitoring_reader, cloud_run_resource
+from adapters.otel.metrics import ErrorTally, OtelMetrics
 from adapters.pyav.audio_redactor import PyAvAudioRedactor
 from adapters.rules.analyzer import RulesCallAnalyzer
 from adapters.sqlite.database import SqliteDatabase
@@ -45,11 +46,21 @@ from domain.usecases.tenants import (
     UpdateTenant,
 )
 from entrypoints import cloud
-from entrypoints.config import Settings
+from entrypoints.config import ConfigError, Settings
 from entrypoints.crm import ConfiguredCrmGatewayFactory
 from entrypoints.probes import QueueProbe, RepositoryProbe
 from entrypoints.tracing import build_tracer, traced, traced_crm_gateways, traced_unit_of_work
 from entrypoints.worker import LocalWorkerPool, OutboxDispatcher
+
+
+def _gcp_reader(project: str, interval_s: float) -> object:
+    try:
+        return cloud_monitoring_reader(project, interval_s=interval_s)
+    except ImportError as exc:
+        raise ConfigError(
+            f"PIPELINE_METRICS_EXPORT=gcp: {exc.name} is not installed;"
+            " install the Google Cloud extra: pip install 'ingestion-pipeline[gcp]'"
+        ) from None
 
 
 class Container(containers.DeclarativeContainer):
@@ -66,6 +77,8 @@ class Container(containers.DeclarativeContainer):
     )
     tracer = providers.Singleton(build_tracer, settings)
 
+    # Driver errors the database met, read by the metrics (pipeline.database.errors).
+    database_errors = providers.Singleton(ErrorTally, settings.provided.database.backend)
     # Opened and closed by the app's cleanup context or the CLI, not at construction.
     database = providers.Selector(
         settings.provided.database.backend,
@@ -79,6 +92,7 @@ class Container(containers.DeclarativeContainer):
             settings.provided.database.spanner_project,
             settings.provided.database.spanner_instance,
             settings.provided.database.spanner_database,
+            database_errors,
         ),
     )
     uow = providers.Selector(
@@ -201,7 +215,24 @@ class Container(containers.DeclarativeContainer):
         **{"google-speech": providers.Object(None)},
     )
     # Prometheus at /v1/metrics; the queue's gauges read the queue probe, cached a few seconds.
-    metrics = providers.Singleton(OtelMetrics, queue_probe=queue_probe)
+    # PIPELINE_METRICS_EXPORT=gcp: pushed to Cloud Monitoring too, for deploy/monitoring.
+    metrics = providers.Selector(
+        settings.provided.metrics.export,
+        none=providers.Singleton(
+            OtelMetrics, queue_probe=queue_probe, database_errors=database_errors
+        ),
+        gcp=providers.Singleton(
+            OtelMetrics,
+            queue_probe=queue_probe,
+            database_errors=database_errors,
+            readers=providers.List(
+                providers.Singleton(
+                    _gcp_reader, cloud_settings.project, settings.provided.metrics.interval_s
+                )
+            ),
+            resource=providers.Singleton(cloud_run_resource),
+        ),
+    )
 
     # Active tenants the webhooks found in the last 2 s (see TenantsSeen for what that costs).
     tenants_seen = providers.Singleton(TenantsSeen)

@@ -16,7 +16,13 @@ class Metrics(Protocol):
         """A stage's work is done and saved; `seconds` of wall time it took."""
         ...
 
-    def lead_scored(self, tier: Tier) -> None: ...
+    def lead_scored(self, tier: Tier, score: int) -> None:
+        """A call's lead score (0-100) and tier, once, when the score is saved."""
+        ...
+
+    def call_completed(self, seconds: float) -> None:
+        """A call reached COMPLETED, `seconds` after its webhook was received."""
+        ...
 
     def crm_synced(self, crm_type: str, outcome: SyncStatus) -> None:
         """One sync attempt's outcome: success, skipped (no CRM), failed (for good), or

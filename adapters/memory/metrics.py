@@ -8,9 +8,9 @@ from ports.metrics import Metrics
 
 
 class RecordedMetrics(Metrics):
-    """Each emission as a tuple: ("stage", stage, skipped), ("tier", tier), ("crm", type,
-    outcome), ("retry", stage, reason), ("dead_end", stage), ("silenced", kind, spans).
-    Durations are left out."""
+    """Each emission as a tuple: ("stage", stage, skipped), ("tier", tier), ("score", score),
+    ("crm", type, outcome), ("retry", stage, reason), ("dead_end", stage), ("silenced", kind,
+    spans), ("completed",). Durations are left out."""
 
     def __init__(self) -> None:
         self.events: list[tuple[object, ...]] = []
@@ -18,8 +18,12 @@ class RecordedMetrics(Metrics):
     def stage_finished(self, stage: Stage, seconds: float, *, skipped: bool) -> None:
         self.events.append(("stage", stage, skipped))
 
-    def lead_scored(self, tier: Tier) -> None:
+    def lead_scored(self, tier: Tier, score: int) -> None:
         self.events.append(("tier", tier))
+        self.events.append(("score", score))
+
+    def call_completed(self, seconds: float) -> None:
+        self.events.append(("completed",))
 
     def crm_synced(self, crm_type: str, outcome: SyncStatus) -> None:
         self.events.append(("crm", crm_type, outcome))

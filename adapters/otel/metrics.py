@@ -16,19 +16,26 @@ buckets as the SDK's view gave it). An OTLP reader added later would not see tha
 The queue's figures need a database query, which an observable gauge's synchronous callback
 cannot make: `refresh()` (awaited by the endpoint before it renders) asks the queue probe at
 most every `cache_s` seconds, and the gauges report what it last said. When the probe fails the
-gauges are left out rather than showing stale numbers."""
+gauges are left out rather than showing stale numbers.
+
+Other readers may be given (adapters.otel.cloud_monitoring's pushes to Cloud Monitoring): they see
+every instrument made here, but not the HTTP latency histogram tallied outside the SDK; the
+platform's own request metrics stand in for it there."""
 
 from __future__ import annotations
 
 import asyncio
 import bisect
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import HistogramMetricFamily, Metric
 
@@ -42,21 +49,42 @@ from ports.metrics import Metrics
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 HTTP_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 STAGE_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+# Webhook to COMPLETED: the runbook's SLO is P95 under 3 minutes, critical over 10.
+CALL_BUCKETS_S = (5.0, 10.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
+SCORE_BUCKETS = (10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0)
+# The runbook's "High Value Lead": a lead score above 90.
+HIGH_VALUE_SCORE = 90
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 PROBE_TIMEOUT_S = 2.0
 
 
 class OtelMetrics(Metrics):
-    def __init__(self, queue_probe: HealthProbe | None = None, *, cache_s: float = 5.0):
+    def __init__(
+        self,
+        queue_probe: HealthProbe | None = None,
+        *,
+        cache_s: float = 5.0,
+        readers: Sequence[MetricReader] = (),
+        resource: Resource | None = None,
+        database_errors: ErrorTally | None = None,
+    ):
         """`queue_probe`: a probe whose figures hold `depth` (jobs waiting) and `oldest_due_s`
-        (how long the oldest has been due), as entrypoints.probes.QueueProbe's do."""
+        (how long the oldest has been due), as entrypoints.probes.QueueProbe's do. `readers`:
+        more readers beside Prometheus's (an exporter that pushes), describing this process
+        as `resource`. `database_errors`: what the database adapter counted."""
         self.registry = CollectorRegistry(auto_describe=True)
         reader = PrometheusMetricReader(
             disable_target_info=True, scope_info_enabled=False, registry=self.registry
         )
+        self.pushes = bool(readers)
         self._provider = MeterProvider(
-            metric_readers=[reader],
-            views=[_buckets("pipeline.stage.duration", STAGE_BUCKETS_S)],
+            metric_readers=[reader, *readers],
+            resource=resource or Resource.get_empty(),
+            views=[
+                _buckets("pipeline.stage.duration", STAGE_BUCKETS_S),
+                _buckets("pipeline.call.processing_time", CALL_BUCKETS_S),
+                _buckets("pipeline.lead.score", SCORE_BUCKETS),
+            ],
             shutdown_on_exit=False,
         )
         meter = self._provider.get_meter("ingestion_pipeline")
@@ -72,6 +100,28 @@ class OtelMetrics(Metrics):
             "pipeline.stage.duration", "s", "Time each pipeline stage took, by stage"
         )
         self._leads = meter.create_counter("pipeline.leads", "{call}", "Calls scored, by tier")
+        self._scores = meter.create_histogram(
+            "pipeline.lead.score", "{score}", "Lead scores given (0-100), by tier"
+        )
+        self._high_value = meter.create_counter(
+            "pipeline.leads.high_value",
+            "{call}",
+            f"Calls whose lead score is above {HIGH_VALUE_SCORE} (the High Value Lead alert)",
+        )
+        self._calls = meter.create_histogram(
+            "pipeline.call.processing_time",
+            "s",
+            "Time from a call's webhook to COMPLETED",
+        )
+        self._database_errors = database_errors
+        if database_errors is not None:
+            meter.create_observable_counter(
+                "pipeline.database.errors",
+                [self._observe_database_errors],
+                "{error}",
+                "Database calls that failed at the driver (unreachable, timed out, refused),"
+                " by backend and code",
+            )
         self._syncs = meter.create_counter(
             "pipeline.crm.syncs", "{sync}", "CRM sync attempts by CRM type and outcome"
         )
@@ -104,8 +154,14 @@ class OtelMetrics(Metrics):
     def stage_finished(self, stage: Stage, seconds: float, *, skipped: bool) -> None:
         self._stages.record(seconds, {"stage": stage.value, "skipped": str(skipped).lower()})
 
-    def lead_scored(self, tier: Tier) -> None:
+    def lead_scored(self, tier: Tier, score: int) -> None:
         self._leads.add(1, {"tier": tier.value})
+        self._scores.record(score, {"tier": tier.value})
+        if score > HIGH_VALUE_SCORE:
+            self._high_value.add(1, {"tier": tier.value})
+
+    def call_completed(self, seconds: float) -> None:
+        self._calls.record(seconds)
 
     def crm_synced(self, crm_type: str, outcome: SyncStatus) -> None:
         self._syncs.add(1, {"crm_type": crm_type, "outcome": outcome.value})
@@ -125,6 +181,11 @@ class OtelMetrics(Metrics):
         """`route` is the route's template (/v1/tenants/{tenant_id}/calls), never the path."""
         labels = (method if method in HTTP_METHODS else "OTHER", route, str(status))
         self._http.add(labels, seconds)
+
+    def shutdown(self) -> None:
+        """Pushes what the other readers have not sent yet, and stops them."""
+        if self.pushes:
+            self._provider.shutdown()
 
     async def refresh(self) -> None:
         """Reads the queue's figures if the last reading is older than `cache_s`."""
@@ -155,11 +216,35 @@ class OtelMetrics(Metrics):
             for labels, tally in self._http.items()
         ]
 
+    def _observe_database_errors(self, options: CallbackOptions) -> Iterable[Observation]:
+        tally = self._database_errors
+        if tally is None:
+            return []
+        return [
+            Observation(count, {"backend": tally.backend, "code": code})
+            for code, count in tally.counts.items()
+        ]
+
     def _observe_depth(self, options: CallbackOptions) -> Iterable[Observation]:
         return [] if self._queue is None else [Observation(self._queue[0])]
 
     def _observe_age(self, options: CallbackOptions) -> Iterable[Observation]:
         return [] if self._queue is None else [Observation(self._queue[1])]
+
+
+class ErrorTally:
+    """Failed calls of one backend's driver, by error code (a gRPC status name such as
+    ServiceUnavailable or DeadlineExceeded, never a message): the database adapter calls it
+    where it translates driver errors, and OtelMetrics reads it at collection. A plain object,
+    so the database needs nothing from the metrics (which need the database for the queue's
+    figures)."""
+
+    def __init__(self, backend: str):
+        self.backend = backend
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, code: str) -> None:
+        self.counts[code] += 1
 
 
 HTTP_LABELS = ("method", "route", "status")

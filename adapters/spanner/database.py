@@ -134,9 +134,12 @@ class SpannerDatabase:
         threads: int = 8,
         transaction_timeout_s: float = 60.0,
         abort_retry_delay_s: float | None = None,
+        on_error: Callable[[str], object] | None = None,
     ):
         """`abort_retry_delay_s` overrides the wait before re-running an aborted transaction
-        when Spanner does not say how long (the library's default doubles from 2 s)."""
+        when Spanner does not say how long (the library's default doubles from 2 s).
+        `on_error` is told the name of every driver error turned into StorageUnavailable
+        (ServiceUnavailable, DeadlineExceeded...), for the metrics."""
         self.project, self.instance_id, self.database_id = project, instance, database
         self._threads = threads
         self._transaction_timeout_s = transaction_timeout_s
@@ -144,6 +147,7 @@ class SpannerDatabase:
         self._pool: ThreadPoolExecutor | None = None
         self._database: Database | None = None
         self._counter = _Counter()
+        self._on_error = on_error
 
     @classmethod
     def from_path(cls, path: str, **options: Any) -> SpannerDatabase:
@@ -276,6 +280,12 @@ class SpannerDatabase:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
         except _UNAVAILABLE as exc:
+            self._count(exc)
             raise StorageUnavailable(f"Spanner is unavailable: {exc.message}") from exc
         except api_exceptions.GoogleAPICallError as exc:
+            self._count(exc)
             raise StorageUnavailable(f"Spanner failed: {exc.message}") from exc
+
+    def _count(self, exc: Exception) -> None:
+        if self._on_error is not None:
+            self._on_error(type(exc).__name__)

@@ -22,9 +22,11 @@ class PipelineMeter:
             return
         m.stage_finished(stage, seconds, skipped=skipped)
         if stage is Stage.SCORED and call.lead_score is not None:
-            m.lead_scored(call.lead_score.tier)
+            m.lead_scored(call.lead_score.tier, call.lead_score.score)
         if stage is Stage.SYNCED and call.crm_sync is not None:
             m.crm_synced(call.crm_sync.type, call.crm_sync.status)
+        if stage is Stage.COMPLETED and call.processing_time_ms is not None:
+            m.call_completed(call.processing_time_ms / 1000)
 
     def retrying(self, stage: Stage, call: Call, reason: str) -> None:
         m = self._metrics

@@ -54,6 +54,7 @@ def create_app(container: Container) -> web.Application:
     app[CONTAINER] = container
     app.cleanup_ctx.append(tracing_lifecycle)  # first in, last out: flushes every span
     app.cleanup_ctx.append(_stores)
+    app.cleanup_ctx.append(metrics.lifecycle)  # needs the database; flushes before it closes
     settings = container.settings()
     service = settings.service_type
     # PIPELINE_WORKER_CONCURRENCY=0: this instance only accepts; jobs wait for other workers.

@@ -140,10 +140,11 @@ async def test_crm_requests_of_a_failed_sync_attempt_still_count(clock: FixedClo
     assert (await h.run()).outcome is Outcome.DONE
     [day] = await usage(h)
     assert day.totals.crm_api_calls == 5
-    assert metrics.events[-3:] == [
+    assert metrics.events[-4:] == [
         ("stage", Stage.SYNCED, False),
         ("crm", "hubspot", SyncStatus.SUCCESS),
         ("stage", Stage.COMPLETED, False),
+        ("completed",),  # webhook to COMPLETED, once
     ]
 
 
@@ -161,6 +162,7 @@ async def test_a_completed_call_reports_each_stage_its_tier_and_its_sync(
     call = await h.call()
     assert call.lead_score is not None
     assert ("tier", call.lead_score.tier) in metrics.events
+    assert ("score", call.lead_score.score) in metrics.events
     assert isinstance(call.lead_score.tier, Tier)
     assert ("crm", "hubspot", SyncStatus.SUCCESS) in metrics.events
     assert not [e for e in metrics.events if e[0] in ("retry", "dead_end")]
