@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from entrypoints.container import Container, close_clients
-from entrypoints.http import admin, health, metrics, push, webhook
+from entrypoints.http import admin, health, metrics, openapi, push, webhook
 from entrypoints.http.keys import CONTAINER
 from entrypoints.http.observe import observe_middleware
 from entrypoints.http.problems import answer_parser_errors_as_problems
@@ -64,6 +64,7 @@ def create_app(container: Container) -> web.Application:
         push.add_routes(app)
     health.add_routes(app)
     metrics.add_routes(app)
+    openapi.add_routes(app, settings.version)
     if service in ("all", "webhook"):
         webhook.add_routes(app)
     if service in ("all", "api"):

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import attrs
 from aiohttp import web
 from aiohttp.http_exceptions import ContentEncodingError, HttpProcessingError, LineTooLong
 
@@ -35,27 +36,211 @@ log = logging.getLogger("ingestion_pipeline.http")
 
 PROBLEM = "application/problem+json"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Problem types are identifiers, not addresses: absolute (a client compares them as they are,
+# whichever deployment answered) and never fetched (RFC 4151 tag URIs). GET /v1/openapi.json
+# lists each with its status, title and meaning.
+TYPE_PREFIX = "tag:ingestion-pipeline,2026:problems/"
 
-_STATUS: dict[type[DomainError], tuple[int, str]] = {
-    ValidationFailed: (400, "Invalid request"),
-    MalformedPayload: (400, "Malformed body"),
-    InvalidSignature: (401, "Invalid signature"),
-    AuthenticationFailed: (401, "Not authenticated"),
-    TenantNotFound: (404, "Unknown tenant"),
-    TenantInactive: (404, "Unknown tenant"),  # as TenantNotFound: nothing to tell them apart
-    CallNotFound: (404, "Unknown call"),
-    TenantAlreadyExists: (409, "Conflict"),
-    IllegalTransition: (409, "Conflict"),
-    ConcurrentUpdate: (409, "Conflict"),
-    SecretNotFound: (503, "Secret unavailable"),
-    StorageUnavailable: (503, "Storage unavailable"),
+
+@attrs.frozen
+class ProblemType:
+    """One kind of problem: its own `type` URI, and the status and title every answer of that
+    kind carries (RFC 9457: the title does not change from one occurrence to the next)."""
+
+    name: str
+    status: int
+    title: str
+    meaning: str
+
+    @property
+    def uri(self) -> str:
+        return TYPE_PREFIX + self.name
+
+
+INVALID_REQUEST = ProblemType(
+    "invalid-request",
+    400,
+    "Invalid request",
+    "fields of the body or query are wrong; `errors` names each field and what it must be",
+)
+MALFORMED_BODY = ProblemType(
+    "malformed-body",
+    400,
+    "Malformed body",
+    "the body is not the JSON object the route reads "
+    "(not JSON, not UTF-8, not an object, or nested too deep)",
+)
+MALFORMED_HTTP = ProblemType(
+    "malformed-http",
+    400,
+    "Bad request",
+    "the request is not well-formed HTTP/1.1; answered before any route, on any path",
+)
+INVALID_SIGNATURE = ProblemType(
+    "invalid-signature",
+    401,
+    "Invalid signature",
+    "the webhook's Signature header is missing "
+    "or is not the HMAC-SHA1 of the body under the tenant's signing key",
+)
+NOT_AUTHENTICATED = ProblemType(
+    "not-authenticated",
+    401,
+    "Not authenticated",
+    "no bearer token, or one that is neither the "
+    "operator token nor a tenant API key (or a Pub/Sub push's OIDC token that does not verify)",
+)
+ADMIN_API_CLOSED = ProblemType(
+    "admin-api-closed",
+    403,
+    "Admin API closed",
+    "PIPELINE_OPERATOR_TOKEN is not set on this "
+    "instance: tenant administration over HTTP is off (the CLI still works)",
+)
+OPERATOR_ONLY = ProblemType(
+    "operator-only",
+    403,
+    "Forbidden",
+    "a tenant API key was presented where only the operator token will do",
+)
+UNKNOWN_TENANT = ProblemType(
+    "unknown-tenant",
+    404,
+    "Unknown tenant",
+    "no such tenant, a suspended one, or one the "
+    "presented API key does not belong to: the three are answered alike",
+)
+UNKNOWN_CALL = ProblemType("unknown-call", 404, "Unknown call", "the tenant has no such call")
+NO_ROUTE = ProblemType("no-route", 404, "Not Found", "no route has this path")
+METHOD_NOT_ALLOWED = ProblemType(
+    "method-not-allowed",
+    405,
+    "Method Not Allowed",
+    "the path exists; the Allow header lists the methods it takes",
+)
+TENANT_EXISTS = ProblemType(
+    "tenant-exists", 409, "Conflict", "a tenant with this tenant_id already exists"
+)
+ILLEGAL_TRANSITION = ProblemType(
+    "illegal-transition",
+    409,
+    "Conflict",
+    "the call's stage does not allow this (a call still in progress cannot be re-run)",
+)
+CONCURRENT_UPDATE = ProblemType(
+    "concurrent-update",
+    409,
+    "Conflict",
+    "the record changed while this request updated it; read it again and retry",
+)
+PAYLOAD_TOO_LARGE = ProblemType(
+    "payload-too-large",
+    413,
+    "Payload too large",
+    "the body is larger than the route accepts (1 MiB)",
+)
+UNSUPPORTED_MEDIA_TYPE = ProblemType(
+    "unsupported-media-type",
+    415,
+    "Unsupported media type",
+    "the body is not sent as application/json (or a +json type), or it has a Content-Encoding",
+)
+HEADER_TOO_LARGE = ProblemType(
+    "header-too-large",
+    431,
+    "Request header fields too large",
+    "a request line or header is "
+    "too long, or there are too many headers; answered before any route",
+)
+INTERNAL_ERROR = ProblemType(
+    "internal-error", 500, "Internal error", "an unexpected error; it has been logged"
+)
+SECRET_UNAVAILABLE = ProblemType(
+    "secret-unavailable",
+    503,
+    "Secret unavailable",
+    "a secret the request needs cannot be read "
+    "from the secret store; retry after Retry-After seconds",
+)
+STORAGE_UNAVAILABLE = ProblemType(
+    "storage-unavailable",
+    503,
+    "Storage unavailable",
+    "the database or another store cannot be reached; retry after Retry-After seconds",
+)
+
+PROBLEM_TYPES: tuple[ProblemType, ...] = (
+    INVALID_REQUEST,
+    MALFORMED_BODY,
+    MALFORMED_HTTP,
+    INVALID_SIGNATURE,
+    NOT_AUTHENTICATED,
+    ADMIN_API_CLOSED,
+    OPERATOR_ONLY,
+    UNKNOWN_TENANT,
+    UNKNOWN_CALL,
+    NO_ROUTE,
+    METHOD_NOT_ALLOWED,
+    TENANT_EXISTS,
+    ILLEGAL_TRANSITION,
+    CONCURRENT_UPDATE,
+    PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    HEADER_TOO_LARGE,
+    INTERNAL_ERROR,
+    SECRET_UNAVAILABLE,
+    STORAGE_UNAVAILABLE,
+)
+
+# problem(status, title, ...) callers name a kind by what clients see; the 409s share a title
+# and are named by their ProblemType instead.
+_BY_STATUS_AND_TITLE = {
+    (kind.status, kind.title): kind
+    for kind in PROBLEM_TYPES
+    if sum((k.status, k.title) == (kind.status, kind.title) for k in PROBLEM_TYPES) == 1
+}
+
+_KIND_OF: dict[type[DomainError], ProblemType] = {
+    ValidationFailed: INVALID_REQUEST,
+    MalformedPayload: MALFORMED_BODY,
+    InvalidSignature: INVALID_SIGNATURE,
+    AuthenticationFailed: NOT_AUTHENTICATED,
+    TenantNotFound: UNKNOWN_TENANT,
+    TenantInactive: UNKNOWN_TENANT,  # as TenantNotFound: nothing to tell them apart
+    CallNotFound: UNKNOWN_CALL,
+    TenantAlreadyExists: TENANT_EXISTS,
+    IllegalTransition: ILLEGAL_TRANSITION,
+    ConcurrentUpdate: CONCURRENT_UPDATE,
+    SecretNotFound: SECRET_UNAVAILABLE,
+    StorageUnavailable: STORAGE_UNAVAILABLE,
 }
 
 
 def problem(
     status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> web.Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    """The problem of the kind with this status and title; one no kind has (an HTTP error
+    aiohttp raised, titled by its reason phrase) is `about:blank`, as RFC 9457 has it."""
+    kind = _BY_STATUS_AND_TITLE.get((status, title))
+    type_uri = kind.uri if kind is not None else "about:blank"
+    return _answer(type_uri, status, title, detail, headers, extra)
+
+
+def problem_of(
+    kind: ProblemType, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> web.Response:
+    return _answer(kind.uri, kind.status, kind.title, detail, headers, extra)
+
+
+def _answer(
+    type_uri: str,
+    status: int,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None,
+    extra: dict[str, Any],
+) -> web.Response:
+    body = {"type": type_uri, "title": title, "status": status, "detail": detail, **extra}
     headers = dict(headers or {})
     if status == 503:
         headers["Retry-After"] = "5"
@@ -63,18 +248,16 @@ def problem(
 
 
 def domain_problem(exc: DomainError) -> web.Response:
-    status, title = next(
-        (v for k, v in _STATUS.items() if isinstance(exc, k)), (500, "Internal error")
-    )
+    kind = next((v for k, v in _KIND_OF.items() if isinstance(exc, k)), INTERNAL_ERROR)
     if isinstance(exc, ValidationFailed):
         errors = [{"field": f.field, "message": f.message} for f in exc.fields]
-        return problem(status, title, str(exc), errors=errors)
+        return problem_of(kind, str(exc), errors=errors)
     if isinstance(exc, (StorageUnavailable, SecretNotFound)):
         log.error("dependency unavailable: %s", exc)
-        return problem(status, title, "a dependency is unavailable; try again later")
+        return problem_of(kind, "a dependency is unavailable; try again later")
     if isinstance(exc, AuthenticationFailed):
-        return problem(status, title, str(exc), {"WWW-Authenticate": "Bearer"})
-    return problem(status, title, str(exc))
+        return problem_of(kind, str(exc), {"WWW-Authenticate": "Bearer"})
+    return problem_of(kind, str(exc))
 
 
 def as_problem(request: web.Request, exc: Exception) -> web.Response:
@@ -87,12 +270,12 @@ def as_problem(request: web.Request, exc: Exception) -> web.Response:
     if isinstance(exc, DomainError):
         return domain_problem(exc)
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
-        return problem(413, "Payload too large", "the body is larger than this endpoint accepts")
+        return problem_of(PAYLOAD_TOO_LARGE, "the body is larger than this endpoint accepts")
     if isinstance(exc, web.HTTPException):
         allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
         return problem(exc.status, exc.reason, exc.text or exc.reason, allow)
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return problem(500, "Internal error", "the request failed; it has been logged")
+    return problem_of(INTERNAL_ERROR, "the request failed; it has been logged")
 
 
 def end_unreadable_body(request: web.Request, answer: web.Response) -> web.Response:
@@ -127,13 +310,11 @@ def answer_malformed_http(
     if not isinstance(exc, HttpProcessingError) or request.writer.output_size > 0:
         return _aiohttp_handle_error(handler, request, status, exc, message)
     if isinstance(exc, LineTooLong) or exc.message.startswith("Too many headers"):
-        answer = problem(
-            431, "Request header fields too large", "a request line or header is too long"
-        )
+        answer = problem_of(HEADER_TOO_LARGE, "a request line or header is too long")
     elif isinstance(exc, ContentEncodingError):
-        answer = problem(415, "Unsupported media type", "send the body without a Content-Encoding")
+        answer = problem_of(UNSUPPORTED_MEDIA_TYPE, "send the body without a Content-Encoding")
     else:
-        answer = problem(400, "Bad request", "the request is not well-formed HTTP/1.1")
+        answer = problem_of(MALFORMED_HTTP, "the request is not well-formed HTTP/1.1")
     log.warning("refused a malformed request (%s): %d", type(exc).__name__, answer.status)
     answer.force_close()
     return answer

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +11,20 @@ from aiohttp.test_utils import TestClient
 from entrypoints.config import load_settings
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
+from tests.integration.openapi_check import MISMATCHES, hold_to_openapi
 
 OPERATOR_TOKEN = "operator-token-for-tests-0123456789"
 Client = TestClient[web.Request, web.Application]
 AiohttpClient = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture(autouse=True)
+def answers_match_the_openapi_document() -> Iterator[None]:
+    """Every answer an app of make_app gave during the test is one GET /v1/openapi.json
+    describes (openapi_check)."""
+    MISMATCHES.clear()
+    yield
+    assert MISMATCHES == [], "answers the OpenAPI document does not describe"
 
 
 def make_app(tmp_path: Path, **env: str) -> web.Application:
@@ -28,7 +38,7 @@ def make_app(tmp_path: Path, **env: str) -> web.Application:
             **env,
         }
     )
-    return create_app(build_container(settings))
+    return hold_to_openapi(create_app(build_container(settings)))
 
 
 @pytest.fixture

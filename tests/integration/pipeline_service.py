@@ -23,6 +23,7 @@ from entrypoints.http.app import create_app
 from entrypoints.standins import start_server
 from entrypoints.standins.hubspot import FakeHubSpot
 from entrypoints.standins.recordings import RecordingServer
+from tests.integration.openapi_check import hold_to_openapi
 from tests.support import tenant_document
 
 OPERATOR = {"Authorization": "Bearer pipeline-service-operator-token"}
@@ -129,7 +130,7 @@ async def pipeline_service(tmp_path: Path, **env: str) -> AsyncIterator[Pipeline
         }
     )
     container = build_container(settings)
-    service = await start_server(create_app(container))
+    service = await start_server(hold_to_openapi(create_app(container)))
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
             yield PipelineService(
