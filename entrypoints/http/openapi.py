@@ -13,7 +13,7 @@ from aiohttp import web
 
 from adapters.otel.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from entrypoints.http.openapi_schemas import SCHEMAS, Schema, problem_schema_name, ref
-from entrypoints.http.problems import (
+from entrypoints.http.problem_types import (
     ADMIN_API_CLOSED,
     CONCURRENT_UPDATE,
     HEADER_TOO_LARGE,
@@ -28,7 +28,6 @@ from entrypoints.http.problems import (
     NOT_AUTHENTICATED,
     OPERATOR_ONLY,
     PAYLOAD_TOO_LARGE,
-    PROBLEM,
     SECRET_UNAVAILABLE,
     STORAGE_UNAVAILABLE,
     TENANT_EXISTS,
@@ -37,6 +36,7 @@ from entrypoints.http.problems import (
     UNSUPPORTED_MEDIA_TYPE,
     ProblemType,
 )
+from entrypoints.http.problems import PROBLEM
 
 OPENAPI_PATH = "/v1/openapi.json"
 JSON = "application/json"

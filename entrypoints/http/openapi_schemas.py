@@ -14,7 +14,7 @@ from domain.results import Intent, Sentiment, SyncStatus, Tier, Urgency
 from domain.stages import RESTARTABLE, STATUSES, Stage
 from domain.tenant import CRM_TYPES, MASK, MAX_CONTEXT
 from domain.tenant import STATUSES as TENANT_STATUSES
-from entrypoints.http.problems import INVALID_REQUEST, PROBLEM_TYPES, ProblemType
+from entrypoints.http.problem_types import INVALID_REQUEST, PROBLEM_TYPES, ProblemType
 
 Schema = dict[str, Any]
 

@@ -21,7 +21,7 @@ from openapi_schema_validator import OAS31Validator
 
 from entrypoints.http.openapi import PATHS, document
 from entrypoints.http.openapi_schemas import SCHEMAS, problem_schema_name
-from entrypoints.http.problems import METHOD_NOT_ALLOWED, NO_ROUTE
+from entrypoints.http.problem_types import METHOD_NOT_ALLOWED, NO_ROUTE
 from entrypoints.http.webhook import is_json
 
 # openapi-core reads application/json only; the problems and merge patches are JSON too.

@@ -15,13 +15,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
-from entrypoints.http.problems import (
+from entrypoints.http.problem_types import (
     NO_ROUTE,
     NOT_AUTHENTICATED,
-    PROBLEM,
     PROBLEM_TYPES,
     TENANT_EXISTS,
 )
+from entrypoints.http.problems import PROBLEM
 from tests.e2e.test_readme_walkthrough import walkthrough
 from tests.integration.conftest import (
     OPERATOR_TOKEN,
