@@ -23,6 +23,9 @@ from collections.abc import Sequence
 from adapters.rules import vocabulary as vocab
 from adapters.rules.roles import AGENT, CALLER, Turn
 
+# A full stop that ends a sentence: a space after it ("j.smith" is an address) and a word
+# before it ("j. smith at gmail" spells an initial).
+_SENTENCE_END = re.compile(r"(?<=\w\w)[.?!]+(?:\s+|$)")
 _LITERAL_EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
 _DOMAIN = re.compile(
     rf" at ((?:[a-z0-9]+(?: (?:dash|hyphen) [a-z0-9]+)* dot )+(?:{'|'.join(vocab.EMAIL_DOMAINS)})"
@@ -156,9 +159,14 @@ def _name_at(words: list[str], i: int, size: int, cue: str) -> str | None:
 
 
 def caller_email(turns: Sequence[Turn]) -> str | None:
+    """The first address a caller spells out, read one sentence at a time: in "ava sorensen.
+    a sorensen at gmail dot com" the name said before the full stop is not the address's."""
     for turn in turns:
-        if turn.role == CALLER and (email := _email(turn.text)):
-            return email
+        if turn.role != CALLER:
+            continue
+        for sentence in _SENTENCE_END.split(turn.text):
+            if email := _email(sentence):
+                return email
     return None
 
 

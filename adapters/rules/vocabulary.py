@@ -388,6 +388,7 @@ NAME_STOPWORDS = words(
     " well like gonna gotta one two three four five six seven eight nine ten hold hang wait"
     " sir ma'am maam mam mister mr mrs ms dr doctor our their his her him them us wife"
     " husband son daughter mom dad saw said got just think thought under over out down up by"
+    " apartment apt suite unit road street avenue drive boulevard"  # an address said first
 )
 NUMBER_WORDS = words(
     "zero eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty"

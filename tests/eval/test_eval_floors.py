@@ -48,8 +48,9 @@ OTHER_FLOORS = {
     "author4_calls.jsonl": (0.90, 0.90),  # 76/80, 21/22 (59/80, 15/22 before it was read)
     "author5_calls.jsonl": (0.88, 0.85),  # 74/80, 16/18 (55/80, 12/18 before it was read)
     "author6_calls.jsonl": (0.80, 0.95),  # 66/80, 21/21 (62/80, 14/21 before it was read)
-    "author7_calls.jsonl": (0.78, 0.75),  # 66/80, 15/19 (64/80, 15/19 on its first run)
-    "author8_calls.jsonl": (0.84, 0.75),  # 69/80, 15/19: its first run, nothing of it read
+    "author7_calls.jsonl": (0.82, 0.90),  # 68/80, 18/19 (64/80, 15/19 on its first run)
+    "author8_calls.jsonl": (0.85, 0.95),  # 70/80, 19/19 (69/80, 15/19 on its first run)
+    "author9_calls.jsonl": (0.83, 0.90),  # 68/80, 19/20: its first run; two misses read
 }
 
 

@@ -327,6 +327,9 @@ async def test_the_agents_own_name_is_not_taken_for_the_callers() -> None:
         ("it's sofia with an f s o f i a underscore r a m at yahoo dot com", "sofia_ram@yahoo.com"),
         ("it's kelly dot roach k e l l y dot r o a c h at yahoo dot com", "kelly.roach@yahoo.com"),
         ("it's b cole b c o l e dot a z at gmail", "bcole.az@gmail.com"),
+        # the name said first, in a sentence of its own, is not part of the address
+        ("ava sorensen. a sorensen at gmail dot com", "asorensen@gmail.com"),
+        ("it's j. smith at gmail dot com", "jsmith@gmail.com"),
     ],
 )
 async def test_caller_email_spoken_or_written(said: str, email: str | None) -> None:
@@ -1014,3 +1017,14 @@ async def test_work_done_there_before_makes_an_existing_customer() -> None:
     analysis = await analyze(brakes, ai=AiConfig(business_context="Delgado's Auto Care"))
     assert analysis.is_existing_customer
     assert analysis.intent is Intent.EXISTING_CUSTOMER
+
+
+async def test_an_address_said_before_the_name_is_not_the_name() -> None:
+    emergency = call(
+        ("agent", "what's the address and your name"),
+        (
+            "caller",
+            "2205 oberlin road, apartment, no it's a house sorry. and it's marcus. marcus lee",
+        ),
+    )
+    assert (await analyze(emergency)).caller_name == "Marcus Lee"
