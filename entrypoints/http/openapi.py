@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.otel.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from domain.usecases.calls import MAX_PAGE
 from entrypoints.http.openapi_schemas import SCHEMAS, Schema, problem_schema_name, ref
 from entrypoints.http.problem_types import (
     ADMIN_API_CLOSED,
@@ -42,10 +43,10 @@ OPENAPI_PATH = "/v1/openapi.json"
 JSON = "application/json"
 
 # The problems of a route that reads a JSON body, of one that needs the operator token, and of
-# one the operator or the tenant's own API key may call.
-BODY = (PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, MALFORMED_BODY, INVALID_REQUEST)
+# one the operator or the tenant's own API key may call (checking a key reads the database).
+BODY = (PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, MALFORMED_BODY)
 OPERATOR = (NOT_AUTHENTICATED, ADMIN_API_CLOSED, OPERATOR_ONLY, STORAGE_UNAVAILABLE)
-TENANT_READ = (NOT_AUTHENTICATED, UNKNOWN_TENANT, INVALID_REQUEST, STORAGE_UNAVAILABLE)
+TENANT_READ = (NOT_AUTHENTICATED, UNKNOWN_TENANT, STORAGE_UNAVAILABLE)
 # Headers an answer of these kinds always carries.
 HEADERS = {
     503: {"Retry-After": "seconds to wait before trying again"},
@@ -119,7 +120,11 @@ def _body(schema: Schema, *, required: bool = True, merge_patch: bool = False) -
 
 TENANT_ID = _path_parameter("tenant_id", "the tenant")
 CALL_ID = _path_parameter("call_id", "CallRail's call id (CAL…, or the legacy numeric id)")
-SINCE = _query("since", "calls received at or after this time (ISO 8601 with an offset)")
+SINCE = _query(
+    "since",
+    "calls received at or after this time (ISO 8601 with a UTC offset)",
+    {"type": "string", "format": "date-time"},
+)
 OPERATOR_AUTH: list[dict[str, list[str]]] = [{"operatorToken": []}]
 TENANT_AUTH: list[dict[str, list[str]]] = [{"operatorToken": []}, {"tenantApiKey": []}]
 
@@ -129,7 +134,15 @@ WEBHOOK = _operation(
         202: ("a new call, durably recorded and queued", _json(ref("WebhookAnswer"))),
         200: ("a call already accepted: its state; nothing changed", _json(ref("WebhookAnswer"))),
     },
-    (*BODY, INVALID_SIGNATURE, UNKNOWN_TENANT, SECRET_UNAVAILABLE, STORAGE_UNAVAILABLE),
+    (
+        *BODY,
+        INVALID_REQUEST,
+        INVALID_SIGNATURE,
+        UNKNOWN_TENANT,
+        CONCURRENT_UPDATE,
+        SECRET_UNAVAILABLE,
+        STORAGE_UNAVAILABLE,
+    ),
     description="Signed by CallRail (header Signature). The tenant is found from the body's "
     "company id, or from the path. A call is answered 2xx only once it is durably recorded.",
     security=[{"callrailSignature": []}],
@@ -221,7 +234,7 @@ PATHS: dict[str, Any] = {
                     },
                 )
             },
-            (*OPERATOR, *BODY, TENANT_EXISTS, SECRET_UNAVAILABLE),
+            (*OPERATOR, *BODY, INVALID_REQUEST, TENANT_EXISTS),
             operationId="createTenant",
             security=OPERATOR_AUTH,
             requestBody=_body(ref("TenantDocument")),
@@ -246,7 +259,7 @@ PATHS: dict[str, Any] = {
         "patch": _operation(
             "Change a tenant",
             {200: ("the tenant as changed", _json(ref("Tenant")))},
-            (*OPERATOR, *BODY, UNKNOWN_TENANT, CONCURRENT_UPDATE, SECRET_UNAVAILABLE),
+            (*OPERATOR, *BODY, INVALID_REQUEST, UNKNOWN_TENANT, CONCURRENT_UPDATE),
             operationId="updateTenant",
             security=OPERATOR_AUTH,
             requestBody=_body(ref("TenantPatch"), merge_patch=True),
@@ -267,7 +280,7 @@ PATHS: dict[str, Any] = {
         "get": _operation(
             "The tenant's calls, newest first, a page at a time",
             {200: ("a page", _json(ref("CallPage")))},
-            TENANT_READ,
+            (*TENANT_READ, INVALID_REQUEST),
             operationId="listCalls",
             security=TENANT_AUTH,
             parameters=[
@@ -276,7 +289,11 @@ PATHS: dict[str, Any] = {
                     "received, processing, completed, failed, or a stage; several comma-separated",
                 ),
                 SINCE,
-                _query("limit", "calls a page, 1 to 500 (default 50)"),
+                _query(
+                    "limit",
+                    "calls a page (default 50)",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                ),
                 _query("page_token", "next_page_token of the page before"),
             ],
         ),
@@ -296,7 +313,14 @@ PATHS: dict[str, Any] = {
         "post": _operation(
             "Run a finished or failed call again from a stage",
             {202: ("queued again; the call as it now is", _json(ref("Call")))},
-            (*OPERATOR, *BODY, UNKNOWN_TENANT, UNKNOWN_CALL, ILLEGAL_TRANSITION, CONCURRENT_UPDATE),
+            (
+                *OPERATOR,
+                *BODY,
+                INVALID_REQUEST,
+                UNKNOWN_CALL,
+                ILLEGAL_TRANSITION,
+                CONCURRENT_UPDATE,
+            ),
             operationId="reprocessCall",
             security=OPERATOR_AUTH,
             requestBody=_body(ref("Reprocess"), required=False),
@@ -308,7 +332,7 @@ PATHS: dict[str, Any] = {
             "The tenant's figures: requests, success rate, processing time, CRM syncs, lead "
             "tiers, failures by stage, usage by day",
             {200: ("the figures", _json(ref("Stats")))},
-            TENANT_READ,
+            (*TENANT_READ, INVALID_REQUEST),
             operationId="tenantStats",
             security=TENANT_AUTH,
             parameters=[SINCE],
@@ -350,6 +374,8 @@ DESCRIPTION = f"""The multi-tenant CallRail call-ingestion pipeline's HTTP API.
 
 Which routes an instance serves depends on PIPELINE_SERVICE_TYPE (`all`, `webhook`, `worker`,
 `api`); health, metrics and this document are served by every instance.
+
+Every GET also answers HEAD (its headers, no body).
 
 Errors are `{PROBLEM}` (RFC 9457); each kind has a `type` of its own, listed with its status and
 title as the Problem-* schemas. Besides the answers listed per route, any request can get

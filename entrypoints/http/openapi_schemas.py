@@ -12,7 +12,7 @@ from typing import Any
 
 from domain.results import Intent, Sentiment, SyncStatus, Tier, Urgency
 from domain.stages import RESTARTABLE, STATUSES, Stage
-from domain.tenant import CRM_TYPES, MASK, MAX_CONTEXT
+from domain.tenant import AI_SETTINGS, CRM_SETTINGS, CRM_TYPES, MASK, MAX_CONTEXT
 from domain.tenant import STATUSES as TENANT_STATUSES
 from entrypoints.http.problem_types import INVALID_REQUEST, PROBLEM_TYPES, ProblemType
 
@@ -149,10 +149,19 @@ TENANT_CONFIG_IN: Schema = {
         "callrail_api_key_ref": SECRET_REF,
         "crm_config": {
             "type": "object",
-            "properties": {"type": {"enum": list(CRM_TYPES), "default": "none"}},
-            "description": "Type-specific settings; credentials inline or as `*_ref`.",
+            "properties": {"type": {"enum": list(CRM_TYPES)}},
+            "description": "The CRM and its settings; credentials inline (write-only) or as "
+            "`*_ref`. Without `type`: none, or hubspot when the deployment guide's "
+            "`hubspot_api_key_secret` is given. A key the type does not read is refused by "
+            "name. "
+            + "; ".join(
+                f"{t} takes {', '.join(keys) or 'nothing'}" for t, keys in CRM_SETTINGS.items()
+            ),
         },
-        "ai_config": AI_CONFIG,
+        "ai_config": {
+            **AI_CONFIG,
+            "description": f"Takes {', '.join(AI_SETTINGS)}; another key is refused by name.",
+        },
         "redact_pii": {"type": "boolean", "default": True},
     },
     "anyOf": [{"required": ["webhook_secret"]}, {"required": ["webhook_secret_ref"]}],
