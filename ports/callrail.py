@@ -15,10 +15,13 @@ from domain.tenant import Tenant
 class CallListPage:
     """One page of CallRail's call list. Each call is a payload for the intake's parser: the
     fields as CallRail's API gives them (numbers and booleans sometimes as strings), unknown
-    fields kept. `next_page_token` is opaque; None on the last page."""
+    fields kept. `next_page_token` is opaque; None on the last page. `page` and `total_pages`
+    (when the API says) are for telling an operator how far a run has come."""
 
     calls: tuple[Mapping[str, Any], ...]
     next_page_token: str | None = None
+    page: int | None = None
+    total_pages: int | None = None
 
 
 class CallRailCalls(Protocol):

@@ -214,7 +214,9 @@ def _page(document: Mapping[str, Any], requested: int, what: str) -> CallListPag
     if page != requested:
         raise _unexpected(what, f"page {page} came for page {requested}")
     next_token = str(page + 1) if page < total else None
-    return CallListPage(tuple(_recording_link_set_aside(c) for c in calls), next_token)
+    return CallListPage(
+        tuple(_recording_link_set_aside(c) for c in calls), next_token, page=page, total_pages=total
+    )
 
 
 def _recording_link_set_aside(call: Mapping[str, Any]) -> Mapping[str, Any]:

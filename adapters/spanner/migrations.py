@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import time
+from collections.abc import Callable
 from importlib import resources
 
 from google.api_core import exceptions as api_exceptions
@@ -113,13 +114,18 @@ def _applied(database: Database) -> set[int]:
         return {row[0] for row in snapshot.execute_sql("SELECT version FROM SchemaMigrations")}
 
 
-def _apply(database: Database, migrations: list[tuple[int, str, list[str]]]) -> list[str]:
+def _apply(
+    database: Database,
+    migrations: list[tuple[int, str, list[str]]],
+    applying: Callable[[str], None] = lambda _: None,
+) -> list[str]:
     if "SchemaMigrations" not in _tables(database):
         _submit(database, [_TRACKING], "schema_migrations_table")
     applied, applied_now = _applied(database), []
     for version, name, ddl in migrations:
         if version in applied:
             continue
+        applying(name)
         _submit(database, ddl, _operation_id(name))
 
         def record(txn: object, version: int = version, name: str = name) -> None:
@@ -134,10 +140,13 @@ def _apply(database: Database, migrations: list[tuple[int, str, list[str]]]) -> 
     return applied_now
 
 
-async def migrate(db: SpannerDatabase) -> list[str]:
-    """Returns the names of the migrations applied by this call."""
+async def migrate(
+    db: SpannerDatabase, applying: Callable[[str], None] = lambda _: None
+) -> list[str]:
+    """Returns the names of the migrations applied by this call; `applying` is told each name
+    as its schema change is submitted (from the thread that submits it)."""
     migrations = available_migrations()
-    return await db.run(lambda database: _apply(database, migrations))
+    return await db.run(lambda database: _apply(database, migrations, applying))
 
 
 async def pending_migrations(db: SpannerDatabase) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 
@@ -39,7 +40,11 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
-def _apply(conn: sqlite3.Connection, migrations: list[tuple[int, str, str]]) -> list[str]:
+def _apply(
+    conn: sqlite3.Connection,
+    migrations: list[tuple[int, str, str]],
+    applying: Callable[[str], None] = lambda _: None,
+) -> list[str]:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
@@ -48,6 +53,7 @@ def _apply(conn: sqlite3.Connection, migrations: list[tuple[int, str, str]]) -> 
     for version, name, script in migrations:
         done = conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,))
         if done.fetchone() is None:
+            applying(name)
             for statement in _statements(script):
                 conn.execute(statement)
             conn.execute(
@@ -58,12 +64,17 @@ def _apply(conn: sqlite3.Connection, migrations: list[tuple[int, str, str]]) -> 
     return applied_now
 
 
-async def migrate(db: SqliteDatabase, through: int | None = None) -> list[str]:
+async def migrate(
+    db: SqliteDatabase,
+    through: int | None = None,
+    applying: Callable[[str], None] = lambda _: None,
+) -> list[str]:
     """Returns the names of the migrations applied by this call: every one not yet applied, or
-    those up to and including version `through` (an older schema, for upgrade tests)."""
+    those up to and including version `through` (an older schema, for upgrade tests).
+    `applying` is told each name as its statements start (on the writer thread)."""
     migrations = [m for m in available_migrations() if through is None or m[0] <= through]
     # One transaction for all: a big table rebuilt may take longer than a webhook's write.
-    return await db.write(lambda conn: _apply(conn, migrations), wait=False)
+    return await db.write(lambda conn: _apply(conn, migrations, applying), wait=False)
 
 
 async def pending_migrations(db: SqliteDatabase) -> list[str]:

@@ -8,17 +8,21 @@ did and the next run goes on from there.
 
 A call that ended so recently that its webhook may still come (CallRail posts it once the
 recording is attached, up to 20 minutes after hang-up) is left to it: taken now, it could be
-processed before its recording exists."""
+processed before its recording exists.
+
+A run says how far it has come through `progress`: a line a page read and a line a call
+admitted; when it stops on an error, a last line says what it did before the error is raised."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 
 from domain.errors import (
+    DomainError,
     FieldError,
     PermanentFailure,
     TenantInactive,
@@ -73,23 +77,38 @@ class ReconcileCalls:
         self._clock = clock
         self._grace = timedelta(seconds=webhook_grace_s)
 
-    async def __call__(self, command: ReconcileCommand) -> ReconcileReport:
+    async def __call__(
+        self, command: ReconcileCommand, progress: Callable[[str], None] = lambda _: None
+    ) -> ReconcileReport:
         since = _checked_since(command.since, self._clock.now())
         tenant = await self._tenant(command.tenant_id)
         run = _Run(tenant)
+        try:
+            await self._pages(run, since, progress)
+        except DomainError:
+            progress(f"stopped at {run.where()} after {run.summary()}")
+            raise
+        return run.report(since)
+
+    async def _pages(self, run: _Run, since: datetime, progress: Callable[[str], None]) -> None:
         token: str | None = None
         tokens: set[str] = set()
         while True:
-            page = await self._calls_api.list_calls(tenant, since, token)
+            run.pages_read += 1
+            page = await self._calls_api.list_calls(run.tenant, since, token)
+            run.total_pages = page.total_pages
+            progress(f"{run.where()}: {len(page.calls)} call(s) listed")
             for payload in page.calls:
+                ingested = len(run.ingested)
                 await self._reconcile_one(run, payload)
+                if len(run.ingested) > ingested:
+                    progress(f"ingested {run.ingested[-1]}")
             token = page.next_page_token
             if token is None:
-                break
+                return
             if token in tokens:
                 raise PermanentFailure("CallRail's call list led back to a page already read")
             tokens.add(token)
-        return run.report(since)
 
     async def _reconcile_one(self, run: _Run, payload: Mapping[str, Any]) -> None:
         run.seen += 1
@@ -151,6 +170,19 @@ class _Run:
     failed: list[tuple[str, str]] = attrs.field(factory=list)
     foreign: list[str] = attrs.field(factory=list)
     recent: list[str] = attrs.field(factory=list)
+    pages_read: int = 0
+    total_pages: int | None = None
+
+    def where(self) -> str:
+        pages = f" of {self.total_pages}" if self.total_pages else ""
+        return f"page {self.pages_read}{pages}"
+
+    def summary(self) -> str:
+        return (
+            f"{self.seen} call(s) listed: {len(self.ingested)} ingested,"
+            f" {len(self.known)} already known, {len(self.recent)} too recent,"
+            f" {len(self.foreign)} of another company, {len(self.failed)} failed"
+        )
 
     def report(self, since: datetime) -> ReconcileReport:
         return ReconcileReport(
