@@ -1,7 +1,7 @@
 """`ingestion-pipeline`: serve, migrate, and administer tenants and calls.
 
-Errors print one readable line to stderr and exit non-zero (1: the request failed; 2: the
-command line or the configuration is wrong)."""
+Errors print one readable line to stderr and exit non-zero (EXIT_CODES). Output a script reads
+goes to stdout; progress, warnings and logs to stderr."""
 
 from __future__ import annotations
 
@@ -9,15 +9,18 @@ import argparse
 import asyncio
 import gc
 import json
+import logging
 import os
 import socket
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import attrs
 from aiohttp import web
 
 from domain.codec import call_document
@@ -28,7 +31,9 @@ from domain.usecases.reconcile import ReconcileCommand, ReconcileReport
 from domain.usecases.redact_audio import RedactAudioCommand
 from domain.usecases.reprocess import ReprocessCommand, parse_stage
 from domain.usecases.stats import StatsQuery
-from entrypoints.config import ConfigError, load_settings
+from entrypoints import startup
+from entrypoints.config import ConfigError, Settings, load_settings
+from entrypoints.config_view import settings_lines
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
 from entrypoints.logs import configure_logging
@@ -36,9 +41,28 @@ from entrypoints.loops import loop_name, new_event_loop
 from entrypoints.migrations import migrate_database
 from entrypoints.presenters import call_summary, stats_lines, stats_view, tenant_view
 
+EXIT_CODES = """exit codes:
+  0    done
+  1    the request failed: an unknown tenant or call, a refusal or failure of a service
+       (CallRail, the database), calls that did not complete (demo)
+  2    the command line or the configuration is wrong, or serve refused to start
+  130  interrupted (Ctrl-C)"""
+_log = logging.getLogger("ingestion_pipeline.cli")
+
 
 class UsageError(Exception):
     pass
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ingestion-pipeline")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return str(attrs.fields(Settings).version.default)
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _read_document(path: str) -> dict[str, Any]:
@@ -113,7 +137,7 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
     c = container
 
     async def migrate_db() -> None:
-        applied = await migrate_database(c)
+        applied = await migrate_database(c, lambda name: print(f"applying {name}", flush=True))
         print(
             f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else "")
         )
@@ -151,15 +175,18 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
         print("Store this key now: it is shown once and kept only as a hash.", file=sys.stderr)
 
     async def calls_list() -> None:
-        page = await c.list_calls()(
-            ListCallsQuery(args.tenant_id, status=args.status, limit=args.limit)
-        )
+        since = _since(args.since) if args.since else None
+        query = ListCallsQuery(args.tenant_id, args.status, since, args.limit, args.page_token)
+        page = await c.list_calls()(query)
         rows = [call_summary(call) for call in page.calls]
         if args.json:
             for r in rows:
                 print(json.dumps(r))
-            return
-        _print_table(rows, ["call_id", "status", "stage", "received_at", "intent", "score", "tier"])
+        else:
+            columns = ["call_id", "status", "stage", "received_at", "intent", "score", "tier"]
+            _print_table(rows, columns)
+        if page.next_cursor:  # on stderr: stdout stays the rows, for a script to read
+            _to_stderr(f"next page: --page-token {page.next_cursor}")
 
     async def calls_show() -> None:
         _print_json(call_document(await c.get_call()(args.tenant_id, args.call_id)))
@@ -196,7 +223,7 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
 
     async def reconcile() -> None:
         command = ReconcileCommand(args.tenant_id, _since(args.since))
-        _print_reconciled(await c.reconcile_calls()(command))
+        _print_reconciled(await c.reconcile_calls()(command, _to_stderr))
 
     handlers: dict[str, Callable[[], Awaitable[None]]] = {
         "migrate": migrate_db,
@@ -219,14 +246,19 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ingestion-pipeline", description="CallRail calls in, scored leads out."
+        prog="ingestion-pipeline",
+        description="CallRail calls in, scored leads out.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the service")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")  # noqa: S104
     serve.add_argument("--port", type=int, default=None, help="port (default $PORT or 8080)")
-    commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("migrate", help="apply database migrations, naming each as it starts")
+    commands.add_parser("config", help="print every effective setting, secrets masked")
 
     tenants = commands.add_parser("tenants", help="tenant administration")
     t = tenants.add_subparsers(dest="action", required=True)
@@ -248,6 +280,10 @@ def _parser() -> argparse.ArgumentParser:
     clist.add_argument("tenant_id")
     clist.add_argument("--status", help="received, processing, completed, failed, or a stage name")
     clist.add_argument("--limit", type=int, default=50)
+    clist.add_argument("--since", help="only calls received since: ISO 8601 time with offset")
+    clist.add_argument(
+        "--page-token", help="the next page: the token the previous page printed on stderr"
+    )
     clist.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     cshow = cl.add_parser("show", help="show one call in full")
     cshow.add_argument("tenant_id")
@@ -272,7 +308,8 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true", help="the JSON document instead of text")
     commands.add_parser("sweep", help="re-queue calls stuck in an unfinished stage")
     rec = commands.add_parser(
-        "reconcile", help="ingest the calls CallRail lists that never arrived by webhook"
+        "reconcile",
+        help="ingest the calls CallRail lists that never arrived by webhook (progress on stderr)",
     )
     rec.add_argument("tenant_id")
     rec.add_argument(
@@ -312,8 +349,13 @@ def _demo(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, container: Container) -> None:
     """One process: the HTTP app and the in-process workers (and, for Whisper, its worker
     process). More than one machine's worth of calls is the Google Cloud shape's job."""
-    configure_logging()
     settings = container.settings()
+    configure_logging(settings.log_level)
+    refused = startup.refusal(settings, os.environ)
+    if refused:
+        raise UsageError(f"serve refused to start: {refused}")
+    for line in startup.warnings(settings, os.environ):
+        _log.warning("%s", line, extra={"event": "startup_warning"})
     loop_name(settings.event_loop)  # uvloop asked for and missing: said now, before anything
     port = args.port if args.port is not None else settings.port
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
@@ -338,7 +380,16 @@ def _tune_gc() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _config(settings: Settings) -> None:
+    for line in settings_lines(settings):
+        print(line)
+    for line in startup.warnings(settings, os.environ):
+        _to_stderr(f"warning: {line}")
+
+
+def main(argv: Sequence[str] | None = None, container: Container | None = None) -> int:
+    """`container`: one already built (a test's, with an adapter overridden) instead of one
+    from the environment's settings."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
@@ -346,13 +397,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run-emulated":
             from entrypoints.emulated import run_emulated
 
-            configure_logging()
+            configure_logging(os.environ.get("PIPELINE_LOG_LEVEL", "").strip() or "info")
             asyncio.run(run_emulated(args.port, sys.stdout))
             return 0
-        container = build_container(load_settings(os.environ))
+        settings = container.settings() if container else load_settings(os.environ)
+        if args.command == "config":
+            _config(settings)
+            return 0
+        container = container or build_container(settings)
         if args.command == "serve":
             _serve(args, container)
             return 0
+        # A command's output is stdout's; its warnings are readable lines on stderr, and more
+        # only when PIPELINE_LOG_LEVEL asks.
+        explicit = os.environ.get("PIPELINE_LOG_LEVEL", "").strip()
+        configure_logging(settings.log_level if explicit else "warning", plain_to=sys.stderr)
         work = _command(args, container)
         asyncio.run(_with_database(container, work, migrated=args.command != "migrate"))
         return 0

@@ -3,7 +3,7 @@ has the embedded default."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import attrs
 
@@ -19,11 +19,14 @@ from entrypoints.config_urls import (
 )
 from entrypoints.loops import LOOPS
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+__all__ = ["ConfigError", "Settings", "load_settings", "unread_settings"]
 
 CALLRAIL_RECORDING_HOSTS = ("app.callrail.com", "api.callrail.com", "recordings.callrail.com")
 SERVICE_TYPES = ("all", "webhook", "worker", "api")
 TRACING = ("none", "console", "otlp", "gcp")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+# The deployment guide's SERVICE_TYPE values, as this product's PIPELINE_SERVICE_TYPE.
+SEED_SERVICE_TYPES = {"webhook": "webhook", "audio": "worker"}
 
 
 @attrs.frozen
@@ -94,6 +97,9 @@ class Settings:
     # Private files for audio redaction (an original copied to be silenced): local disk.
     scratch_dir: str = "data/scratch"
     version: str = "0.1.0"
+    # On Cloud Run (K_SERVICE set) `serve` refuses the embedded stores unless this is true.
+    allow_ephemeral: bool = False  # PIPELINE_ALLOW_EPHEMERAL
+    log_level: str = "info"  # PIPELINE_LOG_LEVEL
 
     @property
     def audio_root(self) -> str:
@@ -178,7 +184,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             if h.strip()
         ),
         operator_token=env.get("PIPELINE_OPERATOR_TOKEN") or None,
-        service_type=_choice(env, "PIPELINE_SERVICE_TYPE", "all", SERVICE_TYPES),
+        service_type=_service_type(env),
         tracing=_choice(env, "PIPELINE_TRACING", "none", TRACING),
         port=int(port_text),
         event_loop=_choice(env, "PIPELINE_EVENT_LOOP", "auto", LOOPS),
@@ -186,6 +192,54 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         cloud=_cloud(env),
         openai=_openai(env) if analyzer == "openai" else OpenAiSettings(),
         metrics=_metrics(env),
+        allow_ephemeral=_choice(env, "PIPELINE_ALLOW_EPHEMERAL", "false", ("true", "false"))
+        == "true",
+        log_level=_choice(env, "PIPELINE_LOG_LEVEL", "info", LOG_LEVELS),
+    )
+
+
+def _service_type(env: Mapping[str, str]) -> str:
+    """PIPELINE_SERVICE_TYPE, or the deployment guide's SERVICE_TYPE (webhook, audio)."""
+    seed = env.get("SERVICE_TYPE", "").strip().lower()
+    if not env.get("PIPELINE_SERVICE_TYPE", "").strip() and seed:
+        if seed not in SEED_SERVICE_TYPES:
+            raise ConfigError(
+                f"SERVICE_TYPE: {seed!r} is not one of {', '.join(SEED_SERVICE_TYPES)};"
+                f" or set PIPELINE_SERVICE_TYPE to one of {', '.join(SERVICE_TYPES)}"
+            )
+        return SEED_SERVICE_TYPES[seed]
+    return _choice(env, "PIPELINE_SERVICE_TYPE", "all", SERVICE_TYPES)
+
+
+class _ReadNames(Mapping[str, str]):
+    """The environment, noting every name looked up in it."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self._env = env
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.read.add(name)
+        return self._env[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._env)
+
+    def __len__(self) -> int:
+        return len(self._env)
+
+
+def unread_settings(env: Mapping[str, str]) -> list[str]:
+    """PIPELINE_* names set in `env` that this configuration never reads: a misspelt name, or
+    a setting of an adapter not chosen. Secrets (PIPELINE_SECRET_*) are the secret store's."""
+    recorded = _ReadNames(env)
+    load_settings(recorded)
+    return sorted(
+        name
+        for name in env
+        if name.startswith("PIPELINE_")
+        and not name.startswith("PIPELINE_SECRET_")
+        and name not in recorded.read
     )
 
 
@@ -221,7 +275,9 @@ def _cloud(env: Mapping[str, str]) -> CloudSettings:
         return env.get(name, "").strip() or None
 
     return CloudSettings(
-        project=text("PIPELINE_GCP_PROJECT") or text("GOOGLE_CLOUD_PROJECT") or "",
+        project=(
+            text("PIPELINE_GCP_PROJECT") or text("PROJECT_ID") or text("GOOGLE_CLOUD_PROJECT") or ""
+        ),
         speech_location=text("PIPELINE_SPEECH_LOCATION") or "us",
         speech_model=text("PIPELINE_SPEECH_MODEL") or "chirp_3",
         speech_endpoint=text("PIPELINE_SPEECH_ENDPOINT"),

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TextIO, cast
 
 import orjson
 
@@ -37,7 +37,12 @@ SAMPLED_FIELD = "logging.googleapis.com/trace_sampled"
 def log_project(env: Mapping[str, str]) -> str:
     """The project Cloud Logging's trace field names: the pipeline's, or the one Google's
     libraries use."""
-    return (env.get("PIPELINE_GCP_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or "").strip()
+    return (
+        env.get("PIPELINE_GCP_PROJECT")
+        or env.get("PROJECT_ID")  # the deployment guide's name, read as an alias
+        or env.get("GOOGLE_CLOUD_PROJECT")
+        or ""
+    ).strip()
 
 
 class JsonFormatter(logging.Formatter):
@@ -168,7 +173,11 @@ def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHand
     return found
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+def configure_logging(level: int | str = logging.INFO, *, plain_to: TextIO | None = None) -> None:
+    """JSON lines on stdout at `level` (a number or a name: PIPELINE_LOG_LEVEL's value), or, for
+    the CLI's commands, `plain_to` a stream as readable lines that keep stdout for the output."""
+    if isinstance(level, str):
+        level = logging.getLevelNamesMapping()[level.upper()]
     # What a record would otherwise gather and these lines never show: the caller's file and
     # line (a walk up the stack for every access log line), thread and process names. The
     # logging HOWTO's "Optimization" section names these switches.
@@ -176,8 +185,9 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
+    handler = logging.StreamHandler(plain_to or sys.stdout)
+    formatter = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(JsonFormatter() if plain_to is None else formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

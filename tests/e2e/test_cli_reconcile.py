@@ -141,10 +141,17 @@ async def test_reconcile_errors_are_one_line_and_non_zero(operator: Operator) ->
             "offset",
         ),
     ]
-    for result, code, words in cases:
+    stopped_on_page_1 = (
+        "stopped at page 1 after 0 call(s) listed: 0 ingested, 0 already known, 0 too recent,"
+        " 0 of another company, 0 failed"
+    )
+    for n, (result, code, words) in enumerate(cases):
         assert result.code == code, result.stderr
-        assert result.stderr.count("\n") == 1, result.stderr
-        assert words in result.stderr
+        # One line for the error; a failure while reading CallRail says first what was done.
+        *before, error = result.stderr.splitlines()
+        assert before == ([stopped_on_page_1] if n < 2 else []), result.stderr
+        assert error.startswith("ingestion-pipeline: ")
+        assert words in error
         assert "Traceback" not in result.stderr
         assert result.stdout == ""
         assert KEY not in result.stderr
