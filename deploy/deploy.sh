@@ -4,13 +4,22 @@
 #   APIs -> Artifact Registry -> service accounts -> KMS key -> audio bucket (CMEK, lifecycle)
 #   -> Spanner instance and database -> Pub/Sub topics -> secrets -> project roles
 #   -> image (Cloud Build) -> schema (`ingestion-pipeline migrate` as a Cloud Run job)
-#   -> the worker, webhook and API services (deploy/cloudrun/*.yaml) -> push subscription
+#   -> Spanner backups (daily schedule, point-in-time recovery) -> the worker, webhook and API
+#   services (deploy/cloudrun/*.yaml), each rolled out gradually -> push subscription
+#   -> monitoring (deploy/monitoring: alert policies, SLOs, dashboard)
 #
 # Every setting below can be overridden from the environment, e.g.
 #   PROJECT_ID=acme-calls REGION=europe-west1 deploy/deploy.sh
 #   IMAGE=europe-west1-docker.pkg.dev/acme-calls/pipeline/ingestion-pipeline:3f2a9c1 deploy/deploy.sh
 #   SKIP_BUILD=true TAG=3f2a9c1 deploy/deploy.sh        # redeploy an image already built
 #   ONLY=services deploy/deploy.sh                       # just the image, schema and services
+#   ONLY=monitoring NOTIFY_PAGER=projects/P/notificationChannels/123 deploy/deploy.sh
+#   DRY_RUN=true PROJECT_ID=p deploy/deploy.sh           # print every gcloud command, run none
+#
+# A service that already exists is rolled out: its new revision is deployed with no traffic and
+# the tag `candidate`, /health/ready is checked on the tagged URL, then traffic moves in steps
+# (ROLLOUT_STEPS, default 10,50,100, ROLLOUT_WAIT_S apart), readiness checked after each; when a
+# check fails the service goes back to the revision that served before, and the script stops.
 #
 # It is safe to run again: each resource is described before it is created, IAM bindings are
 # added (never replaced), and services are replaced with the same definitions. It needs gcloud,
@@ -19,11 +28,13 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
+# shellcheck source=deploy/lib.sh
+. "$here/lib.sh"  # log, note, die, exists, and DRY_RUN
 
 # --- settings --------------------------------------------------------------------------------
 PROJECT_ID="${PROJECT_ID:-$(gcloud config get-value project 2>/dev/null || true)}"
 REGION="${REGION:-us-central1}"
-ONLY="${ONLY:-all}"                               # all | services
+ONLY="${ONLY:-all}"                               # all | services | monitoring
 
 AR_REPOSITORY="${AR_REPOSITORY:-ingestion-pipeline}"
 IMAGE_NAME="${IMAGE_NAME:-ingestion-pipeline}"
@@ -35,6 +46,12 @@ SPANNER_INSTANCE="${SPANNER_INSTANCE:-ingestion}"
 SPANNER_DATABASE="${SPANNER_DATABASE:-pipeline}"
 SPANNER_CONFIG="${SPANNER_CONFIG:-regional-$REGION}"
 SPANNER_PROCESSING_UNITS="${SPANNER_PROCESSING_UNITS:-100}"
+# A full backup every day at 02:00 UTC, each kept 30 days; any moment of the last 7 days can be
+# recovered (point-in-time recovery, Spanner's longest window). deploy/backup.sh does the rest.
+BACKUP_SCHEDULE="${BACKUP_SCHEDULE:-daily-full}"
+BACKUP_CRON="${BACKUP_CRON:-0 2 * * *}"
+BACKUP_RETENTION="${BACKUP_RETENTION:-30d}"
+PITR_RETENTION="${PITR_RETENTION:-7d}"
 
 BUCKET="${BUCKET:-${PROJECT_ID}-call-audio}"
 AUDIO_PREFIX="${AUDIO_PREFIX:-recordings}"
@@ -68,6 +85,28 @@ API_MIN_INSTANCES="${API_MIN_INSTANCES:-0}"
 API_MAX_INSTANCES="${API_MAX_INSTANCES:-5}"
 API_PUBLIC="${API_PUBLIC:-true}"                  # tenants read their calls with their API keys
 
+# Gradual rollouts: percent of traffic on the new revision at each step, the wait between steps,
+# and the readiness check (READY_ATTEMPTS tries, READY_INTERVAL_S apart, 10 s each at most).
+ROLLOUT_STEPS="${ROLLOUT_STEPS:-10,50,100}"
+ROLLOUT_WAIT_S="${ROLLOUT_WAIT_S:-60}"
+ROLLOUT_TAG="${ROLLOUT_TAG:-candidate}"
+READY_ATTEMPTS="${READY_ATTEMPTS:-10}"
+READY_INTERVAL_S="${READY_INTERVAL_S:-6}"
+REVISION_SUFFIX="${REVISION_SUFFIX:-$(date -u +%Y%m%d-%H%M%S)}"  # names this deploy's revisions
+
+# Monitoring (deploy/monitoring). The services push their metrics to Cloud Monitoring
+# (PIPELINE_METRICS_EXPORT); each alert policy notifies the channels of its runbook routes, given
+# as notification channel names (projects/P/notificationChannels/ID), comma-separated. A route
+# left empty notifies nobody; the policy still opens incidents in the console.
+METRICS_EXPORT="${METRICS_EXPORT:-gcp}"
+NOTIFY_PAGER="${NOTIFY_PAGER:-}"
+NOTIFY_SLACK_CRITICAL="${NOTIFY_SLACK_CRITICAL:-}"
+NOTIFY_SLACK_ALERTS="${NOTIFY_SLACK_ALERTS:-}"
+NOTIFY_SLACK_SALES="${NOTIFY_SLACK_SALES:-}"
+NOTIFY_EMAIL_OPS="${NOTIFY_EMAIL_OPS:-}"
+DASHBOARD_ID="${DASHBOARD_ID:-ingestion-pipeline}"
+RENDER_DIR="${RENDER_DIR:-}"                      # where rendered files go (default: a temp dir)
+
 SPEECH_LOCATION="${SPEECH_LOCATION:-us}"          # chirp_3's location
 VERTEX_LOCATION="${VERTEX_LOCATION:-$REGION}"
 
@@ -79,12 +118,6 @@ WEBHOOK_SECRETS="${WEBHOOK_SECRETS:-}"
 WORKER_SECRETS="${WORKER_SECRETS:-}"
 
 # --- helpers ---------------------------------------------------------------------------------
-log() { printf '\n== %s\n' "$*" >&2; }
-note() { printf '   %s\n' "$*" >&2; }
-die() { printf 'deploy.sh: %s\n' "$*" >&2; exit 1; }
-
-exists() { "$@" >/dev/null 2>&1; }
-
 retry() {  # COMMAND...: IAM needs a few seconds to see a service account that was just made
   local attempt
   for attempt in 1 2 3 4; do
@@ -119,7 +152,8 @@ render() {  # TEMPLATE: every placeholder it uses filled in; one left unfilled i
     "API_SERVICE=$API_SERVICE" "OPERATOR_TOKEN_SECRET=$OPERATOR_TOKEN_SECRET" \
     "WEBHOOK_MIN_INSTANCES=$WEBHOOK_MIN_INSTANCES" "WEBHOOK_MAX_INSTANCES=$WEBHOOK_MAX_INSTANCES" \
     "WORKER_MIN_INSTANCES=$WORKER_MIN_INSTANCES" "WORKER_MAX_INSTANCES=$WORKER_MAX_INSTANCES" \
-    "API_MIN_INSTANCES=$API_MIN_INSTANCES" "API_MAX_INSTANCES=$API_MAX_INSTANCES"; do
+    "API_MIN_INSTANCES=$API_MIN_INSTANCES" "API_MAX_INSTANCES=$API_MAX_INSTANCES" \
+    "METRICS_EXPORT=$METRICS_EXPORT" "REVISION=$REVISION" "TRAFFIC=$TRAFFIC"; do
     text="${text//"\${${pair%%=*}}"/"${pair#*=}"}"
   done
   left="$(grep -o '[$]{[A-Za-z_]*}' <<<"$text" | sort -u | tr '\n' ' ' || true)"
@@ -158,8 +192,17 @@ random_token() {
 
 # --- derived ---------------------------------------------------------------------------------
 [ -n "$PROJECT_ID" ] || die "set PROJECT_ID (or 'gcloud config set project ...')"
-command -v gcloud >/dev/null 2>&1 || die "gcloud is not installed"
-case "$ONLY" in all | services) ;; *) die "ONLY must be all or services" ;; esac
+case "$ONLY" in all | services | monitoring) ;; *) die "ONLY must be all, services or monitoring" ;; esac
+for step in ${ROLLOUT_STEPS//,/ }; do
+  case "$step" in '' | *[!0-9]*) die "ROLLOUT_STEPS: '$step' is not a percentage" ;; esac
+  [ "$step" -ge 1 ] && [ "$step" -le 100 ] || die "ROLLOUT_STEPS: $step is not between 1 and 100"
+done
+[ "${ROLLOUT_STEPS##*,}" = 100 ] || die "ROLLOUT_STEPS must end at 100"
+REVISION="" TRAFFIC=""  # set for each service by deploy_service
+if [ -z "$RENDER_DIR" ]; then
+  RENDER_DIR="$(mktemp -d)"
+  trap 'rm -rf "$RENDER_DIR"' EXIT
+fi
 
 PROJECT_NUMBER="$(gcloud projects describe "$PROJECT_ID" --format='value(projectNumber)')"
 if [ -z "${TAG:-}" ]; then
@@ -193,7 +236,7 @@ infrastructure() {
     spanner.googleapis.com storage.googleapis.com pubsub.googleapis.com \
     secretmanager.googleapis.com speech.googleapis.com aiplatform.googleapis.com \
     cloudkms.googleapis.com cloudtrace.googleapis.com iam.googleapis.com \
-    iamcredentials.googleapis.com logging.googleapis.com
+    iamcredentials.googleapis.com logging.googleapis.com monitoring.googleapis.com
 
   # --- Artifact Registry ---------------------------------------------------------------------
   log "Artifact Registry repository $AR_REPOSITORY"
@@ -240,8 +283,7 @@ infrastructure() {
       --uniform-bucket-level-access --public-access-prevention \
       --default-encryption-key="$KMS_KEY"
   fi
-  local lifecycle
-  lifecycle="$(mktemp)"
+  local lifecycle="$RENDER_DIR/lifecycle.json"
   # Recordings are personal data: deleted after the retention period; abandoned uploads after a
   # day. An original waits under quarantine/ only while its card numbers are silenced; the
   # worker deletes it as soon as the redacted recording is stored, and this rule after a day
@@ -256,7 +298,6 @@ infrastructure() {
 JSON
   gcloud storage buckets update "gs://$BUCKET" --project="$PROJECT_ID" \
     --lifecycle-file="$lifecycle" --default-encryption-key="$KMS_KEY"
-  rm -f "$lifecycle"
   # The worker writes, reads and deletes recordings, in this bucket only.
   retry gcloud storage buckets add-iam-policy-binding "gs://$BUCKET" \
     --member="serviceAccount:$WORKER_SA" --role=roles/storage.objectAdmin >/dev/null
@@ -291,6 +332,7 @@ JSON
   retry gcloud spanner databases add-iam-policy-binding "$SPANNER_DATABASE" \
     --instance="$SPANNER_INSTANCE" --project="$PROJECT_ID" \
     --member="serviceAccount:$MIGRATE_SA" --role=roles/spanner.databaseAdmin >/dev/null
+  backups
 
   # --- Pub/Sub topics -------------------------------------------------------------------------
   log "Pub/Sub topics $TOPIC, $DEAD_LETTER_TOPIC"
@@ -346,8 +388,129 @@ JSON
   project_role "serviceAccount:$WORKER_SA" roles/aiplatform.user
   for sa in "$WEBHOOK_SA" "$WORKER_SA" "$API_SA"; do
     project_role "serviceAccount:$sa" roles/cloudtrace.agent
+    project_role "serviceAccount:$sa" roles/monitoring.metricWriter
   done
   # The migration job and the push identity need nothing at project level.
+}
+
+backups() {
+  log "Spanner backups: $BACKUP_SCHEDULE ($BACKUP_CRON UTC, kept $BACKUP_RETENTION), PITR $PITR_RETENTION"
+  local where=(--project="$PROJECT_ID" --instance="$SPANNER_INSTANCE" --database="$SPANNER_DATABASE")
+  if exists gcloud spanner backup-schedules describe "$BACKUP_SCHEDULE" "${where[@]}"; then
+    gcloud spanner backup-schedules update "$BACKUP_SCHEDULE" "${where[@]}" \
+      --cron="$BACKUP_CRON" --retention-duration="$BACKUP_RETENTION"
+  else
+    gcloud spanner backup-schedules create "$BACKUP_SCHEDULE" "${where[@]}" \
+      --cron="$BACKUP_CRON" --retention-duration="$BACKUP_RETENTION" --backup-type=full-backup
+  fi
+  # Point-in-time recovery: Spanner keeps every version this long (a database option, not a
+  # schema change: setting it again changes nothing).
+  gcloud spanner databases ddl update "$SPANNER_DATABASE" --project="$PROJECT_ID" \
+    --instance="$SPANNER_INSTANCE" \
+    --ddl="ALTER DATABASE \`$SPANNER_DATABASE\` SET OPTIONS (version_retention_period = '$PITR_RETENTION')"
+}
+
+monitoring() {
+  log "monitoring: alert policies, SLOs, dashboard (deploy/monitoring)"
+  mkdir -p "$RENDER_DIR/monitoring"
+  local file
+  for file in "$here"/monitoring/policies/*.json; do
+    apply_policy "$file"
+  done
+  apply_slos
+  apply_dashboard
+}
+
+channels_for() {  # ROUTE: the notification channels of a runbook route
+  case "$1" in
+    pager) printf '%s' "$NOTIFY_PAGER" ;;
+    slack-critical) printf '%s' "$NOTIFY_SLACK_CRITICAL" ;;
+    slack-alerts) printf '%s' "$NOTIFY_SLACK_ALERTS" ;;
+    slack-sales) printf '%s' "$NOTIFY_SLACK_SALES" ;;
+    email-ops) printf '%s' "$NOTIFY_EMAIL_OPS" ;;
+    *) die "no route named $1 (pager, slack-critical, slack-alerts, slack-sales, email-ops)" ;;
+  esac
+}
+
+with_channels() {  # stdin -> stdout: "notificationChannels": ["@route", ...] filled in
+  local line head items tail out route channel
+  local pattern='^(.*"notificationChannels": *)\[([^]]*)\](.*)$'
+  while IFS= read -r line; do
+    if [[ $line =~ $pattern ]]; then
+      head="${BASH_REMATCH[1]}" items="${BASH_REMATCH[2]}" tail="${BASH_REMATCH[3]}" out=""
+      for route in $(grep -o '@[a-z-]*' <<<"$items" || true); do
+        IFS=',' read -ra channels <<<"$(channels_for "${route#@}")"
+        for channel in "${channels[@]}"; do
+          channel="${channel// /}"
+          [ -n "$channel" ] || continue
+          case ", $out, " in *"\"$channel\""*) continue ;; esac
+          out="${out:+$out, }\"$channel\""
+        done
+      done
+      printf '%s[%s]%s\n' "$head" "$out" "$tail"
+    else
+      printf '%s\n' "$line"
+    fi
+  done
+}
+
+apply_policy() {  # FILE: created, or updated in place when one of its display name exists
+  local rendered name existing
+  rendered="$RENDER_DIR/monitoring/$(basename "$1")"
+  render "$1" | with_channels >"$rendered"
+  name="$(sed -n 's/^  "displayName": "\(.*\)",$/\1/p' "$1" | head -n 1)"
+  [ -n "$name" ] || die "$1: no top-level displayName"
+  existing="$(gcloud monitoring policies list --project="$PROJECT_ID" \
+    --filter="displayName=\"$name\"" --format='value(name)' | head -n 1)"
+  if [ -n "$existing" ]; then
+    gcloud monitoring policies update "$existing" --project="$PROJECT_ID" \
+      --policy-from-file="$rendered"
+  else
+    gcloud monitoring policies create --project="$PROJECT_ID" --policy-from-file="$rendered"
+  fi
+}
+
+monitoring_api() {  # METHOD PATH [BODY_FILE]: Cloud Monitoring's REST API, as the gcloud account
+  local request=(--silent --show-error --fail --max-time 30 -X "$1"
+    -H "Authorization: Bearer $(gcloud auth print-access-token)"
+    -H "Content-Type: application/json")
+  [ $# -lt 3 ] || request+=(--data-binary "@$3")
+  curl "${request[@]}" "https://monitoring.googleapis.com/v3/$2"
+}
+
+apply_slos() {  # a custom service for the webhook, and its availability and latency SLOs
+  local service="projects/$PROJECT_ID/services/$WEBHOOK_SERVICE" slo body
+  render "$here/monitoring/slos/service.json" >"$RENDER_DIR/monitoring/service.json"
+  if ! exists monitoring_api GET "$service"; then
+    monitoring_api POST "projects/$PROJECT_ID/services?serviceId=$WEBHOOK_SERVICE" \
+      "$RENDER_DIR/monitoring/service.json" >/dev/null
+  fi
+  for slo in webhook-availability webhook-latency; do
+    body="$RENDER_DIR/monitoring/$slo.json"
+    render "$here/monitoring/slos/$slo.json" >"$body"
+    if exists monitoring_api GET "$service/serviceLevelObjectives/$slo"; then
+      monitoring_api PATCH "$service/serviceLevelObjectives/$slo?updateMask=displayName,goal,rollingPeriod,serviceLevelIndicator,userLabels" \
+        "$body" >/dev/null
+    else
+      monitoring_api POST "$service/serviceLevelObjectives?serviceLevelObjectiveId=$slo" \
+        "$body" >/dev/null
+    fi
+  done
+}
+
+apply_dashboard() {  # DASHBOARD_ID: replaced whole (with its current etag) or created
+  local rendered="$RENDER_DIR/monitoring/dashboard.json" etag
+  if exists gcloud monitoring dashboards describe "$DASHBOARD_ID" --project="$PROJECT_ID"; then
+    etag="$(gcloud monitoring dashboards describe "$DASHBOARD_ID" --project="$PROJECT_ID" \
+      --format='value(etag)')"
+    render "$here/monitoring/dashboard.json" | sed "1a\\  \"etag\": \"$etag\"," >"$rendered"
+    gcloud monitoring dashboards update "$DASHBOARD_ID" --project="$PROJECT_ID" \
+      --config-from-file="$rendered"
+  else
+    render "$here/monitoring/dashboard.json" |
+      sed "1a\\  \"name\": \"projects/$PROJECT_ID/dashboards/$DASHBOARD_ID\"," >"$rendered"
+    gcloud monitoring dashboards create --project="$PROJECT_ID" --config-from-file="$rendered"
+  fi
 }
 
 build_image() {
@@ -371,12 +534,76 @@ migrate_schema() {
   gcloud run jobs execute "$MIGRATE_JOB" --project="$PROJECT_ID" --region="$REGION" --wait
 }
 
-deploy_service() {  # TEMPLATE (deploy/cloudrun/TEMPLATE.yaml)
-  local rendered
-  rendered="$(mktemp)"
+deploy_service() {  # TEMPLATE (deploy/cloudrun/TEMPLATE.yaml) SERVICE
+  local rendered="$RENDER_DIR/$1.yaml" previous candidate_url
+  previous="$(serving_revision "$2")"
+  REVISION="$2-$REVISION_SUFFIX"
+  if [ -z "$previous" ]; then
+    # New: nothing serves yet, so nothing to protect. All traffic to the latest revision.
+    TRAFFIC="[{percent: 100, latestRevision: true}]"
+    render "$here/cloudrun/$1.yaml" >"$rendered"
+    gcloud run services replace "$rendered" --project="$PROJECT_ID" --region="$REGION"
+    return
+  fi
+  # The new revision with no traffic and a tag; the one serving keeps it all. A revision that
+  # never becomes ready fails the replace here, with the traffic where it was.
+  TRAFFIC="[{revisionName: $previous, percent: 100},"
+  TRAFFIC+=" {revisionName: $REVISION, percent: 0, tag: $ROLLOUT_TAG}]"
   render "$here/cloudrun/$1.yaml" >"$rendered"
+  log "$2: $REVISION with no traffic, tagged $ROLLOUT_TAG ($previous serves)"
   gcloud run services replace "$rendered" --project="$PROJECT_ID" --region="$REGION"
-  rm -f "$rendered"
+  candidate_url="$(tagged_url "$2" "$ROLLOUT_TAG")"
+  [ -n "$candidate_url" ] || roll_back "$2" "$previous" "no URL for the tag $ROLLOUT_TAG"
+  ready "$candidate_url" || roll_back "$2" "$previous" "$candidate_url/health/ready failed"
+  local step
+  for step in ${ROLLOUT_STEPS//,/ }; do
+    note "$2: $step % to $REVISION"
+    if [ "$step" = 100 ]; then
+      gcloud run services update-traffic "$2" --project="$PROJECT_ID" --region="$REGION" \
+        --to-latest
+    else
+      gcloud run services update-traffic "$2" --project="$PROJECT_ID" --region="$REGION" \
+        --to-revisions="$REVISION=$step"
+    fi
+    sleep "$ROLLOUT_WAIT_S"
+    ready "$candidate_url" || roll_back "$2" "$previous" "$candidate_url/health/ready failed at $step %"
+  done
+}
+
+serving_revision() {  # SERVICE: the revision with the most traffic; nothing if no service
+  gcloud run services describe "$1" --project="$PROJECT_ID" --region="$REGION" \
+    --flatten=status.traffic \
+    --format='value(status.traffic.percent,status.traffic.revisionName,status.traffic.tag,status.traffic.url)' \
+    2>/dev/null | awk -F '\t' '$1 != "" && $2 != "" {print $1 "\t" $2}' | sort -rn | head -n 1 |
+    cut -f 2 || true
+}
+
+tagged_url() {  # SERVICE TAG
+  gcloud run services describe "$1" --project="$PROJECT_ID" --region="$REGION" \
+    --flatten=status.traffic \
+    --format='value(status.traffic.percent,status.traffic.revisionName,status.traffic.tag,status.traffic.url)' |
+    awk -F '\t' -v tag="$2" '$3 == tag {print $4; exit}'
+}
+
+ready() {  # URL: GET URL/health/ready answers 2xx (the deployer's identity token, for private services)
+  local attempt token auth=()
+  token="$(gcloud auth print-identity-token 2>/dev/null || true)"
+  [ -z "$token" ] || auth=(-H "Authorization: Bearer $token")
+  for attempt in $(seq 1 "$READY_ATTEMPTS"); do
+    if curl --silent --fail --max-time 10 --output /dev/null "${auth[@]}" "$1/health/ready"; then
+      return 0
+    fi
+    note "not ready yet ($attempt/$READY_ATTEMPTS): $1/health/ready"
+    sleep "$READY_INTERVAL_S"
+  done
+  return 1
+}
+
+roll_back() {  # SERVICE PREVIOUS_REVISION REASON
+  log "rolling $1 back to $2: $3"
+  gcloud run services update-traffic "$1" --project="$PROJECT_ID" --region="$REGION" \
+    --to-revisions="$2=100"
+  die "$1: rolled back to $2 ($3); the failed revision is kept, with no traffic, for its logs"
 }
 
 service_url() {
@@ -387,13 +614,13 @@ service_url() {
 services() {
   log "services"
   # The worker first: the push subscription needs its URL.
-  deploy_service worker
+  deploy_service worker "$WORKER_SERVICE"
   retry gcloud run services add-iam-policy-binding "$WORKER_SERVICE" --project="$PROJECT_ID" \
     --region="$REGION" --member="serviceAccount:$PUSH_SA" --role=roles/run.invoker >/dev/null
-  deploy_service webhook
+  deploy_service webhook "$WEBHOOK_SERVICE"
   retry gcloud run services add-iam-policy-binding "$WEBHOOK_SERVICE" --project="$PROJECT_ID" \
     --region="$REGION" --member=allUsers --role=roles/run.invoker >/dev/null
-  deploy_service api
+  deploy_service api "$API_SERVICE"
   if [ "$API_PUBLIC" = "true" ]; then
     retry gcloud run services add-iam-policy-binding "$API_SERVICE" --project="$PROJECT_ID" \
       --region="$REGION" --member=allUsers --role=roles/run.invoker >/dev/null
@@ -431,9 +658,16 @@ services() {
   note "image:                    $IMAGE"
 }
 
+if [ "$ONLY" = "monitoring" ]; then
+  monitoring
+  exit 0
+fi
 if [ "$ONLY" = "all" ]; then
   infrastructure
 fi
 build_image
 migrate_schema
 services
+if [ "$ONLY" = "all" ]; then
+  monitoring
+fi
