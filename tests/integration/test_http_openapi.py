@@ -6,6 +6,8 @@ fixture in conftest.)"""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -201,3 +203,48 @@ async def test_a_request_the_document_does_not_describe_is_caught(
     assert (await client.post("/v1/callrail/webhook", json=no_call_id)).status in (400, 401, 404)
     assert all(m is not None for m in mismatches), mismatches
     assert len(mismatches) == 2
+
+
+async def test_the_push_routes_answers_match_the_document(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, aiohttp_client: AiohttpClient
+) -> None:
+    """/v1/pubsub/push, served on the Pub/Sub queue only: an envelope as Pub/Sub sends it (for a
+    call that is gone: acknowledged, 204), and one that is malformed (400 malformed-body)."""
+    # The publisher is made (and closed) at shutdown: pointed at a loopback port, it needs no
+    # credentials and sends nothing. (monkeypatch comes first: it is undone after the app.)
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:9")
+    app = make_app(
+        tmp_path,
+        PIPELINE_QUEUE_URL="pubsub://projects/proj-1/topics/calls",
+        PIPELINE_WORKER_CONCURRENCY="0",  # nothing published: no Pub/Sub needed
+    )
+    mismatches: list[str | None] = []
+
+    @web.middleware
+    async def check_request(request: web.Request, handler: Any) -> web.StreamResponse:
+        mismatches.append(request_mismatch(request, await request.read()))
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    app.middlewares.insert(0, check_request)
+    client = await aiohttp_client(app)
+    job = {
+        "job_id": "job-1",
+        "tenant_id": "acme",
+        "call_id": "CAL404",
+        "enqueued_at": "2026-03-04T15:30:00+00:00",
+    }
+    envelope = {
+        "message": {
+            "data": base64.b64encode(json.dumps(job).encode()).decode(),
+            "attributes": {"tenant_id": "acme", "call_id": "CAL404"},
+            "messageId": "1",
+            "publishTime": "2026-03-04T15:30:01.123Z",
+        },
+        "subscription": "projects/proj-1/subscriptions/calls-push",
+    }
+    delivered = await client.post("/v1/pubsub/push", json=envelope)
+    malformed = await client.post("/v1/pubsub/push", json={"message": {}})
+    assert (delivered.status, malformed.status) == (204, 400)
+    assert mismatches[0] is None
+    assert mismatches[1] is not None  # the document refuses what the route refuses
