@@ -47,11 +47,8 @@ JSON = "application/json"
 BODY = (PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, MALFORMED_BODY)
 OPERATOR = (NOT_AUTHENTICATED, ADMIN_API_CLOSED, OPERATOR_ONLY, STORAGE_UNAVAILABLE)
 TENANT_READ = (NOT_AUTHENTICATED, UNKNOWN_TENANT, STORAGE_UNAVAILABLE)
-# Headers an answer of these kinds always carries.
-HEADERS = {
-    503: {"Retry-After": "seconds to wait before trying again"},
-    405: {"Allow": "the methods the path takes"},
-}
+# Headers every answer of a status carries.
+HEADERS = {503: {"Retry-After": "seconds to wait before trying again"}}
 
 
 def _json(schema: Schema, media: str = JSON) -> dict[str, Any]:
