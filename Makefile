@@ -54,7 +54,7 @@ eval: install
 
 # The Dockerfile built and run with no Docker engine (buildah, chroot isolation, a Debian base
 # made with debootstrap): both extras sets build, the embedded image answers /health/ready and
-# runs the demo 6/6. Needs root; about 2 minutes once the base is made. Not part of `make test`.
+# runs the demo 6/6. Needs root; 2-3 minutes on 2 cores. Not part of `make test`.
 .PHONY: image-smoke
 image-smoke:
 	nice -n 10 deploy/image-smoke.sh

@@ -4,7 +4,8 @@
 # debootstrap. Builds both extras sets (the Dockerfile's defaults, and the Google Cloud set that
 # deploy/cloudbuild.yaml builds), checks /health/ready of the embedded image's `serve` and runs
 # `ingestion-pipeline demo` in it, and imports the Google Cloud adapters in the gcp image.
-# Needs root. Not part of `make test`: `make image-smoke` (about 15 minutes on 2 cores).
+# Needs root. Not part of `make test`: `make image-smoke` (2-3 minutes on 2 cores with a fast
+# package index, the first run's debootstrap included).
 #
 #   deploy/image-smoke.sh          build and run (the base is made once and kept in $IMAGE_SMOKE_DIR)
 #   deploy/image-smoke.sh pin      rewrite constraints.txt from .venv (the versions tests pass with)
@@ -116,10 +117,10 @@ make_base() {
         --env LANG=C.UTF-8 --cmd python3 "$ctr"
     bah commit --quiet --rm --format docker "$ctr" "$BASE_TAG" > /dev/null
     rm -rf "$rootfs" "$WORK/rootfs.tar"
-    say "base $BASE_TAG ($(chroot_python_version)): $((SECONDS - start)) s"
+    say "base $BASE_TAG ($(base_python_version)): $((SECONDS - start)) s"
 }
 
-chroot_python_version() {
+base_python_version() {
     local ctr v
     ctr=$(bah from --pull=never "$BASE_TAG")
     v=$(bah run "$ctr" -- python --version)
@@ -159,6 +160,7 @@ check_serve() { # the image's own command, serve; /health/ready polled from insi
     ctr=$(container "$1")
     port=$(free_port)
     say "run $1: ingestion-pipeline serve on port $port, GET /health/ready"
+    # shellcheck disable=SC2016 # $pid, $PORT and $? belong to the container's shell
     bah run --env PORT="$port" "$ctr" -- sh -c '
         ingestion-pipeline serve & pid=$!
         python - <<PY
@@ -215,7 +217,9 @@ main() {
     # The Google Cloud set is what deploy/cloudbuild.yaml builds by default.
     gcp_extras=$(sed -n 's/^  _EXTRAS: *//p' deploy/cloudbuild.yaml)
     gcp_model=$(sed -n 's/^  _BUNDLED_MODEL: *"\{0,1\}\([a-z]*\)"\{0,1\}$/\1/p' deploy/cloudbuild.yaml)
-    [ -n "$gcp_extras" ] && [ -n "$gcp_model" ] || die "no _EXTRAS/_BUNDLED_MODEL in deploy/cloudbuild.yaml"
+    if [ -z "$gcp_extras" ] || [ -z "$gcp_model" ]; then
+        die "no _EXTRAS/_BUNDLED_MODEL in deploy/cloudbuild.yaml"
+    fi
     say "buildah $(buildah --version | cut -d' ' -f3), store $WORK (vfs)"
     make_base
     build ingestion-pipeline:embedded
