@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from domain.alerts import AlertRecord
 from domain.errors import IllegalTransition, LeaseHeld
 from domain.results import CallAnalysis, CrmSyncResult, LeadScore, StoredRecording, Transcript
 from domain.stages import PIPELINE, Stage, check_restart, check_transition, status_of
@@ -119,6 +120,9 @@ class Call:
     analysis: CallAnalysis | None = None
     lead_score: LeadScore | None = None
     crm_sync: CrmSyncResult | None = None
+    # One record a destination of a hot-lead alert, kept across re-runs: a destination already
+    # sent to is never sent to again (domain/usecases/alerting.py).
+    alerts: tuple[AlertRecord, ...] = ()
     failure: Failure | None = None
     timeline: list[StageEvent] = attrs.field(factory=list)
     lease_owner: str | None = None
@@ -201,6 +205,7 @@ class Call:
         if Stage.SCORED in redo:
             self.lead_score = None
         # crm_sync is kept: its idempotency key lets a re-run find the activity already made.
+        # alerts are kept: a destination already sent to is not sent to again.
         self.release_lease()
         self.failure = None
         self.completed_at = None

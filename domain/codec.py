@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from domain.alerts import AlertRecord, AlertStatus
 from domain.call import Call, CallMetadata, Failure, StageEvent
 from domain.results import (
     CallAnalysis,
@@ -220,6 +221,35 @@ def crm_from_dict(d: Mapping[str, Any] | None) -> CrmSyncResult | None:
     return CrmSyncResult(**{**d, "status": SyncStatus(d["status"])}) if d else None
 
 
+def alerts_to_list(records: tuple[AlertRecord, ...]) -> list[dict[str, Any]]:
+    """api.md: `alerts: [{destination, status, at}]`, with the type, attempts and last error."""
+    return [
+        {
+            "destination": r.destination,
+            "type": r.type,
+            "status": r.status.value,
+            "at": iso(r.at),
+            "attempts": r.attempts,
+            "error": r.error,
+        }
+        for r in records
+    ]
+
+
+def alerts_from_list(items: list[Mapping[str, Any]] | None) -> tuple[AlertRecord, ...]:
+    return tuple(
+        AlertRecord(
+            destination=i["destination"],
+            type=i["type"],
+            status=AlertStatus(i["status"]),
+            at=datetime.fromisoformat(i["at"]),
+            attempts=int(i.get("attempts", 0)),
+            error=i.get("error"),
+        )
+        for i in items or ()
+    )
+
+
 def failure_to_dict(f: Failure | None) -> dict[str, Any] | None:
     if f is None:
         return None
@@ -276,6 +306,7 @@ def call_document(call: Call) -> dict[str, Any]:
         "analysis": analysis_to_dict(call.analysis),
         "lead_score": score_to_dict(call.lead_score),
         "crm_sync": crm_to_dict(call.crm_sync),
+        "alerts": alerts_to_list(call.alerts),
         "failure": failure_to_dict(call.failure),
         "timeline": timeline_to_list(call.timeline),
     }
@@ -287,6 +318,7 @@ CALL_COLUMNS = (
     "tenant_id", "call_id", "stage", "received_at", "completed_at", "attempts", "metadata",
     "recording_url", "raw_payload", "recording", "transcript", "analysis", "lead_score",
     "crm_sync", "failure", "timeline", "lease_owner", "lease_expires_at", "version", "updated_at",
+    "alerts",
 )
 # fmt: on
 
@@ -336,6 +368,7 @@ def call_row(
         "lease_expires_at": at(call.lease_expires_at),
         "version": call.version,
         "updated_at": time(last_activity(call)),
+        "alerts": part(alerts_to_list(call.alerts) or None),
     }
 
 
@@ -366,6 +399,7 @@ def call_from_row(
         analysis=analysis_from_dict(part("analysis")),
         lead_score=score_from_dict(part("lead_score")),
         crm_sync=crm_from_dict(part("crm_sync")),
+        alerts=alerts_from_list(part("alerts")),
         failure=failure_from_dict(part("failure")),
         timeline=timeline_from_list(json(row["timeline"])),
         lease_owner=row["lease_owner"],

@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from domain.alerts import AlertsConfig, alerts_document, parse_alerts
 from domain.errors import FieldError, ValidationFailed
 
 MASK = "***"
@@ -98,6 +99,7 @@ class TenantConfig:
     crm: CrmConfig = CrmConfig()
     ai: AiConfig = AiConfig()
     redact_pii: bool = True
+    alerts: AlertsConfig = attrs.field(factory=AlertsConfig)
 
 
 @attrs.frozen
@@ -115,11 +117,16 @@ class Tenant:
 
 
 def parse_tenant(
-    document: Mapping[str, Any], now: datetime, created_at: datetime | None = None
+    document: Mapping[str, Any],
+    now: datetime,
+    created_at: datetime | None = None,
+    *,
+    alert_http_hosts: tuple[str, ...] = (),
 ) -> Tenant:
     """Validates a whole tenant document, reporting every offending field at once. A key in
-    crm_config or ai_config that nothing reads is refused by name, never stored unread."""
-    return _parse_tenant(document, now, created_at, strict=True)
+    crm_config or ai_config that nothing reads is refused by name, never stored unread.
+    Alert URLs may use plain http or a loopback host only when listed in alert_http_hosts."""
+    return _parse_tenant(document, now, created_at, strict=True, http_hosts=alert_http_hosts)
 
 
 def load_tenant(document: Mapping[str, Any], now: datetime, created_at: datetime) -> Tenant:
@@ -130,7 +137,12 @@ def load_tenant(document: Mapping[str, Any], now: datetime, created_at: datetime
 
 
 def _parse_tenant(
-    document: Mapping[str, Any], now: datetime, created_at: datetime | None, *, strict: bool
+    document: Mapping[str, Any],
+    now: datetime,
+    created_at: datetime | None,
+    *,
+    strict: bool,
+    http_hosts: tuple[str, ...] = (),
 ) -> Tenant:
     errors: list[FieldError] = []
     if not isinstance(document, Mapping):
@@ -154,6 +166,16 @@ def _parse_tenant(
         errors.append(FieldError("config", "an object"))
     else:
         config = _parse_config(raw_config, errors, strict)
+        # Hot-lead alerts (domain/alerts.py): their own block, their own unknown-key check.
+        alerts = parse_alerts(
+            raw_config.get("alerts", {}),
+            errors,
+            strict=strict,
+            secret=_secret,
+            http_hosts=http_hosts,
+        )
+        if config is not None and alerts is not None:
+            config = attrs.evolve(config, alerts=alerts)
     if errors:
         raise ValidationFailed(errors, "tenant")
     assert isinstance(tenant_id, str)
@@ -340,6 +362,10 @@ def tenant_document(tenant: Tenant, *, reveal_secrets: bool = False) -> dict[str
         "business_context": c.ai.business_context,
     }
     config["redact_pii"] = c.redact_pii
+    if c.alerts.destinations or c.alerts.rules:
+        config["alerts"] = alerts_document(
+            c.alerts, lambda item, name, secret: _put_secret(item, name, secret, reveal_secrets)
+        )
     return {
         "tenant_id": tenant.tenant_id,
         "name": tenant.name,
@@ -355,7 +381,13 @@ def _put_secret(config: dict[str, Any], name: str, secret: Secret, reveal: bool)
         config[name] = secret.value if reveal else MASK
 
 
-def apply_patch(tenant: Tenant, patch: Mapping[str, Any], now: datetime) -> Tenant:
+def apply_patch(
+    tenant: Tenant,
+    patch: Mapping[str, Any],
+    now: datetime,
+    *,
+    alert_http_hosts: tuple[str, ...] = (),
+) -> Tenant:
     """JSON merge patch (RFC 7396) over the stored document; "***" leaves a secret unchanged,
     and setting `x_ref` drops an inline `x` (and the other way round)."""
     if not isinstance(patch, Mapping):
@@ -367,7 +399,9 @@ def apply_patch(tenant: Tenant, patch: Mapping[str, Any], now: datetime) -> Tena
     config = merged.get("config")
     if isinstance(config, dict) and isinstance(patch.get("config"), Mapping):
         _drop_replaced_secrets(config, patch["config"])
-    return parse_tenant(merged, now, created_at=tenant.created_at)
+    return parse_tenant(
+        merged, now, created_at=tenant.created_at, alert_http_hosts=alert_http_hosts
+    )
 
 
 def _without_masks(patch: Mapping[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from domain.stages import Stage, next_stage
 from domain.tenant import Tenant
 from domain.transcription_hint import transcription_hint
 from domain.usage import NO_USAGE, UsageDelta, usage_day
+from domain.usecases.alerting import SendAlerts
 from domain.usecases.audio_redaction import AudioRedaction, silenced_note
 from domain.usecases.metering import PipelineMeter
 from ports.analysis import CallAnalyzer
@@ -110,9 +111,11 @@ class ProcessCall:
         metrics: Metrics | None = None,
         redactor: AudioRedactor | None = None,
         scratch: Scratch | None = None,
+        alerts: SendAlerts | None = None,
     ):
         """With a redactor and a scratch space, a tenant that redacts PII has its recording
-        stored with the card numbers silenced (_store_redacted); without, as downloaded."""
+        stored with the card numbers silenced (_store_redacted); without, as downloaded. With
+        `alerts`, a hot lead is announced as the call completes, after the CRM sync."""
         self._uow = uow
         self._recordings = recordings
         self._audio = audio
@@ -127,12 +130,14 @@ class ProcessCall:
         self._meter = PipelineMeter(metrics)
         self._redactor = redactor
         self._scratch = scratch
+        self._alerts = alerts
         self._work: dict[Stage, StageWork] = {
             Stage.RECORDING_STORED: self._store_recording,
             Stage.TRANSCRIBED: self._transcribe,
             Stage.ANALYZED: self._analyze,
             Stage.SCORED: self._score,
             Stage.SYNCED: self._sync,
+            Stage.COMPLETED: self._alert,
         }
 
     async def __call__(self, command: ProcessCallCommand) -> ProcessResult:
@@ -209,10 +214,11 @@ class ProcessCall:
     async def _run(self, stage: Stage, call: Call, tenant: Tenant) -> None:
         started = time.perf_counter()
         done: StageSkipped | StageDone | None = None
-        if stage is not Stage.COMPLETED:
+        work = self._work.get(stage)
+        if work is not None:
             heartbeat = asyncio.create_task(self._heartbeat(call))
             try:
-                done = await self._work[stage](call, tenant)
+                done = await work(call, tenant)
             finally:
                 heartbeat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -426,3 +432,10 @@ class ProcessCall:
             error=None,
         )
         return None
+
+    async def _alert(self, call: Call, tenant: Tenant) -> StageSkipped | StageDone | None:
+        """Never fails the call: a destination that cannot be reached is marked failed on it."""
+        if self._alerts is None:
+            return None
+        note = await self._alerts(call, tenant, self._save)
+        return StageDone(note) if note else None

@@ -1,0 +1,1 @@
+"""Slack: hot-lead alerts through an incoming webhook."""

@@ -1,0 +1,95 @@
+"""A hot-lead alert to a tenant's own HTTPS endpoint, as JSON, signed so the receiver can tell
+it came from us and is fresh (api.md): header `X-Pipeline-Signature: t=<unix seconds>,v1=<hex
+HMAC-SHA256(secret, "<t>.<raw body>")>`. The receiver recomputes it over the raw body, compares
+in constant time and refuses an old `t`; `X-Pipeline-Alert-Id` is the same on every resend of a
+call's alert, for it to drop a repeat."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from adapters.webhookalerts.transport import GuardedPoster, raise_for_status
+from domain.alert_message import AlertMessage
+from domain.alerts import AlertDestination
+from domain.errors import PermanentFailure
+from domain.tenant import SecretRef, SecretValue
+from ports.alerts import AlertSender
+from ports.secrets import SecretStore
+
+SIGNATURE_HEADER = "X-Pipeline-Signature"
+ALERT_ID_HEADER = "X-Pipeline-Alert-Id"
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    signed = f"{timestamp}.".encode() + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def alert_body(message: AlertMessage) -> dict[str, Any]:
+    return {
+        "type": "lead.hot",
+        "alert_id": message.alert_id,
+        "tenant_id": message.tenant_id,
+        "call_id": message.call_id,
+        "score": message.score,
+        "tier": message.tier,
+        "intent": message.intent,
+        "summary": message.summary,
+        "reasons": [
+            {"factor": r.factor, "points": r.points, "detail": r.detail} for r in message.reasons
+        ],
+        "caller": {"name": message.caller_name, "number": message.caller_number},
+        "link": message.link,
+        "occurred_at": message.occurred_at.isoformat(),
+    }
+
+
+async def resolve_secret(secrets: SecretStore, secret: object) -> str:
+    if isinstance(secret, SecretRef):
+        return await secrets.resolve(secret.name)
+    if isinstance(secret, SecretValue):
+        return secret.value
+    raise PermanentFailure("the destination has no secret configured")
+
+
+class SignedWebhookAlertSender(AlertSender):
+    def __init__(
+        self,
+        poster: GuardedPoster,
+        secrets: SecretStore,
+        unix_time: Callable[[], float] = time.time,
+    ):
+        self._poster = poster
+        self._secrets = secrets
+        self._unix_time = unix_time
+
+    async def send(self, destination: AlertDestination, message: AlertMessage) -> None:
+        if destination.url is None:
+            raise PermanentFailure("the webhook destination has no URL")
+        key = await resolve_secret(self._secrets, destination.secret)
+        body = json.dumps(alert_body(message), separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "ingestion-pipeline-alerts",
+            ALERT_ID_HEADER: message.alert_id,
+            SIGNATURE_HEADER: signature(key, int(self._unix_time()), body),
+        }
+        reply = await self._poster.post(destination.url, body, headers)
+        raise_for_status(reply, _shown(destination.url))
+
+
+def _shown(url: str) -> str:
+    """scheme://host[:port]: never the path or query."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "an unparseable URL"
+    return f"{parts.scheme}://{parts.hostname or ''}{port}"

@@ -1,0 +1,118 @@
+"""One POST to an alert destination, through the SSRF guard.
+
+The URL is approved first (scheme, host, every address it resolves to; the guard is given by
+the composition root: the recordings' guard) and the connection then goes to exactly the
+approved addresses, so a second DNS answer cannot send it elsewhere. Redirects are not
+followed. Errors name the destination as scheme://host[:port] only: a Slack webhook's path is
+its credential."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from domain.errors import PermanentFailure, RateLimited, TransientFailure
+
+_NETWORK_ERRORS = (aiohttp.ClientError, OSError)
+
+
+@dataclass(frozen=True)
+class ApprovedUrl:
+    url: str  # rebuilt from its checked parts
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+    shown: str  # scheme://host[:port]: what errors and logs may say
+
+
+class UrlApprover(Protocol):
+    async def approve(self, url: str, timeout_s: float) -> ApprovedUrl:
+        """Raises PermanentFailure for a URL that may not be used (the message without its
+        path), TransientFailure when its host cannot be resolved now."""
+        ...
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    text: str  # the first 200 characters of the body
+    retry_after_s: float | None = None
+
+
+class _Pinned(AbstractResolver):
+    def __init__(self, approved: ApprovedUrl):
+        self._approved = approved
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        a = self._approved
+        if host.strip("[]").lower().rstrip(".") != a.host or port != a.port:
+            raise OSError(f"{host}:{port} was not approved by the guard")
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            )
+            for address in a.addresses
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+class GuardedPoster:
+    def __init__(
+        self, approver: UrlApprover, timeout_s: float = 10.0, connect_timeout_s: float = 5.0
+    ):
+        self._approver = approver
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=connect_timeout_s)
+        self._connect_timeout_s = connect_timeout_s
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Reply:
+        """The receiver's answer, whatever its status; TransientFailure when none came."""
+        approved = await self._approver.approve(url, self._connect_timeout_s)
+        connector = aiohttp.TCPConnector(resolver=_Pinned(approved), use_dns_cache=False)
+        try:
+            async with (
+                aiohttp.ClientSession(connector=connector, timeout=self._timeout) as session,
+                session.post(
+                    approved.url, data=body, headers=dict(headers), allow_redirects=False
+                ) as response,
+            ):
+                text = (await response.content.read(200)).decode("utf-8", "replace")
+                retry = _retry_after(response.headers.get("Retry-After"))
+                return Reply(response.status, text, retry)
+        except TimeoutError:
+            raise TransientFailure(f"{approved.shown} did not answer in time") from None
+        except _NETWORK_ERRORS as exc:
+            raise TransientFailure(f"{approved.shown}: {type(exc).__name__}") from None
+
+
+def raise_for_status(reply: Reply, shown: str, detail: str = "") -> None:
+    """2xx is delivered. 429 waits as told, 408 and 5xx are retried, anything else (a
+    redirect, another 4xx) is permanent: sending it again would be refused again."""
+    if 200 <= reply.status < 300:
+        return
+    what = f"{shown} answered {reply.status}" + (f" ({detail})" if detail else "")
+    if reply.status == 429:
+        raise RateLimited(what, reply.retry_after_s)
+    if reply.status == 408 or reply.status >= 500:
+        raise TransientFailure(what, reply.retry_after_s)
+    raise PermanentFailure(what)
