@@ -48,7 +48,7 @@ from domain.usecases.tenants import (
 from entrypoints import cloud
 from entrypoints.config import ConfigError, Settings
 from entrypoints.crm import ConfiguredCrmGatewayFactory
-from entrypoints.probes import QueueProbe, RepositoryProbe
+from entrypoints.probes import PingProbe, QueueProbe, RepositoryProbe
 from entrypoints.tracing import build_tracer, traced, traced_crm_gateways, traced_unit_of_work
 from entrypoints.worker import LocalWorkerPool, OutboxDispatcher
 
@@ -207,12 +207,18 @@ class Container(containers.DeclarativeContainer):
     storage_probe = providers.Selector(
         settings.provided.audio.backend,
         file=providers.Singleton(DirectoryHealthProbe, root=settings.provided.audio.root),
-        gcs=providers.Object(None),
+        gcs=providers.Singleton(PingProbe, audio, "cloud storage"),
     )
     speech_probe = providers.Selector(
         settings.provided.transcriber,
         whisper=providers.Singleton(WhisperHealthProbe, transcriber=transcriber),
-        **{"google-speech": providers.Object(None)},
+        **{"google-speech": providers.Singleton(PingProbe, transcriber, "speech-to-text v2")},
+    )
+    analyzer_probe = providers.Selector(
+        settings.provided.analyzer,
+        rules=providers.Object(None),
+        vertex=providers.Singleton(PingProbe, analyzer, "vertex ai gemini"),
+        openai=providers.Object(None),
     )
     # Prometheus at /v1/metrics; the queue's gauges read the queue probe, cached a few seconds.
     # PIPELINE_METRICS_EXPORT=gcp: pushed to Cloud Monitoring too, for deploy/monitoring.

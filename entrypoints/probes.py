@@ -1,6 +1,9 @@
-"""Health probes that need only the ports, so they serve every database and queue alike."""
+"""Health probes that need only the ports, so they serve every database and queue alike, and
+one for a service that can say it is reachable (`ping`) without doing any work."""
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from domain.errors import DomainError
 from ports.health import ComponentHealth, HealthProbe
@@ -41,3 +44,27 @@ class QueueProbe(HealthProbe):
         return ComponentHealth(
             "healthy", self._name, {"depth": depth, "oldest_due_s": round(age, 1)}
         )
+
+
+class Pingable(Protocol):
+    async def ping(self) -> None:
+        """Returns when the service answered; raises a port error when it did not."""
+        ...
+
+
+class PingProbe(HealthProbe):
+    """A remote service (Cloud Storage, Speech-to-Text, Vertex AI) asked the cheapest question
+    it answers, with the credentials and names the work uses."""
+
+    def __init__(self, service: Pingable, name: str):
+        self._service = service
+        self._name = name
+
+    async def check(self) -> ComponentHealth:
+        try:
+            await self._service.ping()
+        except DomainError as exc:
+            return ComponentHealth("unhealthy", f"{self._name}: {exc}")
+        except Exception as exc:  # a client library's own error: its kind, never its text
+            return ComponentHealth("unhealthy", f"{self._name}: {type(exc).__name__}")
+        return ComponentHealth("healthy", self._name)

@@ -66,6 +66,11 @@ class GcsAudioStore(AudioStore):
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="gcs")
         self._spool_dir = spool_dir
 
+    async def ping(self) -> None:
+        """For /v1/health: one listing of at most one object under the prefix. Raises
+        GcsUnavailable when the bucket is missing, refused or unreachable."""
+        await self._call(functools.partial(self._objects.list_one, self._prefix))
+
     def close(self) -> None:
         """Stops the thread pool; requests still in flight finish on their own."""
         self._executor.shutdown(wait=False)

@@ -90,6 +90,19 @@ class Objects:
             raise GcsUnavailable(f"the bucket {self._bucket.name} does not exist") from None
         return True
 
+    def list_one(self, prefix: str) -> None:
+        """Lists at most one object under `prefix`, within 2 s and not retried: the bucket
+        exists and these credentials may list it (storage.objects.list, in
+        roles/storage.objectAdmin)."""
+        try:
+            with _translated("list objects"):
+                listing = self._bucket.list_blobs(
+                    prefix=prefix, max_results=1, timeout=(2.0, 2.0), retry=None
+                )
+                list(listing)
+        except _Missing:
+            raise GcsUnavailable(f"the bucket {self._bucket.name} does not exist") from None
+
     def stat(self, name: str) -> ObjectInfo | None:
         with _translated("read metadata"):
             blob = self._bucket.get_blob(

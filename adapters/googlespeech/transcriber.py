@@ -49,6 +49,9 @@ GCS_SCHEME = "gs://"
 PHRASE_BOOST = 10.0
 
 
+PING_TIMEOUT_S = 2.0  # a health check (/v1/health waits 2 s): short, and never retried
+
+
 class GoogleSpeechTranscriber(Transcriber):
     def __init__(
         self,
@@ -111,6 +114,13 @@ class GoogleSpeechTranscriber(Transcriber):
             response, recording.uri, self.engine, language, self._separate_channels
         )
 
+    async def ping(self) -> None:
+        """Speech-to-Text answers for this project and location with these credentials: one
+        ListRecognizers of one item (speech.recognizers.list, in roles/speech.client), for
+        /v1/health. Raises the port's errors."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._list_one_recognizer)
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         with self._lock:
@@ -153,6 +163,15 @@ class GoogleSpeechTranscriber(Transcriber):
             ) from None
         except Exception as exc:
             raise _port_error(exc, "transcribing") from exc
+
+    def _list_one_recognizer(self) -> None:
+        parent = self._recognizer.rsplit("/recognizers/", 1)[0]
+        try:  # the pager has fetched its first page when it is returned; it is not read on
+            self._speech().list_recognizers(
+                request={"parent": parent, "page_size": 1}, retry=None, timeout=PING_TIMEOUT_S
+            )
+        except Exception as exc:
+            raise _port_error(exc, "listing recognizers") from exc
 
     def _request(
         self, uri: str, language: str, phrases: tuple[str, ...] = ()

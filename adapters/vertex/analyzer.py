@@ -21,6 +21,7 @@ from google.genai import types
 
 from domain.errors import PermanentFailure, RateLimited, TransientFailure
 from domain.llm import TokenUsage
+from domain.tenant import DEFAULT_MODEL as DEFAULT_ANALYSIS_MODEL
 from domain.tenant import AiConfig
 from domain.usecases.llm_analysis import LlmCallAnalyzer, LlmEvent, LlmPolicy
 from ports.analysis import CallAnalyzer
@@ -103,6 +104,17 @@ class GeminiModel(StructuredModel):
             refused=_blocked(response),
         )
 
+    async def ping(self, model: str) -> None:
+        """Vertex AI answers for this project and location with these credentials: a
+        CountTokens of one word (free of charge, the same permission as generating)."""
+        try:
+            await self._client.aio.models.count_tokens(model=model, contents="ping")
+        except Exception as exc:
+            error = _port_error(exc)
+            if error is None:
+                raise
+            raise error from None
+
     async def aclose(self) -> None:
         await self._client.aio.aclose()
         self._client.close()
@@ -123,7 +135,7 @@ class VertexCallAnalyzer(LlmCallAnalyzer):
         policy: LlmPolicy = DEFAULT_POLICY,
         on_usage: Callable[[TokenUsage], None] | None = None,
     ):
-        model = GeminiModel(
+        self._gemini = model = GeminiModel(
             project=project,
             location=location,
             credentials=credentials,
@@ -137,6 +149,10 @@ class VertexCallAnalyzer(LlmCallAnalyzer):
             on_usage=on_usage,
             on_event=_log_event,
         )
+
+    async def ping(self) -> None:
+        """For /v1/health: Gemini reachable, asked about the default analysis model."""
+        await self._gemini.ping(DEFAULT_ANALYSIS_MODEL)
 
 
 def _log_event(event: LlmEvent) -> None:

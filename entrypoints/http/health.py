@@ -36,7 +36,7 @@ async def health(request: web.Request) -> web.Response:
         "database": container.database_probe(),
         "storage": container.storage_probe(),
         "speech_api": container.speech_probe(),
-        "vertex_ai": None,
+        "vertex_ai": container.analyzer_probe(),
         "queue": container.queue_probe(),
     }
     results = await asyncio.gather(*(_check(p) for p in probes.values()))

@@ -103,7 +103,12 @@ class FakeSpeech:
         r.add_post(base + f"/recognizers/{{recognizer:{_NAME}}}:batchRecognize", self._batch)
         r.add_get(base + f"/operations/{{operation:{_NAME}}}", self._get)
         r.add_post(base + f"/operations/{{operation:{_NAME}}}:cancel", self._cancel)
+        r.add_get(base + "/recognizers", self._list_recognizers)
         return app
+
+    async def _list_recognizers(self, request: web.Request) -> web.Response:
+        """ListRecognizers: none are created here (the calls use the implicit `_`)."""
+        return web.json_response({"recognizers": []})
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:

@@ -86,7 +86,20 @@ class FakeVertex:
             f"/publishers/{{publisher:{_NAME}}}/models/{{model:{_NAME}}}:generateContent"
         )
         app.router.add_post(path, self._generate)
+        app.router.add_post(path.replace(":generateContent", ":countTokens"), self._count)
         return app
+
+    async def _count(self, request: web.Request) -> web.Response:
+        """CountTokens: a word a token, near enough for a stand-in."""
+        if not request.headers.get("Authorization", "").startswith("Bearer "):
+            return _error(401, "Request is missing required authentication credential.")
+        body = await request.json()
+        words = sum(
+            len(str(part.get("text", "")).split())
+            for content in body.get("contents", [])
+            for part in content.get("parts", [])
+        )
+        return web.json_response({"totalTokens": words, "totalBillableCharacters": 0})
 
     async def _generate(self, request: web.Request) -> web.Response:
         await record(request, self.requests)
