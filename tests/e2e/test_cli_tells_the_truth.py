@@ -176,3 +176,16 @@ def test_serve_warns_at_start_about_names_it_does_not_read_and_honours_the_log_l
     assert "SERVICE_TYPE=webhook read as PIPELINE_SERVICE_TYPE=webhook;" in " ".join(warnings)
     assert any(w.startswith("PROJECT_ID read as PIPELINE_GCP_PROJECT") for w in warnings)
     assert {line["severity"] for line in lines} <= {"WARNING", "ERROR", "CRITICAL"}
+
+
+def test_a_tenant_document_with_a_key_nothing_reads_is_one_line_naming_it(tmp_path: Path) -> None:
+    document = tenant_document()
+    document["config"]["crm_config"] = {"type": "hubspot", "acess_token_ref": "hubspot"}
+    (tmp_path / "tenant.json").write_text(json.dumps(document))
+
+    refused = run(tmp_path, "tenants", "create", "--file", "tenant.json")
+
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1
+    assert "config.crm_config.acess_token_ref" in refused.stderr
+    assert run(tmp_path, "tenants", "list", "--json").stdout == ""
