@@ -21,6 +21,7 @@ if [ "$DRY_RUN" = "true" ]; then
   gcloud() {
     printf 'gcloud %s\n' "$*" >&3
     local args=" $* "
+    [[ $args != *" --data-file=- "* ]] || cat >/dev/null  # a secret piped in: not shown
     local found=0
     [ "$DRY_RUN_EXISTING" = "true" ] && found=1
     case "$args" in

@@ -14,6 +14,7 @@ so the embedded shape runs without them."""
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
@@ -29,9 +30,14 @@ def cloud_monitoring_reader(
     """A reader that writes every `interval_s` to `project` (the credentials' project when
     empty). `client`: a MetricServiceClient of one's own (a local stand-in in tests)."""
     module = importlib.import_module("opentelemetry.exporter.cloud_monitoring")
-    exporter = module.CloudMonitoringMetricsExporter(
-        project_id=project or None, client=client, prefix=METRIC_PREFIX
-    )
+    with warnings.catch_warnings():
+        # Deprecated in favour of OTLP to telemetry.googleapis.com, which files metrics under
+        # prometheus.googleapis.com/ instead: the policies in deploy/monitoring name the
+        # workload.googleapis.com/ types this exporter writes (CreateTimeSeries, a GA API).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        exporter = module.CloudMonitoringMetricsExporter(
+            project_id=project or None, client=client, prefix=METRIC_PREFIX
+        )
     return PeriodicExportingMetricReader(
         exporter, export_interval_millis=interval_s * 1000, export_timeout_millis=30_000
     )
