@@ -32,7 +32,7 @@ def add_routes(app: web.Application) -> None:
 
 async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     """A cleanup context (after the database opens): keeps a pushing exporter's queue figures
-    fresh, and flushes it at shutdown."""
+    fresh, and pushes the last ones at shutdown, before the database closes."""
     container = app[CONTAINER]
     exporter = container.metrics()
     if not exporter.pushes:
@@ -44,6 +44,8 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    with contextlib.suppress(Exception):  # the last figures if they can be read; pushed anyway
+        await exporter.refresh()
     await asyncio.to_thread(exporter.shutdown)
 
 
