@@ -112,6 +112,7 @@ make_base() {
     tar -C "$rootfs" --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' \
         -cf "$WORK/rootfs.tar" .
     ctr=$(bah from scratch)
+    CONTAINERS+=("$ctr")
     bah add "$ctr" "$WORK/rootfs.tar" / > /dev/null
     bah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         --env LANG=C.UTF-8 --cmd python3 "$ctr"
@@ -144,11 +145,9 @@ cleanup() {
     for c in "${CONTAINERS[@]}"; do bah rm "$c" > /dev/null 2>&1 || true; done
 }
 
-container() { # a fresh working container of an image, removed on exit
-    local ctr
-    ctr=$(bah from --pull=never "$1")
-    CONTAINERS+=("$ctr")
-    echo "$ctr"
+new_container() { # CTR: a fresh working container of an image, removed on exit
+    CTR=$(bah from --pull=never "$1")
+    CONTAINERS+=("$CTR")
 }
 
 free_port() {
@@ -157,7 +156,8 @@ free_port() {
 
 check_serve() { # the image's own command, serve; /health/ready polled from inside; then SIGTERM
     local ctr port start=$SECONDS
-    ctr=$(container "$1")
+    new_container "$1"
+    ctr=$CTR
     port=$(free_port)
     say "run $1: ingestion-pipeline serve on port $port, GET /health/ready"
     # shellcheck disable=SC2016 # $pid, $PORT and $? belong to the container's shell
@@ -186,7 +186,8 @@ PY
 
 check_demo() {
     local ctr start=$SECONDS out=$WORK/demo.out
-    ctr=$(container "$1")
+    new_container "$1"
+    ctr=$CTR
     say "run $1: ingestion-pipeline demo"
     bah run "$ctr" -- ingestion-pipeline demo | tee "$out" || die "$1: the demo failed"
     grep -q '(6/6)' "$out" || die "$1: the demo did not finish 6 calls"
@@ -195,7 +196,8 @@ check_demo() {
 
 check_gcp() { # the Google Cloud adapters import with only the gcp extras; faster-whisper is absent
     local ctr
-    ctr=$(container "$1")
+    new_container "$1"
+    ctr=$CTR
     say "run $1: import the Google Cloud adapters"
     bah run "$ctr" -- python -c '
 import importlib, importlib.util
