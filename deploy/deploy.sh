@@ -2,11 +2,11 @@
 # Deploys the pipeline's Google Cloud shape, from nothing or over an earlier deployment:
 #
 #   APIs -> Artifact Registry -> service accounts -> KMS key -> audio bucket (CMEK, lifecycle)
-#   -> Spanner instance and database -> Pub/Sub topics -> secrets -> project roles
-#   -> image (Cloud Build) -> schema (`ingestion-pipeline migrate` as a Cloud Run job)
-#   -> Spanner backups (daily schedule, point-in-time recovery) -> the worker, webhook and API
-#   services (deploy/cloudrun/*.yaml), each rolled out gradually -> push subscription
-#   -> monitoring (deploy/monitoring: alert policies, SLOs, dashboard)
+#   -> Spanner instance and database, its backups (a daily schedule, point-in-time recovery)
+#   -> Pub/Sub topics -> secrets -> project roles -> image (Cloud Build) -> schema
+#   (`ingestion-pipeline migrate` as a Cloud Run job) -> the worker, webhook and API services
+#   (deploy/cloudrun/*.yaml), each rolled out gradually -> push subscription -> monitoring
+#   (deploy/monitoring: alert policies, SLOs, dashboard)
 #
 # Every setting below can be overridden from the environment, e.g.
 #   PROJECT_ID=acme-calls REGION=europe-west1 deploy/deploy.sh
@@ -22,7 +22,8 @@
 # check fails the service goes back to the revision that served before, and the script stops.
 #
 # It is safe to run again: each resource is described before it is created, IAM bindings are
-# added (never replaced), and services are replaced with the same definitions. It needs gcloud,
+# added (never replaced), policies and the dashboard are found by name and updated, and each
+# service gets a new revision, rolled out as above. It needs gcloud,
 # signed in as someone who may do all of the above (Owner, or the matching admin roles).
 set -euo pipefail
 
