@@ -25,8 +25,9 @@ DEFAULT_THRESHOLD = 70
 DEFAULT_MODEL = "gemini-2.5-flash"
 MAX_CONTEXT = 4000
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9_./-]{1,255}$")
-# What each CRM reads from crm_config (entrypoints/crm.py, the gateways, domain/crm.py): a key
-# outside these would be stored and never read, so a new document naming one is refused.
+# What each CRM reads from crm_config (entrypoints/crm.py, the gateways, domain/crm.py), and
+# HubSpot's portal_id, kept to say which HubSpot account the token is for: any other key would
+# be stored and never read, so a new document naming one is refused.
 _CRM_COMMON = ("lead_status_by_tier", "include_recording_link")
 CRM_SETTINGS: Mapping[str, tuple[str, ...]] = {
     "none": (),

@@ -94,6 +94,7 @@ class Settings:
     cloud: CloudSettings = CloudSettings()
     openai: OpenAiSettings = OpenAiSettings()
     metrics: MetricsSettings = attrs.field(factory=lambda: MetricsSettings())
+    alerts: AlertSettings = attrs.field(factory=lambda: AlertSettings())
     # Private files for audio redaction (an original copied to be silenced): local disk.
     scratch_dir: str = "data/scratch"
     version: str = "0.1.0"
@@ -192,6 +193,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         cloud=_cloud(env),
         openai=_openai(env) if analyzer == "openai" else OpenAiSettings(),
         metrics=_metrics(env),
+        alerts=_alerts(env, int(port_text)),
         allow_ephemeral=_choice(env, "PIPELINE_ALLOW_EPHEMERAL", "false", ("true", "false"))
         == "true",
         log_level=_choice(env, "PIPELINE_LOG_LEVEL", "info", LOG_LEVELS),
@@ -310,4 +312,32 @@ def _metrics(env: Mapping[str, str]) -> MetricsSettings:
     return MetricsSettings(
         export=_choice(env, "PIPELINE_METRICS_EXPORT", "none", ("none", "gcp")),
         interval_s=_number(env, "PIPELINE_METRICS_EXPORT_INTERVAL_SECONDS", 60, 60, 3600),
+    )
+
+
+# --- hot-lead alerts (PIPELINE_ALERT_*, PIPELINE_PUBLIC_URL) ------------------------------------
+
+
+@attrs.frozen
+class AlertSettings:
+    """Where a tenant's alerts may go, and the link they carry."""
+
+    # PIPELINE_ALERT_HTTP_HOSTS: hosts a destination may reach over plain http or on a loopback
+    # or private address (a local stand-in, tests); every other destination is https, public.
+    http_hosts: tuple[str, ...] = ()
+    # PIPELINE_PUBLIC_URL: the service as its users reach it; an alert links to the call there.
+    public_url: str = "http://localhost:8080"
+    timeout_s: float = 10.0  # PIPELINE_ALERT_TIMEOUT_SECONDS, per request
+    retry_base_s: float = 1.0  # PIPELINE_ALERT_RETRY_BASE_SECONDS: 3 tries, backoff from this
+
+
+def _alerts(env: Mapping[str, str], port: int) -> AlertSettings:
+    public_url = env.get("PIPELINE_PUBLIC_URL", "").strip().rstrip("/")
+    if public_url and not public_url.startswith(("https://", "http://")):
+        raise ConfigError(f"PIPELINE_PUBLIC_URL: {public_url!r} is not an http(s) URL")
+    return AlertSettings(
+        http_hosts=_hosts(env, "PIPELINE_ALERT_HTTP_HOSTS"),
+        public_url=public_url or f"http://localhost:{port}",
+        timeout_s=_number(env, "PIPELINE_ALERT_TIMEOUT_SECONDS", 10, 0.1, 120),
+        retry_base_s=_number(env, "PIPELINE_ALERT_RETRY_BASE_SECONDS", 1, 0.001, 600),
     )

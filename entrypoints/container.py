@@ -19,15 +19,19 @@ from adapters.otel.cloud_monitoring import cloud_monitoring_reader, cloud_run_re
 from adapters.otel.metrics import ErrorTally, OtelMetrics
 from adapters.pyav.audio_redactor import PyAvAudioRedactor
 from adapters.rules.analyzer import RulesCallAnalyzer
+from adapters.slack.alerts import SlackAlertSender
 from adapters.sqlite.database import SqliteDatabase
 from adapters.sqlite.health import SqliteHealthProbe
 from adapters.sqlite.queue import SqliteJobQueue
 from adapters.sqlite.repositories import SqliteUnitOfWorkFactory
 from adapters.system.clock import SystemClock, TimeOrderedIdGenerator, UuidIdGenerator
 from adapters.system.orjson_reader import orjson_loads
+from adapters.webhookalerts.sender import SignedWebhookAlertSender
+from adapters.webhookalerts.transport import GuardedPoster
 from adapters.whisper.health import WhisperHealthProbe
 from adapters.whisper.transcriber import WhisperTranscriber
 from domain.retry import RetryPolicy
+from domain.usecases.alerting import SendAlerts
 from domain.usecases.audio_redaction import AudioRedaction
 from domain.usecases.calls import GetCall, ListCalls
 from domain.usecases.intake import AcceptWebhook, AdmitCall, TenantsSeen
@@ -46,6 +50,7 @@ from domain.usecases.tenants import (
     UpdateTenant,
 )
 from entrypoints import cloud
+from entrypoints.alerts import AlertSenders, GuardedAlertUrls
 from entrypoints.config import ConfigError, Settings
 from entrypoints.crm import ConfiguredCrmGatewayFactory
 from entrypoints.probes import PingProbe, QueueProbe, RepositoryProbe
@@ -180,7 +185,10 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     crm = providers.Singleton(
-        ConfiguredCrmGatewayFactory, secrets=secrets, http_hosts=settings.provided.crm_http_hosts
+        ConfiguredCrmGatewayFactory,
+        secrets=secrets,
+        http_hosts=settings.provided.crm_http_hosts,
+        instances=settings.provided.worker_max_instances,
     )
     retry = providers.Singleton(
         RetryPolicy, max_attempts=processing.max_attempts, base_delay_s=processing.retry_base_s
@@ -197,6 +205,32 @@ class Container(containers.DeclarativeContainer):
     traced_audio_redactor = providers.Factory(traced, audio_redactor, tracer, "audio_redaction")
     scratch = providers.Singleton(PrivateScratch, root=settings.provided.scratch_dir, store=audio)
     traced_crm = providers.Factory(traced_crm_gateways, crm, tracer)
+    # Hot-lead alerts: Slack and signed webhooks, through the recordings' SSRF guard.
+    alert_settings = settings.provided.alerts
+    alert_poster = providers.Singleton(
+        GuardedPoster,
+        approver=providers.Singleton(GuardedAlertUrls, http_hosts=alert_settings.http_hosts),
+        timeout_s=alert_settings.timeout_s,
+    )
+    alert_sender = providers.Singleton(
+        AlertSenders,
+        senders=providers.Dict(
+            slack=providers.Singleton(SlackAlertSender, poster=alert_poster, secrets=secrets),
+            webhook=providers.Singleton(
+                SignedWebhookAlertSender, poster=alert_poster, secrets=secrets
+            ),
+        ),
+    )
+    send_alerts = providers.Factory(
+        SendAlerts,
+        sender=providers.Factory(traced, alert_sender, tracer, "alerts"),
+        clock=clock,
+        public_url=alert_settings.public_url,
+        retry=providers.Singleton(
+            RetryPolicy, max_attempts=3, base_delay_s=alert_settings.retry_base_s, max_delay_s=30.0
+        ),
+        tracer=tracer,
+    )
 
     database_probe = providers.Selector(
         settings.provided.database.backend,
@@ -269,6 +303,7 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
         redactor=traced_audio_redactor,
         scratch=scratch,
+        alerts=send_alerts,
     )
     deliver_job = providers.Factory(DeliverJob, process=process_call, uow=traced_uow, clock=clock)
     sweep = providers.Factory(
@@ -289,8 +324,12 @@ class Container(containers.DeclarativeContainer):
             AudioRedaction, redactor=traced_audio_redactor, scratch=scratch
         ),
     )
-    create_tenant = providers.Factory(CreateTenant, uow=uow, clock=clock)
-    update_tenant = providers.Factory(UpdateTenant, uow=uow, clock=clock)
+    create_tenant = providers.Factory(
+        CreateTenant, uow=uow, clock=clock, alert_http_hosts=alert_settings.http_hosts
+    )
+    update_tenant = providers.Factory(
+        UpdateTenant, uow=uow, clock=clock, alert_http_hosts=alert_settings.http_hosts
+    )
     get_tenant = providers.Factory(GetTenant, uow=uow)
     list_tenants = providers.Factory(ListTenants, uow=uow)
     issue_api_key = providers.Factory(IssueApiKey, uow=uow, clock=clock, ids=ids)

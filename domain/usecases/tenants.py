@@ -13,12 +13,17 @@ from ports.system import Clock, IdGenerator
 
 
 class CreateTenant:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock):
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, alert_http_hosts: tuple[str, ...] = ()
+    ):
+        """`alert_http_hosts`: hosts an alert destination may reach over plain http."""
         self._uow = uow
         self._clock = clock
+        self._alert_http_hosts = alert_http_hosts
 
     async def __call__(self, document: Mapping[str, Any]) -> Tenant:
-        tenant = parse_tenant(document, self._clock.now())
+        now = self._clock.now()
+        tenant = parse_tenant(document, now, alert_http_hosts=self._alert_http_hosts)
         async with self._uow() as uow:
             await uow.tenants.add(tenant)
             await uow.commit()
@@ -26,16 +31,21 @@ class CreateTenant:
 
 
 class UpdateTenant:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock):
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, alert_http_hosts: tuple[str, ...] = ()
+    ):
         self._uow = uow
         self._clock = clock
+        self._alert_http_hosts = alert_http_hosts
 
     async def __call__(self, tenant_id: str, patch: Mapping[str, Any]) -> Tenant:
         async with self._uow() as uow:
             current = await uow.tenants.get(tenant_id)
             if current is None:
                 raise TenantNotFound(f"no tenant {tenant_id}")
-            updated = apply_patch(current, patch, self._clock.now())
+            updated = apply_patch(
+                current, patch, self._clock.now(), alert_http_hosts=self._alert_http_hosts
+            )
             await uow.tenants.update(updated)
             await uow.commit()
         return updated
