@@ -64,13 +64,20 @@ SPAM = CallAnalysis(engine="scripted", summary="A recorded offer", intent=Intent
 
 
 class Pipeline:
-    def __init__(self, clock: FixedClock, slack_url: str, hook_url: str, analysis: CallAnalysis):
+    def __init__(
+        self,
+        clock: FixedClock,
+        slack_url: str,
+        hook_url: str,
+        analysis: CallAnalysis,
+        listed: tuple[str, ...] = ("127.0.0.1",),
+    ):
         self.clock = clock
         self.uow = InMemoryUnitOfWorkFactory()
         self.tracer = RecordingTracer()
         self.slack_url, self.hook_url = slack_url, hook_url
-        poster = GuardedPoster(GuardedAlertUrls(("127.0.0.1",)), timeout_s=0.5)
-        secrets = InMemorySecretStore({"acme-alert-key": WEBHOOK_KEY})
+        poster = GuardedPoster(GuardedAlertUrls(listed), timeout_s=0.5)
+        self.secrets = secrets = InMemorySecretStore({"acme-alert-key": WEBHOOK_KEY})
         senders = AlertSenders(
             {
                 "slack": SlackAlertSender(poster, secrets),
@@ -169,12 +176,14 @@ async def test_a_hot_call_posts_one_slack_message_and_one_signed_webhook(
     [alert] = receiver[0].received
     assert receiver[0].rejected == 0  # the receiver verified the signature
     assert receiver[0].alert_ids == [f"acme:{call_id}"]
-    assert alert["score"] == 100 and alert["tier"] == "hot"
+    assert alert["score"] == 100
+    assert alert["tier"] == "hot"
     assert alert["caller"] == {"name": "Maria Lopez", "number": "***-***-0142"}
     assert alert["link"] == f"https://pipeline.example.com/v1/tenants/acme/calls/{call_id}"
     assert [r["factor"] for r in alert["reasons"]] == ["intent", "appointment_booked", "urgency"]
     assert "furnace repair" in alert["summary"]
-    assert "Maria Lopez" in message["text"] and "***-***-0142" in json.dumps(message)
+    assert "Maria Lopez" in message["text"]
+    assert "***-***-0142" in json.dumps(message)
     assert "[REDACTED CARD]" in alert["summary"]
     assert alert["link"] in json.dumps(message)
     call = await pipeline.call(call_id)
@@ -256,7 +265,8 @@ async def test_a_failing_destination_is_retried_with_backoff_then_failed_on_a_co
     assert await pipeline.deliver(call_id) is Outcome.DONE
 
     arrivals = [r.at for r in fake_slack.requests]
-    assert len(arrivals) == 3 and fake_slack.messages == []
+    assert len(arrivals) == 3
+    assert fake_slack.messages == []
     # Backoff from 0.2 s, doubled, with up to half of it jittered away; the timeout is 0.5 s.
     assert arrivals[1] - arrivals[0] >= 0.1
     assert arrivals[2] - arrivals[1] >= 0.5 + 0.2
@@ -264,8 +274,10 @@ async def test_a_failing_destination_is_retried_with_backoff_then_failed_on_a_co
     assert call.stage is Stage.COMPLETED
     slack_alert, hook_alert = call.alerts
     assert (slack_alert.status, slack_alert.attempts) == (AlertStatus.FAILED, 3)
-    assert slack_alert.error is not None and "503" in slack_alert.error
-    assert SLACK_SECRET not in slack_alert.error and "/services" not in slack_alert.error
+    assert slack_alert.error is not None
+    assert "503" in slack_alert.error
+    assert SLACK_SECRET not in slack_alert.error
+    assert "/services" not in slack_alert.error
     assert hook_alert.status is AlertStatus.SENT
     assert len(receiver[0].received) == 1
     timeline = call_document(call)["timeline"]
@@ -283,9 +295,11 @@ async def test_a_spam_or_cold_call_sends_nothing(
 
     assert await pipeline.deliver(call_id) is Outcome.DONE
 
-    assert slack[0].requests == [] and receiver[0].received == []
+    assert slack[0].requests == []
+    assert receiver[0].received == []
     call = await pipeline.call(call_id)
-    assert call.stage is Stage.COMPLETED and call.alerts == ()
+    assert call.stage is Stage.COMPLETED
+    assert call.alerts == ()
     assert call_document(call)["alerts"] == []
 
 
@@ -311,20 +325,8 @@ async def test_a_destination_that_resolves_inward_is_refused_at_send_time(
 ) -> None:
     """A Slack URL held in the secret store is checked only when it is sent to: a loopback
     address is refused without a request, for a host not listed."""
-    pipeline = Pipeline(clock, slack[1], receiver[1], HOT)
-    pipeline.process._alerts = SendAlerts(  # the same senders, with no host listed
-        AlertSenders(
-            {
-                "slack": SlackAlertSender(
-                    GuardedPoster(GuardedAlertUrls(()), timeout_s=0.5),
-                    InMemorySecretStore({"slack-url": slack[1].replace("http:", "https:")}),
-                )
-            }
-        ),
-        clock,
-        "https://pipeline.example.com",
-        RetryPolicy(max_attempts=3, base_delay_s=0.01),
-    )
+    pipeline = Pipeline(clock, slack[1], receiver[1], HOT, listed=())
+    pipeline.secrets.secrets["slack-url"] = slack[1].replace("http:", "https:")
     document = tenant_document(
         "acme", alerts={"destinations": [{"type": "slack", "webhook_url_ref": "slack-url"}]}
     )
@@ -337,6 +339,8 @@ async def test_a_destination_that_resolves_inward_is_refused_at_send_time(
 
     assert slack[0].requests == []
     [record] = (await pipeline.call(call_id)).alerts
-    assert record.status is AlertStatus.FAILED and record.attempts == 1
-    assert record.error is not None and "loopback" in record.error
+    assert record.status is AlertStatus.FAILED
+    assert record.attempts == 1
+    assert record.error is not None
+    assert "loopback" in record.error
     assert SLACK_SECRET not in record.error
