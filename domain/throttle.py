@@ -27,6 +27,16 @@ class TokenBucket:
         self._theoretical_arrival: float | None = None
         self._last_now: float | None = None
 
+    @classmethod
+    def one_share(cls, rate_per_s: float, burst: int, shares: int) -> TokenBucket:
+        """One of `shares` equal parts of a budget that as many processes spend without
+        talking to each other: rate_per_s / shares, and burst // shares (at least 1). Together
+        the shares let through at most max(burst, shares) + rate_per_s * W requests in any
+        window of W seconds, however the requests fall among them."""
+        if shares < 1:
+            raise ValueError("shares must be at least 1")
+        return cls(rate_per_s / shares, max(1, burst // shares))
+
     def reserve(self, now_monotonic_s: float) -> float:
         """Books one request; the seconds to wait before sending it (0 when it may go now)."""
         # A reading earlier than the last one (a caller's stale value) counts as the last one,

@@ -101,6 +101,8 @@ class Settings:
     # On Cloud Run (K_SERVICE set) `serve` refuses the embedded stores unless this is true.
     allow_ephemeral: bool = False  # PIPELINE_ALLOW_EPHEMERAL
     log_level: str = "info"  # PIPELINE_LOG_LEVEL
+    # The worker service's max instances: each instance spends 1/N of every tenant's CRM budget.
+    worker_max_instances: int = 1  # PIPELINE_WORKER_MAX_INSTANCES
 
     @property
     def audio_root(self) -> str:
@@ -197,6 +199,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         allow_ephemeral=_choice(env, "PIPELINE_ALLOW_EPHEMERAL", "false", ("true", "false"))
         == "true",
         log_level=_choice(env, "PIPELINE_LOG_LEVEL", "info", LOG_LEVELS),
+        worker_max_instances=_worker_max_instances(env),
     )
 
 
@@ -341,3 +344,15 @@ def _alerts(env: Mapping[str, str], port: int) -> AlertSettings:
         timeout_s=_number(env, "PIPELINE_ALERT_TIMEOUT_SECONDS", 10, 0.1, 120),
         retry_base_s=_number(env, "PIPELINE_ALERT_RETRY_BASE_SECONDS", 1, 0.001, 600),
     )
+
+
+# --- the CRM budget across instances (PIPELINE_WORKER_MAX_INSTANCES) -------------------------
+
+
+def _worker_max_instances(env: Mapping[str, str]) -> int:
+    """How many worker instances may run at once (deploy.sh passes the worker service's max
+    instances); a whole number, since a share rounded down would overspend the budget."""
+    value = _number(env, "PIPELINE_WORKER_MAX_INSTANCES", 1, 1, 1000)
+    if value != int(value):
+        raise ConfigError("PIPELINE_WORKER_MAX_INSTANCES: must be a whole number")
+    return int(value)

@@ -1,8 +1,11 @@
 """Builds each tenant's CrmGateway from its crm_config. It lives in the composition root because
 it is the one place that knows every CRM adapter.
 
-Rate limiters and circuit breakers are kept per tenant and CRM for the life of the process, so
-every delivery of every call of a tenant shares one budget; one HTTP session serves them all.
+Rate limiters, circuit breakers and Salesforce tokens are kept per tenant and CRM for the life
+of the process, so every delivery of every call of a tenant shares one budget and one token;
+one HTTP session serves them all. The budget is the vendor's suggested rate divided by
+`instances`, the most processes that sync at once (PIPELINE_WORKER_MAX_INSTANCES): the shares
+together hold the limit for the whole deployment without a word between the processes.
 A tenant's `base_url` / `instance_url` receives its credentials, so only the vendors' own https
 hosts are accepted, plus plain-http hosts the operator lists in PIPELINE_CRM_HTTP_HOSTS (the
 demo's and the tests' stand-ins on loopback)."""
@@ -20,7 +23,7 @@ from adapters.hubspot import HubSpotCrmGateway
 from adapters.hubspot.gateway import DEFAULT_BASE_URL as HUBSPOT_BASE_URL
 from adapters.salesforce import SUGGESTED_BURST as SALESFORCE_BURST
 from adapters.salesforce import SUGGESTED_RATE_PER_S as SALESFORCE_RATE
-from adapters.salesforce import SalesforceCrmGateway
+from adapters.salesforce import SalesforceCrmGateway, SalesforceTokenCache
 from domain.errors import PermanentFailure
 from domain.tenant import Tenant
 from domain.throttle import CircuitBreaker, TokenBucket
@@ -50,19 +53,32 @@ async def _required(tenant: Tenant, name: str, secrets: SecretStore) -> str:
 
 
 class ConfiguredCrmGatewayFactory(CrmGatewayFactory):
-    def __init__(self, secrets: SecretStore, http_hosts: tuple[str, ...] = ()):
+    def __init__(self, secrets: SecretStore, http_hosts: tuple[str, ...] = (), instances: int = 1):
         self._secrets = secrets
         self._http_hosts = http_hosts
+        self._instances = instances
         self._session: aiohttp.ClientSession | None = None
         self._limits: dict[tuple[str, str], tuple[TokenBucket, CircuitBreaker]] = {}
+        self._tokens: dict[tuple[str, str, str], SalesforceTokenCache] = {}
 
     def _throttle(
         self, tenant: Tenant, rate: float, burst: int
     ) -> tuple[TokenBucket, CircuitBreaker]:
         key = (tenant.tenant_id, tenant.config.crm.type)
         if key not in self._limits:
-            self._limits[key] = (TokenBucket(rate, burst), CircuitBreaker())
+            limiter = TokenBucket.one_share(rate, burst, self._instances)
+            self._limits[key] = (limiter, CircuitBreaker())
         return self._limits[key]
+
+    def _salesforce_tokens(
+        self, tenant: Tenant, instance_url: str, client_id: str
+    ) -> SalesforceTokenCache:
+        """The org's token, kept while the tenant's configuration names the same org and app:
+        a changed instance_url never receives the old org's token."""
+        key = (tenant.tenant_id, instance_url, client_id)
+        if key not in self._tokens:
+            self._tokens[key] = SalesforceTokenCache()
+        return self._tokens[key]
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -93,13 +109,15 @@ class ConfiguredCrmGatewayFactory(CrmGatewayFactory):
             client_id = settings.get("client_id")
             if not isinstance(instance, str) or not isinstance(client_id, str):
                 raise PermanentFailure("salesforce instance_url and client_id are not configured")
+            instance_url = _checked_url("salesforce", instance, self._http_hosts)
             return SalesforceCrmGateway(
-                instance_url=_checked_url("salesforce", instance, self._http_hosts),
+                instance_url=instance_url,
                 client_id=client_id,
                 client_secret=await _required(tenant, "client_secret", self._secrets),
                 session=self._http(),
                 limiter=limiter,
                 breaker=breaker,
                 settings=settings,
+                tokens=self._salesforce_tokens(tenant, instance_url, client_id),
             )
         return None

@@ -6,5 +6,12 @@ from adapters.salesforce.gateway import (
     SUGGESTED_RATE_PER_S,
     SalesforceCrmGateway,
 )
+from adapters.salesforce.token import SalesforceTokenCache
 
-__all__ = ["DEFAULT_API_VERSION", "SUGGESTED_BURST", "SUGGESTED_RATE_PER_S", "SalesforceCrmGateway"]
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "SUGGESTED_BURST",
+    "SUGGESTED_RATE_PER_S",
+    "SalesforceCrmGateway",
+    "SalesforceTokenCache",
+]

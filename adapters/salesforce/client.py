@@ -1,13 +1,13 @@
-"""Salesforce's HTTP conversation: OAuth 2.0 client credentials with the token cached, exactly one
-refresh on `401 INVALID_SESSION_ID`, timeout, rate limiter, circuit breaker, bounded retries,
-and Salesforce's answers (JSON arrays of {message, errorCode, fields}) mapped to the port's
+"""Salesforce's HTTP conversation: OAuth 2.0 client credentials with the token cached (token.py:
+shared by the tenant's gateways, kept until it is due to expire), exactly one refresh on
+`401 INVALID_SESSION_ID`, timeout, rate limiter, circuit breaker, bounded retries, and
+Salesforce's answers (JSON arrays of {message, errorCode, fields}) mapped to the port's
 TransientFailure / PermanentFailure.
 
 Neither the access token nor the client secret appears in an exception or a log line."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import attrs
 
+from adapters.salesforce.token import SalesforceTokenCache, token_lifetime_s
 from domain.errors import PermanentFailure, RateLimited, TransientFailure
 from domain.resilience import Failed, RequestGuard, ResendPolicy, json_or_none, read_at_most
 from domain.throttle import CircuitBreaker, TokenBucket
@@ -48,6 +49,7 @@ class SalesforceHttp:
         sleep: Callable[[float], Awaitable[None]],
         timeout_s: float,
         retry: ResendPolicy,
+        tokens: SalesforceTokenCache,
     ):
         self._instance = instance_url.rstrip("/")
         self._api = f"{self._instance}/services/data/{api_version}"
@@ -65,8 +67,8 @@ class SalesforceHttp:
             unanswered=(aiohttp.ClientError, TimeoutError),
         )
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._token: str | None = None
-        self._token_lock = asyncio.Lock()
+        self._tokens = tokens
+        self._token: str | None = None  # the latest this client used, to scrub from messages
         self.requests_sent = 0
 
     async def call(
@@ -82,7 +84,7 @@ class SalesforceHttp:
     ) -> Reply:
         """A REST API request under /services/data/vXX.X. A rejected session is refreshed once
         and the request sent once more; a second rejection is permanent."""
-        token = await self._current_token()
+        token = self._token = await self._tokens.current(self._fetch_token)
         for refreshed in (False, True):
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             request = {"json": body, "params": params, "headers": headers}
@@ -91,25 +93,11 @@ class SalesforceHttp:
                 return reply
             if refreshed or error_code(reply.body) != "INVALID_SESSION_ID":
                 break
-            token = await self._refresh(token)
+            token = self._token = await self._tokens.refresh(token, self._fetch_token)
         raise PermanentFailure(REJECTED)
 
-    async def _current_token(self) -> str:
-        async with self._token_lock:
-            if self._token is None:
-                self._token = await self._fetch_token()
-            return self._token
-
-    async def _refresh(self, rejected: str) -> str:
-        async with self._token_lock:
-            # Concurrent requests rejected with the same token share one refresh.
-            if self._token in (None, rejected):
-                self._token = None
-                self._token = await self._fetch_token()
-            assert self._token is not None
-            return self._token
-
-    async def _fetch_token(self) -> str:
+    async def _fetch_token(self) -> tuple[str, float]:
+        """A new access token and how long it may be used."""
         form = {
             "grant_type": "client_credentials",
             "client_id": self._client_id,
@@ -124,12 +112,13 @@ class SalesforceHttp:
                 raise PermanentFailure(REJECTED)
             code = f": {error[:60]}" if isinstance(error, str) else ""
             raise PermanentFailure(f"salesforce refused the token request ({reply.status}){code}")
-        token = reply.body.get("access_token") if isinstance(reply.body, Mapping) else None
+        answer = reply.body if isinstance(reply.body, Mapping) else {}
+        token = answer.get("access_token")
         if not isinstance(token, str) or not token or len(token) > 4096:
             raise PermanentFailure(
                 "salesforce returned an unexpected response to the token request"
             )
-        return token
+        return token, token_lifetime_s(answer)
 
     async def _send(
         self,

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 
 from adapters.salesforce.client import Reply, SalesforceHttp, error_code
+from adapters.salesforce.token import SalesforceTokenCache
 from domain.crm import ActivityRef, CrmActivity, CrmContact
 from domain.errors import PermanentFailure
 from domain.phone import normalize_e164
@@ -56,7 +57,10 @@ class SalesforceCrmGateway(CrmGateway):
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 10.0,
         settings: Mapping[str, Any] | None = None,
+        tokens: SalesforceTokenCache | None = None,
     ):
+        """`tokens`: the org's token cache, shared by the tenant's gateways so that each sync
+        does not ask for a token of its own; a gateway on its own keeps one for itself."""
         settings = settings or {}
         if not _VERSION.match(api_version):
             raise PermanentFailure("salesforce api_version must be v46.0 or later, like v60.0")
@@ -80,6 +84,7 @@ class SalesforceCrmGateway(CrmGateway):
             sleep=sleep,
             timeout_s=timeout_s,
             retry=ResendPolicy(max_retries, backoff_base_s, backoff_max_s),
+            tokens=tokens or SalesforceTokenCache(monotonic),
         )
 
     @property

@@ -67,6 +67,42 @@ def test_no_window_admits_more_than_burst_plus_rate_times_its_length(
         assert j - i + 1 <= burst + rate * window + 1e-6
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    rate=st.floats(min_value=0.5, max_value=200),
+    burst=st.integers(min_value=1, max_value=20),
+    arrivals=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=2), st.floats(min_value=0, max_value=2)),
+        min_size=1,
+        max_size=80,
+    ),
+)
+def test_shares_of_a_budget_spent_apart_stay_within_the_whole_budget(
+    rate: float, burst: int, arrivals: list[tuple[int, float]]
+) -> None:
+    """Three processes, each with its own share and no word between them: whichever process
+    each request arrives at, no window admits more than max(burst, 3) + rate * its length."""
+    shares = [TokenBucket.one_share(rate, burst, 3) for _ in range(3)]
+    clock = 0.0
+    sends = []
+    for process, gap in arrivals:
+        clock += gap
+        sends.append(clock + shares[process].reserve(clock))
+    sends.sort()
+    for i, j in itertools.combinations_with_replacement(range(len(sends)), 2):
+        window = sends[j] - sends[i]
+        assert j - i + 1 <= max(burst, 3) + rate * window + 1e-6
+
+
+def test_one_share_divides_the_rate_and_the_burst() -> None:
+    share = TokenBucket.one_share(4.0, 4, 3)
+    assert share.rate_per_s == pytest.approx(4 / 3)
+    assert share.burst == 1
+    assert TokenBucket.one_share(5.0, 5, 1).burst == 5
+    with pytest.raises(ValueError, match="shares"):
+        TokenBucket.one_share(4.0, 4, 0)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     rate=st.floats(min_value=0.5, max_value=50),
