@@ -34,18 +34,18 @@ SLOS = [
 DASHBOARD = MONITORING / "dashboard.json"
 WORKLOAD = "workload.googleapis.com/"
 # Cloud Run's own request metrics: they count what never reached the app (a 503 with no
-# instance free, a timeout), which availability must count. Their labels, from Cloud Run's
-# metric list.
+# instance free, a timeout), which availability must count. The labels used here, from Cloud
+# Run's metric list.
 PLATFORM = {
     "run.googleapis.com/request_count": (
         "DELTA",
         "INT64",
-        {"response_code", "response_code_class", "route"},
+        {"response_code", "response_code_class"},
     ),
     "run.googleapis.com/request_latencies": (
         "DELTA",
         "DISTRIBUTION",
-        {"response_code", "response_code_class", "route"},
+        {"response_code", "response_code_class"},
     ),
 }
 
