@@ -7,6 +7,7 @@ import inspect
 from pathlib import Path
 
 from dependency_injector import containers, providers
+from opentelemetry.sdk.metrics.export import MetricReader
 
 from adapters.callrail.calls_api import CallRailCallsApi
 from adapters.callrail.recording_source import CallRailRecordingSource
@@ -58,7 +59,7 @@ from entrypoints.tracing import build_tracer, traced, traced_crm_gateways, trace
 from entrypoints.worker import LocalWorkerPool, OutboxDispatcher
 
 
-def _gcp_reader(project: str, interval_s: float) -> object:
+def _gcp_reader(project: str, interval_s: float) -> MetricReader:
     try:
         return cloud_monitoring_reader(project, interval_s=interval_s)
     except ImportError as exc:
