@@ -226,6 +226,7 @@ main() {
     make_base
     build ingestion-pipeline:embedded
     build ingestion-pipeline:gcp --build-arg "EXTRAS=$gcp_extras" --build-arg "BUNDLED_MODEL=$gcp_model"
+    bah rmi --prune > /dev/null # the previous run's images, untagged by these builds
     check_serve ingestion-pipeline:embedded
     check_demo ingestion-pipeline:embedded
     check_gcp ingestion-pipeline:gcp
