@@ -24,13 +24,7 @@ def refusal(settings: Settings, env: Mapping[str, str]) -> str | None:
     """One line saying why `serve` must not start, or None."""
     cloud_run = env.get("K_SERVICE", "").strip()
     if cloud_run and not settings.allow_ephemeral:
-        ephemeral = []
-        if settings.database.backend == "sqlite":
-            ephemeral.append("PIPELINE_DATABASE_URL is sqlite://")
-        if settings.audio.backend == "file":
-            ephemeral.append("PIPELINE_AUDIO_STORE_URL is file://")
-        if settings.queue.backend == "local":
-            ephemeral.append("PIPELINE_QUEUE_URL is local://")
+        ephemeral = [f"{name} is {scheme}" for name, scheme in _ephemeral(settings).items()]
         if ephemeral:
             return (
                 f"on Cloud Run (K_SERVICE={cloud_run}) {', '.join(ephemeral)}: what is kept on"
@@ -75,9 +69,27 @@ def warnings(settings: Settings, env: Mapping[str, str]) -> list[str]:
             f"{name} is set but not read with this configuration: a misspelt name, or a"
             " setting of an adapter not chosen"
         )
+    cloud_run = env.get("K_SERVICE", "").strip()
+    if cloud_run and settings.allow_ephemeral and _ephemeral(settings):
+        lines.append(
+            f"PIPELINE_ALLOW_EPHEMERAL=true on Cloud Run: {', '.join(_ephemeral(settings))}"
+            " keep their data on this instance, lost when it stops"
+        )
     if _serves_push(settings) and not settings.cloud.push_audience and _push_emulated(env):
         lines.append("push tokens are not verified: the Pub/Sub emulator sends none")
     return lines
+
+
+def _ephemeral(settings: Settings) -> dict[str, str]:
+    """The settings whose stores live on this machine's disk, and their schemes."""
+    found = {}
+    if settings.database.backend == "sqlite":
+        found["PIPELINE_DATABASE_URL"] = "sqlite://"
+    if settings.audio.backend == "file":
+        found["PIPELINE_AUDIO_STORE_URL"] = "file://"
+    if settings.queue.backend == "local":
+        found["PIPELINE_QUEUE_URL"] = "local://"
+    return found
 
 
 def _serves_push(settings: Settings) -> bool:

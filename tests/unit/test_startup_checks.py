@@ -41,7 +41,14 @@ def test_on_cloud_run_the_embedded_stores_are_refused_in_one_line(
 
 
 def test_allow_ephemeral_lets_them_start_and_off_cloud_run_they_are_the_default() -> None:
-    assert refused({"K_SERVICE": "svc", "PIPELINE_ALLOW_EPHEMERAL": "true"}) is None
+    allowed = {"K_SERVICE": "svc", "PIPELINE_ALLOW_EPHEMERAL": "true"}
+    assert refused(allowed) is None
+    said = warnings(load_settings(allowed), allowed)
+    assert said == [
+        "PIPELINE_ALLOW_EPHEMERAL=true on Cloud Run: PIPELINE_DATABASE_URL,"
+        " PIPELINE_AUDIO_STORE_URL, PIPELINE_QUEUE_URL keep their data on this instance,"
+        " lost when it stops"
+    ]
     assert refused({}) is None
     assert refused({**GCP, "K_SERVICE": "svc"}) is None
     with pytest.raises(ConfigError, match="PIPELINE_ALLOW_EPHEMERAL"):
