@@ -21,8 +21,10 @@ from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.logs import JsonFormatter
 from entrypoints.standins import start_server
+from entrypoints.standins.alert_webhook import AlertWebhookReceiver
 from entrypoints.standins.hubspot import FakeHubSpot
 from entrypoints.standins.recordings import RecordingServer
+from entrypoints.standins.slack import FakeSlack
 
 TENANT_ID = "demo-tenant-001"
 COMPANY_ID = "12345"
@@ -30,6 +32,7 @@ SIGNING_KEY = "demo-signing-key-0001"
 # Throwaway credentials for loopback stand-ins that live only as long as the demo.
 OPERATOR_TOKEN = "demo-operator-token"  # noqa: S105
 HUBSPOT_TOKEN = "demo-hubspot-token"  # noqa: S105
+ALERT_WEBHOOK_KEY = "demo-alert-signing-key"
 CALLERS = [
     "+13035550142",
     "+17205550187",
@@ -84,6 +87,10 @@ async def run_demo(workdir: Path, out: TextIO, timeout_s: float = 180) -> list[d
     recording_server = await start_server(recordings.app())
     crm_server = await start_server(hubspot.app())
     rec_url, crm_url = recording_server.url, crm_server.url
+    # Hot-lead alerts: a Slack stand-in and a receiver that verifies the webhook's signature.
+    slack, alert_receiver = FakeSlack(), AlertWebhookReceiver(ALERT_WEBHOOK_KEY)
+    slack_server = await start_server(slack.app())
+    alert_server = await start_server(alert_receiver.app())
     settings = load_settings(
         {
             "PIPELINE_DATABASE_URL": f"sqlite:///{workdir / 'pipeline.db'}",
@@ -92,6 +99,7 @@ async def run_demo(workdir: Path, out: TextIO, timeout_s: float = 180) -> list[d
             "PIPELINE_OPERATOR_TOKEN": OPERATOR_TOKEN,
             "PIPELINE_CRM_HTTP_HOSTS": "127.0.0.1",
             "PIPELINE_RETRY_BASE_SECONDS": "0.5",
+            "PIPELINE_ALERT_HTTP_HOSTS": "127.0.0.1",
         }
     )
     service = await start_server(create_app(build_container(settings)))
@@ -116,6 +124,16 @@ async def run_demo(workdir: Path, out: TextIO, timeout_s: float = 180) -> list[d
                         "installation and maintenance in Denver. A good lead needs a repair "
                         "or a new system.",
                     },
+                    "alerts": {
+                        "destinations": [
+                            {"type": "slack", "webhook_url": slack.webhook_url(slack_server.url)},
+                            {
+                                "type": "webhook",
+                                "url": alert_receiver.url(alert_server.url),
+                                "secret": ALERT_WEBHOOK_KEY,
+                            },
+                        ]
+                    },
                 },
             }
             async with http.post(f"{base}/v1/tenants", json=tenant, headers=auth) as r:
@@ -139,8 +157,13 @@ async def run_demo(workdir: Path, out: TextIO, timeout_s: float = 180) -> list[d
         await service.close()
         await recording_server.close()
         await crm_server.close()
+        await slack_server.close()
+        await alert_server.close()
         log_handler.close()
     _print_table(documents, manifest, out)
+    _print_alerts(slack, alert_receiver, out)
+    (workdir / "slack_messages.json").write_text(json.dumps(slack.messages, indent=2))
+    (workdir / "alert_webhooks.json").write_text(json.dumps(alert_receiver.received, indent=2))
     # What the CRM holds, and every request it received: the demo's evidence of what left us.
     (workdir / "hubspot.json").write_text(json.dumps(hubspot.dump(), indent=2))
     sent = [{"method": r.method, "path": r.path, "body": r.body} for r in hubspot.requests]
@@ -196,9 +219,10 @@ def _print_table(
                 score.get("tier", ""),
                 crm.get("status", "")
                 + (f" #{crm['activity_id']}" if crm.get("activity_id") else ""),
+                ", ".join(f"{a['destination']} {a['status']}" for a in document.get("alerts", [])),
             ]
         )
-    header = ["CALL", "SCENARIO", "STAGE", "TRANSCRIPT", "INTENT", "SCORE", "TIER", "CRM"]
+    header = ["CALL", "SCENARIO", "STAGE", "TRANSCRIPT", "INTENT", "SCORE", "TIER", "CRM", "ALERTS"]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     print("", file=out)
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), file=out)
@@ -211,3 +235,13 @@ def _print_table(
             note = event.get("note") or ""
             if event.get("stage") == "RECORDING_STORED" and "silenced" in note:
                 print(f"{entry['scenario']}: {note}", file=out)
+
+
+def _print_alerts(slack: FakeSlack, receiver: AlertWebhookReceiver, out: TextIO) -> None:
+    """What the hot leads sent: the Slack stand-in's messages and the signed webhooks."""
+    print("", file=out)
+    print(f"Slack stand-in: {len(slack.messages)} message(s)", file=out)
+    for message in slack.messages:
+        print(f"  {message.get('text', '')}", file=out)
+    verified = "signature verified" if receiver.rejected == 0 else f"{receiver.rejected} refused"
+    print(f"Alert webhook: {len(receiver.received)} signed alert(s), {verified}", file=out)
