@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
+from adapters.sqlite.calls import json_text
 from adapters.sqlite.database import SqliteDatabase
 from adapters.sqlite.health import SqliteHealthProbe
 from adapters.sqlite.migrations import available_migrations, migrate, pending_migrations
 from adapters.sqlite.repositories import SqliteUnitOfWorkFactory
+from domain import codec
 from domain.call import Call
 from domain.errors import ConcurrentUpdate, StorageUnavailable
 from domain.jobs import Job
@@ -311,11 +313,21 @@ async def test_upgrading_to_rowid_calls_keeps_every_call_and_job(db: SqliteDatab
 
     first, ended, other = received("1", "acme"), received("2", "acme"), received("3", "beta")
     ended.fail(Stage.RECORDING_STORED, "the recording is gone", at)
+
+    def stored_as_then(conn: sqlite3.Connection, call: Call) -> None:
+        """The call's row in the columns the schema had then (later ones added since)."""
+        row = {**codec.call_row(call, time=codec.iso_microseconds, json=json_text), "version": 1}
+        columns = [c[1] for c in conn.execute("PRAGMA table_info(calls)")]
+        marks = ", ".join("?" * len(columns))
+        sql = f"INSERT INTO calls ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+        conn.execute(sql, [row[c] for c in columns])
+
     async with factory() as uow:
         for tenant_id, company_id in companies.items():
             await uow.tenants.add(parse_tenant(tenant_document(tenant_id, company_id), now=at))
-        for call in (first, ended, other):
-            assert await uow.calls.add(call)
+        await uow.commit()
+    await db.write(lambda conn: [stored_as_then(conn, c) for c in (first, ended, other)])
+    async with factory() as uow:
         for call in (first, other):
             job = Job(f"job-{call.call_id}", call.tenant_id, call.call_id, at, {"traceparent": "x"})
             await uow.jobs.add(job, due_at=at)
@@ -348,6 +360,7 @@ async def test_upgrading_to_rowid_calls_keeps_every_call_and_job(db: SqliteDatab
         )
     )
     assert checks == ("ok", [], 3), "calls is a rowid table now, consistent, nothing orphaned"
+    await migrate(db)  # the columns added since, which the repository writes
 
     async def add_call_1_again() -> None:
         async with factory() as uow:
