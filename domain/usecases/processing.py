@@ -55,6 +55,11 @@ EXTENSIONS = {
     "audio/mp4": "m4a",
 }
 
+# Stages whose result is saved with the next one's: what follows them does nothing outside the
+# call before its own save (scoring is arithmetic; completing saves any pending alert before it
+# sends it). A crash in between costs the stage again, never a side effect twice.
+SAVED_WITH_NEXT = frozenset({Stage.ANALYZED, Stage.SYNCED})
+
 
 class Outcome(StrEnum):
     DONE = "done"  # COMPLETED, or already terminal: acknowledge
@@ -235,7 +240,8 @@ class ProcessCall:
             call.failure = None
         else:
             call.renew_lease(now, self._lease_s)
-        await self._save(call)
+        if stage not in SAVED_WITH_NEXT:
+            await self._save(call)
         self._meter.stage_done(stage, call, elapsed_s, skipped=skipped)
 
     async def _heartbeat(self, call: Call) -> None:
