@@ -326,7 +326,12 @@ async def test_upgrading_to_rowid_calls_keeps_every_call_and_job(db: SqliteDatab
         for tenant_id, company_id in companies.items():
             await uow.tenants.add(parse_tenant(tenant_document(tenant_id, company_id), now=at))
         await uow.commit()
-    await db.write(lambda conn: [stored_as_then(conn, c) for c in (first, ended, other)])
+
+    def store_all(conn: sqlite3.Connection) -> None:
+        for call in (first, ended, other):
+            stored_as_then(conn, call)
+
+    await db.write(store_all)
     async with factory() as uow:
         for call in (first, other):
             job = Job(f"job-{call.call_id}", call.tenant_id, call.call_id, at, {"traceparent": "x"})
