@@ -17,7 +17,7 @@ from adapters.spanner.staging import (
     exclude,
 )
 from domain.call import Call
-from domain.errors import CallNotFound, ConcurrentUpdate, TenantNotFound
+from domain.errors import CallNotFound, ConcurrentUpdate
 from domain.paging import decode_cursor, encode_cursor
 from domain.results import SyncStatus, Tier
 from domain.stages import Stage, stages_matching
@@ -25,6 +25,15 @@ from domain.stats import CallOutcome
 from ports.repositories import CallPage, CallRepository
 
 _IN_FLIGHT = [s.value for s in Stage if not s.terminal]
+_TENANT_WIDTH = len(rows.TENANT_COLUMNS) - 1  # without committed_at, as TENANT_SELECT
+_TENANT_COLUMNS = ", ".join(f"t.{c}" for c in rows.TENANT_SELECT.split(", "))
+_CALL_COLUMNS = ", ".join(f"c.{c}" for c in rows.CALL_SELECT.split(", "))
+_CALL_WITH_TENANT = (
+    f"SELECT {_TENANT_COLUMNS}, {_CALL_COLUMNS}, ARRAY(SELECT j.job_id FROM jobs j"  # noqa: S608
+    " WHERE j.tenant_id = @tenant AND j.call_id = @call)"
+    " FROM tenants t LEFT JOIN calls c ON c.tenant_id = t.tenant_id AND c.call_id = @call"
+    " WHERE t.tenant_id = @tenant"
+)
 _Candidates = list[tuple[datetime, CallKey]]
 
 
@@ -37,17 +46,8 @@ class SpannerCallRepository(CallRepository):
         key = (call.tenant_id, call.call_id)
         if key in staged.calls:
             return False
-        found = await self._s.query(
-            "SELECT (SELECT COUNT(*) FROM calls WHERE tenant_id = @tenant AND call_id = @call),"
-            " (SELECT COUNT(*) FROM tenants WHERE tenant_id = @tenant)",
-            tenant=call.tenant_id,
-            call=call.call_id,
-        )
-        calls, tenants = found[0]
-        if calls:
-            return False
-        if not tenants and call.tenant_id not in staged.tenants:
-            raise TenantNotFound(f"no tenant {call.tenant_id}")
+        # Nothing is read: the commit inserts the row, which Spanner refuses if the call is
+        # stored already (ConcurrentUpdate) or its tenant is not (TenantNotFound).
         call.version = 1
         staged.calls[key] = StagedCall(call.copy(), CallChange.INSERT)
         return True
@@ -56,21 +56,36 @@ class SpannerCallRepository(CallRepository):
         key = (tenant_id, call_id)
         if key in self._s.staged.calls:
             return self._s.staged.calls[key].call.copy()
+        if not self._s.read_only:
+            return await self._get_with_tenant(tenant_id, call_id)
         found = await self._s.query(
             f"SELECT {rows.CALL_SELECT} FROM calls"  # noqa: S608
             " WHERE tenant_id = @tenant AND call_id = @call",
             tenant=tenant_id,
             call=call_id,
         )
+        return rows.call_from_row(found[0]) if found else None
+
+    async def _get_with_tenant(self, tenant_id: str, call_id: str) -> Call | None:
+        """A writer reads a call to work on it (a lease, a stage): its tenant and its jobs'
+        ids come in the same query, for the tenant read and the job settled next."""
+        found = await self._s.query(_CALL_WITH_TENANT, tenant=tenant_id, call=call_id)
         if not found:
             return None
-        call = rows.call_from_row(found[0])
-        self._seen(call)
+        row = found[0]
+        if tenant_id not in self._s.staged.tenants:
+            self._s.tenants_read[tenant_id] = rows.tenant_from_row(row[:_TENANT_WIDTH])
+        if row[_TENANT_WIDTH] is None:
+            return None
+        call = rows.call_from_row(row[_TENANT_WIDTH:-1])
+        self._seen(call, row[-1])
         return call
 
-    def _seen(self, call: Call) -> None:
+    def _seen(self, call: Call, job_ids: Sequence[str] = ()) -> None:
         if not self._s.read_only:
-            self._s.staged.seen_versions[(call.tenant_id, call.call_id)] = call.version
+            key = (call.tenant_id, call.call_id)
+            self._s.staged.seen_versions[key] = call.version
+            self._s.known.saw(key, call.version, job_ids)
 
     async def update(self, call: Call) -> None:
         staged = self._s.writable()
@@ -78,8 +93,8 @@ class SpannerCallRepository(CallRepository):
         pending = staged.calls.get(key)
         if pending is not None:
             current = pending.call.version
-        elif staged.seen_versions.get(key) == call.version:
-            current = call.version  # read by this unit of work: commit checks it is unchanged
+        elif call.version in (staged.seen_versions.get(key), self._s.known.version(key)):
+            current = call.version  # read or written at this version: commit checks it still is
         else:
             found = await self._s.query(
                 "SELECT version FROM calls WHERE tenant_id = @tenant AND call_id = @call",

@@ -2,12 +2,10 @@
 call runs on a bounded pool of threads; driver errors come out as port errors; and every round
 trip to Spanner is counted, so a benchmark can say what one call costs.
 
-What counts as one round trip: a single-use snapshot query; a read or query inside a read-write
-transaction (the first of them also begins the transaction, inline); the BeginTransaction a
-transaction with mutations but no read needs; each commit attempt; the rollback of a
-transaction that read and then gave up. A transaction re-run after ABORTED counts again, as it
-costs again. Not counted: session creation (once per database handle), schema changes, and a
-stream resumed inside one query.
+Round trips are counted on the wire: each data request the client library sends (a query or
+read, single-use or in a transaction; BeginTransaction; Commit; Rollback), retries and re-runs
+after ABORTED included. Not counted: sessions (created once per database handle) and schema
+changes.
 """
 
 from __future__ import annotations
@@ -86,42 +84,71 @@ class _Counter:
             return RoundTrips(**self._counts)
 
 
-class TransactionContext:
-    """A read-write transaction as the repositories use it: reads that count, and mutations."""
+def _count_requests(api: Any, counter: _Counter) -> None:
+    """Wraps the data requests of the library's Spanner client so each one sent is counted."""
 
-    def __init__(self, txn: Transaction, counter: _Counter):
+    def counted(name: str, kind: Callable[[Any], str]) -> None:
+        send = getattr(api, name)
+
+        def sending(*args: Any, **kwargs: Any) -> Any:
+            counter.add(kind(kwargs.get("request", args[0] if args else None)))
+            return send(*args, **kwargs)
+
+        setattr(api, name, sending)
+
+    def read_kind(request: Any) -> str:
+        single = request is not None and "single_use" in request.transaction
+        return "snapshot_reads" if single else "transaction_reads"
+
+    for name in ("execute_streaming_sql", "streaming_read", "execute_sql", "execute_batch_dml"):
+        counted(name, read_kind)
+    counted("begin_transaction", lambda _: "begins")
+    counted("commit", lambda _: "commits")
+    counted("rollback", lambda _: "rollbacks")
+
+
+class Mutations:
+    """What a commit writes: inserts, updates and deletes, buffered until it is sent."""
+
+    def __init__(self, target: Any):
+        self._target = target  # a Transaction or a Batch: both buffer mutations
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self._target.insert(table, list(columns), [list(r) for r in rows])
+
+    def update(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self._target.update(table, list(columns), [list(r) for r in rows])
+
+    def delete(self, table: str, keys: Sequence[Sequence[Any]]) -> None:
+        keyset = spanner.KeySet(keys=[list(k) for k in keys])  # type: ignore[no-untyped-call]
+        self._target.delete(table, keyset)
+
+    def delete_under(self, table: str, prefix: Sequence[Any]) -> None:
+        """Every row of `table` whose key starts with `prefix`."""
+        span = spanner.KeyRange(start_closed=list(prefix), end_closed=list(prefix))  # type: ignore[no-untyped-call]
+        self._target.delete(table, spanner.KeySet(ranges=[span]))  # type: ignore[no-untyped-call]
+
+
+class TransactionContext(Mutations):
+    """A read-write transaction as the repositories use it: reads, and mutations."""
+
+    def __init__(self, txn: Transaction, timeout_s: float):
+        super().__init__(txn)
         self._txn = txn
-        self._counter = counter
-        self.began = False
-        self.mutated = False
+        self._timeout_s = timeout_s
 
     def query(
         self, sql: str, params: Params | None = None, types: Params | None = None
     ) -> list[Row]:
-        self._counter.add("transaction_reads")
-        self.began = True
-        result = self._txn.execute_sql(sql, params=params, param_types=types)  # type: ignore[no-untyped-call]
+        result = self._txn.execute_sql(  # type: ignore[no-untyped-call]
+            sql, params=params, param_types=types, timeout=self._timeout_s
+        )
         return [list(row) for row in result]
 
     def read(self, table: str, columns: Sequence[str], keys: Sequence[Sequence[Any]]) -> list[Row]:
-        self._counter.add("transaction_reads")
-        self.began = True
         keyset = spanner.KeySet(keys=[list(k) for k in keys])  # type: ignore[no-untyped-call]
-        found = self._txn.read(table, list(columns), keyset)  # type: ignore[no-untyped-call]
+        found = self._txn.read(table, list(columns), keyset, timeout=self._timeout_s)  # type: ignore[no-untyped-call]
         return [list(row) for row in found]
-
-    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        self.mutated = True
-        self._txn.insert(table, list(columns), [list(r) for r in rows])  # type: ignore[no-untyped-call]
-
-    def update(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        self.mutated = True
-        self._txn.update(table, list(columns), [list(r) for r in rows])  # type: ignore[no-untyped-call]
-
-    def delete(self, table: str, keys: Sequence[Sequence[Any]]) -> None:
-        self.mutated = True
-        keyset = spanner.KeySet(keys=[list(k) for k in keys])  # type: ignore[no-untyped-call]
-        self._txn.delete(table, keyset)  # type: ignore[no-untyped-call]
 
 
 class SpannerDatabase:
@@ -133,16 +160,20 @@ class SpannerDatabase:
         *,
         threads: int = 8,
         transaction_timeout_s: float = 60.0,
+        read_timeout_s: float = 30.0,
         abort_retry_delay_s: float | None = None,
         on_error: Callable[[str], object] | None = None,
     ):
-        """`abort_retry_delay_s` overrides the wait before re-running an aborted transaction
+        """`read_timeout_s` bounds each query or read (single-use or in a transaction);
+        `transaction_timeout_s` how long a commit keeps re-running after ABORTED.
+        `abort_retry_delay_s` overrides the wait before re-running an aborted transaction
         when Spanner does not say how long (the library's default doubles from 2 s).
         `on_error` is told the name of every driver error turned into StorageUnavailable
         (ServiceUnavailable, DeadlineExceeded...), for the metrics."""
         self.project, self.instance_id, self.database_id = project, instance, database
         self._threads = threads
         self._transaction_timeout_s = transaction_timeout_s
+        self._read_timeout_s = read_timeout_s
         self._abort_retry_delay_s = abort_retry_delay_s
         self._pool: ThreadPoolExecutor | None = None
         self._database: Database | None = None
@@ -180,6 +211,7 @@ class SpannerDatabase:
         client = spanner.Client(project=self.project)
         instance = client.instance(self.instance_id)  # type: ignore[no-untyped-call]
         database: Database = instance.database(self.database_id)
+        _count_requests(database.spanner_api, self._counter)
         return database
 
     async def close(self) -> None:
@@ -215,9 +247,10 @@ class SpannerDatabase:
         options: dict[str, Any] = {} if staleness is None else {"exact_staleness": staleness}
 
         def run() -> list[Row]:
-            self._counter.add("snapshot_reads")
             with database.snapshot(**options) as snapshot:  # type: ignore[no-untyped-call]
-                result = snapshot.execute_sql(sql, params=params, param_types=types)
+                result = snapshot.execute_sql(
+                    sql, params=params, param_types=types, timeout=self._read_timeout_s
+                )
                 return [list(row) for row in result]
 
         return await self._in(run)
@@ -237,23 +270,9 @@ class SpannerDatabase:
 
         def attempt(txn: Transaction) -> T:
             counter.attempt()
-            context = TransactionContext(txn, counter)
-            try:
-                result = fn(context)
-            except api_exceptions.GoogleAPICallError:
-                raise  # the library neither rolls back nor retries, except on ABORTED
-            except Exception:
-                if context.began:
-                    counter.add("rollbacks")
-                raise
-            if context.mutated and not context.began:
-                counter.add("begins")
-            counter.add("commits")
-            return result
+            return fn(TransactionContext(txn, self._read_timeout_s))
 
-        options: dict[str, Any] = {"timeout_secs": self._transaction_timeout_s}
-        if self._abort_retry_delay_s is not None:
-            options["default_retry_delay"] = self._abort_retry_delay_s
+        options = self._commit_options()
 
         def run() -> T:
             try:
@@ -268,6 +287,31 @@ class SpannerDatabase:
             return result
 
         return await self._in(run)
+
+    async def write(self, fn: Callable[[Mutations], None]) -> bool:
+        """Sends fn's mutations in one Commit with no transaction begun first (one round trip),
+        re-sent after ABORTED. False, and nothing written, when Spanner refuses them: a row to
+        insert exists, a row to update is missing, a parent is missing, a unique index holds the
+        value. Nothing can be read: a write that depends on what is stored says so by the rows it
+        updates (which must exist) and inserts (which must not)."""
+        database = self._handle()
+
+        def run() -> bool:
+            self._counter.attempt()
+            try:
+                with database.batch(**self._commit_options()) as batch:  # type: ignore[no-untyped-call]
+                    fn(Mutations(batch))
+            except (api_exceptions.NotFound, api_exceptions.AlreadyExists):
+                return False
+            return True
+
+        return await self._in(run)
+
+    def _commit_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"timeout_secs": self._transaction_timeout_s}
+        if self._abort_retry_delay_s is not None:
+            options["default_retry_delay"] = self._abort_retry_delay_s
+        return options
 
     def _handle(self) -> Database:
         if self._database is None:

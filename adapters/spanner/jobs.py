@@ -96,7 +96,8 @@ class SpannerJobRepository(JobRepository):
         staged = self._s.writable()
         pending = staged.jobs.get(job_id)
         if pending is None:
-            staged.jobs[job_id] = StagedJob(None)  # found by its id at commit
+            # Deleted by its key if this process knows it, else found by its id at commit.
+            staged.jobs[job_id] = StagedJob(None, key=self._s.known.job_key(job_id))
         elif pending.inserted:
             del staged.jobs[job_id]
         else:

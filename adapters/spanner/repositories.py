@@ -11,7 +11,7 @@ from typing import Self
 from adapters.spanner.calls import SpannerCallRepository
 from adapters.spanner.database import SpannerDatabase
 from adapters.spanner.jobs import SpannerJobRepository
-from adapters.spanner.staging import Session
+from adapters.spanner.staging import Known, Session
 from adapters.spanner.tenants import SpannerApiKeyRepository, SpannerTenantRepository
 from adapters.spanner.usage import SpannerUsageRepository
 from ports.repositories import UnitOfWork, UnitOfWorkFactory
@@ -28,8 +28,14 @@ __all__ = [
 
 
 class SpannerUnitOfWork(UnitOfWork):
-    def __init__(self, db: SpannerDatabase, read_only: bool, staleness: timedelta | None = None):
-        self._session = Session(db, read_only, staleness)
+    def __init__(
+        self,
+        db: SpannerDatabase,
+        read_only: bool,
+        staleness: timedelta | None = None,
+        known: Known | None = None,
+    ):
+        self._session = Session(db, read_only, staleness, known or Known())
         self.tenants = SpannerTenantRepository(self._session)
         self.calls = SpannerCallRepository(self._session)
         self.api_keys = SpannerApiKeyRepository(self._session)
@@ -58,6 +64,7 @@ class SpannerUnitOfWorkFactory(UnitOfWorkFactory):
         past (cheaper, never blocked by writers); None reads them strongly."""
         self._db = db
         self._staleness = listing_staleness
+        self._known = Known()  # shared by this factory's units of work
 
     def __call__(self, *, read_only: bool = False) -> UnitOfWork:
-        return SpannerUnitOfWork(self._db, read_only, self._staleness)
+        return SpannerUnitOfWork(self._db, read_only, self._staleness, self._known)

@@ -1,11 +1,18 @@
-"""A write unit of work's buffer, and the one transaction that commits it.
+"""A write unit of work's buffer, and the commit that sends it.
 
 Spanner lets a read-write transaction hold locks only while it is short (and the emulator runs
 one at a time), so a unit of work does not keep one open across the caller's awaits. Its reads
 are strong snapshot reads seen through the buffer of its own writes; its writes wait in the
-buffer; commit() runs one transaction that re-checks what the unit of work relied on (a call's
-version, a lease's owner, a job's claim, that a new call is still new) and applies the
-mutations. The transaction may run again after ABORTED, so it only reads and mutates.
+buffer, and commit() sends them at once.
+
+The pipeline's writes (a new call and its job, a call's next version, a job settled) go as one
+Commit without reading (one round trip): a new call's row and a job's must not exist yet, and a
+call's update asserts its version by updating the row of its call_versions that names the
+version it was read at, which Spanner refuses once another writer has moved it on. Anything
+else, and any write Spanner refuses, runs as one read-write transaction that re-checks what the
+unit of work relied on (a call's version, a lease's owner, a job's claim, that a new call is
+still new) and then writes; it gives the precise refusal. That transaction may run again after
+ABORTED, so it only reads and mutates.
 """
 
 from __future__ import annotations
@@ -20,7 +27,13 @@ import attrs
 from google.api_core import exceptions as api_exceptions
 
 from adapters.spanner import rows
-from adapters.spanner.database import Params, Row, SpannerDatabase, TransactionContext
+from adapters.spanner.database import (
+    Mutations,
+    Params,
+    Row,
+    SpannerDatabase,
+    TransactionContext,
+)
 from adapters.spanner.usage import UsageKey, new_entry_id, write_usage
 from domain.apikeys import ApiKey
 from domain.call import Call
@@ -35,6 +48,8 @@ from domain.tenant import Tenant
 from domain.usage import UsageDelta
 
 CallKey = tuple[str, str]
+JobKey = tuple[str, str, str]
+VERSION_COLUMNS = ("tenant_id", "call_id", "version", "written_at")
 
 
 class CallChange(Enum):
@@ -60,6 +75,15 @@ class StagedJob:
     # Only a longer claim, applied if this worker still holds it then; `stored` as read.
     holder: str | None = None
     stored: rows.JobRow | None = None
+    key: JobKey | None = None  # of a job completed by its id, when this process knows it
+
+    @property
+    def blind(self) -> bool:
+        """Whether it can be written without reading the stored row first."""
+        if self.inserted:
+            return True
+        unclaimed = self.claimed_from is None and self.holder is None
+        return self.row is None and self.key is not None and unclaimed
 
 
 @attrs.define
@@ -80,15 +104,71 @@ class Staged:
     def live_jobs(self) -> list[rows.JobRow]:
         return [s.row for s in self.jobs.values() if s.row is not None]
 
+    @property
+    def blind(self) -> bool:
+        """Whether one Commit without reads can write it all (see the module's docstring)."""
+        return (
+            not (self.tenants or self.api_keys)
+            and all(s.change is not CallChange.LEASE for s in self.calls.values())
+            and all(s.blind for s in self.jobs.values())
+        )
+
+
+class Known:
+    """What this process has learned of rows it read or wrote, for the writes that follow:
+    the version each call was at (so an update needs no read first: its commit checks it),
+    and the call each job belongs to (a job's key never changes). Bounded; a wrong version
+    costs only the checked transaction."""
+
+    def __init__(self, size: int = 4096):
+        self._size = size
+        self._versions: dict[CallKey, int] = {}
+        self._jobs: dict[str, JobKey] = {}
+
+    def version(self, key: CallKey) -> int | None:
+        return self._versions.get(key)
+
+    def job_key(self, job_id: str) -> JobKey | None:
+        return self._jobs.get(job_id)
+
+    def saw(self, key: CallKey, version: int, job_ids: Sequence[str] = ()) -> None:
+        self._put(self._versions, key, version)
+        for job_id in job_ids:
+            self._put(self._jobs, job_id, (*key, job_id))
+
+    def forget(self, keys: Sequence[CallKey]) -> None:
+        for key in keys:
+            self._versions.pop(key, None)
+
+    def committed(self, staged: Staged) -> None:
+        for key, s in staged.calls.items():
+            self.saw(key, s.call.version)
+        for job_id, job in staged.jobs.items():
+            if job.row is None:
+                self._jobs.pop(job_id, None)
+            elif job.inserted:
+                self._put(self._jobs, job_id, job.row.key)
+
+    def _put(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        table.pop(key, None)
+        if len(table) >= self._size:
+            table.pop(next(iter(table)))  # the oldest: dicts keep insertion order
+        table[key] = value
+
 
 class Session:
-    """What a unit of work's repositories share: the database, its mode and its buffer."""
+    """What a unit of work's repositories share: the database, its mode, its buffer, and the
+    tenants its reads of calls brought along."""
 
-    def __init__(self, db: SpannerDatabase, read_only: bool, staleness: timedelta | None):
+    def __init__(
+        self, db: SpannerDatabase, read_only: bool, staleness: timedelta | None, known: Known
+    ):
         self.db = db
         self.read_only = read_only
+        self.known = known
         self._staleness = staleness
         self.staged = Staged()
+        self.tenants_read: dict[str, Tenant] = {}
 
     async def query(self, sql: str, *, stale_ok: bool = False, **params: Any) -> list[Row]:
         """A strong read; `stale_ok` reads of a read-only unit of work may be bounded-stale."""
@@ -106,7 +186,15 @@ class Session:
             raise RuntimeError("a read-only unit of work cannot commit")
         staged = self.staged
         if not staged.empty:
-            await self.db.transact(lambda tx: apply(tx, staged), lambda exc: refusal(exc, staged))
+            try:
+                if not (staged.blind and await self.db.write(lambda m: write(m, staged))):
+                    await self.db.transact(
+                        lambda tx: apply(tx, staged), lambda exc: refusal(exc, staged)
+                    )
+            except DomainError:
+                self.known.forget(list(staged.calls))
+                raise
+            self.known.committed(staged)
         self.staged = Staged()
 
     def discard(self) -> None:
@@ -133,6 +221,28 @@ def any_call(keys: Sequence[CallKey], params: Params, prefix: str = "") -> str:
 # --- the commit ----------------------------------------------------------------------------
 
 
+def write(m: Mutations, staged: Staged) -> None:
+    """The one Commit without reads: Spanner refuses all of it if a call to insert exists or a
+    call's version row has moved on (or is missing: a call stored before call_versions)."""
+    for (tenant_id, call_id), s in staged.calls.items():
+        if s.change is CallChange.INSERT:
+            m.insert("calls", rows.CALL_COLUMNS, [rows.call_values(s.call)])
+        else:
+            m.update("calls", rows.CALL_COLUMNS, [rows.call_values(s.call)])
+            base = [tenant_id, call_id, s.base_version]
+            m.update("call_versions", VERSION_COLUMNS, [[*base, rows.COMMIT_TIMESTAMP]])
+            m.delete("call_versions", [base])
+        version = [tenant_id, call_id, s.call.version, rows.COMMIT_TIMESTAMP]
+        m.insert("call_versions", VERSION_COLUMNS, [version])
+    inserts = [rows.job_values(s.row) for s in staged.jobs.values() if s.inserted and s.row]
+    if inserts:
+        m.insert("jobs", rows.JOB_COLUMNS, inserts)
+    completed = [list(s.key) for s in staged.jobs.values() if s.key and not s.inserted]
+    if completed:
+        m.delete("jobs", completed)  # a job already settled is no row: nothing happens
+    write_usage(m, staged.usage, staged.usage_entry)
+
+
 def apply(tx: TransactionContext, staged: Staged) -> None:
     """Checks what the unit of work relied on, then writes. Reads and mutations only."""
     _check_calls(tx, staged)
@@ -145,14 +255,18 @@ def apply(tx: TransactionContext, staged: Staged) -> None:
     if staged.api_keys:
         values = [rows.api_key_values(k) for k in staged.api_keys.values()]
         tx.insert("api_keys", rows.API_KEY_COLUMNS, values)
-    for s in staged.calls.values():
+    for (tenant_id, call_id), s in staged.calls.items():
+        if s.change is CallChange.LEASE:
+            lease = [tenant_id, call_id, s.call.lease_expires_at]
+            tx.update("calls", rows.LEASE_COLUMNS, [[*lease, rows.COMMIT_TIMESTAMP]])
+            continue
         if s.change is CallChange.INSERT:
             tx.insert("calls", rows.CALL_COLUMNS, [rows.call_values(s.call)])
-        elif s.change is CallChange.UPDATE:
-            tx.update("calls", rows.CALL_COLUMNS, [rows.call_values(s.call)])
         else:
-            lease = [s.call.tenant_id, s.call.call_id, s.call.lease_expires_at]
-            tx.update("calls", rows.LEASE_COLUMNS, [[*lease, rows.COMMIT_TIMESTAMP]])
+            tx.update("calls", rows.CALL_COLUMNS, [rows.call_values(s.call)])
+            tx.delete_under("call_versions", [tenant_id, call_id])
+        version = [tenant_id, call_id, s.call.version, rows.COMMIT_TIMESTAMP]
+        tx.insert("call_versions", VERSION_COLUMNS, [version])
     _write_jobs(tx, staged, stored_jobs)
     write_usage(tx, staged.usage, staged.usage_entry)
 

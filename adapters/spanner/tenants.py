@@ -60,6 +60,8 @@ class SpannerTenantRepository(TenantRepository):
     async def get(self, tenant_id: str) -> Tenant | None:
         if tenant_id in self._s.staged.tenants:
             return self._s.staged.tenants[tenant_id][0]
+        if tenant_id in self._s.tenants_read:
+            return self._s.tenants_read[tenant_id]  # read with a call, in the same query
         found = await self._s.query(
             f"SELECT {rows.TENANT_SELECT} FROM tenants WHERE tenant_id = @id",  # noqa: S608
             id=tenant_id,

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from adapters.spanner.database import Row, TransactionContext
+from adapters.spanner.database import Mutations, Row
 from adapters.spanner.rows import COMMIT_TIMESTAMP
 from domain.usage import DailyUsage, UsageDelta
 from ports.repositories import UsageRepository
@@ -43,9 +43,7 @@ def _delta_from_counts(counts: Sequence[Any]) -> UsageDelta:
     return UsageDelta(audio_ms / 1000, tokens_in, tokens_out, crm_calls, stored)
 
 
-def write_usage(
-    tx: TransactionContext, usage: Mapping[UsageKey, UsageDelta], entry_id: str
-) -> None:
+def write_usage(tx: Mutations, usage: Mapping[UsageKey, UsageDelta], entry_id: str) -> None:
     """The buffered deltas as new entries. Mutations only: no round trip of its own."""
     entries = [
         [tenant_id, day, entry_id, *_counts(delta), COMMIT_TIMESTAMP]

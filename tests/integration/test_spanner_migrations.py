@@ -65,6 +65,7 @@ async def test_call_tables_are_interleaved_in_their_tenant(
     assert tables == [
         ["SchemaMigrations", None, None],
         ["api_keys", "tenants", "CASCADE"],
+        ["call_versions", "calls", "CASCADE"],
         ["calls", "tenants", "CASCADE"],
         ["jobs", "calls", "CASCADE"],
         ["tenants", None, None],
@@ -117,9 +118,14 @@ async def test_deleting_a_tenant_deletes_what_it_owns(spanner_database: SpannerD
     left = await spanner_database.query(
         "SELECT 'call', tenant_id, call_id FROM calls"
         " UNION ALL SELECT 'job', tenant_id, job_id FROM jobs"
-        " UNION ALL SELECT 'key', tenant_id, hint FROM api_keys ORDER BY 1, 2, 3"
+        " UNION ALL SELECT 'key', tenant_id, hint FROM api_keys"
+        " UNION ALL SELECT 'version', tenant_id, call_id FROM call_versions ORDER BY 1, 2, 3"
     )
-    assert left == [["call", "beta", "CAL1"], ["job", "beta", "job-beta"]]
+    assert left == [
+        ["call", "beta", "CAL1"],
+        ["job", "beta", "job-beta"],
+        ["version", "beta", "CAL1"],
+    ]
     async with uow_factory(read_only=True) as uow:
         assert await uow.tenants.get("acme") is None
         assert await uow.api_keys.find(hash_api_key(acme_key)) is None
