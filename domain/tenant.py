@@ -14,7 +14,8 @@ from typing import Any
 
 import attrs
 
-from domain.alerts import AlertsConfig, alerts_document, parse_alerts
+from domain.alerts import AlertsConfig
+from domain.alerts_document import alerts_document, parse_alerts
 from domain.errors import FieldError, ValidationFailed
 
 MASK = "***"
