@@ -8,14 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from adapters.spanner import rows
-from adapters.spanner.staging import (
-    CallChange,
-    CallKey,
-    Session,
-    StagedCall,
-    any_call,
-    exclude,
-)
+from adapters.spanner.buffer import CallChange, CallKey, StagedCall
+from adapters.spanner.staging import Session, any_call, exclude
 from domain.call import Call
 from domain.errors import CallNotFound, ConcurrentUpdate
 from domain.paging import decode_cursor, encode_cursor

@@ -97,7 +97,8 @@ def _count_requests(api: Any, counter: _Counter) -> None:
         setattr(api, name, sending)
 
     def read_kind(request: Any) -> str:
-        single = request is not None and "single_use" in request.transaction
+        selector = getattr(request, "transaction", None)
+        single = selector is not None and "single_use" in selector
         return "snapshot_reads" if single else "transaction_reads"
 
     for name in ("execute_streaming_sql", "streaming_read", "execute_sql", "execute_batch_dml"):
@@ -226,7 +227,7 @@ class SpannerDatabase:
 
     @property
     def transaction_attempts(self) -> int:
-        """How many times a transaction function ran: more than the commits when ABORTED."""
+        """How often a read-write transaction's function ran, re-runs after ABORTED included."""
         return self._counter.transaction_attempts
 
     async def run(self, fn: Callable[[Database], T]) -> T:
@@ -297,7 +298,6 @@ class SpannerDatabase:
         database = self._handle()
 
         def run() -> bool:
-            self._counter.attempt()
             try:
                 with database.batch(**self._commit_options()) as batch:  # type: ignore[no-untyped-call]
                     fn(Mutations(batch))

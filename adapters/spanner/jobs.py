@@ -10,7 +10,8 @@ from typing import Any
 import attrs
 
 from adapters.spanner import rows
-from adapters.spanner.staging import Session, StagedJob, exclude
+from adapters.spanner.buffer import StagedJob
+from adapters.spanner.staging import Session, exclude
 from domain.jobs import Job
 from ports.repositories import JobRepository
 

@@ -1,6 +1,6 @@
 """The Spanner unit of work. A read-only one reads strongly (or, if asked, listings and queue
-metrics a bounded time in the past); a write one buffers its writes and commits them in one
-read-write transaction (see staging.py)."""
+metrics a bounded time in the past); a write one buffers its writes and commits them at once,
+in one Commit or one read-write transaction (see commit.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Self
 
+from adapters.spanner.buffer import Known
 from adapters.spanner.calls import SpannerCallRepository
 from adapters.spanner.database import SpannerDatabase
 from adapters.spanner.jobs import SpannerJobRepository
-from adapters.spanner.staging import Known, Session
+from adapters.spanner.staging import Session
 from adapters.spanner.tenants import SpannerApiKeyRepository, SpannerTenantRepository
 from adapters.spanner.usage import SpannerUsageRepository
 from ports.repositories import UnitOfWork, UnitOfWorkFactory
