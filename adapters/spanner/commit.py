@@ -8,6 +8,11 @@ else, and any write Spanner refuses, runs as one read-write transaction that re-
 unit of work relied on (a call's version, a lease's owner, a job's claim, that a new call is
 still new) and then writes; it gives the precise refusal. That transaction may run again after
 ABORTED, so it only reads and mutates.
+
+A Commit without a transaction is not idempotent: if its answer is lost and the client sends it
+again, the second is refused (the first moved the version row on, or inserted the row), and the
+caller hears ConcurrentUpdate for a write that landed. The pipeline reads that as busy and
+resumes from what is stored; the webhook answers with the call as stored.
 """
 
 from __future__ import annotations
