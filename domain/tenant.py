@@ -17,6 +17,7 @@ import attrs
 from domain.alerts import AlertsConfig
 from domain.alerts_document import alerts_document, parse_alerts
 from domain.errors import FieldError, ValidationFailed
+from domain.retention import RetentionPolicy, parse_retention, retention_document
 
 MASK = "***"
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -102,6 +103,7 @@ class TenantConfig:
     ai: AiConfig = AiConfig()
     redact_pii: bool = True
     alerts: AlertsConfig = attrs.field(factory=AlertsConfig)
+    retention: RetentionPolicy = RetentionPolicy()
 
 
 @attrs.frozen
@@ -178,6 +180,10 @@ def _parse_tenant(
         )
         if config is not None and alerts is not None:
             config = attrs.evolve(config, alerts=alerts)
+        # Retention (domain/retention.py): its own block, its own unknown-key check.
+        retention = parse_retention(raw_config.get("retention", {}), errors, strict=strict)
+        if config is not None:
+            config = attrs.evolve(config, retention=retention)
     if errors:
         raise ValidationFailed(errors, "tenant")
     assert isinstance(tenant_id, str)
@@ -368,6 +374,8 @@ def tenant_document(tenant: Tenant, *, reveal_secrets: bool = False) -> dict[str
         config["alerts"] = alerts_document(
             c.alerts, lambda item, name, secret: _put_secret(item, name, secret, reveal_secrets)
         )
+    if retention := retention_document(c.retention):
+        config["retention"] = retention
     return {
         "tenant_id": tenant.tenant_id,
         "name": tenant.name,

@@ -18,7 +18,14 @@ class AudioStore(Protocol):
         """The object's bytes in chunks; FileNotFoundError if there is none."""
         ...
 
-    async def delete(self, uri: str) -> None: ...
+    async def delete(self, uri: str) -> None:
+        """Removes the object; a missing one is fine (deleting again is safe)."""
+        ...
+
+    def names(self, prefix: str) -> AsyncIterator[str]:
+        """The names (as given to put) of every object whose name starts with `prefix`, in
+        no particular order: what deletes a call's or a tenant's audio, whatever its form."""
+        ...
 
     def uri_for(self, name: str) -> str:
         """The URI put(name, ...) gives its object, without touching the store: what deletes

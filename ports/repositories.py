@@ -13,6 +13,7 @@ import attrs
 from domain.apikeys import ApiKey
 from domain.call import Call
 from domain.jobs import Job
+from domain.retention import DeletionRecord
 from domain.stats import CallOutcome
 from domain.tenant import Tenant
 from domain.usage import DailyUsage, UsageDelta
@@ -39,6 +40,13 @@ class TenantRepository(Protocol):
 
     async def update(self, tenant: Tenant) -> None:
         """Raises TenantNotFound, or TenantAlreadyExists when the company id is taken."""
+        ...
+
+    async def delete(self, tenant_id: str) -> dict[str, int]:
+        """Removes the tenant and every row held for it: its calls and their jobs, API keys,
+        usage. What went, by kind ("tenants", "calls", "jobs", "api_keys", "usage_days");
+        all zero when there was no such tenant. Meant for a tenant whose calls were deleted
+        first, page by page: one unit of work here holds what is left."""
         ...
 
 
@@ -76,6 +84,26 @@ class CallRepository(Protocol):
     async def extend_lease(self, tenant_id: str, call_id: str, owner: str, until: datetime) -> bool:
         """Heartbeat: pushes the lease's expiry if `owner` still holds it, without changing the
         call's version (so the owner's own next update does not conflict). False if lost."""
+        ...
+
+    async def delete(self, tenant_id: str, call_id: str) -> dict[str, int]:
+        """Removes the call's row and its jobs: what went, by kind ("calls", "jobs"), zero
+        when there was no such call."""
+        ...
+
+    async def expirable(
+        self,
+        tenant_id: str,
+        *,
+        recordings_before: datetime | None,
+        content_before: datetime | None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> Sequence[str]:
+        """Ids (in id order, after `after`) of the tenant's finished calls received before
+        `recordings_before` that still hold a recording, or before `content_before` that still
+        hold a transcript, an analysis or a raw body. A None cutoff selects nothing.
+        May include calls with nothing left to erase; never leaves one out."""
         ...
 
     async def stalled(self, updated_before: datetime, limit: int) -> Sequence[tuple[str, str]]:
@@ -138,6 +166,19 @@ class UsageRepository(Protocol):
         ...
 
 
+class DeletionRepository(Protocol):
+    """The record of every deletion: who, what, when. Never personal data; never deleted
+    with the tenant, so an erasure can be shown to have happened."""
+
+    async def add(self, record: DeletionRecord) -> None: ...
+
+    async def list(
+        self, tenant_id: str | None = None, limit: int = 100
+    ) -> Sequence[DeletionRecord]:
+        """Newest first; one tenant's, or every tenant's (an operator query)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() rolls back."""
 
@@ -146,6 +187,7 @@ class UnitOfWork(Protocol):
     api_keys: ApiKeyRepository
     jobs: JobRepository
     usage: UsageRepository
+    deletions: DeletionRepository
 
     async def __aenter__(self) -> Self: ...
 

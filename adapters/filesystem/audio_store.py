@@ -68,6 +68,28 @@ class FileAudioStore(AudioStore):
             await disk.run(lambda: self._check_inside_root(path))
             await disk.run(lambda: path.unlink(missing_ok=True))
 
+    async def names(self, prefix: str) -> AsyncIterator[str]:
+        """Walks the directory the prefix names (its last part may be a partial file name);
+        temp files of puts in progress are not objects."""
+        directory, _, _ = prefix.rpartition("/")
+        base = self._path_for_name(directory) if directory else self._root
+        with _DiskThread() as disk:
+            found = await disk.run(lambda: self._walk(base))
+        for name in found:
+            if name.startswith(prefix):
+                yield name
+
+    def _walk(self, base: Path) -> list[str]:
+        if not base.is_dir():
+            return []
+        self._check_inside_root(base)
+        names = []
+        for directory, _, files in os.walk(base):
+            for file in files:
+                if not file.startswith("."):
+                    names.append(Path(directory, file).relative_to(self._root).as_posix())
+        return names
+
     def uri_for(self, name: str) -> str:
         return _uri(self._path_for_name(name))
 

@@ -116,6 +116,13 @@ class GcsAudioStore(AudioStore):
     async def delete(self, uri: str) -> None:
         await self._call(functools.partial(self._objects.delete, self._object_name_of(uri)))
 
+    async def names(self, prefix: str) -> AsyncIterator[str]:
+        """One listing page (up to 1,000 names) a request, each on the pool with its timeout."""
+        pages = self._objects.pages(self._prefix + prefix)
+        while (page := await self._call(functools.partial(next, pages, None))) is not None:
+            for name in page:
+                yield name[len(self._prefix) :]
+
     def uri_for(self, name: str) -> str:
         return f"{SCHEME}{self._bucket}/{self._object_name(name)}"
 

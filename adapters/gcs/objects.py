@@ -43,6 +43,7 @@ class Limits:
     deadline_s: float = 120.0
     upload_chunk_bytes: int = 8 * 1024 * 1024
     read_chunk_bytes: int = 1024 * 1024
+    list_page_size: int = 1000  # Cloud Storage's largest listing page
 
     @property
     def request_timeout(self) -> tuple[float, float]:
@@ -102,6 +103,25 @@ class Objects:
                 list(listing)
         except _Missing:
             raise GcsUnavailable(f"the bucket {self._bucket.name} does not exist") from None
+
+    def pages(self, prefix: str) -> Iterator[list[str]]:
+        """The names under `prefix`, a listing page at a time (each next() one request)."""
+        with _translated("list objects"):
+            pages = self._bucket.list_blobs(
+                prefix=prefix,
+                page_size=self._limits.list_page_size,
+                timeout=self._limits.request_timeout,
+                retry=self._limits.retry,
+            ).pages
+        while True:
+            try:
+                with _translated("list objects"):
+                    page = next(pages, None)
+            except _Missing:
+                raise GcsUnavailable(f"the bucket {self._bucket.name} does not exist") from None
+            if page is None:
+                return
+            yield [blob.name for blob in page]
 
     def stat(self, name: str) -> ObjectInfo | None:
         with _translated("read metadata"):

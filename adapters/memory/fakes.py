@@ -102,6 +102,12 @@ class InMemoryAudioStore(AudioStore):
     async def delete(self, uri: str) -> None:
         self.objects.pop(uri, None)
 
+    async def names(self, prefix: str) -> AsyncIterator[str]:
+        for uri in list(self.objects):
+            name = uri.removeprefix("memory://")
+            if name.startswith(prefix):
+                yield name
+
     def uri_for(self, name: str) -> str:
         return f"memory://{name}"
 

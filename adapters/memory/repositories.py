@@ -11,12 +11,14 @@ from typing import Self
 
 import attrs
 
+from adapters.memory.deletions import InMemoryDeletionRepository
 from adapters.memory.usage import InMemoryUsageRepository, UsageTotals
 from domain.apikeys import ApiKey
 from domain.call import Call
 from domain.errors import CallNotFound, ConcurrentUpdate, TenantAlreadyExists, TenantNotFound
 from domain.jobs import Job
 from domain.paging import decode_cursor, encode_cursor
+from domain.retention import DeletionRecord, holds_content
 from domain.stages import stages_matching
 from domain.stats import CallOutcome
 from domain.tenant import Tenant
@@ -48,6 +50,7 @@ class _State:
     api_keys: dict[str, ApiKey] = attrs.field(factory=dict)
     jobs: dict[str, _JobRow] = attrs.field(factory=dict)
     usage: UsageTotals = attrs.field(factory=dict)
+    deletions: list[DeletionRecord] = attrs.field(factory=list)
 
     def staged(self) -> _State:
         return _State(
@@ -56,7 +59,18 @@ class _State:
             dict(self.api_keys),
             dict(self.jobs),
             dict(self.usage),
+            list(self.deletions),
         )
+
+    def drop_jobs(self, tenant_id: str, call_id: str | None = None) -> int:
+        gone = [
+            job_id
+            for job_id, row in self.jobs.items()
+            if row.job.tenant_id == tenant_id and call_id in (None, row.job.call_id)
+        ]
+        for job_id in gone:
+            del self.jobs[job_id]
+        return len(gone)
 
 
 class InMemoryDatabase:
@@ -101,6 +115,25 @@ class InMemoryTenantRepository(TenantRepository):
             raise TenantNotFound(f"no tenant {tenant.tenant_id}")
         self._check_company(tenant)
         self._s.tenants[tenant.tenant_id] = tenant
+
+    async def delete(self, tenant_id: str) -> dict[str, int]:
+        s = self._s
+        calls = [key for key in s.calls if key[0] == tenant_id]
+        keys = [h for h, key in s.api_keys.items() if key.tenant_id == tenant_id]
+        days = [key for key in s.usage if key[0] == tenant_id]
+        for call_key in calls:  # in place: the unit's other repositories share these dicts
+            del s.calls[call_key]
+        for key_hash in keys:
+            del s.api_keys[key_hash]
+        for day in days:
+            del s.usage[day]
+        return {
+            "tenants": int(s.tenants.pop(tenant_id, None) is not None),
+            "calls": len(calls),
+            "jobs": s.drop_jobs(tenant_id),
+            "api_keys": len(keys),
+            "usage_days": len(days),
+        }
 
 
 class InMemoryCallRepository(CallRepository):
@@ -171,6 +204,34 @@ class InMemoryCallRepository(CallRepository):
         extended.lease_expires_at = until
         self._s.calls[(tenant_id, call_id)] = extended
         return True
+
+    async def delete(self, tenant_id: str, call_id: str) -> dict[str, int]:
+        found = self._s.calls.pop((tenant_id, call_id), None)
+        return {"calls": int(found is not None), "jobs": self._s.drop_jobs(tenant_id, call_id)}
+
+    async def expirable(
+        self,
+        tenant_id: str,
+        *,
+        recordings_before: datetime | None,
+        content_before: datetime | None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> Sequence[str]:
+        def expired(c: Call) -> bool:
+            if not c.stage.terminal:
+                return False
+            old_audio = recordings_before is not None and c.received_at < recordings_before
+            old_content = content_before is not None and c.received_at < content_before
+            has_audio = c.recording is not None or c.recording_url is not None
+            return (old_audio and has_audio) or (old_content and holds_content(c))
+
+        ids = sorted(
+            call_id
+            for (t, call_id), c in self._s.calls.items()
+            if t == tenant_id and (after is None or call_id > after) and expired(c)
+        )
+        return ids[:limit]
 
     async def stalled(self, updated_before: datetime, limit: int) -> Sequence[tuple[str, str]]:
         queued = {(r.job.tenant_id, r.job.call_id) for r in self._s.jobs.values()}
@@ -261,6 +322,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.api_keys = InMemoryApiKeyRepository(state)
         self.jobs = InMemoryJobRepository(state)
         self.usage = InMemoryUsageRepository(state.usage, state.tenants)
+        self.deletions = InMemoryDeletionRepository(state.deletions)
 
     async def __aenter__(self) -> Self:
         if self._read_only:

@@ -20,7 +20,7 @@ from domain.errors import CallNotFound, ConcurrentUpdate, TenantNotFound
 from domain.paging import decode_cursor, encode_cursor
 from domain.results import SyncStatus, Tier
 from domain.stages import Stage, stages_matching
-from domain.stats import CallOutcome
+from domain.stats import CallOutcome, outcome_answers
 from ports.repositories import CallPage, CallRepository
 
 t = codec.iso_microseconds  # every time a row holds, in UTC, to the microsecond
@@ -38,7 +38,21 @@ _UPDATE = (
 _OUTCOMES = (
     "SELECT call_id, stage, received_at, completed_at, json_extract(failure, '$.stage'),"
     " json_extract(lead_score, '$.tier'), json_extract(crm_sync, '$.type'),"
-    " json_extract(crm_sync, '$.status') FROM calls WHERE tenant_id = ? AND received_at >= ?"
+    " json_extract(crm_sync, '$.status'), json_extract(analysis, '$.answers')"
+    " FROM calls WHERE tenant_id = ? AND received_at >= ?"
+)
+
+# domain/retention.py's expiry_of, in SQL: a recording, or content (transcript, analysis, raw
+# body, a score reason's words) held past its cutoff by a finished call.
+_EXPIRABLE = (
+    "SELECT call_id FROM calls WHERE tenant_id = ? AND call_id > ?"
+    " AND stage IN ('COMPLETED', 'FAILED') AND ("
+    "  (? IS NOT NULL AND received_at < ? AND (recording IS NOT NULL OR recording_url IS NOT NULL))"
+    "  OR (? IS NOT NULL AND received_at < ? AND (transcript IS NOT NULL OR analysis IS NOT NULL"
+    "   OR raw_payload != '{}' OR EXISTS (SELECT 1 FROM json_each(lead_score, '$.reasons') r"
+    "    WHERE json_extract(r.value, '$.detail') != ''"
+    "     OR json_extract(r.value, '$.quote') IS NOT NULL))))"
+    " ORDER BY call_id LIMIT ?"
 )
 
 
@@ -88,6 +102,7 @@ def _outcome_from_row(row: sqlite3.Row) -> CallOutcome:
         tier=Tier(row[5]) if row[5] else None,
         crm_type=row[6],
         crm_status=SyncStatus(row[7]) if row[7] else None,
+        answers=outcome_answers(json.loads(row[8])) if row[8] else (),
     )
 
 
@@ -199,6 +214,35 @@ class SqliteCallRepository(CallRepository):
         )
         params = (t(until), tenant_id, call_id, owner)
         return await self._s.check(lambda conn: conn.execute(sql, params).rowcount == 1)
+
+    async def delete(self, tenant_id: str, call_id: str) -> dict[str, int]:
+        key = (tenant_id, call_id)
+        self._versions.pop(key, None)
+
+        def delete(conn: sqlite3.Connection) -> dict[str, int]:
+            jobs = conn.execute("DELETE FROM jobs WHERE tenant_id = ? AND call_id = ?", key)
+            calls = conn.execute("DELETE FROM calls WHERE tenant_id = ? AND call_id = ?", key)
+            return {"calls": calls.rowcount, "jobs": jobs.rowcount}
+
+        return await self._s.check(delete)
+
+    async def expirable(
+        self,
+        tenant_id: str,
+        *,
+        recordings_before: datetime | None,
+        content_before: datetime | None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> Sequence[str]:
+        audio, content = (
+            None if at is None else t(at) for at in (recordings_before, content_before)
+        )
+        return await self._s.all(
+            _EXPIRABLE,
+            (tenant_id, after or "", audio, audio, content, content, limit),
+            lambda r: r[0],
+        )
 
     async def stalled(self, updated_before: datetime, limit: int) -> Sequence[tuple[str, str]]:
         return await self._s.all(

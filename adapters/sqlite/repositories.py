@@ -13,6 +13,7 @@ from typing import Self
 from adapters.sqlite.calls import SqliteCallRepository
 from adapters.sqlite.calls import t as _t
 from adapters.sqlite.database import SqliteDatabase
+from adapters.sqlite.deletions import SqliteDeletionRepository, delete_tenant_rows
 from adapters.sqlite.queue import SqliteJobRepository
 from adapters.sqlite.session import Session
 from domain.apikeys import ApiKey
@@ -45,6 +46,7 @@ def _refused(conn: sqlite3.Connection, tenant: Tenant) -> TenantAlreadyExists:
 class SqliteTenantRepository(TenantRepository):
     def __init__(self, session: Session):
         self._s = session
+        self.erased = False  # a tenant's rows deleted in this unit: see SqliteUnitOfWork.commit
 
     async def add(self, tenant: Tenant) -> None:
         await self._save(tenant, insert=True)
@@ -74,6 +76,11 @@ class SqliteTenantRepository(TenantRepository):
                 raise TenantNotFound(f"no tenant {key}")
 
         await self._s.check(save)
+
+    async def delete(self, tenant_id: str) -> dict[str, int]:
+        counts = await self._s.check(lambda conn: delete_tenant_rows(conn, tenant_id))
+        self.erased = self.erased or any(counts.values())
+        return counts
 
     async def get(self, tenant_id: str) -> Tenant | None:
         sql = "SELECT * FROM tenants WHERE tenant_id = ?"
@@ -163,6 +170,8 @@ class SqliteUnitOfWork(UnitOfWork):
         self.api_keys = SqliteApiKeyRepository(self._session)
         self.jobs = SqliteJobRepository(self._session)
         self.usage = SqliteUsageRepository(self._session)
+        self.deletions = SqliteDeletionRepository(self._session)
+        self._db = db
 
     async def __aenter__(self) -> Self:
         return self
@@ -179,6 +188,11 @@ class SqliteUnitOfWork(UnitOfWork):
         if self._session.read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
         await self._session.commit()
+        if self.tenants.erased:
+            # Secure delete zeroed the rows in the file's pages; the write-ahead log still
+            # holds earlier copies of them until it is checkpointed and truncated.
+            self.tenants.erased = False
+            await self._db.checkpoint()
 
 
 class SqliteUnitOfWorkFactory(UnitOfWorkFactory):

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from adapters.filesystem.audio_store import FileAudioStore
-from adapters.gcs.audio_store import GcsAudioStore
+from adapters.gcs.audio_store import GcsAudioStore, Limits
 from adapters.memory.fakes import InMemoryAudioStore
-from domain.call import recording_object_name
+from domain.call import quarantine_object_name, recording_object_name, redacted_object_name
 from ports.audio import AudioStore
 from tests.emulators import gcs
 from tests.emulators.gcs import FakeGcs
@@ -32,7 +32,9 @@ def audio_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Audi
         return
     if request.param == "gcs":
         fake: FakeGcs = request.getfixturevalue("fake_gcs")
-        store = GcsAudioStore(fake.client, fake.bucket, fake.unique_prefix())
+        # Small listing pages: names() must follow them to the end.
+        limits = Limits(list_page_size=10)
+        store = GcsAudioStore(fake.client, fake.bucket, fake.unique_prefix(), limits=limits)
         yield store
         store.close()
         return
@@ -137,3 +139,50 @@ async def test_the_uri_of_a_name_is_known_before_and_after_its_put(audio_store: 
     await audio_store.delete(audio_store.uri_for(NAME))
     with pytest.raises(FileNotFoundError):
         await read_all(audio_store, stored.uri)
+
+
+async def names(store: AudioStore, prefix: str) -> set[str]:
+    return {name async for name in store.names(prefix)}
+
+
+async def test_names_lists_every_object_under_a_prefix_and_no_other(
+    audio_store: AudioStore,
+) -> None:
+    wanted = {
+        recording_object_name("acme", "CAL1", "mp3"),
+        redacted_object_name("acme", "CAL1", "mp3"),
+        quarantine_object_name("acme", "CAL1"),
+        recording_object_name("acme", "CAL2", "wav"),
+    }
+    others = {
+        recording_object_name("acme2", "CAL1", "mp3"),  # a tenant whose id begins the same
+        recording_object_name("globex", "CAL1", "mp3"),
+        quarantine_object_name("globex", "CAL1"),
+    }
+    for name in wanted | others:
+        await audio_store.put(name, stream(name.encode()), "audio/mpeg")
+    assert await names(audio_store, "acme/calls/") == {n for n in wanted if n.startswith("acme/")}
+    assert await names(audio_store, "acme/calls/CAL1/") == {
+        recording_object_name("acme", "CAL1", "mp3"),
+        redacted_object_name("acme", "CAL1", "mp3"),
+    }
+    assert await names(audio_store, "quarantine/acme/calls/") == {
+        quarantine_object_name("acme", "CAL1")
+    }
+    assert await names(audio_store, "nobody/calls/") == set()
+    # Each name listed is the one put() took: its URI deletes it.
+    for name in await names(audio_store, "acme/calls/CAL1/"):
+        await audio_store.delete(audio_store.uri_for(name))
+    assert await names(audio_store, "acme/calls/CAL1/") == set()
+    assert await names(audio_store, "globex/calls/") == {
+        recording_object_name("globex", "CAL1", "mp3")
+    }
+
+
+async def test_names_pages_through_a_long_listing(audio_store: AudioStore) -> None:
+    """More objects than one listing page holds (Cloud Storage's here lists 10): none is left
+    out, none listed twice."""
+    wanted = {recording_object_name("acme", f"CAL{i:04d}", "mp3") for i in range(25)}
+    for name in wanted:
+        await audio_store.put(name, stream(name.encode()), "audio/mpeg")
+    assert await names(audio_store, "acme/") == wanted
