@@ -12,6 +12,7 @@ from datetime import datetime
 import attrs
 
 from domain.call import Call
+from domain.cost_stats import TenantCost
 from domain.results import SyncStatus, Tier
 from domain.stages import Stage
 from domain.usage import DailyUsage, UsageDelta, total
@@ -86,6 +87,7 @@ class TenantStatistics:
     failures_by_stage: Mapping[Stage, int]
     usage: UsageDelta
     usage_by_day: Sequence[DailyUsage]
+    cost: TenantCost = attrs.field(factory=TenantCost)  # money, with a price table
 
     @property
     def success_rate(self) -> float | None:

@@ -18,6 +18,7 @@ from entrypoints.config_urls import (
     SecretsSettings,
 )
 from entrypoints.loops import LOOPS
+from entrypoints.prices import Prices, load_prices
 
 __all__ = ["ConfigError", "Settings", "load_settings", "unread_settings"]
 
@@ -103,6 +104,8 @@ class Settings:
     log_level: str = "info"  # PIPELINE_LOG_LEVEL
     # The worker service's max instances: each instance spends 1/N of every tenant's CRM budget.
     worker_max_instances: int = 1  # PIPELINE_WORKER_MAX_INSTANCES
+    # The cost figures' price table: entrypoints/prices.toml, PIPELINE_PRICES_FILE laid over it.
+    prices: Prices = attrs.field(factory=load_prices)
 
     @property
     def audio_root(self) -> str:
@@ -200,6 +203,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         == "true",
         log_level=_choice(env, "PIPELINE_LOG_LEVEL", "info", LOG_LEVELS),
         worker_max_instances=_worker_max_instances(env),
+        prices=load_prices(env.get("PIPELINE_PRICES_FILE", "").strip() or None),
     )
 
 

@@ -53,6 +53,7 @@ from domain.usecases.tenants import (
 from entrypoints import cloud
 from entrypoints.alerts import AlertSenders, GuardedAlertUrls
 from entrypoints.config import ConfigError, Settings
+from entrypoints.costing import CallCosting, pricing_of
 from entrypoints.crm import ConfiguredCrmGatewayFactory
 from entrypoints.probes import PingProbe, QueueProbe, RepositoryProbe
 from entrypoints.tracing import build_tracer, traced, traced_crm_gateways, traced_unit_of_work
@@ -337,7 +338,10 @@ class Container(containers.DeclarativeContainer):
     authenticate_api_key = providers.Factory(AuthenticateApiKey, uow=uow)
     list_calls = providers.Factory(ListCalls, uow=uow)
     get_call = providers.Factory(GetCall, uow=uow)
-    tenant_stats = providers.Factory(TenantStats, uow=uow, clock=clock)
+    # Money: the price table and the services this deployment pays (entrypoints/costing.py).
+    pricing = providers.Singleton(pricing_of, settings)
+    call_cost = providers.Singleton(CallCosting, pricing)
+    tenant_stats = providers.Factory(TenantStats, uow=uow, clock=clock, pricing=pricing)
 
     # CallRail reconciliation. One client per process: one hourly budget per CallRail account.
     callrail_calls = providers.Singleton(

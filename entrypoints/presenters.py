@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from domain.call import Call
-from domain.codec import iso
+from domain.codec import call_document, iso
+from domain.cost import Cost
 from domain.results import SyncStatus
 from domain.stats import TenantStatistics
 from domain.tenant import Tenant, tenant_document
@@ -17,6 +19,33 @@ def tenant_view(tenant: Tenant) -> dict[str, Any]:
     document["created_at"] = iso(tenant.created_at)
     document["updated_at"] = iso(tenant.updated_at)
     return document
+
+
+def usd(amount: Decimal) -> float:
+    """Money as a JSON number, to a millionth of a dollar (a call's items are fractions of a
+    cent; the exact Decimal stays in the domain)."""
+    return float(round(amount, 6))
+
+
+def cost_view(cost: Cost) -> dict[str, Any]:
+    return {
+        "total_usd": usd(cost.total),
+        "currency": cost.currency,
+        "items": [
+            {
+                "item": line.item,
+                "units": float(round(line.units, 6)),
+                "unit": line.unit,
+                "usd": usd(line.usd),
+            }
+            for line in cost.lines
+        ],
+    }
+
+
+def call_view(call: Call, cost: Cost) -> dict[str, Any]:
+    """The call as api.md shows it, with what it cost at the price table's list prices."""
+    return {**call_document(call), "cost": cost_view(cost)}
 
 
 def call_summary(call: Call) -> dict[str, Any]:
@@ -80,6 +109,16 @@ def stats_view(stats: TenantStatistics) -> dict[str, Any]:
                 {"day": d.day.isoformat(), **_usage_view(d.totals)} for d in stats.usage_by_day
             ],
         },
+        "cost": {
+            **cost_view(stats.cost.total),
+            "by_day": [
+                {"day": d.day.isoformat(), "usd": usd(d.cost.total)} for d in stats.cost.by_day
+            ],
+            "by_month": [
+                {"month": month, "usd": usd(amount)}
+                for month, amount in stats.cost.by_month.items()
+            ],
+        },
     }
 
 
@@ -114,4 +153,8 @@ def stats_lines(view: dict[str, Any]) -> list[str]:
         f" in / {usage['llm_tokens_out']} out, CRM requests {usage['crm_api_calls']},"
         f" stored {usage['stored_bytes']} bytes",
     ]
+    cost = view.get("cost")
+    if cost is not None:
+        months = ", ".join(f"{m['month']} ${m['usd']:.4f}" for m in cost["by_month"]) or "none"
+        lines.append(f"cost            ${cost['total_usd']:.4f} {cost['currency']} ({months})")
     return lines

@@ -10,6 +10,9 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from domain.cost import PriceTable
+from domain.cost_stats import tenant_cost
+from domain.cost_usage import Deployment
 from domain.errors import FieldError, TenantNotFound, ValidationFailed
 from domain.stats import TenantStatistics, summarize
 from domain.usage import usage_day
@@ -25,10 +28,19 @@ class StatsQuery:
     since: datetime | None = None  # default: DEFAULT_WINDOW ago
 
 
+@attrs.frozen
+class Pricing:
+    """What money the figures show: the price table, and the services this deployment pays."""
+
+    prices: PriceTable
+    deployment: Deployment
+
+
 class TenantStats:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock):
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, pricing: Pricing | None = None):
         self._uow = uow
         self._clock = clock
+        self._pricing = pricing
 
     async def __call__(self, query: StatsQuery) -> TenantStatistics:
         until = self._clock.now()
@@ -38,9 +50,17 @@ class TenantStats:
         if since > until:
             raise ValidationFailed([FieldError("since", "a time in the past")], "query")
         async with self._uow(read_only=True) as uow:
-            if await uow.tenants.get(query.tenant_id) is None:
+            tenant = await uow.tenants.get(query.tenant_id)
+            if tenant is None:
                 raise TenantNotFound(f"no tenant {query.tenant_id}")
             outcomes = await uow.calls.outcomes(query.tenant_id, since)
             # Usage is kept per UTC day: the window's first day counts whole.
             usage = await uow.usage.for_tenant(query.tenant_id, usage_day(since))
-        return summarize(query.tenant_id, since, until, outcomes, usage)
+        stats = summarize(query.tenant_id, since, until, outcomes, usage)
+        if self._pricing is None:
+            return stats
+        p, model = self._pricing, tenant.config.ai.analysis_model
+        received = [o.received_at for o in outcomes]
+        return attrs.evolve(
+            stats, cost=tenant_cost(usage, received, p.prices, p.deployment, model)
+        )

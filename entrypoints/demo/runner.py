@@ -220,9 +220,13 @@ def _print_table(
                 crm.get("status", "")
                 + (f" #{crm['activity_id']}" if crm.get("activity_id") else ""),
                 ", ".join(f"{a['destination']} {a['status']}" for a in document.get("alerts", [])),
+                _cost(document),
             ]
         )
-    header = ["CALL", "SCENARIO", "STAGE", "TRANSCRIPT", "INTENT", "SCORE", "TIER", "CRM", "ALERTS"]
+    header = [
+        "CALL", "SCENARIO", "STAGE", "TRANSCRIPT", "INTENT", "SCORE", "TIER", "CRM", "ALERTS",
+        "COST",
+    ]  # fmt: skip
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     print("", file=out)
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), file=out)
@@ -235,6 +239,15 @@ def _print_table(
             note = event.get("note") or ""
             if event.get("stage") == "RECORDING_STORED" and "silenced" in note:
                 print(f"{entry['scenario']}: {note}", file=out)
+
+
+def _cost(document: Mapping[str, Any]) -> str:
+    """The call's cost at the price table's prices, and the CPU time it is priced by on one
+    machine (at $0 a second unless the operator's price file sets a rate)."""
+    cost = document.get("cost") or {}
+    cpu = next((i["units"] for i in cost.get("items", ()) if i["item"] == "cpu"), None)
+    seconds = f" ({cpu:.1f} cpu-s)" if cpu is not None else ""
+    return f"${cost.get('total_usd', 0):.4f}{seconds}"
 
 
 def _print_alerts(slack: FakeSlack, receiver: AlertWebhookReceiver, out: TextIO) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 from aiohttp import web
 
-from domain.codec import call_document
 from domain.errors import (
     AuthenticationFailed,
     FieldError,
@@ -25,7 +24,7 @@ from domain.webhook import lone_surrogate_fields
 from entrypoints.http.keys import CONTAINER
 from entrypoints.http.problems import problem
 from entrypoints.http.webhook import read_json_body
-from entrypoints.presenters import call_summary, stats_view, tenant_view
+from entrypoints.presenters import call_summary, call_view, stats_view, tenant_view
 
 OPERATOR = "operator"
 
@@ -181,8 +180,9 @@ async def list_calls(request: web.Request) -> web.Response:
 async def get_call(request: web.Request) -> web.Response:
     tenant_id = request.match_info["tenant_id"]
     await _require_tenant_access(request, tenant_id)
-    call = await request.app[CONTAINER].get_call()(tenant_id, request.match_info["call_id"])
-    return web.json_response(call_document(call))
+    container = request.app[CONTAINER]
+    call = await container.get_call()(tenant_id, request.match_info["call_id"])
+    return web.json_response(call_view(call, container.call_cost()(call)))
 
 
 async def tenant_stats(request: web.Request) -> web.Response:
@@ -209,7 +209,7 @@ async def reprocess_call(request: web.Request) -> web.Response:
             parse_stage(body.get("from_stage")),
         )
     )
-    return web.json_response(call_document(call), status=202)
+    return web.json_response(call_view(call, request.app[CONTAINER].call_cost()(call)), status=202)
 
 
 def add_routes(app: web.Application) -> None:

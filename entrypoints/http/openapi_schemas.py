@@ -292,6 +292,24 @@ CRM_SYNC: Schema = record(
     }
 )
 
+MONEY: Schema = {"type": "number", "minimum": 0, "description": "US dollars, to a millionth"}
+COST: Schema = {
+    "description": "What it cost at the price table's list prices (entrypoints/prices.toml, or"
+    " PIPELINE_PRICES_FILE over it), by item: an estimate before free tiers and discounts.",
+    **record(
+        {
+            "total_usd": MONEY,
+            "currency": {"const": "USD"},
+            "items": {
+                "type": "array",
+                "items": record(
+                    {"item": TEXT, "units": {"type": "number"}, "unit": TEXT, "usd": MONEY}
+                ),
+            },
+        }
+    ),
+}
+
 CALL: Schema = {
     "description": "A call in full (api.md). A part not produced yet (or skipped) is null; "
     "`timeline` says which stages ran and which were skipped.",
@@ -321,6 +339,7 @@ CALL: Schema = {
                     optional={"skipped": {"const": True}, "note": TEXT},
                 ),
             },
+            "cost": COST,
         }
     ),
 }
@@ -398,6 +417,23 @@ STATS: Schema = record(
                         "type": "array",
                         "items": {"allOf": [USAGE], **record({"day": {"format": "date", **TEXT}})},
                     }
+                }
+            ),
+        },
+        "cost": {
+            "allOf": [COST],
+            **record(
+                {
+                    "by_day": {
+                        "type": "array",
+                        "items": record({"day": {"format": "date", **TEXT}, "usd": MONEY}),
+                    },
+                    "by_month": {
+                        "type": "array",
+                        "items": record(
+                            {"month": {"pattern": "^[0-9]{4}-[0-9]{2}$", **TEXT}, "usd": MONEY}
+                        ),
+                    },
                 }
             ),
         },
