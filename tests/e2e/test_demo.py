@@ -118,3 +118,16 @@ def test_the_billing_calls_recording_is_stored_silenced_and_the_demo_says_so(
     assert re.fullmatch(
         r"billing_card: redacted recording stored: \d+ spans? silenced \(.*CARD \d+.*\)", said[0]
     )
+
+
+def test_the_table_shows_what_each_call_cost(demo: tuple[Path, str]) -> None:
+    """The COST column: each call's cost at the shipped prices ($0 a CPU-second on one machine)
+    and the seconds its stages ran, which an operator's price file can put a rate on."""
+    lines = demo[1].splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("CALL "))
+    assert lines[header].split()[-1] == "COST"
+    for row in lines[header + 1 : header + 7]:
+        cost = re.search(r"\$(\d+\.\d{4}) \((\d+\.\d) cpu-s\)\s*$", row)
+        assert cost is not None, row
+        assert cost.group(1) == "0.0000"
+        assert float(cost.group(2)) > 0
