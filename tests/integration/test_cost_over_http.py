@@ -35,7 +35,7 @@ async def test_a_call_shows_its_cost_by_item_at_the_operators_prices(tmp_path: P
 
     assert status == 200
     call = json.loads(text)
-    seconds = sum(Decimal(e["duration_ms"] or 0) for e in call["timeline"]) / 1000
+    seconds = sum((Decimal(e["duration_ms"] or 0) for e in call["timeline"]), Decimal(0)) / 1000
     assert seconds > 0
     assert call["cost"] == {
         "total_usd": float(round(seconds * CPU_SECOND, 6)),
