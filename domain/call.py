@@ -50,6 +50,8 @@ class CallMetadata:
     business_number: str | None = None
     started_at: datetime | None = None
     landing_page_url: str | None = None
+    # A person marked the call spam in CallRail (its Call Modified webhook): scored spam.
+    marked_spam: bool = False
 
 
 class RawPayload(dict[str, Any]):
@@ -84,6 +86,9 @@ class IncomingCall:
     company_ids: tuple[str, ...] = ()
     tenant_hint: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict)
+    # CallRail's Call Modified body: the fields it names as changed (its `changes` list);
+    # None for every other body (post-call, pre-call, the flat form, reconciliation).
+    changes: tuple[str, ...] | None = None
 
 
 @attrs.frozen
@@ -213,6 +218,32 @@ class Call:
         self.timeline.append(
             StageEvent(self.stage, at, note=f"reprocess from {first_stage_to_redo}")
         )
+
+    def redo_from(self, first_stage_to_redo: Stage, at: datetime, note: str) -> bool:
+        """CallRail changed the call (Call Modified): the stages from `first_stage_to_redo` on
+        are done again. A finished call is restarted as restart_from does (True: it needs a
+        job). A call still in progress is put back only if it got that far, and keeps its
+        lease, attempts and job: the worker holding it finds its next save refused (the version
+        moved on) and the job's next delivery resumes from here once that lease is free, so
+        no side effect of the old run overlaps the new one."""
+        if self.stage.terminal:
+            self.restart_from(first_stage_to_redo, at)
+            self.timeline[-1] = attrs.evolve(self.timeline[-1], note=note)
+            return True
+        back_to = PIPELINE[PIPELINE.index(first_stage_to_redo) - 1]
+        if PIPELINE.index(self.stage) > PIPELINE.index(back_to):
+            redo = PIPELINE[PIPELINE.index(first_stage_to_redo) :]
+            if Stage.RECORDING_STORED in redo:
+                self.recording = None
+            if Stage.TRANSCRIBED in redo:
+                self.transcript = None
+            if Stage.ANALYZED in redo:
+                self.analysis = None
+            if Stage.SCORED in redo:
+                self.lead_score = None
+            self.stage = back_to
+            self.timeline.append(StageEvent(back_to, at, note=note))
+        return False
 
     def take_lease(self, owner: str, now: datetime, ttl_s: float) -> None:
         """One worker at a time: a lease still held by another worker refuses."""

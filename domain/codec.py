@@ -76,6 +76,7 @@ def metadata_to_dict(m: CallMetadata) -> dict[str, Any]:
         "business_number": m.business_number,
         "started_at": iso(m.started_at),
         "landing_page_url": m.landing_page_url,
+        **({"marked_spam": True} if m.marked_spam else {}),
     }
 
 

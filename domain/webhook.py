@@ -3,6 +3,19 @@
 Two forms are accepted (api.md): CallRail's own post-call body, where numbers and booleans may
 be strings and ids come as `resource_id` or the legacy numeric `id`; and the flat form of the
 operations runbook's load test. Unknown fields are kept, never rejected.
+
+CallRail's Call Modified body is the post-call body (the call object) with a `changes` list
+"appended to the end of the normal response fields": the fields whose change sent it, such as
+tags, note, value, transcription_text, recording_duration, auto_score and manual_score
+(https://support.callrail.com/hc/en-us/community/posts/5810662527501-What-data-is-sent-with-Webhooks).
+It is sent "when a call has changed after it has ended ... adding a tag or note, or when a
+delayed call recording has come available"
+(https://support.callrail.com/hc/en-us/articles/201211133-Webhooks), to the URL configured for
+that event, which may be this same one
+(https://support.callrail.com/hc/en-us/articles/5711246459149-Webhooks). So a body is a Call
+Modified when it has a `changes` field, and only then (parse_changes). Spam is marked through the
+call's `spam` attribute (CallRail's API: PUT /v3/a/{account}/calls/{id}.json with `spam`): a
+body whose `spam` is true, or whose changes name `spam` without it, marks the call spam.
 """
 
 from __future__ import annotations
@@ -17,6 +30,8 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
+
+import attrs
 
 from domain.call import CallMetadata, IncomingCall, RawPayload
 from domain.errors import FieldError, MalformedPayload, ValidationFailed
@@ -175,6 +190,10 @@ def parse_incoming_call(payload: Mapping[str, Any], text: str | None = None) -> 
         started_at=p.timestamp("start_time", "timestamp"),
         landing_page_url=p.text("landing_page_url"),
     )
+    changes = parse_changes(payload)
+    spam = p.boolean("spam")
+    if spam or (spam is None and changes is not None and "spam" in changes):
+        metadata = attrs.evolve(metadata, marked_spam=True)
     recording_url = p.url("recording", "recording_url")
     if p.errors:
         raise ValidationFailed(p.errors, what="webhook body")
@@ -186,7 +205,53 @@ def parse_incoming_call(payload: Mapping[str, Any], text: str | None = None) -> 
         company_ids=company_ids(payload),
         tenant_hint=p.text("tenant_id"),
         raw=dict(payload) if text is None else RawPayload(payload, text),
+        changes=changes,
     )
+
+
+MAX_CHANGES = 100
+_CHANGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
+_CHANGE_KEYS = ("field", "name", "attribute", "key")
+
+
+def parse_changes(payload: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The field names a Call Modified body says changed, lower case, in order, at most
+    MAX_CHANGES; None when the body has no `changes` (not a Call Modified). CallRail documents
+    the list's meaning, not its items' shape, so each item is read defensively: a field's name,
+    or an object naming it (`field`, `name`, `attribute`, `key`, or its one key); a `changes`
+    object gives its keys. What is not a plain field name is skipped (kept in the raw body)."""
+    if "changes" not in payload:
+        return None
+    raw = payload["changes"]
+    items: list[Any]
+    if isinstance(raw, list):
+        items = raw
+    elif isinstance(raw, dict):
+        items = list(raw)
+    elif isinstance(raw, str):
+        items = raw.split(",")
+    else:
+        items = []
+    names: list[str] = []
+    for item in items:
+        name = _change_name(item)
+        if name is not None and name not in names:
+            names.append(name)
+            if len(names) == MAX_CHANGES:
+                break
+    return tuple(names)
+
+
+def _change_name(item: Any) -> str | None:
+    if isinstance(item, dict):
+        named = next((item[k] for k in _CHANGE_KEYS if isinstance(item.get(k), str)), None)
+        if named is None and len(item) == 1:
+            named = next(iter(item))
+        item = named
+    if not isinstance(item, str):
+        return None
+    name = item.strip().lower()
+    return name if _CHANGE_NAME.match(name) else None
 
 
 def _phone(raw: str | None) -> str | None:

@@ -1,4 +1,9 @@
-"""Accepting a CallRail webhook: verify, dedupe, persist the call and its job, then answer."""
+"""Accepting a CallRail webhook: verify, dedupe, persist the call and its job, then answer.
+
+A post-call body and a Call Modified body come to the same routes and are told apart by the
+body: a Call Modified has a `changes` list (domain/webhook.py). The first of either for a call
+admits it; a later post-call is a duplicate; a later Call Modified is applied to the stored
+call (domain/usecases/modify_call.py), and an identical one again is a duplicate."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from domain.call import Call, IncomingCall
+from domain.call_changes import Change
 from domain.errors import (
     ConcurrentUpdate,
     InvalidSignature,
@@ -18,6 +24,7 @@ from domain.errors import (
 )
 from domain.jobs import Job
 from domain.tenant import Tenant
+from domain.usecases.modify_call import ModifyCall, ModifyCommand
 from domain.usecases.secrets import reveal
 from domain.webhook import (
     JsonLoads,
@@ -48,6 +55,14 @@ class ReceiveWebhook:
 class WebhookAccepted:
     call: Call
     created: bool
+    # A Call Modified for a call already stored: what it changed (Change.NONE: a duplicate),
+    # and whether the call runs again. None for every other body.
+    change: Change | None = None
+    reruns: bool = False
+
+    @property
+    def duplicate(self) -> bool:
+        return not self.created and self.change in (None, Change.NONE)
 
 
 @attrs.frozen
@@ -61,7 +76,8 @@ class AdmitCommand:
 class AdmitCall:
     """The one way into the pipeline, for webhooks and reconciliation alike: the call and its
     first job are stored in one transaction, then the job goes to the queue. A call already
-    stored is returned as it is, and nothing else happens.
+    stored is returned as it is, and nothing else happens, unless the body is a Call Modified:
+    then the change is applied (ModifyCall).
 
     The job carries the trace context of this admission, so its deliveries continue the trace
     that brought the call in."""
@@ -77,12 +93,16 @@ class AdmitCall:
         self._queue = queue
         self._ids = ids
         self._tracer = tracer or NoTracing()
+        self._modify = ModifyCall(uow, queue, ids)
 
     async def __call__(self, command: AdmitCommand) -> WebhookAccepted:
         attributes = {"tenant_id": command.tenant_id, "call_id": command.incoming.call_id}
         with self._tracer.span("admit_call", attributes) as span:
             accepted = await self._admit(command, attributes)
-            span.set_attribute("outcome", "created" if accepted.created else "duplicate")
+            outcome = "created" if accepted.created else "duplicate"
+            if not accepted.duplicate and accepted.change is not None:
+                outcome = f"modified:{accepted.change.value}"
+            span.set_attribute("outcome", outcome)
         return accepted
 
     async def _admit(self, command: AdmitCommand, attributes: dict[str, str]) -> WebhookAccepted:
@@ -92,21 +112,31 @@ class AdmitCall:
         job = Job(self._ids.new_id(), tenant_id, call.call_id, now, trace_context)
         try:
             async with self._uow() as uow:
-                if not await uow.calls.add(call):
-                    return await self._existing(tenant_id, call.call_id)
-                # Handed over now; due again (as lost) only once its delivery's grace has passed.
-                grace = timedelta(seconds=self._queue.dispatch_grace_s)
-                await uow.jobs.add(job, due_at=now + grace)
-                await uow.commit()
+                stored = await uow.calls.add(call)
+                if stored:
+                    # Handed over now; due again (as lost) only once its delivery's grace has
+                    # passed.
+                    grace = timedelta(seconds=self._queue.dispatch_grace_s)
+                    await uow.jobs.add(job, due_at=now + grace)
+                    await uow.commit()
         except ConcurrentUpdate:
             # The same call arrived twice at once and the other delivery stored it first (a
             # store that checks at commit, like Spanner): this one is the duplicate.
-            return await self._existing(tenant_id, call.call_id)
+            stored = False
+        if not stored:  # after the unit above has ended: a modification writes in its own
+            return await self._existing(command)
         with self._tracer.span("enqueue", attributes, kind="producer"):
             await self._queue.enqueue(job)
         return WebhookAccepted(call, created=True)
 
-    async def _existing(self, tenant_id: str, call_id: str) -> WebhookAccepted:
+    async def _existing(self, command: AdmitCommand) -> WebhookAccepted:
+        if command.incoming.changes is not None:
+            context = self._tracer.inject() or dict(command.trace_context)
+            modified = await self._modify(
+                ModifyCommand(command.tenant_id, command.incoming, command.received_at, context)
+            )
+            return WebhookAccepted(modified.call, False, modified.change, modified.reruns)
+        tenant_id, call_id = command.tenant_id, command.incoming.call_id
         async with self._uow(read_only=True) as uow:
             existing = await uow.calls.get(tenant_id, call_id)
         if existing is None:

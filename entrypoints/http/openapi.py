@@ -128,8 +128,16 @@ TENANT_AUTH: list[dict[str, list[str]]] = [{"operatorToken": []}, {"tenantApiKey
 WEBHOOK = _operation(
     "A call from CallRail",
     {
-        202: ("a new call, durably recorded and queued", _json(ref("WebhookAnswer"))),
-        200: ("a call already accepted: its state; nothing changed", _json(ref("WebhookAnswer"))),
+        202: (
+            "a new call, durably recorded and queued; or a Call Modified that runs a stored "
+            "call again (`change`)",
+            _json(ref("WebhookAnswer")),
+        ),
+        200: (
+            "a call already accepted: its state; nothing changed (`duplicate`), or a Call "
+            "Modified's metadata stored (`change`)",
+            _json(ref("WebhookAnswer")),
+        ),
     },
     (
         *BODY,

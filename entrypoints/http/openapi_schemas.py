@@ -470,7 +470,15 @@ WEBHOOK_ANSWER: Schema = record(
             "description": "true: an identical call was already "
             "accepted; this answer is its state and nothing changed",
         },
-    }
+    },
+    optional={
+        "change": {
+            "enum": ["metadata", "spam", "recording"],
+            "description": "a Call Modified applied to a stored call: `recording` runs it "
+            "again from the recording (202), `spam` scores it again (202), "
+            "`metadata` stored it (200)",
+        }
+    },
 )
 
 # CallRail sends numbers and booleans as strings as often as not.
@@ -505,7 +513,13 @@ CALLRAIL_CALL: Schema = {
             "type": ["string", "null"],
             "description": "a URL that redirects to an MP3; absent or null for a missed call",
         },
-        "changes": {"type": "array", "description": "call-modified: what CallRail changed"},
+        "changes": {
+            "type": ["array", "object", "string"],
+            "description": "Call Modified only (its presence tells it from a post-call body): "
+            "the fields whose change sent it (tags, note, value, transcription_text, "
+            "recording_duration, ...); the call object's fields hold the new values",
+        },
+        "spam": {**LOOSE_BOOLEAN, "description": "true: marked spam in CallRail; scored spam"},
     },
     "anyOf": [{"required": ["resource_id"]}, {"required": ["id"]}, {"required": ["call_id"]}],
 }

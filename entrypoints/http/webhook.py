@@ -1,4 +1,8 @@
-"""CallRail's webhook: thin. Check size and type, hand the raw bytes to the use case, answer."""
+"""CallRail's webhook: thin. Check size and type, hand the raw bytes to the use case, answer.
+
+Post-call and Call Modified bodies come to the same routes (CallRail configures a URL per
+event; give both the same one) and pass the same checks: size, media type, encoding, nesting,
+then the signature in the use case. The use case tells them apart by the body."""
 
 from __future__ import annotations
 
@@ -64,16 +68,18 @@ async def callrail_webhook(request: web.Request) -> web.Response:
         )
     )
     call = result.call
+    answer: dict[str, object] = {
+        "tenant_id": call.tenant_id,
+        "call_id": call.call_id,
+        "status": call.status,
+        "stage": call.stage.value,
+        "duplicate": result.duplicate,
+    }
+    if result.change is not None and not result.duplicate:
+        answer["change"] = result.change.value  # a Call Modified applied: what it changed
+    # 202 when the call is queued to run (new, or again); 200 when the answer is all there is.
     return web.json_response(
-        {
-            "tenant_id": call.tenant_id,
-            "call_id": call.call_id,
-            "status": call.status,
-            "stage": call.stage.value,
-            "duplicate": not result.created,
-        },
-        status=202 if result.created else 200,
-        dumps=_json_text,
+        answer, status=202 if result.created or result.reruns else 200, dumps=_json_text
     )
 
 
