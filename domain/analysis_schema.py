@@ -22,9 +22,28 @@ from typing import Any
 
 import attrs
 
-from domain.results import CallAnalysis
+from domain.evidence import locate
+from domain.questions import Question, answer_schema, checked_answers
+from domain.results import CallAnalysis, Evidence, Transcript
 
-NOT_FROM_THE_MODEL = frozenset({"engine", "usage"})  # ours: who answered, what it cost
+# Ours (who answered, what it cost, what was thrown away), or built from the model's
+# "evidence" and "answers" objects, which have schemas of their own.
+NOT_FROM_THE_MODEL = frozenset(
+    {"engine", "usage", "answers", "evidence", "notes", "dropped_quotes", "invalid_answers"}
+)
+# The signals a model cites words for: what the score's reasons rest on.
+EVIDENCE_SIGNALS = {
+    "intent": "why the caller called",
+    "booking": "a visit or appointment agreed",
+    "urgency": "how soon the caller needs help",
+    "sentiment": "the caller's mood",
+    "service": "the service asked for",
+    "caller_name": "the caller saying their name",
+    "caller_email": "the caller giving their email address",
+    "price_shopping": "the caller comparing prices",
+    "spam": "a robocall or a sales pitch",
+}
+MAX_QUOTE_CHARS = 160
 MAX_KEY_PHRASES = 8
 MAX_KEY_PHRASE_CHARS = 80
 MAX_SUMMARY_CHARS = 500
@@ -109,9 +128,32 @@ def _schema() -> str:
     )
 
 
-def response_schema() -> dict[str, Any]:
-    """A fresh copy each time: a transport may adapt it to its dialect."""
+def response_schema(questions: tuple[Question, ...] = ()) -> dict[str, Any]:
+    """A fresh copy each time: a transport may adapt it to its dialect. It grows by the
+    evidence object (a quote per signal) and, for a tenant with questions, their answers."""
     schema: dict[str, Any] = json.loads(_schema())
+    quote = {"type": ["string", "null"], "maxLength": MAX_QUOTE_CHARS}
+    schema["properties"]["evidence"] = {
+        "type": "object",
+        "description": (
+            "For each signal, the caller's or the business's exact words from the transcript"
+            " that show it (a few words, copied verbatim without the time or speaker); null"
+            " when the call has none."
+        ),
+        "properties": {k: {**quote, "description": v} for k, v in EVIDENCE_SIGNALS.items()},
+        "required": list(EVIDENCE_SIGNALS),
+        "additionalProperties": False,
+    }
+    schema["required"].append("evidence")
+    if questions:
+        schema["properties"]["answers"] = {
+            "type": "object",
+            "description": "The business's own questions about the call; null if it does not tell.",
+            "properties": {q.key: answer_schema(q) for q in questions},
+            "required": [q.key for q in questions],
+            "additionalProperties": False,
+        }
+        schema["required"].append("answers")
     return schema
 
 
@@ -131,8 +173,16 @@ def _property(field: _Field) -> dict[str, Any]:
     return {"type": kind, "maxLength": cap, **described}
 
 
-def parse_analysis(text: str | None, engine: str) -> CallAnalysis:
-    """The model's JSON text as a CallAnalysis; InvalidOutput says what was wrong with it."""
+def parse_analysis(
+    text: str | None,
+    engine: str,
+    questions: tuple[Question, ...] = (),
+    transcript: Transcript | None = None,
+) -> CallAnalysis:
+    """The model's JSON text as a CallAnalysis; InvalidOutput says what was wrong with it.
+    Its quotes are kept only where the transcript holds them, as the transcript says them;
+    its answers only where they are of their question's type (the others are None). What
+    was dropped is counted on the analysis."""
     if text is None or not text.strip():
         raise InvalidOutput("empty answer")
     if len(text) > MAX_RESPONSE_CHARS:
@@ -152,7 +202,32 @@ def parse_analysis(text: str | None, engine: str) -> CallAnalysis:
                 raise InvalidOutput(f"{field.name} is missing")
             continue  # CallAnalysis's default
         values[field.name] = _CHECKS[field.kind](field, document[field.name])
-    return CallAnalysis(engine=engine, **values)
+    evidence, dropped = _evidence(document.get("evidence"), transcript)
+    answers, invalid = checked_answers(questions, document.get("answers"))
+    return CallAnalysis(
+        engine=engine,
+        **values,
+        answers=answers,
+        evidence=evidence,
+        dropped_quotes=dropped,
+        invalid_answers=invalid,
+    )
+
+
+def _evidence(raw: Any, transcript: Transcript | None) -> tuple[tuple[Evidence, ...], int]:
+    """The cited quotes that occur in the transcript, and how many did not (dropped)."""
+    cited = raw if isinstance(raw, Mapping) else {}
+    kept, dropped = [], 0
+    for signal in EVIDENCE_SIGNALS:
+        quote = cited.get(signal)
+        if not isinstance(quote, str) or not quote.strip():
+            continue
+        found = locate(transcript, quote[: 2 * MAX_QUOTE_CHARS], signal=signal)
+        if found is None:
+            dropped += 1
+        else:
+            kept.append(found)
+    return tuple(kept), dropped
 
 
 def _text(field: _Field, value: Any) -> str:

@@ -11,8 +11,10 @@ from typing import Any, Protocol
 from domain.alerts import AlertRecord, AlertStatus
 from domain.call import Call, CallMetadata, Failure, StageEvent
 from domain.results import (
+    Answer,
     CallAnalysis,
     CrmSyncResult,
+    Evidence,
     Intent,
     LeadScore,
     ScoreReason,
@@ -146,6 +148,9 @@ def analysis_to_dict(a: CallAnalysis | None) -> dict[str, Any] | None:
         "is_spam": a.is_spam,
         "is_existing_customer": a.is_existing_customer,
         "key_phrases": list(a.key_phrases),
+        "answers": {answer.key: answer.value for answer in a.answers},
+        "evidence": {e.signal: {"quote": e.quote, "at_s": e.at_s} for e in a.evidence},
+        **({"notes": list(a.notes)} if a.notes else {}),
         **_tokens(a),
     }
 
@@ -160,8 +165,10 @@ def _tokens(a: CallAnalysis) -> dict[str, Any]:
 def analysis_from_dict(d: Mapping[str, Any] | None) -> CallAnalysis | None:
     if not d:
         return None
-    fields = {k: v for k, v in d.items() if k != "tokens"}
+    fields = {k: v for k, v in d.items() if k not in ("tokens", "answers", "evidence", "notes")}
     tokens = d.get("tokens") or {}
+    answers = d.get("answers") or {}
+    evidence = d.get("evidence") or {}
     return CallAnalysis(
         **{
             **fields,
@@ -169,6 +176,9 @@ def analysis_from_dict(d: Mapping[str, Any] | None) -> CallAnalysis | None:
             "sentiment": Sentiment(d["sentiment"]),
             "urgency": Urgency(d["urgency"]),
             "key_phrases": tuple(d.get("key_phrases", ())),
+            "answers": tuple(Answer(k, v) for k, v in answers.items()),
+            "evidence": tuple(Evidence(k, e["quote"], e.get("at_s")) for k, e in evidence.items()),
+            "notes": tuple(d.get("notes", ())),
             "usage": UsageDelta(
                 llm_tokens_in=int(tokens.get("input", 0)),
                 llm_tokens_out=int(tokens.get("output", 0)),
@@ -187,7 +197,14 @@ def score_to_dict(s: LeadScore | None) -> dict[str, Any] | None:
         "threshold": s.threshold,
         "version": s.version,
         "reasons": [
-            {"factor": r.factor, "points": r.points, "detail": r.detail} for r in s.reasons
+            {
+                "factor": r.factor,
+                "points": r.points,
+                "detail": r.detail,
+                "quote": r.quote,
+                "at_s": r.at_s,
+            }
+            for r in s.reasons
         ],
     }
 

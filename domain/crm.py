@@ -6,14 +6,19 @@ second one."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 
 import attrs
 
 from domain.call import Call
-from domain.results import LeadScore
+from domain.questions import answer_text
+from domain.results import AnswerValue, CallAnalysis, LeadScore, ScoreReason
 from domain.tenant import Tenant
+
+# A CRM property or field name a tenant maps an answer to (HubSpot's, Salesforce's API names).
+_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
 
 
 @attrs.frozen
@@ -38,6 +43,9 @@ class CrmActivity:
     recording_url: str | None = None
     score: int | None = None
     tier: str | None = None
+    # Custom questions' answers into the CRM's own properties (crm_config.answer_property_map:
+    # question key -> property or field name), for the answers given.
+    answer_fields: tuple[tuple[str, AnswerValue], ...] = ()
 
 
 @attrs.frozen
@@ -63,8 +71,39 @@ def _score_lines(score: LeadScore | None) -> list[str]:
         f"Lead score: {score.score}/100 ({score.tier.value}, "
         f"{'qualified' if score.qualified else 'not qualified'} at {score.threshold})"
     ]
-    lines += [f"  {r.points:+d} {r.factor}: {r.detail}" for r in score.reasons]
+    lines += [_reason_line(r) for r in score.reasons]
     return lines
+
+
+def _reason_line(reason: ScoreReason) -> str:
+    """A reason and the words behind it: "+25 urgency: ... - "water everywhere" (at 0:41)"."""
+    line = f"  {reason.points:+d} {reason.factor}: {reason.detail}"
+    if reason.quote:
+        line += f' — "{reason.quote}"'
+        if reason.at_s is not None:
+            whole = int(reason.at_s)
+            line += f" (at {whole // 60}:{whole % 60:02d})"
+    return line
+
+
+def _answer_lines(analysis: CallAnalysis | None) -> list[str]:
+    if analysis is None or not analysis.answers:
+        return []
+    return ["Answers:"] + [f"  {a.key}: {answer_text(a.value)}" for a in analysis.answers]
+
+
+def _answer_fields(
+    analysis: CallAnalysis | None, settings: Mapping[str, object]
+) -> tuple[tuple[str, AnswerValue], ...]:
+    mapping = settings.get("answer_property_map")
+    if analysis is None or not isinstance(mapping, Mapping):
+        return ()
+    given = analysis.answers_by_key()
+    return tuple(
+        (name, given[key])
+        for key, name in mapping.items()
+        if isinstance(name, str) and _FIELD_NAME.match(name) and given.get(key) is not None
+    )
 
 
 def build_sync_request(call: Call, tenant: Tenant) -> CrmSyncRequest:
@@ -96,6 +135,7 @@ def build_sync_request(call: Call, tenant: Tenant) -> CrmSyncRequest:
         if analysis.appointment_booked:
             body_lines.append("Appointment booked on the call")
     body_lines += _score_lines(score)
+    body_lines += _answer_lines(analysis)
     if m.source:
         body_lines.append(f"Source: {m.source}")
     body_lines.append(f"CallRail call {call.call_id}")
@@ -113,5 +153,6 @@ def build_sync_request(call: Call, tenant: Tenant) -> CrmSyncRequest:
         recording_url=call.recording_url if share_recording else None,
         score=score.score if score else None,
         tier=score.tier.value if score else None,
+        answer_fields=_answer_fields(analysis, settings),
     )
     return CrmSyncRequest(contact, activity)

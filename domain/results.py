@@ -99,6 +99,28 @@ class Urgency(StrEnum):
     LOW = "low"
 
 
+AnswerValue = str | float | bool | None
+
+
+@attrs.frozen
+class Answer:
+    """A tenant's custom question (ai_config.questions) answered: `value` is None when the
+    analyzer could not answer it, or its answer was not of the question's type."""
+
+    key: str
+    value: AnswerValue
+
+
+@attrs.frozen
+class Evidence:
+    """The words behind a signal of the analysis: a short quote, verbatim from the redacted
+    transcript, and when it was said (seconds from the recording's start; None if unknown)."""
+
+    signal: str  # intent, booking, urgency, sentiment, service, caller_name, caller_email, ...
+    quote: str
+    at_s: float | None = None
+
+
 @attrs.frozen
 class CallAnalysis:
     engine: str
@@ -113,9 +135,24 @@ class CallAnalysis:
     is_spam: bool = False
     is_existing_customer: bool = False
     key_phrases: tuple[str, ...] = ()
+    # The tenant's questions, in their order, answered (None where not answered); and the
+    # quotes behind the signals above, each checked to occur in the transcript.
+    answers: tuple[Answer, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    notes: tuple[str, ...] = ()  # what the analyzer could not do ("cannot answer questions")
+    # What validation threw away (a model's quote not in the transcript, an answer not of its
+    # question's type): counted for metrics, never stored or shown, ignored by equality.
+    dropped_quotes: int = attrs.field(default=0, eq=False, repr=False)
+    invalid_answers: int = attrs.field(default=0, eq=False, repr=False)
     # What producing the analysis cost (LLM tokens, the ones of rejected answers included), for
     # usage metering. Not part of the analysis: never stored or shown, ignored by equality.
     usage: UsageDelta = attrs.field(default=NO_USAGE, eq=False, repr=False)
+
+    def evidence_for(self, signal: str) -> Evidence | None:
+        return next((e for e in self.evidence if e.signal == signal), None)
+
+    def answers_by_key(self) -> dict[str, AnswerValue]:
+        return {a.key: a.value for a in self.answers}
 
 
 class Tier(StrEnum):
@@ -127,9 +164,14 @@ class Tier(StrEnum):
 
 @attrs.frozen
 class ScoreReason:
+    """A part of the score and why; `quote` and `at_s` are the words that produced it (None for
+    a reason read from the call's metadata: first call, duration, paid source)."""
+
     factor: str
     points: int
     detail: str
+    quote: str | None = None
+    at_s: float | None = None
 
 
 @attrs.frozen

@@ -75,11 +75,18 @@ reason says so, with no points, so the sales team sees it.
 
 CallAnalysis has no field for price shopping, so the analyzer says it in key_phrases: any
 phrase that contains one of PRICE_SHOPPING (case aside) counts, whichever analyzer wrote it.
+
+Evidence: a reason from the analysis carries the words behind it, the analysis's evidence for
+the signal it rests on (EVIDENCE_OF: "appointment_booked" on "booking"), quote and time; a
+reason from the metadata (answered, first call, duration, paid source, clamp) has none. The
+points never depend on the evidence.
 """
 
 from __future__ import annotations
 
 import re
+
+import attrs
 
 from domain.call import CallMetadata
 from domain.results import CallAnalysis, Intent, LeadScore, ScoreReason, Sentiment, Tier, Urgency
@@ -103,13 +110,34 @@ PRICE_SHOPPING = (
 _URGENCY_POINTS = {Urgency.HIGH: 25, Urgency.MEDIUM: 7}
 _SENTIMENT_POINTS = {Sentiment.POSITIVE: 5, Sentiment.NEGATIVE: -5}
 _PAID = re.compile(r"\b(?:paid|ads?|cpc|ppc|adwords)\b", re.IGNORECASE)
+# The analysis's signals a reason rests on, the first one it has evidence for.
+EVIDENCE_OF: dict[str, tuple[str, ...]] = {
+    "voicemail": ("intent",),
+    "intent": ("intent", "service"),
+    "voicemail_request": ("service", "urgency", "intent"),
+    "wrong_number": ("intent",),
+    "price_shopper": ("price_shopping", "intent"),
+    "support_call": ("intent", "booking"),
+    "appointment_booked": ("booking",),
+    "booked_estimate": ("booking",),
+    "urgency": ("urgency",),
+    "sentiment": ("sentiment",),
+    "caller_name": ("caller_name",),
+    "caller_email": ("caller_email",),
+    "spam": ("spam", "intent"),
+}
 
 
 def score_lead(analysis: CallAnalysis | None, metadata: CallMetadata, threshold: int) -> LeadScore:
     if analysis is not None and (analysis.is_spam or analysis.intent is Intent.SPAM):
-        spam = ScoreReason("spam", 0, "spam or a robocall: not a lead")
+        spam = _cited(ScoreReason("spam", 0, "spam or a robocall: not a lead"), analysis)
         return LeadScore(0, Tier.SPAM, False, threshold, SCORING_VERSION, (spam,))
     reasons = _reasons(analysis, metadata)
+    if analysis is not None and analysis.evidence:
+        from_analysis = not metadata.voicemail  # a voicemail known from CallRail: metadata
+        reasons = [
+            _cited(r, analysis) if r.factor != "voicemail" or from_analysis else r for r in reasons
+        ]
     total = sum(r.points for r in reasons)
     score = min(max(total, 0), 100)
     if score != total:
@@ -119,6 +147,14 @@ def score_lead(analysis: CallAnalysis | None, metadata: CallMetadata, threshold:
     wrong_number = analysis is not None and analysis.intent is Intent.WRONG_NUMBER
     tier = Tier.COLD if wrong_number else _tier(score)
     return LeadScore(score, tier, score >= threshold, threshold, SCORING_VERSION, tuple(reasons))
+
+
+def _cited(reason: ScoreReason, analysis: CallAnalysis) -> ScoreReason:
+    for signal in EVIDENCE_OF.get(reason.factor, ()):
+        evidence = analysis.evidence_for(signal)
+        if evidence is not None:
+            return attrs.evolve(reason, quote=evidence.quote, at_s=evidence.at_s)
+    return reason
 
 
 def _tier(score: int) -> Tier:

@@ -13,7 +13,8 @@ import attrs
 
 from domain.call import Call
 from domain.cost_stats import TenantCost
-from domain.results import SyncStatus, Tier
+from domain.questions import Question
+from domain.results import Answer, SyncStatus, Tier
 from domain.stages import Stage
 from domain.usage import DailyUsage, UsageDelta, total
 
@@ -30,6 +31,7 @@ class CallOutcome:
     tier: Tier | None = None
     crm_type: str | None = None
     crm_status: SyncStatus | None = None
+    answers: tuple[Answer, ...] = ()  # the tenant's custom questions answered
 
     @classmethod
     def of(cls, call: Call) -> CallOutcome:
@@ -42,6 +44,7 @@ class CallOutcome:
             tier=call.lead_score.tier if call.lead_score else None,
             crm_type=call.crm_sync.type if call.crm_sync else None,
             crm_status=call.crm_sync.status if call.crm_sync else None,
+            answers=call.analysis.answers if call.analysis else (),
         )
 
     @property
@@ -87,6 +90,9 @@ class TenantStatistics:
     failures_by_stage: Mapping[Stage, int]
     usage: UsageDelta
     usage_by_day: Sequence[DailyUsage]
+    # Per choice or boolean question (by key): calls by answer ("yes"/"no" or the choice),
+    # and "unanswered" for analysed calls that gave none.
+    answers: Mapping[str, Mapping[str, int]] = attrs.field(factory=dict)
     cost: TenantCost = attrs.field(factory=TenantCost)  # money, with a price table
 
     @property
@@ -122,12 +128,44 @@ def _crm(outcomes: Iterable[CallOutcome]) -> list[CrmOutcomes]:
     return [CrmOutcomes(t, dict(by_type[t])) for t in sorted(by_type)]
 
 
+def outcome_answers(raw: object) -> tuple[Answer, ...]:
+    """A stored analysis's `answers` object (codec.analysis_to_dict) as Answers."""
+    if not isinstance(raw, Mapping):
+        return ()
+    return tuple(
+        Answer(str(k), v) for k, v in raw.items() if v is None or isinstance(v, str | bool)
+    )
+
+
+def _answers(
+    outcomes: Iterable[CallOutcome], questions: Sequence[Question]
+) -> dict[str, dict[str, int]]:
+    counted = [q for q in questions if q.type in ("choice", "boolean")]
+    figures: dict[str, dict[str, int]] = {}
+    for q in counted:
+        values = ["yes", "no"] if q.type == "boolean" else list(q.choices)
+        figures[q.key] = dict.fromkeys([*values, "unanswered"], 0)
+    for o in outcomes:
+        for answer in o.answers:
+            tally = figures.get(answer.key)
+            if tally is None:
+                continue
+            if isinstance(answer.value, bool):
+                value = "yes" if answer.value else "no"
+            else:
+                value = answer.value if isinstance(answer.value, str) else "unanswered"
+            if value in tally:
+                tally[value] += 1
+    return figures
+
+
 def summarize(
     tenant_id: str,
     since: datetime,
     until: datetime,
     outcomes: Sequence[CallOutcome],
     usage_by_day: Sequence[DailyUsage],
+    questions: Sequence[Question] = (),
 ) -> TenantStatistics:
     stages = Counter(o.stage for o in outcomes)
     failed = [o for o in outcomes if o.stage is Stage.FAILED]
@@ -146,4 +184,5 @@ def summarize(
         failures_by_stage=dict(Counter(o.failed_stage or Stage.FAILED for o in failed)),
         usage=total(list(usage_by_day)),
         usage_by_day=tuple(usage_by_day),
+        answers=_answers(outcomes, questions),
     )

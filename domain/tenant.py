@@ -17,6 +17,7 @@ import attrs
 from domain.alerts import AlertsConfig
 from domain.alerts_document import alerts_document, parse_alerts
 from domain.errors import FieldError, ValidationFailed
+from domain.questions import Question, parse_questions, questions_document
 from domain.retention import RetentionPolicy, parse_retention, retention_document
 
 MASK = "***"
@@ -30,7 +31,7 @@ _SECRET_NAME = re.compile(r"^[A-Za-z0-9_./-]{1,255}$")
 # What each CRM reads from crm_config (entrypoints/crm.py, the gateways, domain/crm.py), and
 # HubSpot's portal_id, kept to say which HubSpot account the token is for: any other key would
 # be stored and never read, so a new document naming one is refused.
-_CRM_COMMON = ("lead_status_by_tier", "include_recording_link")
+_CRM_COMMON = ("lead_status_by_tier", "include_recording_link", "answer_property_map")
 CRM_SETTINGS: Mapping[str, tuple[str, ...]] = {
     "none": (),
     "hubspot": (
@@ -42,7 +43,7 @@ CRM_SETTINGS: Mapping[str, tuple[str, ...]] = {
         "lead_external_id_field", "default_company", *_CRM_COMMON,
     ),
 }  # fmt: skip
-AI_SETTINGS = ("lead_scoring_threshold", "analysis_model", "business_context")
+AI_SETTINGS = ("lead_scoring_threshold", "analysis_model", "business_context", "questions")
 # The deployment guide's tenant document: HubSpot with no `type`, its private-app token named
 # by a secret. Read as the HubSpot configuration it means.
 SEED_HUBSPOT_KEYS = {"hubspot_api_key_secret": "access_token_ref", "hubspot_portal_id": "portal_id"}
@@ -91,6 +92,7 @@ class AiConfig:
     lead_scoring_threshold: int = DEFAULT_THRESHOLD
     analysis_model: str = DEFAULT_MODEL
     business_context: str = ""
+    questions: tuple[Question, ...] = ()  # the tenant's own questions (domain/questions.py)
 
 
 @attrs.frozen
@@ -347,7 +349,8 @@ def _parse_ai(raw: Any, errors: list[FieldError], strict: bool) -> AiConfig | No
             )
         )
         context = ""
-    return AiConfig(threshold, model.strip(), context)
+    questions = parse_questions(raw.get("questions", []), errors)
+    return AiConfig(threshold, model.strip(), context, questions)
 
 
 def tenant_document(tenant: Tenant, *, reveal_secrets: bool = False) -> dict[str, Any]:
@@ -369,6 +372,8 @@ def tenant_document(tenant: Tenant, *, reveal_secrets: bool = False) -> dict[str
         "analysis_model": c.ai.analysis_model,
         "business_context": c.ai.business_context,
     }
+    if c.ai.questions:
+        config["ai_config"]["questions"] = questions_document(c.ai.questions)
     config["redact_pii"] = c.redact_pii
     if c.alerts.destinations or c.alerts.rules:
         config["alerts"] = alerts_document(

@@ -38,6 +38,7 @@ from domain.usecases.calls import GetCall, ListCalls
 from domain.usecases.intake import AcceptWebhook, AdmitCall, TenantsSeen
 from domain.usecases.jobs import DeliverJob, DispatchDueJobs, SweepStalledCalls
 from domain.usecases.processing import ProcessCall
+from domain.usecases.reanalyze import ReanalyzeCalls
 from domain.usecases.reconcile import ReconcileCalls
 from domain.usecases.redact_audio import RedactStoredAudio
 from domain.usecases.reprocess import ReprocessCall
@@ -317,6 +318,9 @@ class Container(containers.DeclarativeContainer):
         stalled_after_s=processing.sweep_after_s,
     )
     reprocess_call = providers.Factory(ReprocessCall, uow=uow, queue=queue, clock=clock, ids=ids)
+    reanalyze_calls = providers.Factory(
+        ReanalyzeCalls, uow=uow, process=process_call, queue=queue, clock=clock, ids=ids
+    )
     redact_stored_audio = providers.Factory(
         RedactStoredAudio,
         uow=traced_uow,

@@ -103,6 +103,7 @@ def stats_view(stats: TenantStatistics) -> dict[str, Any]:
         },
         "lead_tiers": {tier.value: n for tier, n in stats.lead_tiers.items()},
         "failures_by_stage": {stage.value: n for stage, n in stats.failures_by_stage.items()},
+        "answers": {key: dict(counts) for key, counts in stats.answers.items()},
         "usage": {
             **_usage_view(stats.usage),
             "by_day": [
@@ -149,6 +150,7 @@ def stats_lines(view: dict[str, Any]) -> list[str]:
     lines += [
         f"lead tiers      {_pairs(view['lead_tiers'])}",
         f"failures        {_pairs(view['failures_by_stage'])}",
+        *(f"answer {key:<8} {_pairs(counts)}" for key, counts in view.get("answers", {}).items()),
         f"usage           audio {usage['audio_seconds']} s, LLM tokens {usage['llm_tokens_in']}"
         f" in / {usage['llm_tokens_out']} out, CRM requests {usage['crm_api_calls']},"
         f" stored {usage['stored_bytes']} bytes",

@@ -31,6 +31,11 @@ class CrmGateway(Protocol):
         """Logs the call, associated with the contact; the activity's id."""
         ...
 
+    async def update_activity(self, activity_id: str, activity: CrmActivity) -> None:
+        """Rewrites the call activity in place (a re-analysed call: new summary, score,
+        reasons, answers); never creates one."""
+        ...
+
 
 class CrmGatewayFactory(Protocol):
     async def for_tenant(self, tenant: Tenant) -> CrmGateway | None:

@@ -32,7 +32,9 @@ from adapters.hubspot.client import (
 from domain.crm import ActivityRef, CrmActivity, CrmContact
 from domain.errors import PermanentFailure
 from domain.phone import normalize_e164
+from domain.questions import answer_text
 from domain.resilience import ResendPolicy
+from domain.results import AnswerValue
 from domain.throttle import CircuitBreaker, TokenBucket
 from ports.crm import CrmGateway
 
@@ -250,6 +252,27 @@ class HubSpotCrmGateway(CrmGateway):
         return fields
 
     async def create_activity(self, activity: CrmActivity, contact_id: str | None) -> str:
+        body: dict[str, Any] = {"properties": self._call_properties(activity)}
+        if contact_id is not None:
+            if not HUBSPOT_ID.match(contact_id):
+                raise PermanentFailure("not a hubspot contact id")
+            body["associations"] = [{"to": {"id": contact_id}, "types": [CALL_TO_CONTACT]}]
+        reply = await self._http.call(
+            "POST", "/crm/v3/objects/calls", "creating the call", body, repeatable=False
+        )
+        return object_id(reply.body, "creating the call")
+
+    async def update_activity(self, activity_id: str, activity: CrmActivity) -> None:
+        """The call object rewritten in place (PATCH /crm/v3/objects/calls/{id}: the given
+        properties overwritten): a re-analysed call keeps its one activity."""
+        if not HUBSPOT_ID.match(activity_id):
+            raise PermanentFailure("not a hubspot call id")
+        body = {"properties": self._call_properties(activity)}
+        await self._http.call(
+            "PATCH", f"/crm/v3/objects/calls/{activity_id}", "updating the call", body
+        )
+
+    def _call_properties(self, activity: CrmActivity) -> dict[str, str]:
         occurred = activity.occurred_at
         occurred = occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC)
         stamp = occurred.astimezone(UTC).isoformat(timespec="milliseconds")
@@ -268,15 +291,17 @@ class HubSpotCrmGateway(CrmGateway):
             properties["hs_call_to_number"] = activity.to_number
         if activity.recording_url and urlsplit(activity.recording_url).scheme == "https":
             properties["hs_call_recording_url"] = activity.recording_url
-        body: dict[str, Any] = {"properties": properties}
-        if contact_id is not None:
-            if not HUBSPOT_ID.match(contact_id):
-                raise PermanentFailure("not a hubspot contact id")
-            body["associations"] = [{"to": {"id": contact_id}, "types": [CALL_TO_CONTACT]}]
-        reply = await self._http.call(
-            "POST", "/crm/v3/objects/calls", "creating the call", body, repeatable=False
-        )
-        return object_id(reply.body, "creating the call")
+        for name, value in activity.answer_fields:  # the tenant's answer_property_map
+            if _PROPERTY.match(name) and name not in properties:
+                properties[name] = _property_value(value)
+        return properties
+
+
+def _property_value(value: AnswerValue) -> str:
+    """HubSpot's property values are strings; a checkbox is "true"/"false"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return answer_text(value)
 
 
 def _group(prop: str, value: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from domain.call import Call, CallMetadata
 from domain.crm import ActivityRef, CrmActivity, CrmContact
-from domain.errors import SecretNotFound
+from domain.errors import PermanentFailure, SecretNotFound
 from domain.jobs import Job
 from domain.results import (
     CallAnalysis,
@@ -200,6 +200,14 @@ class InMemoryCrmGateway(CrmGateway):
         activity_id = f"activity-{len(self.activities) + 1}"
         self.activities[activity.idempotency_key] = (activity_id, activity, contact_id)
         return activity_id
+
+    async def update_activity(self, activity_id: str, activity: CrmActivity) -> None:
+        self.requests += 1
+        for key, (known, _, contact_id) in list(self.activities.items()):
+            if known == activity_id:
+                self.activities[key] = (activity_id, activity, contact_id)
+                return
+        raise PermanentFailure("no such activity")
 
 
 class InMemoryCrmGatewayFactory(CrmGatewayFactory):

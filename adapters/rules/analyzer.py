@@ -34,15 +34,20 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import attrs
+
 from adapters.rules import relationship, roles
 from adapters.rules import vocabulary as vocab
 from adapters.rules.contact import caller_email, caller_name
+from adapters.rules.evidence import cited, email_evidence, name_evidence
 from domain.call import CallMetadata
+from domain.questions import unanswered
 from domain.results import CallAnalysis, Intent, Segment, Sentiment, Transcript, Urgency
 from domain.tenant import AiConfig
 from ports.analysis import CallAnalyzer
 
 ENGINE = "rules"
+CANNOT_ANSWER = "the rules analyzer cannot answer custom questions: they need an LLM analyzer"
 MAX_KEY_PHRASES = 8
 MAX_SUMMARY = 300
 # Ties go to the more specific intent, the earlier one here.
@@ -85,6 +90,19 @@ class _Context(NamedTuple):
 def analyze_call(
     transcript: Transcript | None, metadata: CallMetadata, ai: AiConfig
 ) -> CallAnalysis:
+    """The analysis; the tenant's questions, which rules cannot answer, are None, and the
+    analysis's notes say so."""
+    analysis = _analyze_call(transcript, metadata, ai)
+    if not ai.questions:
+        return analysis
+    return attrs.evolve(
+        analysis, answers=unanswered(ai.questions), notes=(*analysis.notes, CANNOT_ANSWER)
+    )
+
+
+def _analyze_call(
+    transcript: Transcript | None, metadata: CallMetadata, ai: AiConfig
+) -> CallAnalysis:
     fallback = Intent.VOICEMAIL if metadata.voicemail else Intent.OTHER
     if transcript is None:
         who = metadata.caller_name or metadata.caller or "an unknown caller"
@@ -120,7 +138,8 @@ def analyze_call(
     scores = {intent: sum(w for _, w in matches) for intent, matches in found.items()}
     scores[Intent.NEW_SERVICE_REQUEST] += min(sum(w for _, w in trade), vocab.TRADE_WORDS_CAP)
     found[Intent.NEW_SERVICE_REQUEST] += trade
-    if _wrong_place(said) or vocab.NOT_THIS_PLACE.search(agent):  # the business's own "no",
+    wrong_turn, not_here = _wrong_place(said), vocab.NOT_THIS_PLACE.search(agent)
+    if wrong_turn is not None or not_here:  # the business's own "no",
         scores[Intent.WRONG_NUMBER] += 2 * vocab.WRONG_NUMBER_THRESHOLD  # outweighs one cue
     pitch, errand = _solicitation(asking), _errand(asking)
     found[Intent.SPAM] += pitch
@@ -153,6 +172,25 @@ def analyze_call(
     groups = [shopping, found.get(intent, []), urgent, booking, mood]
     phrases = _key_phrases(heard + everything + agent, groups)
     service = None if not_a_lead else _service(asking, context)
+    name, email = caller_name(said), caller_email(said)
+    heard_intent = [p for p, _ in sorted(found.get(intent, []), key=lambda c: -c[1])]
+    if not heard_intent and intent in _LEADS:  # settled by how the call ended: what was asked
+        heard_intent = [p for i in _LEADS for p, _ in found.get(i, [])] + [p for p, _ in trade]
+    if intent is Intent.WRONG_NUMBER:
+        heard_intent += [t.text for t in (wrong_turn,) if t is not None]
+        heard_intent += [not_here.group()] if not_here else []
+    evidence = cited(
+        transcript,
+        {
+            "intent": heard_intent + [p for p, _ in troubles],
+            "booking": [p for p, _ in booking] if booked else [],
+            "urgency": [p for p, _ in urgent],
+            "sentiment": [p for p, _ in mood],
+            "service": [service, *(p for p, _ in trade + troubles)] if service else [],
+            "price_shopping": [p for p, _ in shopping],
+        },
+    )
+    contact = (name_evidence(transcript, name), email_evidence(transcript, email))
     return CallAnalysis(
         engine=ENGINE,
         summary=_summary(intent, service, segments, caller, phrases),
@@ -161,11 +199,12 @@ def analyze_call(
         urgency=urgency,
         service_requested=service,
         appointment_booked=booked,
-        caller_name=caller_name(said),
-        caller_email=caller_email(said),
+        caller_name=name,
+        caller_email=email,
         is_spam=intent is Intent.SPAM,
         is_existing_customer=existing and not not_a_lead,  # a vendor, an insurer: no customer
         key_phrases=phrases,
+        evidence=evidence + tuple(e for e in contact if e is not None),
     )
 
 
@@ -232,8 +271,8 @@ def _said_any(text: str, phrases: Sequence[str]) -> list[str]:
     return [p for p in phrases if f" {p} " in text]
 
 
-def _wrong_place(said: Sequence[roles.Turn]) -> bool:
-    """The caller asks if they reached someone else, and the business says no."""
+def _wrong_place(said: Sequence[roles.Turn]) -> roles.Turn | None:
+    """The caller's turn asking if they reached someone else, when the business says no."""
     for turn, reply in itertools.pairwise(said):
         if (
             turn.role == roles.CALLER
@@ -241,8 +280,8 @@ def _wrong_place(said: Sequence[roles.Turn]) -> bool:
             and vocab.WRONG_PLACE_QUESTION.search(turn.heard)
             and vocab.AGENT_DENIAL.search(reply.heard)
         ):
-            return True
-    return False
+            return turn
+    return None
 
 
 _WHOLE_CALL = (Intent.WRONG_NUMBER, Intent.VOICEMAIL)

@@ -163,23 +163,7 @@ class SalesforceCrmGateway(CrmGateway):
         return {k: v for k, v in fields.items() if k != "Email"}
 
     async def create_activity(self, activity: CrmActivity, contact_id: str | None) -> str:
-        occurred = activity.occurred_at
-        if occurred.tzinfo is None:
-            occurred = occurred.replace(tzinfo=UTC)
-        description = activity.body
-        if activity.recording_url and urlsplit(activity.recording_url).scheme == "https":
-            description += f"\nRecording: {activity.recording_url}"
-        task: dict[str, Any] = {
-            "Subject": activity.title[:255],
-            "Status": "Completed",
-            "TaskSubtype": "Call",
-            "CallType": "Outbound" if activity.direction == "outbound" else "Inbound",
-            "CallDurationInSeconds": max(0, activity.duration_s),
-            "CallDisposition": "Answered" if activity.answered else "No answer",
-            "CallObject": activity.idempotency_key[:255],
-            "Description": description[:32000],
-            "ActivityDate": occurred.astimezone(UTC).date().isoformat(),
-        }
+        task = _task(activity)
         if contact_id is not None:
             if not _SF_ID.match(contact_id):
                 raise PermanentFailure("not a salesforce record id")
@@ -188,6 +172,38 @@ class SalesforceCrmGateway(CrmGateway):
             "POST", "/sobjects/Task", "creating the Task", task, repeatable=False
         )
         return _sf_id(reply.body, "creating the Task")
+
+    async def update_activity(self, activity_id: str, activity: CrmActivity) -> None:
+        """The Task rewritten in place (PATCH /sobjects/Task/{id}, 204): a re-analysed call
+        keeps its one Task. TaskSubtype is set on create only (the field cannot be updated)."""
+        if not _SF_ID.match(activity_id):
+            raise PermanentFailure("not a salesforce record id")
+        task = {k: v for k, v in _task(activity).items() if k != "TaskSubtype"}
+        await self._http.call("PATCH", f"/sobjects/Task/{activity_id}", "updating the Task", task)
+
+
+def _task(activity: CrmActivity) -> dict[str, Any]:
+    occurred = activity.occurred_at
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=UTC)
+    description = activity.body
+    if activity.recording_url and urlsplit(activity.recording_url).scheme == "https":
+        description += f"\nRecording: {activity.recording_url}"
+    task: dict[str, Any] = {
+        "Subject": activity.title[:255],
+        "Status": "Completed",
+        "TaskSubtype": "Call",
+        "CallType": "Outbound" if activity.direction == "outbound" else "Inbound",
+        "CallDurationInSeconds": max(0, activity.duration_s),
+        "CallDisposition": "Answered" if activity.answered else "No answer",
+        "CallObject": activity.idempotency_key[:255],
+        "Description": description[:32000],
+        "ActivityDate": occurred.astimezone(UTC).date().isoformat(),
+    }
+    for name, value in activity.answer_fields:  # the tenant's answer_property_map
+        if name not in task:
+            task[name] = value
+    return task
 
 
 def soql_quote(value: str) -> str:

@@ -3,6 +3,7 @@ overrides are left out of each query, and the buffer's own rows merged in."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,7 @@ from domain.errors import CallNotFound, ConcurrentUpdate
 from domain.paging import decode_cursor, encode_cursor
 from domain.results import SyncStatus, Tier
 from domain.stages import Stage, stages_matching
-from domain.stats import CallOutcome
+from domain.stats import CallOutcome, outcome_answers
 from ports.repositories import CallPage, CallRepository
 
 _IN_FLIGHT = [s.value for s in Stage if not s.terminal]
@@ -185,7 +186,8 @@ class SpannerCallRepository(CallRepository):
         found = await self._s.query(
             "SELECT call_id, stage, received_at, completed_at,"  # noqa: S608 - placeholders only
             " JSON_VALUE(failure, '$.stage'), JSON_VALUE(lead_score, '$.tier'),"
-            " JSON_VALUE(crm_sync, '$.type'), JSON_VALUE(crm_sync, '$.status')"
+            " JSON_VALUE(crm_sync, '$.type'), JSON_VALUE(crm_sync, '$.status'),"
+            " JSON_QUERY(analysis, '$.answers')"
             " FROM calls@{FORCE_INDEX=calls_by_time}"
             f" WHERE tenant_id = @tenant AND received_at >= @since{fresh}",
             stale_ok=True,
@@ -247,7 +249,13 @@ def _outcome_from_row(row: Sequence[Any]) -> CallOutcome:
         tier=Tier(row[5]) if row[5] else None,
         crm_type=row[6],
         crm_status=SyncStatus(row[7]) if row[7] else None,
+        answers=outcome_answers(_json_value(row[8])) if len(row) > 8 else (),
     )
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON column's value as the client gives it: a JsonObject (a dict), or its text."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _listed(

@@ -163,10 +163,23 @@ def _log_event(event: LlmEvent) -> None:
 def _gemini_schema(schema: Mapping[str, Any]) -> types.Schema:
     """The JSON Schema in Vertex's OpenAPI dialect, its fields in the schema's order."""
     converted = types.Schema.from_json_schema(
-        json_schema=types.JSONSchema.model_validate(dict(schema)), api_option="VERTEX_AI"
+        json_schema=types.JSONSchema.model_validate(_no_null_enums(schema)), api_option="VERTEX_AI"
     )
     converted.property_ordering = list(schema.get("properties", {}))
     return converted
+
+
+def _no_null_enums(schema: Any) -> Any:
+    """A choice answer's enum lists null (plain JSON Schema); Vertex's enums are of strings
+    and its `nullable` (from the type array) says null already."""
+    if isinstance(schema, Mapping):
+        return {
+            k: [e for e in v if e is not None] if k == "enum" else _no_null_enums(v)
+            for k, v in schema.items()
+        }
+    if isinstance(schema, list):
+        return [_no_null_enums(item) for item in schema]
+    return schema
 
 
 def _blocked(response: types.GenerateContentResponse) -> str | None:

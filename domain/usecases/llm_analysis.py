@@ -145,23 +145,28 @@ class LlmCallAnalyzer(CallAnalyzer):
             model=model,
             system=SYSTEM_INSTRUCTION,
             prompt=build_prompt(transcript, metadata, ai),
-            schema=response_schema(),
+            schema=response_schema(ai.questions),
             max_output_tokens=self._policy.max_output_tokens,
         )
         tally = _Tally(TokenUsage(model))
         unexpected: BaseException | None = None
         try:
             async with asyncio.timeout(self._policy.deadline_s):
-                analysis = await self._ask(request, f"{engine}:{model}", tally)
+                analysis = await self._ask(request, f"{engine}:{model}", tally, transcript, ai)
             # Who called and their address come from the fallback's reading of what was said,
             # never the model's: a wrong address in a CRM is worse than none, and a small model
             # writes addresses no caller spelled out (Gemma 3 270M on the labelled set: 6
             # emails for 2 said, "direct" and "no" as names).
+            # The words behind them are the fallback's too.
             said = await self._fallback.analyze(transcript, metadata, ai)
+            contact = ("caller_name", "caller_email")
+            evidence = [e for e in analysis.evidence if e.signal not in contact]
+            evidence += [e for e in said.evidence if e.signal in contact]
             return attrs.evolve(
                 analysis,
                 caller_name=said.caller_name,
                 caller_email=said.caller_email,
+                evidence=tuple(evidence),
                 usage=tally.usage.metered(),
             )
         except _NoAnalysis as exc:
@@ -181,7 +186,14 @@ class LlmCallAnalyzer(CallAnalyzer):
     async def aclose(self) -> None:
         await self._model.aclose()
 
-    async def _ask(self, request: LlmRequest, engine: str, tally: _Tally) -> CallAnalysis:
+    async def _ask(
+        self,
+        request: LlmRequest,
+        engine: str,
+        tally: _Tally,
+        transcript: Transcript,
+        ai: AiConfig,
+    ) -> CallAnalysis:
         for _ in range(self._policy.answer_attempts):
             answer = await self._answer(request)
             tally.usage = tally.usage.plus(
@@ -193,9 +205,17 @@ class LlmCallAnalyzer(CallAnalyzer):
             if answer.refused is not None:
                 raise _NoAnalysis(f"blocked ({answer.refused})")
             try:
-                return parse_analysis(answer.text, engine)
+                analysis = parse_analysis(answer.text, engine, ai.questions, transcript)
             except InvalidOutput as exc:
                 self._event(LlmEvent("rejected", request.model, str(exc)))
+                continue
+            if analysis.dropped_quotes or analysis.invalid_answers:
+                reason = (
+                    f"{analysis.dropped_quotes} quote(s) not in the transcript dropped,"
+                    f" {analysis.invalid_answers} answer(s) of the wrong type nulled"
+                )
+                self._event(LlmEvent("checked", request.model, reason))
+            return analysis
         raise _NoAnalysis("invalid output")
 
     async def _answer(self, request: LlmRequest) -> LlmAnswer:

@@ -423,7 +423,10 @@ class ProcessCall:
         try:
             existing = await gateway.find_activity(key)
             if existing is not None:
+                # A re-run (reanalyze, a re-scored call) or a retry after the create: the one
+                # activity is rewritten with what the call says now, never a second one.
                 contact_id, activity_id = existing.contact_id, existing.activity_id
+                await gateway.update_activity(activity_id, request.activity)
             else:
                 contact_id = (
                     await gateway.upsert_contact(request.contact) if request.contact else None

@@ -56,7 +56,8 @@ class TenantStats:
             outcomes = await uow.calls.outcomes(query.tenant_id, since)
             # Usage is kept per UTC day: the window's first day counts whole.
             usage = await uow.usage.for_tenant(query.tenant_id, usage_day(since))
-        stats = summarize(query.tenant_id, since, until, outcomes, usage)
+        questions = tenant.config.ai.questions
+        stats = summarize(query.tenant_id, since, until, outcomes, usage, questions)
         if self._pricing is None:
             return stats
         p, model = self._pricing, tenant.config.ai.analysis_model

@@ -69,6 +69,8 @@ class FakeHubSpot:
         self._ids = itertools.count(501)
         self._scripted: list[web.Response] = []
         self._drops = 0
+        self.call_creates = 0  # call objects created, and updated in place (PATCH)
+        self.call_updates = 0
 
     # --- switches for tests ---------------------------------------------------------------
 
@@ -138,6 +140,7 @@ class FakeHubSpot:
         r.add_post("/crm/v3/objects/contacts", self._create_contact)
         r.add_patch("/crm/v3/objects/contacts/{id}", self._update_contact)
         r.add_post("/crm/v3/objects/calls", self._create_call)
+        r.add_patch("/crm/v3/objects/calls/{id}", self._update_call)
         r.add_get("/crm/v3/objects/{kind:contacts|calls}/{id}", self._read)
         return app
 
@@ -219,7 +222,22 @@ class FakeHubSpot:
         call_id = str(next(self._ids))
         self.calls[call_id] = self._stamped(call_id, properties)
         self.call_contacts[call_id] = contacts
+        self.call_creates += 1
         return self._created(request, self._object(call_id, self.calls[call_id]))
+
+    async def _update_call(self, request: web.Request) -> web.Response:
+        """A partial update: the given properties overwritten, the others kept."""
+        call_id = request.match_info["id"]
+        if call_id not in self.calls:
+            return _error(404, "resource not found", "OBJECT_NOT_FOUND")
+        properties = await self._properties(request, "calls")
+        if isinstance(properties, web.Response):
+            return properties
+        created = self.calls[call_id].get("createdate")
+        merged = self._stamped(call_id, {**self.calls[call_id], **properties})
+        self.calls[call_id] = {**merged, "createdate": created or merged["createdate"]}
+        self.call_updates += 1
+        return web.json_response(self._object(call_id, self.calls[call_id]))
 
     async def _read(self, request: web.Request) -> web.Response:
         kind, object_id = request.match_info["kind"], request.match_info["id"]

@@ -68,6 +68,8 @@ class FakeSalesforce:
         self._ids = itertools.count(1)
         self._scripted: list[web.Response] = []
         self._drops = 0
+        self.task_updates = 0
+        self.custom_task_fields: set[str] = set()  # a tenant's own Task fields (Budget__c)
 
     @property
     def leads(self) -> dict[str, dict[str, Any]]:
@@ -126,7 +128,7 @@ class FakeSalesforce:
         r.add_get(f"{api}/query", self._query)
         r.add_get(f"{api}/search", self._search)
         r.add_patch(f"{api}/sobjects/Lead/{{field:[A-Za-z0-9_]+__c}}/{{value}}", self._upsert)
-        r.add_patch(f"{api}/sobjects/{{kind:Lead|Contact}}/{{id}}", self._update)
+        r.add_patch(f"{api}/sobjects/{{kind:Lead|Contact|Task}}/{{id}}", self._update)
         r.add_post(f"{api}/sobjects/Task", self._create_task)
         return app
 
@@ -229,7 +231,11 @@ class FakeSalesforce:
         fields = await self._fields(request, kind)
         if isinstance(fields, web.Response):
             return fields
+        if kind == "Task" and "TaskSubtype" in fields:  # set on create only
+            message = "Unable to create/update fields: TaskSubtype."
+            return _errors(400, "INVALID_FIELD_FOR_INSERT_UPDATE", message, ["TaskSubtype"])
         self.records[kind][record_id].update(fields)
+        self.task_updates += kind == "Task"
         return web.Response(status=204)
 
     async def _create_task(self, request: web.Request) -> web.StreamResponse:
@@ -253,7 +259,8 @@ class FakeSalesforce:
         if not isinstance(body, dict):
             return _errors(400, "JSON_PARSER_ERROR", "Expected an object")
         for name in body:
-            if name not in FIELDS[kind] | {self.external_id_field}:
+            custom = self.custom_task_fields if kind == "Task" else set()
+            if name not in FIELDS[kind] | {self.external_id_field} | custom:
                 return _errors(
                     400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {kind}"
                 )
