@@ -31,7 +31,7 @@ from domain.usecases.reconcile import ReconcileCommand, ReconcileReport
 from domain.usecases.redact_audio import RedactAudioCommand
 from domain.usecases.reprocess import ReprocessCommand, parse_stage
 from domain.usecases.stats import StatsQuery
-from entrypoints import startup
+from entrypoints import cli_retention, startup
 from entrypoints.config import LOG_LEVELS, ConfigError, Settings, load_settings
 from entrypoints.config_view import settings_lines
 from entrypoints.container import Container, build_container
@@ -239,6 +239,7 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
         "calls redact-audio": calls_redact_audio,
         "sweep": sweep,
         "reconcile": reconcile,
+        **cli_retention.handlers(args, c),  # calls expire/delete, tenants delete, deletions
     }
     key = " ".join(p for p in (args.command, getattr(args, "action", None)) if p)
     return handlers[key]
@@ -273,6 +274,7 @@ def _parser() -> argparse.ArgumentParser:
     update.add_argument("--file", required=True, help="patch.json, or - for stdin")
     key = t.add_parser("api-key", help="issue a tenant-scoped API key (printed once)")
     key.add_argument("tenant_id")
+    cli_retention.add_tenant_parsers(t)
 
     calls = commands.add_parser("calls", help="inspect calls")
     cl = calls.add_subparsers(dest="action", required=True)
@@ -306,6 +308,8 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("tenant_id")
     stats.add_argument("--since", help="ISO 8601 time with offset (default: 30 days ago)")
     stats.add_argument("--json", action="store_true", help="the JSON document instead of text")
+    cli_retention.add_call_parsers(cl)
+    cli_retention.add_parsers(commands)
     commands.add_parser("sweep", help="re-queue calls stuck in an unfinished stage")
     rec = commands.add_parser(
         "reconcile",

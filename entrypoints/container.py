@@ -35,13 +35,14 @@ from domain.retry import RetryPolicy
 from domain.usecases.alerting import SendAlerts
 from domain.usecases.audio_redaction import AudioRedaction
 from domain.usecases.calls import GetCall, ListCalls
+from domain.usecases.erasure import DeleteCall, DeleteTenant, ListDeletions
 from domain.usecases.intake import AcceptWebhook, AdmitCall, TenantsSeen
 from domain.usecases.jobs import DeliverJob, DispatchDueJobs, SweepStalledCalls
 from domain.usecases.processing import ProcessCall
-from domain.usecases.reanalyze import ReanalyzeCalls
 from domain.usecases.reconcile import ReconcileCalls
 from domain.usecases.redact_audio import RedactStoredAudio
 from domain.usecases.reprocess import ReprocessCall
+from domain.usecases.retention import ExpireCalls
 from domain.usecases.stats import TenantStats
 from domain.usecases.tenants import (
     AuthenticateApiKey,
@@ -318,9 +319,13 @@ class Container(containers.DeclarativeContainer):
         stalled_after_s=processing.sweep_after_s,
     )
     reprocess_call = providers.Factory(ReprocessCall, uow=uow, queue=queue, clock=clock, ids=ids)
-    reanalyze_calls = providers.Factory(
-        ReanalyzeCalls, uow=uow, process=process_call, queue=queue, clock=clock, ids=ids
+    # Retention and erasure (issue 28).
+    expire_calls = providers.Factory(ExpireCalls, uow=uow, audio=traced_audio, clock=clock, ids=ids)
+    delete_call = providers.Factory(DeleteCall, uow=uow, audio=traced_audio, clock=clock, ids=ids)
+    delete_tenant = providers.Factory(
+        DeleteTenant, uow=uow, audio=traced_audio, clock=clock, ids=ids
     )
+    list_deletions = providers.Factory(ListDeletions, uow=uow)
     redact_stored_audio = providers.Factory(
         RedactStoredAudio,
         uow=traced_uow,

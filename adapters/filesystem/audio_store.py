@@ -67,6 +67,17 @@ class FileAudioStore(AudioStore):
         with _DiskThread() as disk:
             await disk.run(lambda: self._check_inside_root(path))
             await disk.run(lambda: path.unlink(missing_ok=True))
+            await disk.run(lambda: self._prune(path.parent))
+
+    def _prune(self, directory: Path) -> None:
+        """Removes the directories left empty up to the root: their names are a tenant's and a
+        call's ids, which a deleted call must not leave behind."""
+        while directory != self._root and directory.is_relative_to(self._root):
+            try:
+                directory.rmdir()
+            except OSError:  # not empty (or gone): what is above is not empty either
+                return
+            directory = directory.parent
 
     async def names(self, prefix: str) -> AsyncIterator[str]:
         """Walks the directory the prefix names (its last part may be a partial file name);

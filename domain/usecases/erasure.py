@@ -10,7 +10,13 @@ from collections.abc import Mapping
 import attrs
 
 from domain.errors import CallNotFound, FieldError, TenantNotFound, ValidationFailed
-from domain.retention import CALL_DELETED, CALLS_DELETED, TENANT_DELETED, call_reference
+from domain.retention import (
+    CALL_DELETED,
+    CALLS_DELETED,
+    TENANT_DELETED,
+    DeletionRecord,
+    call_reference,
+)
 from domain.tenant import SecretRef, Tenant
 from domain.usecases.retention import Progress, Recorder, delete_audio, quiet
 from ports.audio import AudioStore
@@ -149,3 +155,16 @@ class DeleteTenant:
                 )
                 await uow.commit()
         return tenant
+
+
+class ListDeletions:
+    """The record of deletions, newest first: one tenant's (also once it is gone) or all."""
+
+    def __init__(self, uow: UnitOfWorkFactory):
+        self._uow = uow
+
+    async def __call__(
+        self, tenant_id: str | None = None, limit: int = 100
+    ) -> list[DeletionRecord]:
+        async with self._uow(read_only=True) as uow:
+            return list(await uow.deletions.list(tenant_id, limit))

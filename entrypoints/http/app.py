@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from entrypoints import retention_sweep
 from entrypoints.container import Container, close_clients
-from entrypoints.http import admin, health, metrics, openapi, push, webhook
+from entrypoints.http import admin, health, metrics, openapi, push, retention, webhook
 from entrypoints.http.keys import CONTAINER
 from entrypoints.http.observe import observe_middleware
 from entrypoints.http.problems import answer_parser_errors_as_problems
@@ -60,6 +61,8 @@ def create_app(container: Container) -> web.Application:
     # PIPELINE_WORKER_CONCURRENCY=0: this instance only accepts; jobs wait for other workers.
     if service in ("all", "worker") and settings.processing.worker_concurrency > 0:
         app.cleanup_ctx.append(_worker)
+    if service in ("all", "worker"):
+        app.cleanup_ctx.append(retention_sweep.lifecycle)  # expired audio and transcripts
     if service in ("all", "worker") and settings.queue.backend == "pubsub":
         push.add_routes(app)
     health.add_routes(app)
@@ -69,4 +72,5 @@ def create_app(container: Container) -> web.Application:
         webhook.add_routes(app)
     if service in ("all", "api"):
         admin.add_routes(app)
+        retention.add_routes(app)
     return app

@@ -269,6 +269,18 @@ PATHS: dict[str, Any] = {
             security=OPERATOR_AUTH,
             requestBody=_body(ref("TenantPatch"), merge_patch=True),
         ),
+        "delete": _operation(
+            "Delete a tenant and everything held for it: calls, jobs, audio (quarantined and "
+            "redacted copies too), usage, API keys. Secrets in the secret store are named, not "
+            "deleted. Safe to repeat after a failure: a repeat finishes the work.",
+            {200: ("what went, by kind", _json(ref("TenantDeletion")))},
+            (*OPERATOR, INVALID_REQUEST, UNKNOWN_TENANT),
+            operationId="deleteTenant",
+            security=OPERATOR_AUTH,
+            parameters=[
+                {**_query("confirm", "the tenant's id again"), "required": True},
+            ],
+        ),
     },
     "/v1/tenants/{tenant_id}/api-keys": {
         "parameters": [TENANT_ID],
@@ -312,6 +324,13 @@ PATHS: dict[str, Any] = {
             operationId="getCall",
             security=TENANT_AUTH,
         ),
+        "delete": _operation(
+            "Delete a call and everything held for it: its row, jobs and audio",
+            {200: ("what went, by kind", _json(ref("CallDeletion")))},
+            (*OPERATOR, UNKNOWN_CALL),
+            operationId="deleteCall",
+            security=OPERATOR_AUTH,
+        ),
     },
     "/v1/tenants/{tenant_id}/calls/{call_id}/reprocess": {
         "parameters": [TENANT_ID, CALL_ID],
@@ -329,6 +348,33 @@ PATHS: dict[str, Any] = {
             operationId="reprocessCall",
             security=OPERATOR_AUTH,
             requestBody=_body(ref("Reprocess"), required=False),
+        ),
+    },
+    "/v1/tenants/{tenant_id}/expire": {
+        "parameters": [TENANT_ID],
+        "post": _operation(
+            "Delete the audio and erase the transcripts and analyses past the tenant's "
+            "retention (config.retention); the metadata and the score stay. dry_run lists them "
+            "and changes nothing.",
+            {200: ("the calls expired, or that would be", _json(ref("Expiry")))},
+            (*OPERATOR, INVALID_REQUEST, UNKNOWN_TENANT),
+            operationId="expireCalls",
+            security=OPERATOR_AUTH,
+            parameters=[_query("dry_run", "true: list only", {"type": "boolean"})],
+        ),
+    },
+    "/v1/deletions": {
+        "get": _operation(
+            "The record of deletions, newest first: who, what, when (never personal data; a "
+            "call is named by a digest of its id)",
+            {200: ("the records", _json(ref("DeletionList")))},
+            (*OPERATOR, INVALID_REQUEST),
+            operationId="listDeletions",
+            security=OPERATOR_AUTH,
+            parameters=[
+                _query("tenant_id", "one tenant's (also once it is deleted)"),
+                _query("limit", "at most this many", {"type": "integer", "minimum": 1}),
+            ],
         ),
     },
     "/v1/tenants/{tenant_id}/stats": {

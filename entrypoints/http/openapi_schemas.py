@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.results import Intent, Sentiment, SyncStatus, Tier, Urgency
+from domain.retention import MAX_DAYS, RETENTION_KEYS
 from domain.stages import RESTARTABLE, STATUSES, Stage
 from domain.tenant import AI_SETTINGS, CRM_SETTINGS, CRM_TYPES, MASK, MAX_CONTEXT
 from domain.tenant import STATUSES as TENANT_STATUSES
@@ -100,22 +101,17 @@ AI_CONFIG: Schema = {
         "lead_scoring_threshold": {"type": "integer", "minimum": 0, "maximum": 100},
         "analysis_model": {"type": "string", "minLength": 1},
         "business_context": {"type": "string", "maxLength": MAX_CONTEXT},
-        "questions": {
-            "description": "The tenant's own questions, answered by the LLM analyzers into the"
-            " call's analysis.answers.",
-            "type": "array",
-            "maxItems": 20,
-            "items": {
-                "type": "object",
-                "required": ["key", "question"],
-                "properties": {
-                    "key": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,39}$"},
-                    "question": {"type": "string", "minLength": 1, "maxLength": 500},
-                    "type": {"enum": ["text", "number", "boolean", "choice"]},
-                    "choices": {"type": "array", "items": TEXT, "maxItems": 20},
-                },
-            },
-        },
+    },
+}
+
+RETENTION: Schema = {
+    "description": "Days a finished call keeps its recording, and its transcript and analysis "
+    "(with the webhook's raw body and the score reasons' words); absent or null: kept. The "
+    "metadata and the score stay until the call is deleted. Another key is refused by name.",
+    "type": "object",
+    "properties": {
+        key: nullable({"type": "integer", "minimum": 1, "maximum": MAX_DAYS})
+        for key in RETENTION_KEYS
     },
 }
 
@@ -130,11 +126,9 @@ TENANT_CONFIG: Schema = {
         "callrail_api_key": {"const": MASK},
         "callrail_api_key_ref": TEXT,
         "crm_config": CRM_CONFIG_OUT,
-        "ai_config": {
-            **AI_CONFIG,
-            "required": [k for k in AI_CONFIG["properties"] if k != "questions"],  # when set
-        },
+        "ai_config": {**AI_CONFIG, "required": list(AI_CONFIG["properties"])},
         "redact_pii": {"type": "boolean"},
+        "retention": RETENTION,
     },
     "anyOf": [{"required": ["webhook_secret"]}, {"required": ["webhook_secret_ref"]}],
 }
@@ -182,6 +176,7 @@ TENANT_CONFIG_IN: Schema = {
             "description": f"Takes {', '.join(AI_SETTINGS)}; another key is refused by name.",
         },
         "redact_pii": {"type": "boolean", "default": True},
+        "retention": RETENTION,
     },
     "anyOf": [{"required": ["webhook_secret"]}, {"required": ["webhook_secret_ref"]}],
 }
@@ -277,29 +272,8 @@ ANALYSIS: Schema = record(
         "is_spam": {"type": "boolean"},
         "is_existing_customer": {"type": "boolean"},
         "key_phrases": {"type": "array", "items": TEXT},
-        "answers": {
-            "description": "The tenant's ai_config.questions answered, by key: text, number,"
-            " boolean or one of the choices; null where the call does not tell, the answer was"
-            " not of its type, or the analyzer cannot answer (rules).",
-            "type": "object",
-            "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
-        },
-        "evidence": {
-            "description": "By signal (intent, booking, urgency, sentiment, service,"
-            " caller_name, caller_email, price_shopping, spam): the words that show it, verbatim"
-            " from the redacted transcript, and when they were said.",
-            "type": "object",
-            "additionalProperties": record(
-                {"quote": TEXT, "at_s": nullable({"type": "number", "minimum": 0})}
-            ),
-        },
     },
     optional={
-        "notes": {
-            "description": "What the analyzer could not do (the rules analyzer: custom questions).",
-            "type": "array",
-            "items": TEXT,
-        },
         "tokens": {
             "description": "LLM tokens the analysis cost, when a model produced it.",
             **record({"input": {"type": "integer"}, "output": {"type": "integer"}}),
@@ -316,22 +290,7 @@ LEAD_SCORE: Schema = record(
         "version": TEXT,
         "reasons": {
             "type": "array",
-            "items": record(
-                {
-                    "factor": TEXT,
-                    "points": {"type": "integer"},
-                    "detail": TEXT,
-                    "quote": {
-                        **nullable(TEXT),
-                        "description": "The words behind the reason, verbatim from the redacted"
-                        " transcript; null for a reason read from the call's metadata.",
-                    },
-                    "at_s": {
-                        **nullable({"type": "number", "minimum": 0}),
-                        "description": "When the quote was said, seconds into the recording.",
-                    },
-                }
-            ),
+            "items": record({"factor": TEXT, "points": {"type": "integer"}, "detail": TEXT}),
         },
     }
 )
@@ -464,12 +423,6 @@ STATS: Schema = record(
         },
         "lead_tiers": {"type": "object", "additionalProperties": COUNT},
         "failures_by_stage": {"type": "object", "additionalProperties": COUNT},
-        "answers": {
-            "description": "Per choice or boolean question: calls by answer (yes/no or the"
-            " choice) and `unanswered`.",
-            "type": "object",
-            "additionalProperties": {"type": "object", "additionalProperties": COUNT},
-        },
         "usage": {
             "allOf": [USAGE],
             **record(
@@ -631,6 +584,75 @@ REPROCESS: Schema = {
     },
 }
 
+DELETED: Schema = {
+    "description": "What went, by kind: tenants, calls, jobs, objects (audio), api_keys, "
+    "usage_days.",
+    "type": "object",
+    "additionalProperties": {"type": "integer", "minimum": 0},
+}
+DELETION_SCHEMAS: dict[str, Schema] = {
+    "CallDeletion": record({"tenant_id": TENANT_ID, "call_id": TEXT, "deleted": DELETED}),
+    "TenantDeletion": record(
+        {
+            "tenant_id": TENANT_ID,
+            "deleted": DELETED,
+            "secrets_left": {
+                "description": "Secret store entries the tenant named: left there, to delete "
+                "unless something else uses them.",
+                "type": "array",
+                "items": TEXT,
+            },
+        }
+    ),
+    "Expiry": record(
+        {
+            "tenant_id": TENANT_ID,
+            "dry_run": {"type": "boolean"},
+            "calls": {
+                "type": "array",
+                "items": record(
+                    {
+                        "call_id": TEXT,
+                        "recording": {"type": "boolean"},
+                        "transcript": {"type": "boolean"},
+                        "objects": {"type": "integer", "minimum": 0},
+                    }
+                ),
+            },
+            "changed_meanwhile": {"type": "integer", "minimum": 0},
+        }
+    ),
+    "DeletionList": record(
+        {
+            "deletions": {
+                "type": "array",
+                "items": record(
+                    {
+                        "record_id": TEXT,
+                        "at": TIME,
+                        "actor": {
+                            **TEXT,
+                            "description": "cli:USER, http:operator, retention-sweep",
+                        },
+                        "action": {
+                            "enum": [
+                                "call.deleted",
+                                "tenant.calls_deleted",
+                                "tenant.deleted",
+                                "call.recording_expired",
+                                "call.content_expired",
+                            ]
+                        },
+                        "tenant_id": TENANT_ID,
+                        "subject": nullable({**TEXT, "description": "sha256: of tenant/call id"}),
+                        "counts": DELETED,
+                    }
+                ),
+            }
+        }
+    ),
+}
+
 SCHEMAS: dict[str, Schema] = {
     "Call": CALL,
     "CallPage": CALL_PAGE,
@@ -648,6 +670,7 @@ SCHEMAS: dict[str, Schema] = {
     "FlatWebhook": FLAT_WEBHOOK,
     "PushEnvelope": PUSH_ENVELOPE,
     "Reprocess": REPROCESS,
+    **DELETION_SCHEMAS,
     "Problem": PROBLEM,
     **{problem_schema_name(kind): _problem_kind(kind) for kind in PROBLEM_TYPES},
 }
