@@ -23,7 +23,6 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from domain.codec import call_document
 from domain.errors import DomainError
 from domain.paging import utc_time
 from domain.usecases.calls import ListCallsQuery
@@ -39,7 +38,13 @@ from entrypoints.http.app import create_app
 from entrypoints.logs import configure_logging
 from entrypoints.loops import loop_name, new_event_loop
 from entrypoints.migrations import migrate_database
-from entrypoints.presenters import call_summary, stats_lines, stats_view, tenant_view
+from entrypoints.presenters import (
+    call_summary,
+    call_view,
+    stats_lines,
+    stats_view,
+    tenant_view,
+)
 
 EXIT_CODES = """exit codes:
   0    done
@@ -189,7 +194,8 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
             _to_stderr(f"next page: --page-token {page.next_cursor}")
 
     async def calls_show() -> None:
-        _print_json(call_document(await c.get_call()(args.tenant_id, args.call_id)))
+        call = await c.get_call()(args.tenant_id, args.call_id)
+        _print_json(call_view(call, c.call_cost()(call)))
 
     async def calls_reprocess() -> None:
         command = ReprocessCommand(args.tenant_id, args.call_id, parse_stage(args.from_stage))
