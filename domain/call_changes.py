@@ -24,7 +24,7 @@ import attrs
 
 from domain.call import Call, CallMetadata, IncomingCall
 from domain.results import LeadScore, ScoreReason, Tier
-from domain.stages import Stage
+from domain.stages import PIPELINE, RESTARTABLE, Stage
 
 
 class Change(StrEnum):
@@ -41,8 +41,8 @@ def plan_change(call: Call, incoming: IncomingCall) -> Change:
     """The one change a modified body makes to the stored call (the largest that applies)."""
     if (
         incoming.raw == call.raw_payload
-        and incoming.recording_url == call.recording_url
-        and incoming.metadata == call.metadata
+        and (incoming.recording_url or call.recording_url) == call.recording_url
+        and merged_metadata(call.metadata, incoming.metadata) == call.metadata
     ):
         return Change.NONE
     if _adds_recording(call, incoming):
@@ -72,6 +72,10 @@ def apply_change(call: Call, incoming: IncomingCall, change: Change, at: datetim
     first = _REDO.get(change)
     if first is None:
         return False
+    failure = call.failure
+    if call.stage is Stage.FAILED and failure is not None and failure.stage in RESTARTABLE:
+        # A call that failed before that stage is run again from where it failed.
+        first = min(first, failure.stage, key=PIPELINE.index)
     return call.redo_from(first, at, f"call modified in CallRail: {change.value}")
 
 

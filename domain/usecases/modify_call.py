@@ -6,7 +6,12 @@ Read, change and write are one unit of work, compare-and-set on the call's versi
 saving the call meanwhile makes this write fail, and it is done again on what the worker
 saved (a few times). Once written, a worker still processing the call finds its own next save
 refused and its job resumes from the stage the change put the call back to; a finished call
-gets a new job. Either way the call runs again once, and nothing of the change is lost."""
+gets a new job. Either way the call runs again once, and nothing of the change is lost.
+
+The worker's lease is left as it is, so the new run starts only once the old one has stopped:
+the CRM activity it may be creating is found by its key and updated. What this cannot rule
+out is the old run's alert in flight at that moment: its "sent" is not saved, and the new run
+sends it again with the same alert id, as after a crash (domain/usecases/alerting.py)."""
 
 from __future__ import annotations
 

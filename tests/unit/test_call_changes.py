@@ -12,7 +12,7 @@ import pytest
 from adapters.memory.fakes import InMemoryJobQueue, SequentialIds
 from adapters.memory.repositories import InMemoryUnitOfWorkFactory
 from domain.call import Call
-from domain.call_changes import Change, plan_change
+from domain.call_changes import Change, apply_change, plan_change
 from domain.results import StoredRecording
 from domain.stages import Stage
 from domain.tenant import parse_tenant
@@ -139,3 +139,21 @@ async def test_the_intake_applies_a_modification_once_and_queues_a_finished_call
     post_call_again = await send(body(), T0 + timedelta(minutes=27))
     assert post_call_again.duplicate
     assert post_call_again.change is None
+
+
+def test_a_repeat_without_the_recording_link_of_a_call_that_has_one_is_a_duplicate() -> None:
+    call = stored(Stage.COMPLETED, recording=RECORDING)
+    note_only = parse_incoming_call(body(note="n", changes=["note"]))
+    assert plan_change(call, note_only) is Change.METADATA
+    assert apply_change(call, note_only, Change.METADATA, T0) is False
+    assert call.recording_url == RECORDING
+    assert plan_change(call, note_only) is Change.NONE
+
+
+def test_a_failed_call_is_run_again_from_where_it_failed() -> None:
+    call = stored(Stage.RECORDING_STORED)
+    call.fail(Stage.TRANSCRIBED, "bad audio", T0)
+    spam = parse_incoming_call(body(spam=True, changes=["spam"]))
+    assert apply_change(call, spam, Change.SPAM, T0) is True
+    assert call.stage is Stage.RECORDING_STORED
+    assert call.failure is None
