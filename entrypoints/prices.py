@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from domain.cost import PriceTable, PriceTableError, merged, price_table
+from domain.price_table import PriceTable, PriceTableError, merged, price_table
 from entrypoints.config_urls import ConfigError
 
 DEFAULT_FILE = "prices.toml"
