@@ -62,6 +62,4 @@ class TenantStats:
             return stats
         p, model = self._pricing, tenant.config.ai.analysis_model
         received = [o.received_at for o in outcomes]
-        return attrs.evolve(
-            stats, cost=tenant_cost(usage, received, p.prices, p.deployment, model)
-        )
+        return attrs.evolve(stats, cost=tenant_cost(usage, received, p.prices, p.deployment, model))
