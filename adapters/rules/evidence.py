@@ -17,7 +17,7 @@ def cited(transcript: Transcript, matched: Mapping[str, Sequence[str]]) -> tuple
     found = []
     for signal, phrases in matched.items():
         evidence = first_located(
-            transcript, _real(phrases), signal=signal, context_words=CONTEXT_WORDS
+            transcript, _real(phrases), signal=signal, context_words=CONTEXT_WORDS, open_end=True
         )
         if evidence is not None:
             found.append(evidence)
@@ -42,7 +42,11 @@ def email_evidence(transcript: Transcript, email: str | None) -> Evidence | None
         return None
     local, domain = email.split("@", 1)
     spoken = f"{local.replace('.', ' dot ')} at {domain.replace('.', ' dot ')}"
-    for said, context in ((email, 0), (spoken, 0), (f"at {domain.split('.')[0]}", 4)):
+    label = domain.split(".")[0]
+    # "at g mail", "at i cloud": the provider's name as speech recognition splits it
+    split = [f"at {label[:k]} {label[k:]}" for k in range(1, len(label))]
+    candidates = [(email, 0), (spoken, 0), (f"at {label}", 4), *((s, 4) for s in split)]
+    for said, context in candidates:
         found = locate(transcript, said, signal="caller_email", context_words=context)
         if found is not None:
             return found
