@@ -41,3 +41,8 @@ class Metrics(Protocol):
         """Stretches of a recording silenced before it was stored, by what was said there
         (CARD, EXPIRY, CVV, SSN)."""
         ...
+
+    def analysis_discarded(self, kind: str, count: int) -> None:
+        """What checking a model's analysis threw away, never shown: `quote` (a cited quote
+        the transcript does not hold) or `answer` (a custom answer not of its type)."""
+        ...

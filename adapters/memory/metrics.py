@@ -10,7 +10,7 @@ from ports.metrics import Metrics
 class RecordedMetrics(Metrics):
     """Each emission as a tuple: ("stage", stage, skipped), ("tier", tier), ("score", score),
     ("crm", type, outcome), ("retry", stage, reason), ("dead_end", stage), ("silenced", kind,
-    spans), ("completed",). Durations are left out."""
+    spans), ("discarded", kind, count), ("completed",). Durations are left out."""
 
     def __init__(self) -> None:
         self.events: list[tuple[object, ...]] = []
@@ -36,3 +36,6 @@ class RecordedMetrics(Metrics):
 
     def audio_silenced(self, kind: str, spans: int) -> None:
         self.events.append(("silenced", kind, spans))
+
+    def analysis_discarded(self, kind: str, count: int) -> None:
+        self.events.append(("discarded", kind, count))

@@ -134,6 +134,12 @@ class OtelMetrics(Metrics):
         self._silenced = meter.create_counter(
             "pipeline.audio.silenced", "{span}", "Stretches of recordings silenced, by kind"
         )
+        self._discarded = meter.create_counter(
+            "pipeline.analysis.discarded",
+            "{item}",
+            "What checking a model's analysis threw away: quotes the transcript does not hold,"
+            " custom answers not of their type (kind quote, answer)",
+        )
         meter.create_observable_gauge(
             "pipeline.queue.depth", [self._observe_depth], "{job}", "Jobs waiting in the queue"
         )
@@ -174,6 +180,9 @@ class OtelMetrics(Metrics):
 
     def audio_silenced(self, kind: str, spans: int) -> None:
         self._silenced.add(spans, {"kind": kind})
+
+    def analysis_discarded(self, kind: str, count: int) -> None:
+        self._discarded.add(count, {"kind": kind})
 
     # --- the service's own -----------------------------------------------------------------
 

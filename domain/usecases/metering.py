@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from domain.call import Call
-from domain.results import SilencedSpan, SyncStatus
+from domain.results import CallAnalysis, SilencedSpan, SyncStatus
 from domain.stages import Stage
 from domain.usecases.audio_redaction import by_kind
 from ports.metrics import Metrics
@@ -41,6 +41,18 @@ class PipelineMeter:
         if self._metrics is not None:
             for kind, count in by_kind(spans).items():
                 self._metrics.audio_silenced(kind, count)
+
+    def discarded(self, analysis: CallAnalysis) -> None:
+        """Quotes and custom answers the analysis's checks dropped (counted, never shown)."""
+        m = self._metrics
+        if m is None:
+            return
+        for kind, count in (
+            ("quote", analysis.dropped_quotes),
+            ("answer", analysis.invalid_answers),
+        ):
+            if count:
+                m.analysis_discarded(kind, count)
 
     def dead_end(self, stage: Stage, call: Call) -> None:
         m = self._metrics

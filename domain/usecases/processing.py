@@ -393,6 +393,7 @@ class ProcessCall:
             call.transcript, call.metadata, tenant.config.ai
         )
         call.consumed(call.analysis.usage)  # the LLM's tokens, if it used one
+        self._meter.discarded(call.analysis)  # a model's made-up quotes, wrong-typed answers
         return None
 
     async def _score(self, call: Call, tenant: Tenant) -> StageSkipped | StageDone | None:

@@ -12,9 +12,18 @@ from typing import Any
 
 import pytest
 
+from adapters.memory.fakes import (
+    FixedClock,
+    InMemoryAudioStore,
+    InMemoryCrmGatewayFactory,
+    InMemoryRecordingSource,
+    ScriptedTranscriber,
+)
+from adapters.memory.metrics import RecordedMetrics
+from adapters.memory.repositories import InMemoryUnitOfWorkFactory
 from adapters.openai.analyzer import OpenAiCallAnalyzer
 from adapters.rules.analyzer import CANNOT_ANSWER, RulesCallAnalyzer
-from domain.call import CallMetadata
+from domain.call import Call, CallMetadata
 from domain.codec import analysis_to_dict, score_to_dict
 from domain.errors import ValidationFailed
 from domain.questions import Question
@@ -22,9 +31,11 @@ from domain.results import Segment, Transcript
 from domain.scoring import score_lead
 from domain.tenant import AiConfig, parse_tenant
 from domain.usecases.llm_analysis import LlmPolicy
+from domain.usecases.processing import Outcome, ProcessCall, ProcessCallCommand
+from domain.webhook import parse_incoming_call
 from entrypoints.standins import serve
 from entrypoints.standins.openai import FakeOpenAi
-from tests.support import tenant_document
+from tests.support import callrail_body, tenant_document
 
 MODEL = "llama3.2"
 QUESTIONS = (
@@ -250,3 +261,38 @@ def test_a_tenant_document_takes_questions_and_refuses_bad_ones_by_name() -> Non
         "config.ai_config.questions[2].choices",
         "config.ai_config.temperature",
     }
+
+
+async def test_what_the_checks_drop_is_counted_in_the_pipeline_metrics(
+    analyzer: OpenAiCallAnalyzer, clock: FixedClock
+) -> None:
+    uow = InMemoryUnitOfWorkFactory()
+    metrics = RecordedMetrics()
+    process = ProcessCall(
+        uow,
+        InMemoryRecordingSource({"CALq1": b"ID3 mp3"}),
+        InMemoryAudioStore(),
+        ScriptedTranscriber([TRANSCRIPT]),
+        analyzer,
+        InMemoryCrmGatewayFactory(),
+        clock,
+        metrics=metrics,
+    )
+    document = tenant_document("acme")
+    document["config"]["ai_config"] = {
+        "analysis_model": MODEL,
+        "questions": [
+            {"key": "has_pets", "question": "Did the caller mention pets?", "type": "boolean"}
+        ],
+    }
+    call = Call.receive("acme", parse_incoming_call(json.loads(callrail_body("q1"))), clock.now())
+    async with uow() as unit:
+        await unit.tenants.add(parse_tenant(document, clock.now()))
+        await unit.calls.add(call)
+        await unit.commit()
+
+    result = await process(ProcessCallCommand("acme", call.call_id, "worker-1"))
+
+    assert result.outcome is Outcome.DONE
+    discarded = [e for e in metrics.events if e[0] == "discarded"]
+    assert discarded == [("discarded", "quote", 1), ("discarded", "answer", 1)]
