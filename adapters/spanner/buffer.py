@@ -13,6 +13,7 @@ from adapters.spanner import rows
 from adapters.spanner.usage import UsageKey, new_entry_id
 from domain.apikeys import ApiKey
 from domain.call import Call
+from domain.retention import DeletionRecord
 from domain.tenant import Tenant
 from domain.usage import UsageDelta
 
@@ -64,10 +65,17 @@ class Staged:
     seen_versions: dict[CallKey, int] = attrs.field(factory=dict)
     usage: dict[UsageKey, UsageDelta] = attrs.field(factory=dict)
     usage_entry: str = attrs.field(factory=new_entry_id)
+    # Erasure: rows deleted at commit (with what is interleaved under them), and its record.
+    deleted_calls: list[CallKey] = attrs.field(factory=list)
+    deleted_tenants: list[str] = attrs.field(factory=list)
+    deletions: list[DeletionRecord] = attrs.field(factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.tenants or self.api_keys or self.calls or self.jobs or self.usage)
+        erasure = self.deleted_calls or self.deleted_tenants or self.deletions
+        return not (
+            self.tenants or self.api_keys or self.calls or self.jobs or self.usage or erasure
+        )
 
     def live_jobs(self) -> list[rows.JobRow]:
         return [s.row for s in self.jobs.values() if s.row is not None]
@@ -75,8 +83,11 @@ class Staged:
     @property
     def blind(self) -> bool:
         """Whether one Commit without reads can write it all (see the module's docstring)."""
+        # Erasure goes in a transaction: re-run on ABORTED, never refused for a write that
+        # landed (a Commit's lost answer), so its record is written once.
         return (
             not (self.tenants or self.api_keys)
+            and not (self.deleted_calls or self.deleted_tenants or self.deletions)
             and all(s.change is not CallChange.LEASE for s in self.calls.values())
             and all(s.blind for s in self.jobs.values())
         )

@@ -10,6 +10,7 @@ from typing import Any
 
 from adapters.spanner import rows
 from adapters.spanner.buffer import CallChange, CallKey, StagedCall
+from adapters.spanner.deletions import CALL_COUNTS, expirable_query
 from adapters.spanner.staging import Session, any_call, exclude
 from domain.call import Call
 from domain.errors import CallNotFound, ConcurrentUpdate
@@ -194,6 +195,32 @@ class SpannerCallRepository(CallRepository):
             **params,
         )
         return [*map(_outcome_from_row, found), *buffered]
+
+    async def delete(self, tenant_id: str, call_id: str) -> dict[str, int]:
+        staged = self._s.writable()
+        key = (tenant_id, call_id)
+        found = await self._s.query(CALL_COUNTS, tenant=tenant_id, call=call_id)
+        calls, jobs = (int(n) for n in found[0])
+        if (added := staged.calls.pop(key, None)) is not None:
+            calls = max(calls, int(added.change is CallChange.INSERT))
+        staged.deleted_calls.append(key)
+        self._s.known.forget([key])
+        return {"calls": calls, "jobs": jobs}
+
+    async def expirable(
+        self,
+        tenant_id: str,
+        *,
+        recordings_before: datetime | None,
+        content_before: datetime | None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> Sequence[str]:
+        sql, params = expirable_query(recordings_before, content_before)
+        if sql is None:
+            return []
+        found = await self._s.query(sql, tenant=tenant_id, after=after or "", limit=limit, **params)
+        return [row[0] for row in found]
 
     async def stalled(self, updated_before: datetime, limit: int) -> Sequence[tuple[str, str]]:
         staged = self._s.staged

@@ -26,6 +26,7 @@ from google.api_core import exceptions as api_exceptions
 from adapters.spanner import rows
 from adapters.spanner.buffer import CallChange, Staged
 from adapters.spanner.database import Mutations, TransactionContext
+from adapters.spanner.deletions import write_deletes
 from adapters.spanner.usage import write_usage
 from domain.errors import (
     CallNotFound,
@@ -86,6 +87,7 @@ def apply(tx: TransactionContext, staged: Staged) -> None:
         tx.insert("call_versions", VERSION_COLUMNS, [version])
     _write_jobs(tx, staged, stored_jobs)
     write_usage(tx, staged.usage, staged.usage_entry)
+    write_deletes(tx, staged.deleted_calls, staged.deleted_tenants, staged.deletions)
 
 
 def _check_calls(tx: TransactionContext, staged: Staged) -> None:

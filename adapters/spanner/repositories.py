@@ -11,6 +11,7 @@ from typing import Self
 from adapters.spanner.buffer import Known
 from adapters.spanner.calls import SpannerCallRepository
 from adapters.spanner.database import SpannerDatabase
+from adapters.spanner.deletions import SpannerDeletionRepository
 from adapters.spanner.jobs import SpannerJobRepository
 from adapters.spanner.staging import Session
 from adapters.spanner.tenants import SpannerApiKeyRepository, SpannerTenantRepository
@@ -42,6 +43,7 @@ class SpannerUnitOfWork(UnitOfWork):
         self.api_keys = SpannerApiKeyRepository(self._session)
         self.jobs = SpannerJobRepository(self._session)
         self.usage = SpannerUsageRepository(self._session)
+        self.deletions = SpannerDeletionRepository(self._session)
 
     async def __aenter__(self) -> Self:
         return self

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters.spanner import rows
+from adapters.spanner.deletions import TENANT_COUNTS, TENANT_KINDS
 from adapters.spanner.staging import Session, exclude
 from domain.apikeys import ApiKey
 from domain.errors import TenantAlreadyExists, TenantNotFound
@@ -53,6 +54,15 @@ class SpannerTenantRepository(TenantRepository):
             raise TenantAlreadyExists(f"tenant {tenant.tenant_id} exists")
         if must_exist and not exists:
             raise TenantNotFound(f"no tenant {tenant.tenant_id}")
+
+    async def delete(self, tenant_id: str) -> dict[str, int]:
+        staged = self._s.writable()
+        found = await self._s.query(TENANT_COUNTS, tenant=tenant_id)
+        counts = dict(zip(TENANT_KINDS, (int(n) for n in found[0]), strict=True))
+        if staged.tenants.pop(tenant_id, None) is not None:
+            counts["tenants"] = 1
+        staged.deleted_tenants.append(tenant_id)
+        return counts
 
     def _staged(self) -> list[Tenant]:
         return [t for t, _ in self._s.staged.tenants.values()]

@@ -67,6 +67,7 @@ async def test_call_tables_are_interleaved_in_their_tenant(
         ["api_keys", "tenants", "CASCADE"],
         ["call_versions", "calls", "CASCADE"],
         ["calls", "tenants", "CASCADE"],
+        ["deletions", None, None],  # the record of deletions outlives the tenant it names
         ["jobs", "calls", "CASCADE"],
         ["tenants", None, None],
         ["usage_entries", "tenants", "CASCADE"],
@@ -80,6 +81,8 @@ async def test_call_tables_are_interleaved_in_their_tenant(
         ["calls_by_stage", False, "tenants"],
         ["calls_by_time", False, "tenants"],
         ["calls_in_flight", False, ""],
+        ["deletions_by_tenant", False, ""],
+        ["deletions_by_time", False, ""],
         ["jobs_by_id", True, ""],
         ["jobs_due", False, ""],
         ["tenants_by_company", True, ""],
@@ -89,7 +92,14 @@ async def test_call_tables_are_interleaved_in_their_tenant(
         " WHERE column_name = 'committed_at' AND option_name = 'allow_commit_timestamp'"
         " AND option_value = 'TRUE' ORDER BY table_name"
     )
-    assert stamped == [["api_keys"], ["calls"], ["jobs"], ["tenants"], ["usage_entries"]]
+    assert stamped == [
+        ["api_keys"],
+        ["calls"],
+        ["deletions"],
+        ["jobs"],
+        ["tenants"],
+        ["usage_entries"],
+    ]
 
 
 async def test_deleting_a_tenant_deletes_what_it_owns(spanner_database: SpannerDatabase) -> None:
