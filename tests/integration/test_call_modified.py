@@ -30,6 +30,7 @@ from entrypoints.http.webhook import MAX_BODY
 from entrypoints.standins import start_server
 from entrypoints.standins.hubspot import FakeHubSpot
 from entrypoints.standins.recordings import RecordingServer
+from entrypoints.standins.salesforce import FakeSalesforce
 from entrypoints.standins.slack import FakeSlack
 from tests.integration.openapi_check import hold_to_openapi
 from tests.support import tenant_document, vector_body
@@ -48,6 +49,7 @@ class Service:
     recordings_url: str
     hubspot: FakeHubSpot
     slack: FakeSlack
+    salesforce: FakeSalesforce
 
     def body(self, call_id: str, *, recorded: bool, **fields: Any) -> dict[str, Any]:
         """CallRail's call object (its published sample, another call) for an answered call,
@@ -99,10 +101,14 @@ class Service:
 
 @asynccontextmanager
 async def service(
-    tmp_path: Path, calls: list[str], hubspot_gate: Middleware | None = None, **env: str
+    tmp_path: Path,
+    calls: list[str],
+    hubspot_gate: Middleware | None = None,
+    crm: str = "hubspot",
+    **env: str,
 ) -> AsyncIterator[Service]:
     recordings = RecordingServer({c: audio_dir() / "urgent_booking.mp3" for c in calls})
-    hubspot, slack = FakeHubSpot(token=HUBSPOT_TOKEN), FakeSlack()
+    hubspot, slack, salesforce = FakeHubSpot(token=HUBSPOT_TOKEN), FakeSlack(), FakeSalesforce()
     hubspot_app = hubspot.app()
     if hubspot_gate is not None:
         hubspot_app.middlewares.append(hubspot_gate)
@@ -110,6 +116,7 @@ async def service(
         await start_server(recordings.app()),
         await start_server(hubspot_app),
         await start_server(slack.app()),
+        await start_server(salesforce.app()),
     ]
     settings = load_settings(
         {
@@ -132,6 +139,13 @@ async def service(
                 "base_url": servers[1].url,
                 "access_token": HUBSPOT_TOKEN,
             }
+            if crm == "salesforce":
+                document["config"]["crm_config"] = {
+                    "type": "salesforce",
+                    "instance_url": servers[3].url,
+                    "client_id": salesforce.client_id,
+                    "client_secret": salesforce.client_secret,
+                }
             document["config"]["alerts"] = {
                 "destinations": [
                     {"type": "slack", "webhook_url": slack.webhook_url(servers[2].url)}
@@ -140,7 +154,7 @@ async def service(
             }
             async with http.post(f"{app.url}/v1/tenants", json=document, headers=OPERATOR) as r:
                 assert r.status == 201, await r.text()
-            yield Service(http, app.url, recordings, servers[0].url, hubspot, slack)
+            yield Service(http, app.url, recordings, servers[0].url, hubspot, slack, salesforce)
     finally:
         await app.close()
         for server in servers:
@@ -283,3 +297,26 @@ async def test_a_call_modified_during_processing_is_not_lost(tmp_path: Path) -> 
         assert len(s.hubspot.calls) == 1
         assert len(s.slack.messages) == 1
         assert [a["status"] for a in done["alerts"]] == ["sent"]
+
+
+async def test_salesforce_keeps_one_task_across_a_late_recording_and_a_spam_marking(
+    tmp_path: Path,
+) -> None:
+    async with service(tmp_path, ["CALSF1"], crm="salesforce") as s:
+        assert (await s.send(s.body("CALSF1", recorded=False)))[0] == 202
+        first = await s.finished("CALSF1")
+        (task_id,) = s.salesforce.tasks
+        assert first["crm_sync"]["activity_id"] == task_id
+
+        modified = s.body("CALSF1", recorded=True, changes=["recording_duration"])
+        assert (await s.send(modified))[1]["change"] == "recording"
+        second = await s.finished("CALSF1", runs=2)
+        assert second["lead_score"]["tier"] == "hot"
+        assert (await s.send({**modified, "spam": "true", "changes": ["spam"]}))[0] == 202
+        spam = await s.finished("CALSF1", runs=3)
+        assert spam["lead_score"]["tier"] == "spam"
+
+        assert list(s.salesforce.tasks) == [task_id]
+        assert s.salesforce.task_updates == 2
+        assert "(spam, 0)" in s.salesforce.tasks[task_id]["Subject"]
+        assert len(s.slack.messages) == 1
