@@ -94,7 +94,7 @@ def holds_content(call: Call) -> bool:
         call.transcript
         or call.analysis
         or call.raw_payload
-        or any(r.detail or getattr(r, "quote", None) for r in reasons)
+        or any(r.detail or r.quote for r in reasons)
     )
 
 

@@ -6,10 +6,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from datetime import datetime
 
 import attrs
 
-from domain.errors import CallNotFound, FieldError, TenantNotFound, ValidationFailed
+from domain.call import Call
+from domain.errors import (
+    CallNotFound,
+    ConcurrentUpdate,
+    FieldError,
+    TenantNotFound,
+    ValidationFailed,
+)
 from domain.retention import (
     CALL_DELETED,
     CALLS_DELETED,
@@ -63,7 +71,13 @@ class DeleteCall:
         self._ids = ids
 
     async def __call__(self, command: DeleteCallCommand) -> Deletion:
+        """ConcurrentUpdate while a worker holds the call: it would store audio again after
+        the delete. A finished call, or one whose lease has lapsed, is deleted."""
         tenant_id, call_id = command.tenant_id, command.call_id
+        async with self._uow(read_only=True) as uow:
+            call = await uow.calls.get(tenant_id, call_id)
+        if call is not None and _in_progress(call, self._clock.now()):
+            raise ConcurrentUpdate(f"call {call_id} is being processed; delete it once it is done")
         objects = await delete_audio(self._audio, tenant_id, call_id)
         async with self._uow() as uow:
             counts = dict(await uow.calls.delete(tenant_id, call_id))
@@ -76,6 +90,16 @@ class DeleteCall:
             )
             await uow.commit()
         return Deletion(tenant_id, counts)
+
+
+def _in_progress(call: Call, now: datetime) -> bool:
+    until = call.lease_expires_at
+    return (
+        not call.stage.terminal
+        and call.lease_owner is not None
+        and until is not None
+        and until > now
+    )
 
 
 @attrs.frozen

@@ -327,7 +327,7 @@ PATHS: dict[str, Any] = {
         "delete": _operation(
             "Delete a call and everything held for it: its row, jobs and audio",
             {200: ("what went, by kind", _json(ref("CallDeletion")))},
-            (*OPERATOR, UNKNOWN_CALL),
+            (*OPERATOR, UNKNOWN_CALL, CONCURRENT_UPDATE),
             operationId="deleteCall",
             security=OPERATOR_AUTH,
         ),
