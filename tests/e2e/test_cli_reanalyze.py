@@ -1,7 +1,8 @@
 """`ingestion-pipeline calls reanalyze` as an operator runs it, on the database `demo --keep`
-left: the tenant adds a question and drops its CRM and alerts (their stand-ins are gone), the command re-analyses and re-scores its
-six completed calls without transcribing them again (progress on stderr, a summary on stdout),
-the rules analyzer's answer is null and its notes say why, and a second run does nothing."""
+left: the tenant adds a question and drops its CRM and alerts (their stand-ins are gone), the
+command re-analyses and re-scores its six completed calls without transcribing them again
+(progress on stderr, a summary on stdout), the rules analyzer's answer is null and its notes
+say why, and a second run does nothing."""
 
 from __future__ import annotations
 
