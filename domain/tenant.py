@@ -105,7 +105,7 @@ class TenantConfig:
     ai: AiConfig = AiConfig()
     redact_pii: bool = True
     alerts: AlertsConfig = attrs.field(factory=AlertsConfig)
-    retention: RetentionPolicy = RetentionPolicy()
+    retention: RetentionPolicy = attrs.field(factory=RetentionPolicy)
 
 
 @attrs.frozen
