@@ -31,7 +31,8 @@ class CallOutcome:
     tier: Tier | None = None
     crm_type: str | None = None
     crm_status: SyncStatus | None = None
-    answers: tuple[Answer, ...] = ()  # the tenant's custom questions answered
+    # The tenant's custom questions' text and yes/no answers (what stats count), as stored.
+    answers: tuple[Answer, ...] = ()
 
     @classmethod
     def of(cls, call: Call) -> CallOutcome:
@@ -44,7 +45,7 @@ class CallOutcome:
             tier=call.lead_score.tier if call.lead_score else None,
             crm_type=call.crm_sync.type if call.crm_sync else None,
             crm_status=call.crm_sync.status if call.crm_sync else None,
-            answers=call.analysis.answers if call.analysis else (),
+            answers=outcome_answers(call.analysis.answers_by_key()) if call.analysis else (),
         )
 
     @property
