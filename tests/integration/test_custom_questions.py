@@ -1,5 +1,6 @@
 """A tenant's own questions and the quotes behind the score, through the OpenAI-compatible
-analyzer against the chat-completions stand-in on 127.0.0.1: the questions go out in the
+analyzer against the chat-completions stand-in on 127.0.0.1 (and Gemini against the Vertex
+stand-in): the questions go out in the
 request's JSON Schema, answers of the right type come back into the analysis, answers of the
 wrong type are nulled and counted, a quote the transcript does not hold is dropped and counted,
 and the score's reasons carry the quotes that are kept."""
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from google.oauth2.credentials import Credentials
 
 from adapters.memory.fakes import (
     FixedClock,
@@ -23,6 +25,7 @@ from adapters.memory.metrics import RecordedMetrics
 from adapters.memory.repositories import InMemoryUnitOfWorkFactory
 from adapters.openai.analyzer import OpenAiCallAnalyzer
 from adapters.rules.analyzer import CANNOT_ANSWER, RulesCallAnalyzer
+from adapters.vertex.analyzer import VertexCallAnalyzer
 from domain.call import Call, CallMetadata
 from domain.codec import analysis_to_dict, score_to_dict
 from domain.errors import ValidationFailed
@@ -35,6 +38,7 @@ from domain.usecases.processing import Outcome, ProcessCall, ProcessCallCommand
 from domain.webhook import parse_incoming_call
 from entrypoints.standins import serve
 from entrypoints.standins.openai import FakeOpenAi
+from entrypoints.standins.vertex import FakeVertex
 from tests.support import callrail_body, tenant_document
 
 MODEL = "llama3.2"
@@ -296,3 +300,35 @@ async def test_what_the_checks_drop_is_counted_in_the_pipeline_metrics(
     assert result.outcome is Outcome.DONE
     discarded = [e for e in metrics.events if e[0] == "discarded"]
     assert discarded == [("discarded", "quote", 1), ("discarded", "answer", 1)]
+
+
+async def test_gemini_on_vertex_gets_the_questions_in_its_schema_dialect_and_answers_them() -> None:
+    vertex = FakeVertex(ANSWER)
+    async with serve(vertex.app()) as url:
+        subject = VertexCallAnalyzer(
+            RulesCallAnalyzer(),
+            project="acme-project",
+            location="us-central1",
+            credentials=Credentials(token="test"),  # type: ignore[no-untyped-call]
+            base_url=url + "/",
+            request_timeout_s=5.0,
+            policy=LlmPolicy(backoff_base_s=0.01, backoff_cap_s=0.1),
+        )
+        try:
+            analysis = await subject.analyze(TRANSCRIPT, METADATA, AI)
+        finally:
+            await subject.aclose()
+
+    [request] = vertex.generate_requests
+    schema = request.body["generationConfig"]["responseSchema"]
+    fuel = schema["properties"]["answers"]["properties"]["fuel"]
+    assert fuel["enum"] == ["gas", "oil", "electric"]  # Vertex's enums hold no null
+    assert fuel["nullable"] is True
+    assert analysis.engine.startswith("vertex:")
+    assert analysis.answers_by_key() == {
+        "budget": 5000.0,
+        "system_age": "about fifteen years",
+        "has_pets": None,
+        "fuel": "gas",
+    }
+    assert (analysis.invalid_answers, analysis.dropped_quotes) == (1, 1)
