@@ -25,7 +25,9 @@ from aiohttp import web
 
 from domain.errors import DomainError
 from domain.paging import utc_time
+from domain.stages import Stage
 from domain.usecases.calls import ListCallsQuery
+from domain.usecases.reanalyze import ReanalyzeCommand
 from domain.usecases.reconcile import ReconcileCommand, ReconcileReport
 from domain.usecases.redact_audio import RedactAudioCommand
 from domain.usecases.reprocess import ReprocessCommand, parse_stage
@@ -216,6 +218,26 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
         if report.failed:
             raise SystemExit(1)
 
+    # --- calls reanalyze (issue 27) ---
+    async def calls_reanalyze() -> None:
+        stage = parse_stage(args.from_stage) or Stage.ANALYZED
+        since = _since(args.since) if args.since else None
+        report = await c.reanalyze_calls()(
+            ReanalyzeCommand(args.tenant_id, since, stage),
+            lambda line: print(line, file=sys.stderr, flush=True),
+        )
+        for call_id, why in report.failed:
+            print(f"{call_id}: failed: {why}", file=sys.stderr)
+        print(
+            f"{args.tenant_id}: {report.done} call(s) reanalysed, {report.already} skipped"
+            f" (done before or not completed), {report.queued} queued for the workers,"
+            f" {len(report.failed)} failed"
+        )
+        if report.failed:
+            raise SystemExit(1)
+
+    # --- end calls reanalyze ---
+
     async def stats() -> None:
         query = StatsQuery(args.tenant_id, _since(args.since) if args.since else None)
         view = stats_view(await c.tenant_stats()(query))
@@ -243,6 +265,7 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
         "calls show": calls_show,
         "calls reprocess": calls_reprocess,
         "calls redact-audio": calls_redact_audio,
+        "calls reanalyze": calls_reanalyze,
         "sweep": sweep,
         "reconcile": reconcile,
         **cli_retention.handlers(args, c),  # calls expire/delete, tenants delete, deletions
@@ -310,6 +333,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     credact.add_argument("tenant_id")
     credact.add_argument("--since", help="only calls received since: ISO 8601 time with offset")
+    creanalyze = cl.add_parser(
+        "reanalyze",
+        help="analyse a tenant's completed calls again (e.g. for new questions), then score and"
+        " sync them; progress on stderr",
+    )
+    creanalyze.add_argument("tenant_id")
+    creanalyze.add_argument("--since", help="only calls received since: ISO 8601 time with offset")
+    creanalyze.add_argument(
+        "--from-stage", help="first stage to redo: ANALYZED (default), SCORED or SYNCED"
+    )
     stats = commands.add_parser("stats", help="a tenant's figures and usage since a time")
     stats.add_argument("tenant_id")
     stats.add_argument("--since", help="ISO 8601 time with offset (default: 30 days ago)")

@@ -39,6 +39,7 @@ from domain.usecases.erasure import DeleteCall, DeleteTenant, ListDeletions
 from domain.usecases.intake import AcceptWebhook, AdmitCall, TenantsSeen
 from domain.usecases.jobs import DeliverJob, DispatchDueJobs, SweepStalledCalls
 from domain.usecases.processing import ProcessCall
+from domain.usecases.reanalyze import ReanalyzeCalls
 from domain.usecases.reconcile import ReconcileCalls
 from domain.usecases.redact_audio import RedactStoredAudio
 from domain.usecases.reprocess import ReprocessCall
@@ -326,6 +327,9 @@ class Container(containers.DeclarativeContainer):
         DeleteTenant, uow=uow, audio=traced_audio, clock=clock, ids=ids
     )
     list_deletions = providers.Factory(ListDeletions, uow=uow)
+    reanalyze_calls = providers.Factory(
+        ReanalyzeCalls, uow=uow, process=process_call, queue=queue, clock=clock, ids=ids
+    )
     redact_stored_audio = providers.Factory(
         RedactStoredAudio,
         uow=traced_uow,

@@ -101,6 +101,22 @@ AI_CONFIG: Schema = {
         "lead_scoring_threshold": {"type": "integer", "minimum": 0, "maximum": 100},
         "analysis_model": {"type": "string", "minLength": 1},
         "business_context": {"type": "string", "maxLength": MAX_CONTEXT},
+        "questions": {
+            "description": "The tenant's own questions, answered by the LLM analyzers into the"
+            " call's analysis.answers.",
+            "type": "array",
+            "maxItems": 20,
+            "items": {
+                "type": "object",
+                "required": ["key", "question"],
+                "properties": {
+                    "key": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,39}$"},
+                    "question": {"type": "string", "minLength": 1, "maxLength": 500},
+                    "type": {"enum": ["text", "number", "boolean", "choice"]},
+                    "choices": {"type": "array", "items": TEXT, "maxItems": 20},
+                },
+            },
+        },
     },
 }
 
@@ -126,7 +142,10 @@ TENANT_CONFIG: Schema = {
         "callrail_api_key": {"const": MASK},
         "callrail_api_key_ref": TEXT,
         "crm_config": CRM_CONFIG_OUT,
-        "ai_config": {**AI_CONFIG, "required": list(AI_CONFIG["properties"])},
+        "ai_config": {
+            **AI_CONFIG,
+            "required": [k for k in AI_CONFIG["properties"] if k != "questions"],  # when set
+        },
         "redact_pii": {"type": "boolean"},
         "retention": RETENTION,
     },
@@ -272,12 +291,33 @@ ANALYSIS: Schema = record(
         "is_spam": {"type": "boolean"},
         "is_existing_customer": {"type": "boolean"},
         "key_phrases": {"type": "array", "items": TEXT},
+        "answers": {
+            "description": "The tenant's ai_config.questions answered, by key: text, number,"
+            " boolean or one of the choices; null where the call does not tell, the answer was"
+            " not of its type, or the analyzer cannot answer (rules).",
+            "type": "object",
+            "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+        },
+        "evidence": {
+            "description": "By signal (intent, booking, urgency, sentiment, service,"
+            " caller_name, caller_email, price_shopping, spam): the words that show it, verbatim"
+            " from the redacted transcript, and when they were said.",
+            "type": "object",
+            "additionalProperties": record(
+                {"quote": TEXT, "at_s": nullable({"type": "number", "minimum": 0})}
+            ),
+        },
     },
     optional={
+        "notes": {
+            "description": "What the analyzer could not do (the rules analyzer: custom questions).",
+            "type": "array",
+            "items": TEXT,
+        },
         "tokens": {
             "description": "LLM tokens the analysis cost, when a model produced it.",
             **record({"input": {"type": "integer"}, "output": {"type": "integer"}}),
-        }
+        },
     },
 )
 
@@ -290,7 +330,22 @@ LEAD_SCORE: Schema = record(
         "version": TEXT,
         "reasons": {
             "type": "array",
-            "items": record({"factor": TEXT, "points": {"type": "integer"}, "detail": TEXT}),
+            "items": record(
+                {
+                    "factor": TEXT,
+                    "points": {"type": "integer"},
+                    "detail": TEXT,
+                    "quote": {
+                        **nullable(TEXT),
+                        "description": "The words behind the reason, verbatim from the redacted"
+                        " transcript; null for a reason read from the call's metadata.",
+                    },
+                    "at_s": {
+                        **nullable({"type": "number", "minimum": 0}),
+                        "description": "When the quote was said, seconds into the recording.",
+                    },
+                }
+            ),
         },
     }
 )
@@ -423,6 +478,12 @@ STATS: Schema = record(
         },
         "lead_tiers": {"type": "object", "additionalProperties": COUNT},
         "failures_by_stage": {"type": "object", "additionalProperties": COUNT},
+        "answers": {
+            "description": "Per choice or boolean question: calls by answer (yes/no or the"
+            " choice) and `unanswered`.",
+            "type": "object",
+            "additionalProperties": {"type": "object", "additionalProperties": COUNT},
+        },
         "usage": {
             "allOf": [USAGE],
             **record(
