@@ -6,19 +6,15 @@ second one."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 
 import attrs
 
 from domain.call import Call
-from domain.questions import answer_text
+from domain.questions import FIELD_NAME, answer_text
 from domain.results import AnswerValue, CallAnalysis, LeadScore, ScoreReason
 from domain.tenant import Tenant
-
-# A CRM property or field name a tenant maps an answer to (HubSpot's, Salesforce's API names).
-_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
 
 
 @attrs.frozen
@@ -102,7 +98,7 @@ def _answer_fields(
     return tuple(
         (name, given[key])
         for key, name in mapping.items()
-        if isinstance(name, str) and _FIELD_NAME.match(name) and given.get(key) is not None
+        if isinstance(name, str) and FIELD_NAME.match(name) and given.get(key) is not None
     )
 
 

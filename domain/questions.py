@@ -26,6 +26,8 @@ MAX_CHOICES = 20
 MAX_CHOICE_CHARS = 80
 MAX_TEXT_ANSWER_CHARS = 200
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# A CRM property (HubSpot, lower case) or field (Salesforce, Budget__c) an answer is written to.
+FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
 _QUESTION_KEYS = ("key", "question", "type", "choices")
 
 
@@ -91,6 +93,24 @@ def _question(item: Mapping[str, Any], at: str, errors: list[FieldError]) -> Que
     assert isinstance(key, str)
     assert isinstance(text, str)
     return Question(key, text.strip(), str(kind), tuple(c.strip() for c in choices))
+
+
+def check_answer_fields(
+    mapping: Any, questions: Sequence[Question], errors: list[FieldError]
+) -> None:
+    """crm_config.answer_property_map: question key -> the CRM property or field it fills."""
+    if mapping is None:
+        return
+    where = "config.crm_config.answer_property_map"
+    if not isinstance(mapping, Mapping):
+        errors.append(FieldError(where, "an object: question key -> CRM property name"))
+        return
+    keys = {q.key for q in questions}
+    for key, name in mapping.items():
+        if key not in keys:
+            errors.append(FieldError(f"{where}.{key}", "not the key of one of ai_config.questions"))
+        elif not isinstance(name, str) or not FIELD_NAME.match(name):
+            errors.append(FieldError(f"{where}.{key}", "a CRM property or field name"))
 
 
 def questions_document(questions: Sequence[Question]) -> list[dict[str, Any]]:

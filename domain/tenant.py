@@ -17,7 +17,7 @@ import attrs
 from domain.alerts import AlertsConfig
 from domain.alerts_document import alerts_document, parse_alerts
 from domain.errors import FieldError, ValidationFailed
-from domain.questions import Question, parse_questions, questions_document
+from domain.questions import Question, check_answer_fields, parse_questions, questions_document
 from domain.retention import RetentionPolicy, parse_retention, retention_document
 
 MASK = "***"
@@ -211,6 +211,8 @@ def _parse_config(
     api_key = _secret(raw, "callrail_api_key", "config", errors)
     crm = _parse_crm(raw.get("crm_config", {"type": "none"}), errors, strict)
     ai = _parse_ai(raw.get("ai_config", {}), errors, strict)
+    if crm is not None and ai is not None:
+        check_answer_fields(crm.settings.get("answer_property_map"), ai.questions, errors)
     redact = raw.get("redact_pii", True)
     if not isinstance(redact, bool):
         errors.append(FieldError("config.redact_pii", "true or false"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -42,6 +43,7 @@ from entrypoints.standins.vertex import FakeVertex
 from tests.support import callrail_body, tenant_document
 
 MODEL = "llama3.2"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 QUESTIONS = (
     Question("budget", "What budget did the caller mention, in dollars?", "number"),
     Question("system_age", "How old is the caller's system?", "text"),
@@ -234,9 +236,7 @@ async def test_the_rules_analyzer_answers_null_and_says_it_cannot() -> None:
 
 
 def test_a_tenant_document_takes_questions_and_refuses_bad_ones_by_name() -> None:
-    from datetime import UTC, datetime
-
-    now = datetime(2026, 1, 1, tzinfo=UTC)
+    now = NOW
     document = tenant_document()
     document["config"]["ai_config"] = {
         "questions": [
@@ -332,3 +332,29 @@ async def test_gemini_on_vertex_gets_the_questions_in_its_schema_dialect_and_ans
         "fuel": "gas",
     }
     assert (analysis.invalid_answers, analysis.dropped_quotes) == (1, 1)
+
+
+def test_an_answer_mapped_to_a_crm_field_must_name_a_question_and_a_field() -> None:
+    document = tenant_document()
+    document["config"]["ai_config"] = {
+        "questions": [{"key": "budget", "question": "What budget?", "type": "number"}]
+    }
+    document["config"]["crm_config"] = {
+        "type": "hubspot",
+        "access_token_ref": "hubspot-token",
+        "answer_property_map": {"budget": "budget_mentioned"},
+    }
+    assert parse_tenant(document, NOW).config.crm.settings["answer_property_map"] == {
+        "budget": "budget_mentioned"
+    }
+
+    document["config"]["crm_config"]["answer_property_map"] = {
+        "budget": "budget mentioned!",
+        "pets": "has_pets",
+    }
+    with pytest.raises(ValidationFailed) as refused:
+        parse_tenant(document, NOW)
+    assert {e.field for e in refused.value.fields} == {
+        "config.crm_config.answer_property_map.budget",
+        "config.crm_config.answer_property_map.pets",
+    }
