@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.alerts import AlertStatus
+from domain.alerts_document import DESTINATION_KEYS, DESTINATION_TYPES, RULE_KEYS
 from domain.results import Intent, Sentiment, SyncStatus, Tier, Urgency
 from domain.retention import MAX_DAYS, RETENTION_KEYS
 from domain.stages import RESTARTABLE, STATUSES, Stage
@@ -131,6 +133,57 @@ RETENTION: Schema = {
     },
 }
 
+ALERT_RECORD: Schema = {
+    "description": "One destination's hot-lead alert for this call, sent once (docs/tenants.md).",
+    **record(
+        {
+            "destination": TEXT,
+            "type": {"enum": list(DESTINATION_TYPES)},
+            "status": {"enum": [s.value for s in AlertStatus]},
+            "at": TIME,
+            "attempts": {"type": "integer", "minimum": 0},
+            "error": nullable(TEXT),
+        }
+    ),
+}
+ALERTS_CONFIG: Schema = {
+    "description": "Hot-lead alerts: Slack incoming webhooks or signed HTTPS webhooks, and the"
+    " rules that send them (default: score above 90 or tier hot, never spam). URLs and secrets"
+    ' are written inline (read back as "***") or as `*_ref`; another key is refused by name.',
+    "type": "object",
+    "properties": {
+        "destinations": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {
+                    "type": {"enum": list(DESTINATION_TYPES)},
+                    **{
+                        key: TEXT
+                        for keys in DESTINATION_KEYS.values()
+                        for key in keys
+                        if key != "type"
+                    },
+                },
+            },
+        },
+        "rules": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "minProperties": 1,
+                "properties": {
+                    "min_score": {"type": "integer", "minimum": 0, "maximum": 100},
+                    "tiers": {"type": "array", "items": {"enum": [t.value for t in Tier]}},
+                    "intents": {"type": "array", "items": {"enum": [i.value for i in Intent]}},
+                },
+                "propertyNames": {"enum": list(RULE_KEYS)},
+            },
+        },
+    },
+}
+
 TENANT_CONFIG: Schema = {
     "type": "object",
     "required": ["callrail_company_id", "crm_config", "ai_config", "redact_pii"],
@@ -148,6 +201,7 @@ TENANT_CONFIG: Schema = {
         },
         "redact_pii": {"type": "boolean"},
         "retention": RETENTION,
+        "alerts": ALERTS_CONFIG,
     },
     "anyOf": [{"required": ["webhook_secret"]}, {"required": ["webhook_secret_ref"]}],
 }
@@ -196,6 +250,7 @@ TENANT_CONFIG_IN: Schema = {
         },
         "redact_pii": {"type": "boolean", "default": True},
         "retention": RETENTION,
+        "alerts": ALERTS_CONFIG,
     },
     "anyOf": [{"required": ["webhook_secret"]}, {"required": ["webhook_secret_ref"]}],
 }
@@ -398,6 +453,7 @@ CALL: Schema = {
             "analysis": nullable(ANALYSIS),
             "lead_score": nullable(LEAD_SCORE),
             "crm_sync": nullable(CRM_SYNC),
+            "alerts": {"type": "array", "items": ALERT_RECORD},
             "failure": nullable(
                 record({"stage": STAGE, "reason": TEXT, "transient": {"type": "boolean"}})
             ),
