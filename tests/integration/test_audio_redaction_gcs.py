@@ -167,6 +167,9 @@ class KilledBeforeDelete(AudioStore):
     def uri_for(self, name: str) -> str:
         return self._store.uri_for(name)
 
+    def names(self, prefix: str) -> AsyncIterator[str]:
+        return self._store.names(prefix)
+
 
 @pytest.fixture
 def prefix(fake_gcs: FakeGcs) -> str:

@@ -76,6 +76,9 @@ class RefusingAudioStore(AudioStore):
     async def delete(self, uri: str) -> None:
         raise AssertionError("the transcriber never deletes")
 
+    def names(self, prefix: str) -> AsyncIterator[str]:
+        raise AssertionError("the transcriber never lists")
+
     def uri_for(self, name: str) -> str:
         raise AssertionError("the transcriber names no object")
 
