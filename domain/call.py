@@ -198,8 +198,22 @@ class Call:
         self.timeline.append(StageEvent(Stage.FAILED, at, note=reason))
         self.completed_at = at
 
-    def restart_from(self, first_stage_to_redo: Stage, at: datetime) -> None:
+    def restart_from(
+        self, first_stage_to_redo: Stage, at: datetime, note: str | None = None
+    ) -> None:
         self.stage = check_restart(self.stage, first_stage_to_redo)
+        self._forget_results_from(first_stage_to_redo)
+        self.release_lease()
+        self.failure = None
+        self.completed_at = None
+        self.attempts = 0
+        note = note or f"reprocess from {first_stage_to_redo}"
+        self.timeline.append(StageEvent(self.stage, at, note=note))
+
+    def _forget_results_from(self, first_stage_to_redo: Stage) -> None:
+        """Drops what the stages to be redone produced. crm_sync is kept: its idempotency key
+        lets a re-run find the activity already made. alerts are kept: a destination already
+        sent to is not sent to again."""
         redo = PIPELINE[PIPELINE.index(first_stage_to_redo) :]
         if Stage.RECORDING_STORED in redo:
             self.recording = None
@@ -209,15 +223,6 @@ class Call:
             self.analysis = None
         if Stage.SCORED in redo:
             self.lead_score = None
-        # crm_sync is kept: its idempotency key lets a re-run find the activity already made.
-        # alerts are kept: a destination already sent to is not sent to again.
-        self.release_lease()
-        self.failure = None
-        self.completed_at = None
-        self.attempts = 0
-        self.timeline.append(
-            StageEvent(self.stage, at, note=f"reprocess from {first_stage_to_redo}")
-        )
 
     def redo_from(self, first_stage_to_redo: Stage, at: datetime, note: str) -> bool:
         """CallRail changed the call (Call Modified): the stages from `first_stage_to_redo` on
@@ -227,20 +232,11 @@ class Call:
         moved on) and the job's next delivery resumes from here once that lease is free, so
         no side effect of the old run overlaps the new one."""
         if self.stage.terminal:
-            self.restart_from(first_stage_to_redo, at)
-            self.timeline[-1] = attrs.evolve(self.timeline[-1], note=note)
+            self.restart_from(first_stage_to_redo, at, note)
             return True
         back_to = PIPELINE[PIPELINE.index(first_stage_to_redo) - 1]
         if PIPELINE.index(self.stage) > PIPELINE.index(back_to):
-            redo = PIPELINE[PIPELINE.index(first_stage_to_redo) :]
-            if Stage.RECORDING_STORED in redo:
-                self.recording = None
-            if Stage.TRANSCRIBED in redo:
-                self.transcript = None
-            if Stage.ANALYZED in redo:
-                self.analysis = None
-            if Stage.SCORED in redo:
-                self.lead_score = None
+            self._forget_results_from(first_stage_to_redo)
             self.stage = back_to
             self.timeline.append(StageEvent(back_to, at, note=note))
         return False
