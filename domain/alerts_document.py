@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from domain.alerts import AlertDestination, AlertRule, AlertsConfig, url_refusal
-from domain.errors import FieldError
+from domain.errors import FieldError, unknown_keys
 from domain.results import Intent, Tier
 
 if TYPE_CHECKING:
@@ -44,22 +44,12 @@ def parse_alerts(
         errors.append(FieldError(path, "an object"))
         return None
     if strict:
-        errors.extend(_unknown(raw, ALERT_KEYS, path, "an alerts setting"))
+        errors.extend(unknown_keys(raw, ALERT_KEYS, path, "an alerts setting"))
     destinations = _destinations(raw.get("destinations", []), errors, strict, secret, http_hosts)
     rules = _rules(raw.get("rules", []), errors)
     if destinations is None or rules is None:
         return None
     return AlertsConfig(destinations, rules)
-
-
-def _unknown(
-    raw: Mapping[str, Any], known: Sequence[str], path: str, what: str
-) -> list[FieldError]:
-    return [
-        FieldError(f"{path}.{key}", f"not {what}; {', '.join(known)}")
-        for key in raw
-        if key not in known
-    ]
 
 
 def _destinations(
@@ -83,7 +73,7 @@ def _destinations(
             continue
         kind = str(item["type"])
         if strict:
-            errors.extend(_unknown(item, DESTINATION_KEYS[kind], at, f"a {kind} setting"))
+            errors.extend(unknown_keys(item, DESTINATION_KEYS[kind], at, f"a {kind} setting"))
         name = item.get("name") or (kind if types.count(kind) == 1 else f"{kind}-{i + 1}")
         if not isinstance(name, str) or not _NAME.match(name):
             errors.append(FieldError(f"{at}.name", "1-40 lower-case letters, digits, - or _"))
@@ -154,7 +144,7 @@ def _rules(raw: Any, errors: list[FieldError]) -> tuple[AlertRule, ...] | None:
         if not isinstance(item, Mapping) or not any(k in item for k in RULE_KEYS):
             errors.append(FieldError(at, f"an object with at least one of {', '.join(RULE_KEYS)}"))
             continue
-        errors.extend(_unknown(item, RULE_KEYS, at, "a rule condition"))
+        errors.extend(unknown_keys(item, RULE_KEYS, at, "a rule condition"))
         score = item.get("min_score")
         if score is not None and (
             isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 100

@@ -3,7 +3,9 @@ driver failures as the port errors declared here, so nothing above them sees a d
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import attrs
 
@@ -12,6 +14,17 @@ import attrs
 class FieldError:
     field: str
     message: str
+
+
+def unknown_keys(
+    raw: Mapping[str, Any], known: Sequence[str], path: str, what: str
+) -> list[FieldError]:
+    """A FieldError for each key of `raw` not in `known`, naming the keys that are."""
+    return [
+        FieldError(f"{path}.{key}", f"not {what}; {', '.join(known)}")
+        for key in raw
+        if key not in known
+    ]
 
 
 class DomainError(Exception):

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from domain.errors import FieldError
+from domain.errors import FieldError, unknown_keys
 from domain.results import Answer, AnswerValue
 
 ANSWER_TYPES = ("text", "number", "boolean", "choice")
@@ -51,10 +51,7 @@ def parse_questions(raw: Any, errors: list[FieldError]) -> tuple[Question, ...]:
         if not isinstance(item, Mapping):
             errors.append(FieldError(at, "an object with key, question, type"))
             continue
-        for name in item:
-            if name not in _QUESTION_KEYS:
-                known = ", ".join(_QUESTION_KEYS)
-                errors.append(FieldError(f"{at}.{name}", f"not a question setting; {known}"))
+        errors.extend(unknown_keys(item, _QUESTION_KEYS, at, "a question setting"))
         question = _question(item, at, errors)
         if question is None:
             continue

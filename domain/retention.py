@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from domain.call import QUARANTINE_PREFIX, Call, StageEvent
-from domain.errors import FieldError
+from domain.errors import FieldError, unknown_keys
 from domain.results import ScoreReason
 
 RETENTION_KEYS = ("recordings_days", "transcripts_days")
@@ -48,14 +48,8 @@ def parse_retention(raw: Any, errors: list[FieldError], *, strict: bool) -> Rete
     if not isinstance(raw, Mapping):
         errors.append(FieldError("config.retention", "an object"))
         return RetentionPolicy()
-    for key in raw:
-        if strict and key not in RETENTION_KEYS:
-            errors.append(
-                FieldError(
-                    f"config.retention.{key}",
-                    f"not a retention setting; {', '.join(RETENTION_KEYS)}",
-                )
-            )
+    if strict:
+        errors.extend(unknown_keys(raw, RETENTION_KEYS, "config.retention", "a retention setting"))
     days = [_days(raw.get(key), f"config.retention.{key}", errors) for key in RETENTION_KEYS]
     return RetentionPolicy(days[0], days[1])
 

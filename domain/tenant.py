@@ -16,7 +16,7 @@ import attrs
 
 from domain.alerts import AlertsConfig
 from domain.alerts_document import alerts_document, parse_alerts
-from domain.errors import FieldError, ValidationFailed
+from domain.errors import FieldError, ValidationFailed, unknown_keys
 from domain.questions import Question, check_answer_fields, parse_questions, questions_document
 from domain.retention import RetentionPolicy, parse_retention, retention_document
 
@@ -326,13 +326,8 @@ def _parse_ai(raw: Any, errors: list[FieldError], strict: bool) -> AiConfig | No
     if not isinstance(raw, Mapping):
         errors.append(FieldError("config.ai_config", "an object"))
         return None
-    for key in raw:
-        if strict and key not in AI_SETTINGS:
-            errors.append(
-                FieldError(
-                    f"config.ai_config.{key}", f"not an ai_config setting; {', '.join(AI_SETTINGS)}"
-                )
-            )
+    if strict:
+        errors.extend(unknown_keys(raw, AI_SETTINGS, "config.ai_config", "an ai_config setting"))
     threshold = raw.get("lead_scoring_threshold", DEFAULT_THRESHOLD)
     if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 <= threshold <= 100:
         errors.append(
