@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from domain.evidence import locate
+from domain.evidence import MAX_QUOTE_CHARS, locate
 from domain.questions import Question, answer_schema, checked_answers
 from domain.results import CallAnalysis, Evidence, Transcript
 
@@ -43,7 +43,6 @@ EVIDENCE_SIGNALS = {
     "price_shopping": "the caller comparing prices",
     "spam": "a robocall or a sales pitch",
 }
-MAX_QUOTE_CHARS = 160
 MAX_KEY_PHRASES = 8
 MAX_KEY_PHRASE_CHARS = 80
 MAX_SUMMARY_CHARS = 500
