@@ -8,30 +8,11 @@ import hashlib
 import json
 import re
 import sqlite3
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.e2e.process import BIN
-
 # The billing call reads out 4111 1111 1111 1111, expiry 04/27 and code 123 (calls.json).
 CARD_FORMS = re.compile(r"4\D{0,3}1\D{0,3}1\D{0,3}1\D{0,3}1\D{0,3}1\D{0,3}1\D{0,3}1")
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    workdir = tmp_path_factory.mktemp("demo")
-    result = subprocess.run(
-        [str(BIN / "ingestion-pipeline"), "demo", "--keep", str(workdir)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return workdir, result.stdout
 
 
 def calls(workdir: Path) -> dict[str, dict[str, Any]]:

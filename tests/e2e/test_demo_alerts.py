@@ -6,27 +6,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 from pathlib import Path
 
-import pytest
-
-from tests.e2e.process import BIN
 from tests.e2e.test_demo import CARD_FORMS
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    workdir = tmp_path_factory.mktemp("demo-alerts")
-    result = subprocess.run(
-        [str(BIN / "ingestion-pipeline"), "demo", "--keep", str(workdir)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return workdir, result.stdout
 
 
 def test_the_hot_call_posts_one_slack_message_and_one_signed_webhook(

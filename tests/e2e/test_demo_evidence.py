@@ -10,7 +10,7 @@ import html
 import json
 from pathlib import Path
 
-from tests.e2e.test_demo import calls, demo  # noqa: F401 - the demo's run, as a fixture
+from tests.e2e.test_demo import calls
 
 METADATA_FACTORS = {
     "answered_call", "missed_call", "first_call", "repeat_caller", "duration", "paid_source",
@@ -19,7 +19,7 @@ METADATA_FACTORS = {
 
 
 def test_every_reason_in_the_demo_quotes_its_transcript_or_is_metadata(
-    demo: tuple[Path, str],  # noqa: F811
+    demo: tuple[Path, str],
 ) -> None:
     workdir, _ = demo
     quoted = 0
@@ -43,7 +43,7 @@ def test_every_reason_in_the_demo_quotes_its_transcript_or_is_metadata(
 
 
 def test_the_crm_activities_list_the_reasons_with_their_quotes(
-    demo: tuple[Path, str],  # noqa: F811
+    demo: tuple[Path, str],
 ) -> None:
     workdir, _ = demo
     crm = json.loads((workdir / "hubspot.json").read_text())
