@@ -4,7 +4,7 @@ adapters keep in their rows. Pure functions, so every store maps the same way.""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -27,6 +27,7 @@ from domain.results import (
     Urgency,
 )
 from domain.stages import Stage
+from domain.stats import CallOutcome, outcome_answers
 from domain.usage import UsageDelta
 
 
@@ -423,4 +424,24 @@ def call_from_row(
         lease_owner=row["lease_owner"],
         lease_expires_at=at("lease_expires_at"),
         version=row["version"],
+    )
+
+
+def outcome_from_row(
+    row: Sequence[Any], *, time: Callable[[Any], datetime], json: Callable[[Any], Any]
+) -> CallOutcome:
+    """A call's outcome (what stats count) of a row the stores project: call_id, stage,
+    received_at, completed_at, then from the JSON columns the failure's stage, the score's
+    tier, the CRM sync's type and status, and the analysis's answers. The store reads a time
+    with `time` and the answers with `json`; NULL stays None."""
+    return CallOutcome(
+        call_id=row[0],
+        stage=Stage(row[1]),
+        received_at=time(row[2]),
+        completed_at=None if row[3] is None else time(row[3]),
+        failed_stage=Stage(row[4]) if row[4] else None,
+        tier=Tier(row[5]) if row[5] else None,
+        crm_type=row[6],
+        crm_status=SyncStatus(row[7]) if row[7] else None,
+        answers=outcome_answers(json(row[8])) if row[8] else (),
     )

@@ -3,7 +3,6 @@ overrides are left out of each query, and the buffer's own rows merged in."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -12,12 +11,12 @@ from adapters.spanner import rows
 from adapters.spanner.buffer import CallChange, CallKey, StagedCall
 from adapters.spanner.deletions import CALL_COUNTS, expirable_query
 from adapters.spanner.staging import Session, any_call, exclude
+from domain import codec
 from domain.call import Call
 from domain.errors import CallNotFound, ConcurrentUpdate
 from domain.paging import decode_cursor, encode_cursor
-from domain.results import SyncStatus, Tier
 from domain.stages import Stage, stages_matching
-from domain.stats import CallOutcome, outcome_answers
+from domain.stats import CallOutcome
 from ports.repositories import CallPage, CallRepository
 
 _IN_FLIGHT = [s.value for s in Stage if not s.terminal]
@@ -267,22 +266,7 @@ class SpannerCallRepository(CallRepository):
 
 
 def _outcome_from_row(row: Sequence[Any]) -> CallOutcome:
-    return CallOutcome(
-        call_id=row[0],
-        stage=Stage(row[1]),
-        received_at=rows.utc(row[2]),
-        completed_at=rows.maybe_utc(row[3]),
-        failed_stage=Stage(row[4]) if row[4] else None,
-        tier=Tier(row[5]) if row[5] else None,
-        crm_type=row[6],
-        crm_status=SyncStatus(row[7]) if row[7] else None,
-        answers=outcome_answers(_json_value(row[8])) if len(row) > 8 else (),
-    )
-
-
-def _json_value(value: Any) -> Any:
-    """A JSON column's value as the client gives it: a JsonObject (a dict), or its text."""
-    return json.loads(value) if isinstance(value, str) else value
+    return codec.outcome_from_row(row, time=rows.utc, json=rows.from_json)
 
 
 def _listed(

@@ -18,9 +18,8 @@ from domain import codec
 from domain.call import Call, CallMetadata, Failure, RawPayload
 from domain.errors import CallNotFound, ConcurrentUpdate, TenantNotFound
 from domain.paging import decode_cursor, encode_cursor
-from domain.results import SyncStatus, Tier
 from domain.stages import Stage, stages_matching
-from domain.stats import CallOutcome, outcome_answers
+from domain.stats import CallOutcome
 from ports.repositories import CallPage, CallRepository
 
 t = codec.iso_microseconds  # every time a row holds, in UTC, to the microsecond
@@ -93,17 +92,7 @@ def _call_from_row(row: sqlite3.Row) -> Call:
 
 
 def _outcome_from_row(row: sqlite3.Row) -> CallOutcome:
-    return CallOutcome(
-        call_id=row[0],
-        stage=Stage(row[1]),
-        received_at=datetime.fromisoformat(row[2]),
-        completed_at=codec.parse_time(row[3]),
-        failed_stage=Stage(row[4]) if row[4] else None,
-        tier=Tier(row[5]) if row[5] else None,
-        crm_type=row[6],
-        crm_status=SyncStatus(row[7]) if row[7] else None,
-        answers=outcome_answers(json.loads(row[8])) if row[8] else (),
-    )
+    return codec.outcome_from_row(row, time=datetime.fromisoformat, json=json.loads)
 
 
 class SqliteCallRepository(CallRepository):
