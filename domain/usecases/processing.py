@@ -134,8 +134,11 @@ class ProcessCall:
         self._max_deferral_s = max_deferral_s
         self._tracer = tracer or NoTracing()
         self._meter = PipelineMeter(metrics)
-        self._redactor = redactor
-        self._scratch = scratch
+        self._redaction = (
+            AudioRedaction(redactor, scratch)
+            if redactor is not None and scratch is not None
+            else None
+        )
         self._alerts = alerts
         self._work: dict[Stage, StageWork] = {
             Stage.RECORDING_STORED: self._store_recording,
@@ -219,16 +222,13 @@ class ProcessCall:
 
     async def _run(self, stage: Stage, call: Call, tenant: Tenant) -> None:
         started = time.perf_counter()
-        done: StageSkipped | StageDone | None = None
-        work = self._work.get(stage)
-        if work is not None:
-            heartbeat = asyncio.create_task(self._heartbeat(call))
-            try:
-                done = await work(call, tenant)
-            finally:
-                heartbeat.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await heartbeat
+        heartbeat = asyncio.create_task(self._heartbeat(call))
+        try:
+            done = await self._work[stage](call, tenant)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
         skipped = isinstance(done, StageSkipped)
         elapsed_s = time.perf_counter() - started
         duration_ms = int(elapsed_s * 1000)
@@ -321,15 +321,13 @@ class ProcessCall:
         download = await self._recordings.open(tenant, call)
         extension = EXTENSIONS.get(download.content_type, "bin")
         name = recording_object_name(call.tenant_id, call.call_id, extension)
-        redactor, scratch = self._redactor, self._scratch
-        if config.redact_pii and redactor is not None and scratch is not None:
+        if config.redact_pii and self._redaction is not None:
             original = await self._audio.put(
                 quarantine_object_name(call.tenant_id, call.call_id),
                 download.chunks,
                 download.content_type,
             )
-            work = AudioRedaction(redactor, scratch)
-            return await self._store_redacted(call, tenant, original, name, work)
+            return await self._store_redacted(call, tenant, original, name, self._redaction)
         call.recording = await self._audio.put(name, download.chunks, download.content_type)
         call.consumed(UsageDelta(stored_bytes=call.recording.bytes))
         return None
@@ -363,7 +361,7 @@ class ProcessCall:
 
     async def _discard_original(self, call: Call) -> None:
         """A call that fails while its recording is stored keeps no unredacted original."""
-        if self._redactor is None:
+        if self._redaction is None:
             return
         with contextlib.suppress(Exception):  # best effort: the call's failure is the news
             uri = self._audio.uri_for(quarantine_object_name(call.tenant_id, call.call_id))
