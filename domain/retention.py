@@ -95,9 +95,15 @@ def holds_content(call: Call) -> bool:
 def expiry_of(call: Call, policy: RetentionPolicy, now: datetime) -> Expiry:
     """What of a finished call is past its tenant's retention at `now` and still held. A call
     still in the pipeline keeps everything until it finishes."""
+    return expiry_before(call, *policy.cutoffs(now))
+
+
+def expiry_before(
+    call: Call, recordings_before: datetime | None, content_before: datetime | None
+) -> Expiry:
+    """expiry_of with the policy's cutoffs given (None: kept), as a store's query takes them."""
     if not call.stage.terminal:
         return Expiry()
-    recordings_before, content_before = policy.cutoffs(now)
     return Expiry(
         recording=recordings_before is not None
         and call.received_at < recordings_before

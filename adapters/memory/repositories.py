@@ -18,7 +18,7 @@ from domain.call import Call
 from domain.errors import CallNotFound, ConcurrentUpdate, TenantAlreadyExists, TenantNotFound
 from domain.jobs import Job
 from domain.paging import decode_cursor, encode_cursor
-from domain.retention import DeletionRecord, holds_content
+from domain.retention import DeletionRecord, expiry_before
 from domain.stages import stages_matching
 from domain.stats import CallOutcome
 from domain.tenant import Tenant
@@ -218,18 +218,12 @@ class InMemoryCallRepository(CallRepository):
         after: str | None = None,
         limit: int = 100,
     ) -> Sequence[str]:
-        def expired(c: Call) -> bool:
-            if not c.stage.terminal:
-                return False
-            old_audio = recordings_before is not None and c.received_at < recordings_before
-            old_content = content_before is not None and c.received_at < content_before
-            has_audio = c.recording is not None or c.recording_url is not None
-            return (old_audio and has_audio) or (old_content and holds_content(c))
-
         ids = sorted(
             call_id
             for (t, call_id), c in self._s.calls.items()
-            if t == tenant_id and (after is None or call_id > after) and expired(c)
+            if t == tenant_id
+            and (after is None or call_id > after)
+            and expiry_before(c, recordings_before, content_before)
         )
         return ids[:limit]
 
