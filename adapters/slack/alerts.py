@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from domain.alert_message import AlertMessage
 from domain.alerts import AlertDestination
 from domain.errors import PermanentFailure, RateLimited, TransientFailure
-from domain.tenant import SecretRef, SecretValue
+from domain.usecases.secrets import reveal
 from ports.alerts import AlertSender
 from ports.secrets import SecretStore
 
@@ -83,13 +83,9 @@ class SlackAlertSender(AlertSender):
         self._secrets = secrets
 
     async def send(self, destination: AlertDestination, message: AlertMessage) -> None:
-        secret = destination.secret
-        if isinstance(secret, SecretRef):
-            url = await self._secrets.resolve(secret.name)
-        elif isinstance(secret, SecretValue):
-            url = secret.value
-        else:
+        if destination.secret is None:
             raise PermanentFailure("the Slack destination has no webhook URL")
+        url = await reveal(destination.secret, self._secrets)
         body = json.dumps(slack_body(message)).encode()
         reply = await self._poster.post(url, body, {"Content-Type": "application/json"})
         if 200 <= reply.status < 300:

@@ -18,7 +18,7 @@ from adapters.webhookalerts.transport import GuardedPoster, raise_for_status
 from domain.alert_message import AlertMessage
 from domain.alerts import AlertDestination
 from domain.errors import PermanentFailure
-from domain.tenant import SecretRef, SecretValue
+from domain.usecases.secrets import reveal
 from ports.alerts import AlertSender
 from ports.secrets import SecretStore
 
@@ -51,14 +51,6 @@ def alert_body(message: AlertMessage) -> dict[str, Any]:
     }
 
 
-async def resolve_secret(secrets: SecretStore, secret: object) -> str:
-    if isinstance(secret, SecretRef):
-        return await secrets.resolve(secret.name)
-    if isinstance(secret, SecretValue):
-        return secret.value
-    raise PermanentFailure("the destination has no secret configured")
-
-
 class SignedWebhookAlertSender(AlertSender):
     def __init__(
         self,
@@ -73,7 +65,9 @@ class SignedWebhookAlertSender(AlertSender):
     async def send(self, destination: AlertDestination, message: AlertMessage) -> None:
         if destination.url is None:
             raise PermanentFailure("the webhook destination has no URL")
-        key = await resolve_secret(self._secrets, destination.secret)
+        if destination.secret is None:
+            raise PermanentFailure("the destination has no secret configured")
+        key = await reveal(destination.secret, self._secrets)
         body = json.dumps(alert_body(message), separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
