@@ -18,7 +18,7 @@ import attrs
 from domain.alert_message import AlertMessage, build_alert_message
 from domain.alerts import AlertDestination, AlertRecord, AlertStatus, should_alert
 from domain.call import Call
-from domain.errors import DomainError, PermanentFailure, TransientFailure
+from domain.errors import DomainError, TransientFailure
 from domain.retry import RetryPolicy
 from domain.tenant import Tenant
 from ports.alerts import AlertSender
@@ -26,6 +26,7 @@ from ports.system import Clock
 from ports.telemetry import NoTracing, Tracer
 
 Save = Callable[[Call], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
 DEFAULT_RETRY = RetryPolicy(max_attempts=3, base_delay_s=1.0, max_delay_s=30.0)
 
 
@@ -37,14 +38,17 @@ class SendAlerts:
         public_url: str,
         retry: RetryPolicy = DEFAULT_RETRY,
         tracer: Tracer | None = None,
+        sleep: Sleep = asyncio.sleep,
     ):
         """`public_url` is the service's address as its users reach it: the call's API link
-        in every alert starts with it."""
+        in every alert starts with it. `sleep` waits between attempts (a test may pass its
+        own)."""
         self._sender = sender
         self._clock = clock
         self._public_url = public_url
         self._retry = retry
         self._tracer = tracer or NoTracing()
+        self._sleep = sleep
 
     async def __call__(self, call: Call, tenant: Tenant, save: Save) -> str | None:
         """Sends what is due and saves each record with `save`; a note for the timeline, or
@@ -80,19 +84,16 @@ class SendAlerts:
     ) -> AlertRecord:
         attempts, error = record.attempts, "not sent"
         key = f"{message.alert_id}:{destination.name}"
+        attributes = {"destination": destination.name, "type": destination.type}
         for attempt in range(1, self._retry.max_attempts + 1):
             attempts += 1
             hint: float | None = None
-            attributes = {"destination": destination.name, "type": destination.type}
             try:
                 with self._tracer.span("alert.send", {**attributes, "attempt": attempt}):
                     await self._sender.send(destination, message)
             except TransientFailure as exc:
                 error, hint = str(exc), exc.retry_after_s
-            except PermanentFailure as exc:
-                error = str(exc)
-                break
-            except DomainError as exc:  # a secret not found: no retry brings it back
+            except DomainError as exc:  # permanent, or a secret not found: no retry helps
                 error = str(exc)
                 break
             except Exception as exc:
@@ -107,7 +108,7 @@ class SendAlerts:
                     error=None,
                 )
             if attempt < self._retry.max_attempts:
-                await asyncio.sleep(self._retry.delay_s(attempt, key, hint))
+                await self._sleep(self._retry.delay_s(attempt, key, hint))
         return attrs.evolve(
             record, status=AlertStatus.FAILED, at=self._clock.now(), attempts=attempts, error=error
         )
