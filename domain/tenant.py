@@ -28,6 +28,7 @@ DEFAULT_THRESHOLD = 70
 DEFAULT_MODEL = "gemini-2.5-flash"
 MAX_CONTEXT = 4000
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9_./-]{1,255}$")
+_REF_NAME_RULE = "a secret name: letters, digits, _ . / -"
 # What each CRM reads from crm_config (entrypoints/crm.py, the gateways, domain/crm.py), and
 # HubSpot's portal_id, kept to say which HubSpot account the token is for: any other key would
 # be stored and never read, so a new document naming one is refused.
@@ -254,9 +255,7 @@ def _secret(
     value = raw.get(name)
     if ref not in (None, ""):
         if not _is_secret_name(ref):
-            errors.append(
-                FieldError(f"{prefix}.{name}_ref", "a secret name: letters, digits, _ . / -")
-            )
+            errors.append(FieldError(f"{prefix}.{name}_ref", _REF_NAME_RULE))
             return None
         return SecretRef(ref)
     if value not in (None, ""):
@@ -286,7 +285,7 @@ def _parse_crm(raw: Any, errors: list[FieldError], strict: bool) -> CrmConfig | 
             takes = ", ".join(allowed) if allowed else "no other setting"
             errors.append(FieldError(path, f"not a {crm_type} setting; {crm_type} takes {takes}"))
         elif key.endswith("_ref") and strict and not _is_secret_name(value):
-            errors.append(FieldError(path, "a secret name: letters, digits, _ . / -"))
+            errors.append(FieldError(path, _REF_NAME_RULE))
         elif _SECRET_SETTING.search(key) and (not isinstance(value, str) or value == MASK):
             errors.append(FieldError(path, "the credential's value as a string"))
     return CrmConfig(type=str(crm_type), settings=settings)
@@ -306,11 +305,7 @@ def _seed_hubspot(settings: Mapping[str, Any], errors: list[FieldError]) -> dict
             continue
         value = settings[seed_key]
         if key == "access_token_ref" and not _is_secret_name(value):
-            errors.append(
-                FieldError(
-                    f"config.crm_config.{seed_key}", "a secret name: letters, digits, _ . / -"
-                )
-            )
+            errors.append(FieldError(f"config.crm_config.{seed_key}", _REF_NAME_RULE))
             continue
         if key == "portal_id" and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
