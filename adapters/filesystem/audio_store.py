@@ -65,13 +65,14 @@ class FileAudioStore(AudioStore):
     async def delete(self, uri: str) -> None:
         path = self._path_for_uri(uri)
         with _DiskThread() as disk:
-            await disk.run(lambda: self._check_inside_root(path))
-            await disk.run(lambda: path.unlink(missing_ok=True))
-            await disk.run(lambda: self._prune(path.parent))
+            await disk.run(lambda: self._remove(path))
 
-    def _prune(self, directory: Path) -> None:
-        """Removes the directories left empty up to the root: their names are a tenant's and a
-        call's ids, which a deleted call must not leave behind."""
+    def _remove(self, path: Path) -> None:
+        """Removes the file, then the directories left empty up to the root: their names are a
+        tenant's and a call's ids, which a deleted call must not leave behind."""
+        self._check_inside_root(path)
+        path.unlink(missing_ok=True)
+        directory = path.parent
         while directory != self._root and directory.is_relative_to(self._root):
             try:
                 directory.rmdir()

@@ -49,12 +49,13 @@ class PrivateScratch(Scratch):
     async def copy_of(self, recording: StoredRecording) -> AsyncIterator[Path]:
         async with self.new_file() as path:
             pending: list[bytes] = []
-            first = True
+            size, first = 0, True
             async for chunk in self._store.get(recording.uri):
                 pending.append(chunk)
-                if sum(map(len, pending)) >= BATCH_SIZE:  # a write a megabyte, off the loop
+                size += len(chunk)
+                if size >= BATCH_SIZE:  # a write a megabyte, off the loop
                     await asyncio.to_thread(_append, path, pending, first)
-                    pending, first = [], False
+                    pending, size, first = [], 0, False
             await asyncio.to_thread(_append, path, pending, first)
             yield path
 
