@@ -22,7 +22,8 @@ from domain.usecases.reprocess import ReprocessCommand, parse_stage
 from domain.usecases.stats import StatsQuery
 from domain.webhook import lone_surrogate_fields
 from entrypoints.http.keys import CONTAINER
-from entrypoints.http.problems import problem
+from entrypoints.http.problem_types import ADMIN_API_CLOSED, OPERATOR_ONLY
+from entrypoints.http.problems import problem_of
 from entrypoints.http.webhook import read_json_body
 from entrypoints.presenters import call_summary, call_view, stats_view, tenant_view
 
@@ -59,13 +60,11 @@ async def _principal(request: web.Request) -> str:
 
 async def _require_operator(request: web.Request) -> web.Response | None:
     if request.app[CONTAINER].settings().operator_token is None:
-        return problem(
-            403,
-            "Admin API closed",
-            "set PIPELINE_OPERATOR_TOKEN to open it; the CLI works meanwhile",
+        return problem_of(
+            ADMIN_API_CLOSED, "set PIPELINE_OPERATOR_TOKEN to open it; the CLI works meanwhile"
         )
     if await _principal(request) != OPERATOR:
-        return problem(403, "Forbidden", "this needs the operator token")
+        return problem_of(OPERATOR_ONLY, "this needs the operator token")
     return None
 
 

@@ -55,8 +55,8 @@ log = logging.getLogger("ingestion_pipeline.http")
 
 PROBLEM = "application/problem+json"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# problem(status, title, ...) callers name a kind by what clients see; the 409s share a title
-# and are named by their ProblemType instead.
+# An HTTP error aiohttp raised (no route, a method not allowed) is matched to its kind by its
+# status and reason phrase; the 409s share a title, and are only ever named by their ProblemType.
 _BY_STATUS_AND_TITLE = {
     (kind.status, kind.title): kind
     for kind in PROBLEM_TYPES
@@ -82,8 +82,9 @@ _KIND_OF: dict[type[DomainError], ProblemType] = {
 def problem(
     status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> web.Response:
-    """The problem of the kind with this status and title; one no kind has (an HTTP error
-    aiohttp raised, titled by its reason phrase) is `about:blank`, as RFC 9457 has it."""
+    """The problem of the kind with this status and title (an HTTP error aiohttp raised, titled
+    by its reason phrase); one no kind has is `about:blank`, as RFC 9457 has it. Code that knows
+    the kind calls problem_of."""
     kind = _BY_STATUS_AND_TITLE.get((status, title))
     type_uri = kind.uri if kind is not None else "about:blank"
     return _answer(type_uri, status, title, detail, headers, extra)

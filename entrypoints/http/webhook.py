@@ -12,7 +12,8 @@ from aiohttp import hdrs, web
 from domain.usecases.intake import ReceiveWebhook
 from domain.webhook import MAX_NESTING, SIGNATURE_HEADER, nested_too_deep
 from entrypoints.http.keys import CONTAINER
-from entrypoints.http.problems import end_unreadable_body, problem
+from entrypoints.http.problem_types import MALFORMED_BODY, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE
+from entrypoints.http.problems import end_unreadable_body, problem_of
 
 MAX_BODY = 1024 * 1024
 
@@ -27,13 +28,13 @@ async def read_json_body(request: web.Request, limit: int = MAX_BODY) -> bytes |
     """The raw body, or the problem to answer instead (413 too large, 415 not JSON or encoded,
     400 nested deeper than any later read of it could follow)."""
     if request.content_length is not None and request.content_length > limit:
-        return problem(413, "Payload too large", f"the body must be at most {limit} bytes")
+        return problem_of(PAYLOAD_TOO_LARGE, f"the body must be at most {limit} bytes")
     if not is_json(request.content_type):
-        return problem(415, "Unsupported media type", "send the body as application/json")
+        return problem_of(UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
     if request.headers.get(hdrs.CONTENT_ENCODING, "identity").strip().lower() != "identity":
         # What was signed is the body as sent, and a small compressed body can inflate past any
         # cap. aiohttp has begun inflating gzip and deflate: a body that is neither is ended.
-        refused = problem(415, "Unsupported media type", "send the body without a Content-Encoding")
+        refused = problem_of(UNSUPPORTED_MEDIA_TYPE, "send the body without a Content-Encoding")
         return end_unreadable_body(request, refused)
     if request.content_length is not None:
         # The usual case: a declared length, checked above; aiohttp reads no more than it.
@@ -43,11 +44,11 @@ async def read_json_body(request: web.Request, limit: int = MAX_BODY) -> bytes |
         async for chunk in request.content.iter_chunked(64 * 1024):
             chunks.extend(chunk)
             if len(chunks) > limit:
-                return problem(413, "Payload too large", f"the body must be at most {limit} bytes")
+                return problem_of(PAYLOAD_TOO_LARGE, f"the body must be at most {limit} bytes")
         body = bytes(chunks)
     if nested_too_deep(body):
-        return problem(
-            400, "Malformed body", f"the body nests arrays and objects more than {MAX_NESTING} deep"
+        return problem_of(
+            MALFORMED_BODY, f"the body nests arrays and objects more than {MAX_NESTING} deep"
         )
     return body
 
