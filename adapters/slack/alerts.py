@@ -14,11 +14,10 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from domain.alert_message import AlertMessage
 from domain.alerts import AlertDestination
-from domain.errors import PermanentFailure, RateLimited, TransientFailure
+from domain.errors import PermanentFailure
 from domain.usecases.secrets import reveal
 from ports.alerts import AlertSender
 from ports.secrets import SecretStore
@@ -33,7 +32,14 @@ class Reply(Protocol):
     @property
     def text(self) -> str: ...
     @property
-    def retry_after_s(self) -> float | None: ...
+    def shown(self) -> str:
+        """The destination as scheme://host[:port]."""
+        ...
+
+    def raise_for_status(self, what: str) -> None:
+        """Nothing for 2xx; otherwise the port's error for the status (429 RateLimited, 408
+        and 5xx TransientFailure, the rest PermanentFailure), with `what` as its message."""
+        ...
 
 
 class Poster(Protocol):
@@ -88,27 +94,6 @@ class SlackAlertSender(AlertSender):
         url = await reveal(destination.secret, self._secrets)
         body = json.dumps(slack_body(message)).encode()
         reply = await self._poster.post(url, body, {"Content-Type": "application/json"})
-        if 200 <= reply.status < 300:
-            return
-        shown = _shown(url)
         error = reply.text.strip()
         detail = f" ({error})" if _SLACK_ERROR.match(error) else ""
-        what = f"Slack at {shown} answered {reply.status}{detail}"
-        _raise(reply, what)
-
-
-def _raise(reply: Reply, what: str) -> None:
-    """429 waits as told, 408 and 5xx are retried, the rest (a revoked hook) is permanent."""
-    if reply.status == 429:
-        raise RateLimited(what, reply.retry_after_s)
-    if reply.status == 408 or reply.status >= 500:
-        raise TransientFailure(what, reply.retry_after_s)
-    raise PermanentFailure(what)
-
-
-def _shown(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-    except ValueError:
-        return "an unparseable URL"
+        reply.raise_for_status(f"Slack at {reply.shown} answered {reply.status}{detail}")

@@ -12,9 +12,8 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
-from adapters.webhookalerts.transport import GuardedPoster, raise_for_status
+from adapters.webhookalerts.transport import GuardedPoster
 from domain.alert_message import AlertMessage
 from domain.alerts import AlertDestination
 from domain.errors import PermanentFailure
@@ -76,14 +75,4 @@ class SignedWebhookAlertSender(AlertSender):
             SIGNATURE_HEADER: signature(key, int(self._unix_time()), body),
         }
         reply = await self._poster.post(destination.url, body, headers)
-        raise_for_status(reply, _shown(destination.url))
-
-
-def _shown(url: str) -> str:
-    """scheme://host[:port]: never the path or query."""
-    try:
-        parts = urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "an unparseable URL"
-    return f"{parts.scheme}://{parts.hostname or ''}{port}"
+        reply.raise_for_status()

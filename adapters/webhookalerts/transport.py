@@ -41,7 +41,21 @@ class UrlApprover(Protocol):
 class Reply:
     status: int
     text: str  # the first 200 characters of the body
+    shown: str  # the destination as scheme://host[:port]: all an error may say of it
     retry_after_s: float | None = None
+
+    def raise_for_status(self, what: str = "") -> None:
+        """2xx is delivered. 429 waits as told, 408 and 5xx are retried, anything else (a
+        redirect, another 4xx) is permanent: sending it again would be refused again. `what`
+        is the error's message ("<shown> answered <status>" unless given)."""
+        if 200 <= self.status < 300:
+            return
+        what = what or f"{self.shown} answered {self.status}"
+        if self.status == 429:
+            raise RateLimited(what, self.retry_after_s)
+        if self.status == 408 or self.status >= 500:
+            raise TransientFailure(what, self.retry_after_s)
+        raise PermanentFailure(what)
 
 
 class _Pinned(AbstractResolver):
@@ -98,21 +112,8 @@ class GuardedPoster:
             ):
                 text = (await response.content.read(200)).decode("utf-8", "replace")
                 retry = _retry_after(response.headers.get("Retry-After"))
-                return Reply(response.status, text, retry)
+                return Reply(response.status, text, approved.shown, retry)
         except TimeoutError:
             raise TransientFailure(f"{approved.shown} did not answer in time") from None
         except _NETWORK_ERRORS as exc:
             raise TransientFailure(f"{approved.shown}: {type(exc).__name__}") from None
-
-
-def raise_for_status(reply: Reply, shown: str, detail: str = "") -> None:
-    """2xx is delivered. 429 waits as told, 408 and 5xx are retried, anything else (a
-    redirect, another 4xx) is permanent: sending it again would be refused again."""
-    if 200 <= reply.status < 300:
-        return
-    what = f"{shown} answered {reply.status}" + (f" ({detail})" if detail else "")
-    if reply.status == 429:
-        raise RateLimited(what, reply.retry_after_s)
-    if reply.status == 408 or reply.status >= 500:
-        raise TransientFailure(what, reply.retry_after_s)
-    raise PermanentFailure(what)
