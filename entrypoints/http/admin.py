@@ -58,7 +58,7 @@ async def _principal(request: web.Request) -> str:
     return await request.app[CONTAINER].authenticate_api_key()(token)
 
 
-async def _require_operator(request: web.Request) -> web.Response | None:
+async def require_operator(request: web.Request) -> web.Response | None:
     if request.app[CONTAINER].settings().operator_token is None:
         return problem_of(
             ADMIN_API_CLOSED, "set PIPELINE_OPERATOR_TOKEN to open it; the CLI works meanwhile"
@@ -91,7 +91,7 @@ async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
 
 
 async def create_tenant(request: web.Request) -> web.Response:
-    if (denied := await _require_operator(request)) is not None:
+    if (denied := await require_operator(request)) is not None:
         return denied
     document = await _json_object(request)
     if isinstance(document, web.Response):
@@ -103,21 +103,21 @@ async def create_tenant(request: web.Request) -> web.Response:
 
 
 async def list_tenants(request: web.Request) -> web.Response:
-    if (denied := await _require_operator(request)) is not None:
+    if (denied := await require_operator(request)) is not None:
         return denied
     tenants = await request.app[CONTAINER].list_tenants()()
     return web.json_response({"tenants": [tenant_view(t) for t in tenants]})
 
 
 async def get_tenant(request: web.Request) -> web.Response:
-    if (denied := await _require_operator(request)) is not None:
+    if (denied := await require_operator(request)) is not None:
         return denied
     tenant = await request.app[CONTAINER].get_tenant()(request.match_info["tenant_id"])
     return web.json_response(tenant_view(tenant))
 
 
 async def patch_tenant(request: web.Request) -> web.Response:
-    if (denied := await _require_operator(request)) is not None:
+    if (denied := await require_operator(request)) is not None:
         return denied
     patch = await _json_object(request)
     if isinstance(patch, web.Response):
@@ -127,7 +127,7 @@ async def patch_tenant(request: web.Request) -> web.Response:
 
 
 async def issue_api_key(request: web.Request) -> web.Response:
-    if (denied := await _require_operator(request)) is not None:
+    if (denied := await require_operator(request)) is not None:
         return denied
     tenant_id = request.match_info["tenant_id"]
     key = await request.app[CONTAINER].issue_api_key()(tenant_id)
@@ -147,7 +147,7 @@ def _since(text: str | None) -> datetime | None:
         ) from None
 
 
-def _limit(text: str | None) -> int:
+def query_limit(text: str | None) -> int:
     if text is None:
         return 50
     # ASCII digits only: str.isdigit and int() also take "²" and "٣".
@@ -167,7 +167,7 @@ async def list_calls(request: web.Request) -> web.Response:
             tenant_id=tenant_id,
             status=q.get("status"),
             since=_since(q.get("since")),
-            limit=_limit(q.get("limit")),
+            limit=query_limit(q.get("limit")),
             cursor=q.get("page_token") or None,
         )
     )
@@ -193,7 +193,7 @@ async def tenant_stats(request: web.Request) -> web.Response:
 
 
 async def reprocess_call(request: web.Request) -> web.Response:
-    if (denied := await _require_operator(request)) is not None:
+    if (denied := await require_operator(request)) is not None:
         return denied
     body: dict[str, Any] = {}
     if request.can_read_body:

@@ -9,7 +9,7 @@ from aiohttp import web
 from domain.errors import FieldError, ValidationFailed
 from domain.usecases.erasure import DeleteCallCommand, DeleteTenantCommand
 from domain.usecases.retention import ExpireCommand
-from entrypoints.http.admin import _limit, _require_operator
+from entrypoints.http.admin import query_limit, require_operator
 from entrypoints.http.keys import CONTAINER
 from entrypoints.presenters_retention import deletion_view
 
@@ -25,7 +25,7 @@ def _flag(text: str | None, name: str) -> bool:
 
 
 async def delete_call(request: web.Request) -> web.Response:
-    if (denied := await _require_operator(request)) is not None:
+    if (denied := await require_operator(request)) is not None:
         return denied
     tenant_id, call_id = request.match_info["tenant_id"], request.match_info["call_id"]
     deletion = await request.app[CONTAINER].delete_call()(
@@ -37,7 +37,7 @@ async def delete_call(request: web.Request) -> web.Response:
 
 
 async def delete_tenant(request: web.Request) -> web.Response:
-    if (denied := await _require_operator(request)) is not None:
+    if (denied := await require_operator(request)) is not None:
         return denied
     tenant_id = request.match_info["tenant_id"]
     command = DeleteTenantCommand(tenant_id, request.query.get("confirm"), ACTOR)
@@ -52,7 +52,7 @@ async def delete_tenant(request: web.Request) -> web.Response:
 
 
 async def expire_calls(request: web.Request) -> web.Response:
-    if (denied := await _require_operator(request)) is not None:
+    if (denied := await require_operator(request)) is not None:
         return denied
     tenant_id = request.match_info["tenant_id"]
     dry_run = _flag(request.query.get("dry_run"), "dry_run")
@@ -76,10 +76,10 @@ async def expire_calls(request: web.Request) -> web.Response:
 
 
 async def list_deletions(request: web.Request) -> web.Response:
-    if (denied := await _require_operator(request)) is not None:
+    if (denied := await require_operator(request)) is not None:
         return denied
     records = await request.app[CONTAINER].list_deletions()(
-        request.query.get("tenant_id") or None, _limit(request.query.get("limit"))
+        request.query.get("tenant_id") or None, query_limit(request.query.get("limit"))
     )
     return web.json_response({"deletions": [deletion_view(r) for r in records]})
 
