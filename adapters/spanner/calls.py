@@ -248,9 +248,9 @@ class SpannerCallRepository(CallRepository):
     async def _stalled_in_buffer(self, updated_before: datetime) -> _Candidates:
         staged = self._s.staged
         waiting = {
-            key: rows.last_activity(s.call)
+            key: codec.last_activity(s.call)
             for key, s in staged.calls.items()
-            if not s.call.stage.terminal and rows.last_activity(s.call) < updated_before
+            if not s.call.stage.terminal and codec.last_activity(s.call) < updated_before
         }
         if not waiting:
             return []

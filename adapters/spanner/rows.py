@@ -129,7 +129,6 @@ def api_key_from_row(row: Row) -> ApiKey:
 CALL_COLUMNS = (*codec.CALL_COLUMNS, "committed_at")
 CALL_SELECT = ", ".join(codec.CALL_COLUMNS)
 LEASE_COLUMNS = ("tenant_id", "call_id", "lease_expires_at", "committed_at")
-last_activity = codec.last_activity  # the sweep's clock (calls.py)
 
 
 def call_values(call: Call) -> list[Any]:
