@@ -15,15 +15,21 @@ from domain.stages import PIPELINE, Stage, check_restart, check_transition, stat
 from domain.usage import NO_USAGE, UsageDelta
 
 
+def call_objects_prefix(tenant_id: str, call_id: str | None = None) -> str:
+    """Where a call's objects are named (architecture.md): `{tenant_id}/calls/{call_id}/`;
+    without a call, the prefix of all the tenant's calls."""
+    return f"{tenant_id}/calls/" + (f"{call_id}/" if call_id is not None else "")
+
+
 def recording_object_name(tenant_id: str, call_id: str, extension: str) -> str:
     """architecture.md: `{tenant_id}/calls/{call_id}/recording.{ext}`."""
-    return f"{tenant_id}/calls/{call_id}/recording.{extension}"
+    return f"{call_objects_prefix(tenant_id, call_id)}recording.{extension}"
 
 
 def redacted_object_name(tenant_id: str, call_id: str, extension: str) -> str:
     """A recording stored before audio redaction, silenced later (`calls redact-audio`): a
     name of its own, so the original is deleted only once the call points here."""
-    return f"{tenant_id}/calls/{call_id}/recording-redacted.{extension}"
+    return f"{call_objects_prefix(tenant_id, call_id)}recording-redacted.{extension}"
 
 
 QUARANTINE_PREFIX = "quarantine/"
@@ -33,7 +39,7 @@ def quarantine_object_name(tenant_id: str, call_id: str) -> str:
     """Where a recording waits, unredacted, only while it is transcribed and redacted: one
     name a call, whatever the format, so a failed call's original can always be deleted. In
     Cloud Storage the deploy script gives this prefix a one-day lifecycle rule as well."""
-    return f"{QUARANTINE_PREFIX}{tenant_id}/calls/{call_id}/original"
+    return f"{QUARANTINE_PREFIX}{call_objects_prefix(tenant_id, call_id)}original"
 
 
 @attrs.frozen

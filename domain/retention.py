@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from domain.call import QUARANTINE_PREFIX, Call, StageEvent
+from domain.call import QUARANTINE_PREFIX, Call, StageEvent, call_objects_prefix
 from domain.errors import FieldError, unknown_keys
 from domain.results import ScoreReason
 
@@ -139,7 +139,7 @@ def erase_content(call: Call, at: datetime) -> None:
 def object_prefixes(tenant_id: str, call_id: str | None = None) -> tuple[str, str]:
     """Name prefixes under which the objects of a call (or of every call of a tenant) are:
     recordings, redacted copies, and the quarantined original."""
-    tail = f"{tenant_id}/calls/" + (f"{call_id}/" if call_id is not None else "")
+    tail = call_objects_prefix(tenant_id, call_id)
     return tail, QUARANTINE_PREFIX + tail
 
 
