@@ -12,7 +12,13 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from adapters.callrail.guard import HostPolicy, HostResolver, LoopHostResolver, UrlGuard
+from adapters.callrail.guard import (
+    HostPolicy,
+    HostResolver,
+    LoopHostResolver,
+    PinnedResolver,
+    UrlGuard,
+)
 from adapters.webhookalerts.transport import ApprovedUrl
 from domain.alert_message import AlertMessage
 from domain.alerts import AlertDestination
@@ -53,8 +59,9 @@ class GuardedAlertUrls:
             raise PermanentFailure(_URL.sub(shown, str(exc))) from None
         except TransientFailure as exc:
             raise TransientFailure(_URL.sub(shown, str(exc)), exc.retry_after_s) from None
-        target = approved.target
-        return ApprovedUrl(target.url, target.host, target.port, approved.addresses, shown)
+        pins = PinnedResolver()
+        pins.pin(approved)
+        return ApprovedUrl(approved.target.url, shown, pins)
 
 
 class AlertSenders(AlertSender):

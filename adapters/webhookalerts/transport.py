@@ -2,19 +2,18 @@
 
 The URL is approved first (scheme, host, every address it resolves to; the guard is given by
 the composition root: the recordings' guard) and the connection then goes to exactly the
-approved addresses, so a second DNS answer cannot send it elsewhere. Redirects are not
-followed. Errors name the destination as scheme://host[:port] only: a Slack webhook's path is
-its credential."""
+approved addresses, through the resolver the approval pinned them in, so a second DNS answer
+cannot send it elsewhere. Redirects are not followed. Errors name the destination as
+scheme://host[:port] only: a Slack webhook's path is its credential."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.abc import AbstractResolver
 
 from domain.errors import PermanentFailure, RateLimited, TransientFailure
 
@@ -24,10 +23,8 @@ _NETWORK_ERRORS = (aiohttp.ClientError, OSError)
 @dataclass(frozen=True)
 class ApprovedUrl:
     url: str  # rebuilt from its checked parts
-    host: str
-    port: int
-    addresses: tuple[str, ...]
     shown: str  # scheme://host[:port]: what errors and logs may say
+    resolver: AbstractResolver  # answers with the approved addresses only, for the URL's host
 
 
 class UrlApprover(Protocol):
@@ -58,32 +55,6 @@ class Reply:
         raise PermanentFailure(what)
 
 
-class _Pinned(AbstractResolver):
-    def __init__(self, approved: ApprovedUrl):
-        self._approved = approved
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        a = self._approved
-        if host.strip("[]").lower().rstrip(".") != a.host or port != a.port:
-            raise OSError(f"{host}:{port} was not approved by the guard")
-        return [
-            ResolveResult(
-                hostname=host,
-                host=address,
-                port=port,
-                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
-            )
-            for address in a.addresses
-        ]
-
-    async def close(self) -> None:
-        return None
-
-
 def _retry_after(value: str | None) -> float | None:
     try:
         return max(0.0, float(value)) if value else None
@@ -102,7 +73,7 @@ class GuardedPoster:
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Reply:
         """The receiver's answer, whatever its status; TransientFailure when none came."""
         approved = await self._approver.approve(url, self._connect_timeout_s)
-        connector = aiohttp.TCPConnector(resolver=_Pinned(approved), use_dns_cache=False)
+        connector = aiohttp.TCPConnector(resolver=approved.resolver, use_dns_cache=False)
         try:
             async with (
                 aiohttp.ClientSession(connector=connector, timeout=self._timeout) as session,
