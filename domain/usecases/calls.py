@@ -10,6 +10,7 @@ import attrs
 from domain.call import Call
 from domain.errors import CallNotFound, FieldError, TenantNotFound, ValidationFailed
 from domain.stages import STATUSES, Stage
+from domain.tenant import Tenant
 from ports.repositories import CallPage, UnitOfWorkFactory
 
 MAX_PAGE = 200
@@ -69,3 +70,23 @@ class GetCall:
         if call is None:
             raise CallNotFound(f"no call {call_id} for tenant {tenant_id}")
         return call
+
+
+async def every_call(
+    uow_factory: UnitOfWorkFactory, tenant_id: str, since: datetime | None, page_size: int = 100
+) -> tuple[Tenant, list[Call]]:
+    """The tenant and all its calls received since `since`, oldest first, read page by page in
+    one read-only unit of work: for the operator tools that go through them one at a time."""
+    found: list[Call] = []
+    cursor: str | None = None
+    async with uow_factory(read_only=True) as uow:
+        tenant = await uow.tenants.get(tenant_id)
+        if tenant is None:
+            raise TenantNotFound(f"no tenant {tenant_id}")
+        while True:
+            page = await uow.calls.list(tenant_id, since=since, limit=page_size, cursor=cursor)
+            found += page.calls
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    return tenant, found[::-1]

@@ -22,18 +22,18 @@ from datetime import datetime, timedelta
 import attrs
 
 from domain.call import Call, StageEvent
-from domain.errors import FieldError, TenantNotFound, ValidationFailed
+from domain.errors import FieldError, ValidationFailed
 from domain.jobs import Job
 from domain.questions import questions_document
 from domain.scoring import SCORING_VERSION
 from domain.stages import Stage
 from domain.tenant import Tenant
+from domain.usecases.calls import every_call
 from domain.usecases.processing import Outcome, ProcessCall, ProcessCallCommand
 from ports.queue import JobQueue
 from ports.repositories import UnitOfWorkFactory
 from ports.system import Clock, IdGenerator
 
-PAGE = 100
 STAGES = (Stage.ANALYZED, Stage.SCORED, Stage.SYNCED)
 
 
@@ -88,7 +88,7 @@ class ReanalyzeCalls:
         if command.from_stage not in STAGES:
             choices = ", ".join(STAGES)
             raise ValidationFailed([FieldError("from_stage", f"one of {choices}")], "reanalyze")
-        tenant, calls = await self._calls(command)
+        tenant, calls = await every_call(self._uow, command.tenant_id, command.since)
         mark = fingerprint(tenant, command.from_stage)
         worker = f"reanalyze-{self._ids.new_id()}"
         done = already = queued = 0
@@ -118,24 +118,6 @@ class ReanalyzeCalls:
                 failed.append((call.call_id, f"{result.stage}: {result.reason}"))
                 progress(f"{where}: failed at {result.stage}")
         return ReanalyzeReport(done, already, queued, tuple(failed))
-
-    async def _calls(self, command: ReanalyzeCommand) -> tuple[Tenant, list[Call]]:
-        """The tenant's calls since `since`, oldest first."""
-        found: list[Call] = []
-        cursor: str | None = None
-        async with self._uow(read_only=True) as uow:
-            tenant = await uow.tenants.get(command.tenant_id)
-            if tenant is None:
-                raise TenantNotFound(f"no tenant {command.tenant_id}")
-            while True:
-                page = await uow.calls.list(
-                    command.tenant_id, since=command.since, limit=PAGE, cursor=cursor
-                )
-                found += page.calls
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
-        return tenant, found[::-1]
 
     async def _restart(self, call: Call, from_stage: Stage, mark: str) -> None:
         now = self._clock.now()

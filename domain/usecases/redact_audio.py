@@ -22,7 +22,6 @@ from domain.errors import (
     CallNotFound,
     ConcurrentUpdate,
     PermanentFailure,
-    TenantNotFound,
     TransientFailure,
 )
 from domain.redaction import redact_with_audio_spans
@@ -30,11 +29,10 @@ from domain.results import StoredRecording
 from domain.tenant import Tenant
 from domain.transcription_hint import transcription_hint
 from domain.usecases.audio_redaction import AudioRedaction, silenced_note
+from domain.usecases.calls import every_call
 from ports.audio import AudioStore
 from ports.repositories import UnitOfWorkFactory
 from ports.speech import Transcriber
-
-PAGE = 100
 
 
 @attrs.frozen
@@ -88,21 +86,8 @@ class RedactStoredAudio:
 
     async def _recorded_calls(self, command: RedactAudioCommand) -> tuple[Tenant, list[Call]]:
         """The tenant's finished calls with a stored recording, oldest first."""
-        found: list[Call] = []
-        cursor: str | None = None
-        async with self._uow(read_only=True) as uow:
-            tenant = await uow.tenants.get(command.tenant_id)
-            if tenant is None:
-                raise TenantNotFound(f"no tenant {command.tenant_id}")
-            while True:
-                page = await uow.calls.list(
-                    command.tenant_id, since=command.since, limit=PAGE, cursor=cursor
-                )
-                found += [c for c in page.calls if c.recording is not None and c.stage.terminal]
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
-        return tenant, found[::-1]
+        tenant, calls = await every_call(self._uow, command.tenant_id, command.since)
+        return tenant, [c for c in calls if c.recording is not None and c.stage.terminal]
 
     async def _redact(self, call: Call, tenant: Tenant) -> str:
         original = call.recording
