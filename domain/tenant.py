@@ -172,21 +172,7 @@ def _parse_tenant(
     if not isinstance(raw_config, Mapping):
         errors.append(FieldError("config", "an object"))
     else:
-        config = _parse_config(raw_config, errors, strict)
-        # Hot-lead alerts (domain/alerts.py): their own block, their own unknown-key check.
-        alerts = parse_alerts(
-            raw_config.get("alerts", {}),
-            errors,
-            strict=strict,
-            secret=_secret,
-            http_hosts=http_hosts,
-        )
-        if config is not None and alerts is not None:
-            config = attrs.evolve(config, alerts=alerts)
-        # Retention (domain/retention.py): its own block, its own unknown-key check.
-        retention = parse_retention(raw_config.get("retention", {}), errors, strict=strict)
-        if config is not None:
-            config = attrs.evolve(config, retention=retention)
+        config = _parse_config(raw_config, errors, strict, http_hosts)
     if errors:
         raise ValidationFailed(errors, "tenant")
     assert isinstance(tenant_id, str)
@@ -196,7 +182,7 @@ def _parse_tenant(
 
 
 def _parse_config(
-    raw: Mapping[str, Any], errors: list[FieldError], strict: bool
+    raw: Mapping[str, Any], errors: list[FieldError], strict: bool, http_hosts: tuple[str, ...]
 ) -> TenantConfig | None:
     company = raw.get("callrail_company_id")
     if isinstance(company, int) and not isinstance(company, bool):
@@ -217,12 +203,19 @@ def _parse_config(
     redact = raw.get("redact_pii", True)
     if not isinstance(redact, bool):
         errors.append(FieldError("config.redact_pii", "true or false"))
+    # Hot-lead alerts (domain/alerts.py) and retention (domain/retention.py): their own
+    # blocks, with their own unknown-key checks.
+    alerts = parse_alerts(
+        raw.get("alerts", {}), errors, strict=strict, secret=_secret, http_hosts=http_hosts
+    )
+    retention = parse_retention(raw.get("retention", {}), errors, strict=strict)
     if (
         errors
         or not isinstance(company, str)
         or webhook_secret is None
         or crm is None
         or ai is None
+        or alerts is None
     ):
         return None
     return TenantConfig(
@@ -233,6 +226,8 @@ def _parse_config(
         crm=crm,
         ai=ai,
         redact_pii=bool(redact),
+        alerts=alerts,
+        retention=retention,
     )
 
 
