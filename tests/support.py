@@ -1,9 +1,10 @@
-"""Shared test helpers: tenant documents, signing, fixture bodies, a server process."""
+"""Shared test helpers: tenant documents, signing, fixture bodies, audio streams."""
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +66,9 @@ def callrail_body(call_id: str, company_id: str = VECTOR_COMPANY_ID, **fields: A
 
 def signed_headers(body: bytes, secret: str = VECTOR_KEY) -> dict[str, str]:
     return {"Content-Type": "application/json", "Signature": sign(secret, body)}
+
+
+async def stream(*chunks: bytes) -> AsyncIterator[bytes]:
+    """Bytes as the async stream AudioStore.put reads, a chunk each."""
+    for chunk in chunks:
+        yield chunk

@@ -5,7 +5,7 @@ same tests."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from domain.call import quarantine_object_name, recording_object_name, redacted_
 from ports.audio import AudioStore
 from tests.emulators import gcs
 from tests.emulators.gcs import FakeGcs
+from tests.support import stream
 
 NAME = recording_object_name("acme", "CAL1", "mp3")
 fake_gcs = gcs.fake_gcs  # the session's fake-gcs-server, started only if a test needs it
@@ -39,11 +40,6 @@ def audio_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Audi
         store.close()
         return
     raise AssertionError(f"no audio store named {request.param}")
-
-
-async def stream(*chunks: bytes) -> AsyncIterator[bytes]:
-    for chunk in chunks:
-        yield chunk
 
 
 def pieces(data: bytes, size: int) -> Iterable[bytes]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,7 @@ import pytest
 from adapters.filesystem.scratch import PrivateScratch
 from adapters.memory.fakes import InMemoryAudioStore
 from domain.results import StoredRecording
-
-
-async def stream(data: bytes) -> AsyncIterator[bytes]:
-    yield data
+from tests.support import stream
 
 
 @pytest.fixture

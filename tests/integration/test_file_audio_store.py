@@ -13,13 +13,9 @@ import pytest
 
 from adapters.filesystem.audio_store import FileAudioStore
 from domain.call import recording_object_name
+from tests.support import stream
 
 NAME = recording_object_name("acme", "CAL1", "mp3")
-
-
-async def stream(*chunks: bytes) -> AsyncIterator[bytes]:
-    for chunk in chunks:
-        yield chunk
 
 
 async def failing_midway() -> AsyncIterator[bytes]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from entrypoints.config import load_settings
 from entrypoints.container import Container, build_container
 from entrypoints.migrations import migrate_database
 from entrypoints.retention_sweep import RetentionSweeper
-from tests.support import callrail_body, tenant_document
+from tests.support import callrail_body, stream, tenant_document
 
 NOW = datetime.now(UTC)
 PHONES = {"acme": "+15557770001", "beta": "+15558880002"}
@@ -45,10 +44,6 @@ def container(tmp_path: Path) -> Container:
         }
     )
     return build_container(settings)
-
-
-async def _stream(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 def audio_bytes(tenant_id: str, call_id: str, kind: str) -> bytes:
@@ -94,11 +89,11 @@ async def add_tenant_with_calls(
                 (quarantine_object_name(tenant_id, call.call_id), "original"),
             ):
                 await audio.put(
-                    name, _stream(audio_bytes(tenant_id, call.call_id, kind)), "audio/mpeg"
+                    name, stream(audio_bytes(tenant_id, call.call_id, kind)), "audio/mpeg"
                 )
             call.recording = await audio.put(
                 recording_object_name(tenant_id, call.call_id, "mp3"),
-                _stream(audio_bytes(tenant_id, call.call_id, "recording")),
+                stream(audio_bytes(tenant_id, call.call_id, "recording")),
                 "audio/mpeg",
             )
             call.transcript = Transcript(

@@ -25,7 +25,7 @@ from domain.webhook import parse_incoming_call
 from ports.repositories import UnitOfWorkFactory
 from tests.emulators import gcs
 from tests.emulators.spanner import SpannerEmulator, spanner_emulator_fixture  # noqa: F401
-from tests.support import callrail_body, tenant_document
+from tests.support import callrail_body, stream, tenant_document
 
 fake_gcs = gcs.fake_gcs
 NOW = datetime.now(UTC)
@@ -44,10 +44,6 @@ def store(fake_gcs: gcs.FakeGcs) -> Iterator[GcsAudioStore]:
     audio = GcsAudioStore(fake_gcs.client, fake_gcs.bucket, fake_gcs.unique_prefix())
     yield audio
     audio.close()
-
-
-async def _stream(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 def audio_bytes(tenant_id: str, call_id: str, kind: str) -> bytes:
@@ -83,10 +79,10 @@ async def seed(
                 (quarantine_object_name(tenant_id, call.call_id), "original"),
             ):
                 data = audio_bytes(tenant_id, call.call_id, kind)
-                await audio.put(name, _stream(data), "audio/mpeg")
+                await audio.put(name, stream(data), "audio/mpeg")
             call.recording = await audio.put(
                 recording_object_name(tenant_id, call.call_id, "mp3"),
-                _stream(audio_bytes(tenant_id, call.call_id, "recording")),
+                stream(audio_bytes(tenant_id, call.call_id, "recording")),
                 "audio/mpeg",
             )
             call.transcript = Transcript(

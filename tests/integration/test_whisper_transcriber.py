@@ -37,6 +37,7 @@ from domain.results import StoredRecording, Transcript
 from domain.transcript_loops import find_loops, has_loop
 from domain.transcription_hint import TranscriptionHint
 from ports.audio import AudioStore
+from tests.support import stream
 
 ROOT = Path(__file__).resolve().parents[2]
 AUDIO = ROOT / "entrypoints" / "demo" / "audio"
@@ -49,12 +50,8 @@ def fixture_file(scenario: str) -> Path:
     return AUDIO / str(CALLS[scenario]["file"])
 
 
-async def chunks_of(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
 async def stored(store: InMemoryAudioStore, name: str, data: bytes) -> StoredRecording:
-    return await store.put(name, chunks_of(data), "audio/mpeg")
+    return await store.put(name, stream(data), "audio/mpeg")
 
 
 def file_recording(path: Path) -> StoredRecording:

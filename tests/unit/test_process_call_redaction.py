@@ -6,7 +6,6 @@ PyAV redactor on real audio is tests/integration/test_audio_redaction_pipeline.p
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -36,7 +35,7 @@ from domain.transcription_hint import TranscriptionHint
 from domain.usecases.processing import Outcome, ProcessCall, ProcessCallCommand
 from domain.usecases.reprocess import ReprocessCall, ReprocessCommand
 from domain.webhook import parse_incoming_call
-from tests.support import callrail_body, tenant_document
+from tests.support import callrail_body, stream, tenant_document
 
 ORIGINAL = b"ID3 the original recording"
 SAID = "it's 4111 1111 1111 1111 thanks"
@@ -169,13 +168,10 @@ async def test_a_rerun_after_a_crash_replaces_what_it_half_did_and_deletes_the_o
     p = Pipeline(clock, tmp_path, WordTranscriber())
     await p.setup()
 
-    async def chunks(data: bytes) -> AsyncIterator[bytes]:
-        yield data
-
     # What a process killed mid-stage left: the original in quarantine, and a redacted
     # recording stored, encoded differently, before the call was saved.
-    await p.audio.put(quarantine_object_name("acme", "CALc1"), chunks(ORIGINAL), "audio/mpeg")
-    await p.audio.put("acme/calls/CALc1/recording.mp3", chunks(b"ID3 other bytes"), "audio/mpeg")
+    await p.audio.put(quarantine_object_name("acme", "CALc1"), stream(ORIGINAL), "audio/mpeg")
+    await p.audio.put("acme/calls/CALc1/recording.mp3", stream(b"ID3 other bytes"), "audio/mpeg")
     assert await p.run() is Outcome.DONE
     call = await p.call()
     assert call.recording is not None

@@ -5,7 +5,6 @@ and a real scratch directory; the real redactor on real audio is the pipeline's 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from domain.transcription_hint import TranscriptionHint
 from domain.usecases.audio_redaction import AudioRedaction
 from domain.usecases.redact_audio import RedactAudioCommand, RedactStoredAudio
 from domain.webhook import parse_incoming_call
-from tests.support import callrail_body, tenant_document
+from tests.support import callrail_body, stream, tenant_document
 
 SAID = "it's 4111 1111 1111 1111 thanks"
 
@@ -52,10 +51,6 @@ class CardTranscriber(ScriptedTranscriber):
         return Transcript("test", language, SAID, (Segment("caller", 0.0, 3.0, SAID, words),))
 
 
-async def chunks(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
 class Store:
     def __init__(self, clock: FixedClock, tmp: Path, transcriber: CardTranscriber) -> None:
         self.clock = clock
@@ -71,7 +66,7 @@ class Store:
         body = json.loads(callrail_body(call_id.removeprefix("CAL")))
         call = Call.receive("acme", parse_incoming_call(body), at)
         name = recording_object_name("acme", call.call_id, "mp3")
-        stored = await self.audio.put(name, chunks(f"ID3 {call_id}".encode()), "audio/mpeg")
+        stored = await self.audio.put(name, stream(f"ID3 {call_id}".encode()), "audio/mpeg")
         call.recording = StoredRecording(
             stored.uri, stored.bytes, stored.sha256, stored.content_type, 3.0, redacted
         )
@@ -135,7 +130,7 @@ async def test_a_run_stopped_after_the_call_was_pointed_deletes_the_original_nex
     await s.command(RedactAudioCommand("acme"))
     # what a kill between pointing the call and deleting the original leaves
     name = recording_object_name("acme", "CAL1", "mp3")
-    await s.audio.put(name, chunks(b"ID3 CAL1"), "audio/mpeg")
+    await s.audio.put(name, stream(b"ID3 CAL1"), "audio/mpeg")
     await s.command(RedactAudioCommand("acme"))
     assert s.audio.uri_for(name) not in s.audio.objects
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,7 +20,7 @@ from domain.tenant import apply_patch, parse_tenant, tenant_document
 from domain.usecases.erasure import DeleteCall, DeleteCallCommand, secret_names
 from domain.usecases.retention import delete_audio
 from domain.webhook import parse_incoming_call
-from tests.support import callrail_body
+from tests.support import callrail_body, stream
 from tests.support import tenant_document as tenant_doc
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -99,13 +98,9 @@ async def test_deleting_tenant_quarantine_keeps_tenant_calls_quarantined_audio()
         recording_object_name("quarantine", "CAL1", "mp3"),
         quarantine_object_name("calls", "CAL1"),
     ):
-        await audio.put(name, _stream(b"ID3"), "audio/mpeg")
+        await audio.put(name, stream(b"ID3"), "audio/mpeg")
     assert await delete_audio(audio, "quarantine") == 1
     assert list(audio.objects) == [audio.uri_for(quarantine_object_name("calls", "CAL1"))]
-
-
-async def _stream(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 def test_a_call_reference_is_stable_and_does_not_hold_the_id() -> None:
@@ -138,7 +133,7 @@ async def test_a_call_a_worker_holds_is_not_deleted_under_it() -> None:
         await uow.calls.add(call)
         await uow.commit()
     await audio.put(
-        recording_object_name("acme", call.call_id, "mp3"), _stream(b"ID3"), "audio/mpeg"
+        recording_object_name("acme", call.call_id, "mp3"), stream(b"ID3"), "audio/mpeg"
     )
     delete = DeleteCall(uow_factory, audio, FixedClock(), UuidIdGenerator())
 
