@@ -8,8 +8,9 @@ answer's text and token counts, and the client's errors as the port's short reas
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -85,15 +86,10 @@ class GeminiModel(StructuredModel):
             candidate_count=1,
             max_output_tokens=request.max_output_tokens,
         )
-        try:
+        with _as_port_errors():
             response = await self._client.aio.models.generate_content(
                 model=request.model, contents=request.prompt, config=config
             )
-        except Exception as exc:
-            error = _port_error(exc)
-            if error is None:
-                raise  # unexpected: the core logs it with its traceback
-            raise error from None
         usage = response.usage_metadata
         return LlmAnswer(
             text=None if _blocked(response) else response.text,
@@ -107,13 +103,8 @@ class GeminiModel(StructuredModel):
     async def ping(self, model: str) -> None:
         """Vertex AI answers for this project and location with these credentials: a
         CountTokens of one word (free of charge, the same permission as generating)."""
-        try:
+        with _as_port_errors():
             await self._client.aio.models.count_tokens(model=model, contents="ping")
-        except Exception as exc:
-            error = _port_error(exc)
-            if error is None:
-                raise
-            raise error from None
 
     async def aclose(self) -> None:
         await self._client.aio.aclose()
@@ -191,6 +182,19 @@ def _blocked(response: types.GenerateContentResponse) -> str | None:
         reason = candidates[0].finish_reason
         return reason.value if reason is not None else "blocked"
     return None
+
+
+@contextlib.contextmanager
+def _as_port_errors() -> Iterator[None]:
+    """The client's errors re-raised as the port's; an unexpected one as it is (the core logs
+    it with its traceback)."""
+    try:
+        yield
+    except Exception as exc:
+        error = _port_error(exc)
+        if error is None:
+            raise
+        raise error from None
 
 
 def _port_error(exc: BaseException) -> Exception | None:
