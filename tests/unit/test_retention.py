@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.memory.fakes import InMemoryAudioStore
+from adapters.memory.fakes import FixedClock, InMemoryAudioStore
 from adapters.memory.repositories import InMemoryUnitOfWorkFactory
 from adapters.system.clock import UuidIdGenerator
 from domain.call import Call, quarantine_object_name, recording_object_name
@@ -24,11 +24,6 @@ from tests.support import callrail_body, stream
 from tests.support import tenant_document as tenant_doc
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return NOW
 
 
 def call_received(days_ago: int, stage: Stage = Stage.COMPLETED) -> Call:
@@ -135,7 +130,7 @@ async def test_a_call_a_worker_holds_is_not_deleted_under_it() -> None:
     await audio.put(
         recording_object_name("acme", call.call_id, "mp3"), stream(b"ID3"), "audio/mpeg"
     )
-    delete = DeleteCall(uow_factory, audio, FixedClock(), UuidIdGenerator())
+    delete = DeleteCall(uow_factory, audio, FixedClock(NOW), UuidIdGenerator())
 
     with pytest.raises(ConcurrentUpdate):
         await delete(DeleteCallCommand("acme", call.call_id, "test"))
