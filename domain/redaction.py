@@ -52,12 +52,18 @@ def redact_transcript(t: Transcript) -> Transcript:
     """A redacted copy. Segments are read as one stream, so a number split across adjacent
     segments (the speaker paused mid-number) is found and each fragment is replaced. The text
     is usually those segments joined: then it is read once, for both."""
-    return redact_with_audio_spans(t)[0]
+    return _redacted(t)[0]
 
 
 def redact_with_audio_spans(t: Transcript) -> tuple[Transcript, tuple[SilencedSpan, ...]]:
     """The redacted copy, and the stretches of the recording where what it hides was said
     (domain.audio_spans). The copy's segments carry no words: theirs spell what was hidden."""
+    redacted, pieces = _redacted(t)
+    return redacted, silenced_spans(t.segments, pieces)
+
+
+def _redacted(t: Transcript) -> tuple[Transcript, list[list[LocalSpan]]]:
+    """The redacted copy, and what was hidden in each segment, as characters of its text."""
     joined = " ".join(s.text for s in t.segments)
     spans = _find(joined)
     text = _apply(joined, spans) if t.text == joined else redact_text(t.text)[0]
@@ -68,8 +74,7 @@ def redact_with_audio_spans(t: Transcript) -> tuple[Transcript, tuple[SilencedSp
         else segment  # most segments: nothing to hide and no words; segments are values
         for segment, local in zip(t.segments, pieces, strict=True)
     )
-    redacted = attrs.evolve(t, text=text, segments=segments, redacted=True)
-    return redacted, silenced_spans(t.segments, pieces)
+    return attrs.evolve(t, text=text, segments=segments, redacted=True), pieces
 
 
 def _segment_pieces(
