@@ -395,13 +395,11 @@ class ProcessCall:
         return None
 
     async def _score(self, call: Call, tenant: Tenant) -> StageSkipped | StageDone | None:
+        threshold = tenant.config.ai.lead_scoring_threshold
         if call.metadata.marked_spam:  # a person said so in CallRail (Call Modified)
-            threshold = tenant.config.ai.lead_scoring_threshold
             call.lead_score = marked_spam_score(threshold, SCORING_VERSION)
-            return None
-        call.lead_score = score_lead(
-            call.analysis, call.metadata, tenant.config.ai.lead_scoring_threshold
-        )
+        else:
+            call.lead_score = score_lead(call.analysis, call.metadata, threshold)
         return None
 
     async def _sync(self, call: Call, tenant: Tenant) -> StageSkipped | StageDone | None:
