@@ -206,9 +206,7 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
 
     async def calls_redact_audio() -> None:
         command = RedactAudioCommand(args.tenant_id, _since(args.since) if args.since else None)
-        report = await c.redact_stored_audio()(
-            command, lambda line: print(line, file=sys.stderr, flush=True)
-        )
+        report = await c.redact_stored_audio()(command, _to_stderr)
         for call_id, why in report.failed:
             print(f"{call_id}: not redacted: {why}", file=sys.stderr)
         print(
@@ -218,13 +216,11 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
         if report.failed:
             raise SystemExit(1)
 
-    # --- calls reanalyze (issue 27) ---
     async def calls_reanalyze() -> None:
         stage = parse_stage(args.from_stage) or Stage.ANALYZED
         since = _since(args.since) if args.since else None
         report = await c.reanalyze_calls()(
-            ReanalyzeCommand(args.tenant_id, since, stage),
-            lambda line: print(line, file=sys.stderr, flush=True),
+            ReanalyzeCommand(args.tenant_id, since, stage), _to_stderr
         )
         for call_id, why in report.failed:
             print(f"{call_id}: failed: {why}", file=sys.stderr)
@@ -235,8 +231,6 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
         )
         if report.failed:
             raise SystemExit(1)
-
-    # --- end calls reanalyze ---
 
     async def stats() -> None:
         query = StatsQuery(args.tenant_id, _since(args.since) if args.since else None)
@@ -268,7 +262,8 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
         "calls reanalyze": calls_reanalyze,
         "sweep": sweep,
         "reconcile": reconcile,
-        **cli_retention.handlers(args, c),  # calls expire/delete, tenants delete, deletions
+        # calls expire and delete, tenants delete, deletions list
+        **cli_retention.handlers(args, c, _to_stderr),
     }
     key = " ".join(p for p in (args.command, getattr(args, "action", None)) if p)
     return handlers[key]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -23,10 +22,6 @@ def actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (OSError, KeyError):  # no user name for this uid (a bare container)
         return "cli"
-
-
-def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def add_call_parsers(calls: Any) -> None:
@@ -63,10 +58,14 @@ def add_parsers(commands: Any) -> None:
     dlist.add_argument("--json", action="store_true", help="JSON lines instead of text")
 
 
-def handlers(args: argparse.Namespace, c: Container) -> Mapping[str, Callable[[], Awaitable[None]]]:
+def handlers(
+    args: argparse.Namespace, c: Container, progress: Callable[[str], None]
+) -> Mapping[str, Callable[[], Awaitable[None]]]:
+    """`progress`: where the lines that say how the work goes are written (stderr)."""
+
     async def calls_expire() -> None:
         command = ExpireCommand(args.tenant_id, args.dry_run, actor())
-        report = await c.expire_calls()(command, _progress)
+        report = await c.expire_calls()(command, progress)
         if report.dry_run:
             for item in report.calls:
                 what = [
@@ -83,7 +82,7 @@ def handlers(args: argparse.Namespace, c: Container) -> Mapping[str, Callable[[]
             summary += (
                 f"; {report.changed_meanwhile} call(s) changed meanwhile, left for the next run"
             )
-        _progress(summary)
+        progress(summary)
 
     async def calls_delete() -> None:
         deletion = await c.delete_call()(DeleteCallCommand(args.tenant_id, args.call_id, actor()))
@@ -91,7 +90,7 @@ def handlers(args: argparse.Namespace, c: Container) -> Mapping[str, Callable[[]
 
     async def tenants_delete() -> None:
         command = DeleteTenantCommand(args.tenant_id, args.confirm, actor())
-        deletion = await c.delete_tenant()(command, _progress)
+        deletion = await c.delete_tenant()(command, progress)
         print(f"deleted tenant {args.tenant_id}: {counts_line(deletion.counts)}")
         if deletion.secrets:
             print(
