@@ -186,9 +186,8 @@ def said(asking: str, business: str = "") -> list[tuple[str, int]]:
         mine += [c for c in STANDING if c[1] > 2]  # "again" speaks of the other company
     else:
         mine += STANDING
-    standing = [  # "my realtor gave me your number" is a referral, not a standing
-        (p, w) for p, w in mine if f" {p} " in asking and f" {p} " not in _REFERRAL.findall(asking)
-    ]
+    referrals = _REFERRAL.findall(asking)  # "my realtor gave me your number": not a standing
+    standing = [(p, w) for p, w in mine if f" {p} " in asking and f" {p} " not in referrals]
     return found + [(p, w) for p, w in standing if not _NOT.search(asking.split(f" {p} ")[0] + " ")]
 
 
