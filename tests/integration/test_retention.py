@@ -13,26 +13,25 @@ from typing import Any
 
 import pytest
 
-from domain.call import (
-    Call,
-    quarantine_object_name,
-    recording_object_name,
-    redacted_object_name,
-)
+from domain.call import Call
 from domain.results import CallAnalysis, Intent, LeadScore, ScoreReason, Tier, Transcript
 from domain.stages import PIPELINE, Stage
 from domain.usecases.erasure import DeleteTenantCommand
-from domain.webhook import parse_incoming_call
 from entrypoints import cli
 from entrypoints.config import load_settings
 from entrypoints.container import Container, build_container
 from entrypoints.migrations import migrate_database
 from entrypoints.retention_sweep import RetentionSweeper
-from tests.support import callrail_body, stream, tenant_document
+from tests.integration.retention_seed import (
+    COMPANIES,
+    PHONES,
+    audio_bytes,
+    received_call,
+    store_audio,
+)
+from tests.support import tenant_document
 
 NOW = datetime.now(UTC)
-PHONES = {"acme": "+15557770001", "beta": "+15558880002"}
-COMPANIES = {"acme": "111", "beta": "222"}
 
 
 @pytest.fixture
@@ -44,10 +43,6 @@ def container(tmp_path: Path) -> Container:
         }
     )
     return build_container(settings)
-
-
-def audio_bytes(tenant_id: str, call_id: str, kind: str) -> bytes:
-    return f"ID3 {kind} of {tenant_id}/{call_id} ".encode() * 40
 
 
 async def add_tenant_with_calls(
@@ -76,26 +71,9 @@ async def add_tenant_with_calls(
     ids = []
     async with container.uow()() as uow:
         for n in range(calls):
-            body = callrail_body(
-                f"{tenant_id}{n:04d}",
-                COMPANIES[tenant_id],
-                customer_phone_number=PHONES[tenant_id],
-                customer_name=f"Caller {tenant_id} {n}",
-            )
-            call = Call.receive(tenant_id, parse_incoming_call(json.loads(body)), at)
+            call = received_call(tenant_id, n, at, customer_name=f"Caller {tenant_id} {n}")
             ids.append(call.call_id)
-            for name, kind in (
-                (redacted_object_name(tenant_id, call.call_id, "mp3"), "redacted"),
-                (quarantine_object_name(tenant_id, call.call_id), "original"),
-            ):
-                await audio.put(
-                    name, stream(audio_bytes(tenant_id, call.call_id, kind)), "audio/mpeg"
-                )
-            call.recording = await audio.put(
-                recording_object_name(tenant_id, call.call_id, "mp3"),
-                stream(audio_bytes(tenant_id, call.call_id, "recording")),
-                "audio/mpeg",
-            )
+            call.recording = await store_audio(audio, tenant_id, call.call_id)
             call.transcript = Transcript(
                 "whisper", "en-US", f"call me back on {PHONES[tenant_id]}", redacted=False
             )

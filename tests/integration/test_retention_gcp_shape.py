@@ -5,7 +5,6 @@ erases an old call's transcript and audio and keeps its score and metadata."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -15,22 +14,25 @@ from adapters.gcs.audio_store import GcsAudioStore
 from adapters.spanner.database import SpannerDatabase
 from adapters.spanner.repositories import SpannerUnitOfWorkFactory
 from adapters.system.clock import SystemClock, UuidIdGenerator
-from domain.call import Call, quarantine_object_name, recording_object_name, redacted_object_name
 from domain.results import CallAnalysis, Intent, LeadScore, ScoreReason, Tier, Transcript
 from domain.stages import PIPELINE
 from domain.tenant import parse_tenant
 from domain.usecases.erasure import DeleteTenant, DeleteTenantCommand
 from domain.usecases.retention import ExpireCalls, ExpireCommand
-from domain.webhook import parse_incoming_call
 from ports.repositories import UnitOfWorkFactory
 from tests.emulators import gcs
 from tests.emulators.spanner import SpannerEmulator, spanner_emulator_fixture  # noqa: F401
-from tests.support import callrail_body, stream, tenant_document
+from tests.integration.retention_seed import (
+    COMPANIES,
+    PHONES,
+    audio_bytes,
+    received_call,
+    store_audio,
+)
+from tests.support import tenant_document
 
 fake_gcs = gcs.fake_gcs
 NOW = datetime.now(UTC)
-PHONES = {"acme": "+15557770001", "beta": "+15558880002"}
-COMPANIES = {"acme": "111", "beta": "222"}
 
 
 @pytest.fixture
@@ -44,10 +46,6 @@ def store(fake_gcs: gcs.FakeGcs) -> Iterator[GcsAudioStore]:
     audio = GcsAudioStore(fake_gcs.client, fake_gcs.bucket, fake_gcs.unique_prefix())
     yield audio
     audio.close()
-
-
-def audio_bytes(tenant_id: str, call_id: str, kind: str) -> bytes:
-    return f"ID3 {kind} of {tenant_id}/{call_id} ".encode() * 40
 
 
 async def seed(
@@ -69,22 +67,9 @@ async def seed(
         await uow.commit()
     async with uow_factory() as uow:
         for n in range(calls):
-            body = callrail_body(
-                f"{tenant_id}{n:04d}", COMPANIES[tenant_id], customer_phone_number=PHONES[tenant_id]
-            )
-            call = Call.receive(tenant_id, parse_incoming_call(json.loads(body)), at)
+            call = received_call(tenant_id, n, at)
             ids.append(call.call_id)
-            for name, kind in (
-                (redacted_object_name(tenant_id, call.call_id, "mp3"), "redacted"),
-                (quarantine_object_name(tenant_id, call.call_id), "original"),
-            ):
-                data = audio_bytes(tenant_id, call.call_id, kind)
-                await audio.put(name, stream(data), "audio/mpeg")
-            call.recording = await audio.put(
-                recording_object_name(tenant_id, call.call_id, "mp3"),
-                stream(audio_bytes(tenant_id, call.call_id, "recording")),
-                "audio/mpeg",
-            )
+            call.recording = await store_audio(audio, tenant_id, call.call_id)
             call.transcript = Transcript(
                 "google-chirp_3", "en-US", f"my number is {PHONES[tenant_id]}"
             )
