@@ -62,7 +62,7 @@ class PyAvAudioRedactor(AudioRedactor):
             await asyncio.wait([work])
             if not work.cancelled() and work.exception() is None:
                 with contextlib.suppress(OSError):
-                    target.unlink()
+                    await asyncio.to_thread(target.unlink)
             raise
 
     def close(self) -> None:
