@@ -64,6 +64,19 @@ def completed_call(
     return advance_to(call, Stage.COMPLETED, T1 - received_days_ago * DAY + timedelta(minutes=3))
 
 
+async def acme_and_beta_with_calls(uow_factory: UnitOfWorkFactory) -> None:
+    """Tenant acme with calls CAL1 and CAL2, tenant beta with a CAL1 of its own."""
+    await add_tenants(
+        uow_factory, make_tenant("acme", ACME_COMPANY), make_tenant("beta", BETA_COMPANY)
+    )
+    await add_calls(
+        uow_factory,
+        make_call("acme", "1"),
+        make_call("acme", "2"),
+        make_call("beta", "1", company_id=BETA_COMPANY),
+    )
+
+
 async def expirable(
     uow_factory: UnitOfWorkFactory,
     tenant_id: str = "acme",
@@ -88,15 +101,7 @@ async def expirable(
 async def test_deleting_a_call_removes_its_row_and_jobs_and_nothing_else(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
-    await add_tenants(
-        uow_factory, make_tenant("acme", ACME_COMPANY), make_tenant("beta", BETA_COMPANY)
-    )
-    await add_calls(
-        uow_factory,
-        make_call("acme", "1"),
-        make_call("acme", "2"),
-        make_call("beta", "1", company_id=BETA_COMPANY),
-    )
+    await acme_and_beta_with_calls(uow_factory)
     async with uow_factory() as uow:
         for job_id, tenant_id, call_id in [
             ("job-1", "acme", "CAL1"),
@@ -139,15 +144,7 @@ async def test_a_call_delete_rolled_back_leaves_the_call(uow_factory: UnitOfWork
 async def test_deleting_a_tenant_removes_every_row_held_for_it_and_only_those(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
-    await add_tenants(
-        uow_factory, make_tenant("acme", ACME_COMPANY), make_tenant("beta", BETA_COMPANY)
-    )
-    await add_calls(
-        uow_factory,
-        make_call("acme", "1"),
-        make_call("acme", "2"),
-        make_call("beta", "1", company_id=BETA_COMPANY),
-    )
+    await acme_and_beta_with_calls(uow_factory)
     acme_key, acme_api_key = new_api_key("acme", "a" * 43, T0)
     beta_key, beta_api_key = new_api_key("beta", "b" * 43, T0)
     async with uow_factory() as uow:
