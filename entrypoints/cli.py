@@ -33,7 +33,7 @@ from domain.usecases.redact_audio import RedactAudioCommand
 from domain.usecases.reprocess import ReprocessCommand, parse_stage
 from domain.usecases.stats import StatsQuery
 from entrypoints import cli_retention, startup
-from entrypoints.config import LOG_LEVELS, ConfigError, Settings, load_settings
+from entrypoints.config import ConfigError, Settings, load_settings, log_level
 from entrypoints.config_view import settings_lines
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
@@ -435,12 +435,7 @@ def main(argv: Sequence[str] | None = None, container: Container | None = None) 
         if args.command == "run-emulated":
             from entrypoints.emulated import run_emulated
 
-            level = os.environ.get("PIPELINE_LOG_LEVEL", "").strip().lower() or "info"
-            if level not in LOG_LEVELS:
-                raise ConfigError(
-                    f"PIPELINE_LOG_LEVEL: {level!r} is not one of {', '.join(LOG_LEVELS)}"
-                )
-            configure_logging(level)
+            configure_logging(log_level(os.environ))
             asyncio.run(run_emulated(args.port, sys.stdout))
             return 0
         settings = container.settings() if container else load_settings(os.environ)

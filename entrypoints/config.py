@@ -20,7 +20,7 @@ from entrypoints.config_urls import (
 from entrypoints.loops import LOOPS
 from entrypoints.prices import Prices, load_prices
 
-__all__ = ["ConfigError", "Settings", "load_settings", "unread_settings"]
+__all__ = ["ConfigError", "Settings", "load_settings", "log_level", "unread_settings"]
 
 CALLRAIL_RECORDING_HOSTS = ("app.callrail.com", "api.callrail.com", "recordings.callrail.com")
 SERVICE_TYPES = ("all", "webhook", "worker", "api")
@@ -163,8 +163,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     port_text = env.get("PORT", "8080")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ConfigError(f"PORT: {port_text!r} is not a port number")
-    hosts_text = env.get("PIPELINE_RECORDING_ALLOWED_HOSTS", "")
-    hosts = tuple(h.strip().lower() for h in hosts_text.split(",") if h.strip())
+    hosts = _hosts(env, "PIPELINE_RECORDING_ALLOWED_HOSTS")
     _one_process(env)
     database = config_urls.database(env.get("PIPELINE_DATABASE_URL", "sqlite:///data/pipeline.db"))
     queue = config_urls.queue(env.get("PIPELINE_QUEUE_URL", "local://"))
@@ -184,11 +183,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         analyzer=analyzer,
         recording_allowed_hosts=hosts or CALLRAIL_RECORDING_HOSTS,
         recording_http_hosts=hosts,
-        crm_http_hosts=tuple(
-            h.strip().lower()
-            for h in env.get("PIPELINE_CRM_HTTP_HOSTS", "").split(",")
-            if h.strip()
-        ),
+        crm_http_hosts=_hosts(env, "PIPELINE_CRM_HTTP_HOSTS"),
         operator_token=env.get("PIPELINE_OPERATOR_TOKEN") or None,
         service_type=_service_type(env),
         tracing=_choice(env, "PIPELINE_TRACING", "none", TRACING),
@@ -201,10 +196,15 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         alerts=_alerts(env, int(port_text)),
         allow_ephemeral=_choice(env, "PIPELINE_ALLOW_EPHEMERAL", "false", ("true", "false"))
         == "true",
-        log_level=_choice(env, "PIPELINE_LOG_LEVEL", "info", LOG_LEVELS),
+        log_level=log_level(env),
         worker_max_instances=_worker_max_instances(env),
         prices=load_prices(env.get("PIPELINE_PRICES_FILE", "").strip() or None),
     )
+
+
+def log_level(env: Mapping[str, str]) -> str:
+    """PIPELINE_LOG_LEVEL, also for run-emulated, which reads no other setting."""
+    return _choice(env, "PIPELINE_LOG_LEVEL", "info", LOG_LEVELS)
 
 
 def _service_type(env: Mapping[str, str]) -> str:
