@@ -1,13 +1,18 @@
-"""Shared test helpers: tenant documents, signing, fixture bodies, audio streams."""
+"""Shared test helpers: tenant documents, signing, fixture bodies, audio streams, a transcriber
+that hears a card number read out."""
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
+from adapters.memory.fakes import ScriptedTranscriber
+from domain.errors import UnreadableAudio
+from domain.results import Segment, StoredRecording, Transcript, Word
+from domain.transcription_hint import TranscriptionHint
 from domain.webhook import sign
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -72,3 +77,31 @@ async def stream(*chunks: bytes) -> AsyncIterator[bytes]:
     """Bytes as the async stream AudioStore.put reads, a chunk each."""
     for chunk in chunks:
         yield chunk
+
+
+CARD_SAID = "it's 4111 1111 1111 1111 thanks"
+
+
+class CardReadingTranscriber(ScriptedTranscriber):
+    """Hears a caller read a card number, a word each half second, on `channel`; notes every
+    recording it is asked for, and finds no audio in those whose URI names a call in
+    `unreadable`."""
+
+    def __init__(self, unreadable: Iterable[str] = (), channel: int | None = None) -> None:
+        super().__init__()
+        self.unreadable = set(unreadable)
+        self.channel = channel
+        self.heard: list[str] = []
+
+    async def transcribe(
+        self,
+        recording: StoredRecording,
+        language: str = "en-US",
+        hint: TranscriptionHint | None = None,
+    ) -> Transcript:
+        self.heard.append(recording.uri)
+        if any(call_id in recording.uri for call_id in self.unreadable):
+            raise UnreadableAudio("not decodable audio")
+        words = tuple(Word(i * 0.5, i * 0.5 + 0.5, w) for i, w in enumerate(CARD_SAID.split()))
+        segment = Segment("caller", 0.0, 3.0, CARD_SAID, words, self.channel)
+        return Transcript("test", language, CARD_SAID, (segment,))

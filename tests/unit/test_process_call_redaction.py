@@ -20,14 +20,12 @@ from adapters.memory.fakes import (
     InMemoryRecordingSource,
     MarkingAudioRedactor,
     ScriptedCallAnalyzer,
-    ScriptedTranscriber,
     SequentialIds,
 )
 from adapters.memory.metrics import RecordedMetrics
 from adapters.memory.repositories import InMemoryUnitOfWorkFactory
 from domain.call import Call, quarantine_object_name
-from domain.errors import UnreadableAudio
-from domain.results import CallAnalysis, Intent, Segment, StoredRecording, Transcript, Word
+from domain.results import CallAnalysis, Intent, Segment, StoredRecording, Transcript
 from domain.retry import RetryPolicy
 from domain.stages import Stage
 from domain.tenant import parse_tenant
@@ -35,35 +33,13 @@ from domain.transcription_hint import TranscriptionHint
 from domain.usecases.processing import Outcome, ProcessCall, ProcessCallCommand
 from domain.usecases.reprocess import ReprocessCall, ReprocessCommand
 from domain.webhook import parse_incoming_call
-from tests.support import callrail_body, stream, tenant_document
+from tests.support import CardReadingTranscriber, callrail_body, stream, tenant_document
 
 ORIGINAL = b"ID3 the original recording"
-SAID = "it's 4111 1111 1111 1111 thanks"
-
-
-class WordTranscriber(ScriptedTranscriber):
-    """A caller reading a card number, with word times; what it was asked to transcribe."""
-
-    def __init__(self, fail: Exception | None = None) -> None:
-        super().__init__()
-        self.heard: list[str] = []
-        self.fail = fail
-
-    async def transcribe(
-        self,
-        recording: StoredRecording,
-        language: str = "en-US",
-        hint: TranscriptionHint | None = None,
-    ) -> Transcript:
-        self.heard.append(recording.uri)
-        if self.fail is not None:
-            raise self.fail
-        words = tuple(Word(i * 0.5, i * 0.5 + 0.5, w) for i, w in enumerate(SAID.split()))
-        return Transcript("test", language, SAID, (Segment("caller", 0.0, 3.0, SAID, words, 1),))
 
 
 class Pipeline:
-    def __init__(self, clock: FixedClock, tmp: Path, transcriber: WordTranscriber) -> None:
+    def __init__(self, clock: FixedClock, tmp: Path, transcriber: CardReadingTranscriber) -> None:
         self.uow = InMemoryUnitOfWorkFactory()
         self.clock = clock
         self.audio = InMemoryAudioStore()
@@ -112,7 +88,7 @@ class Pipeline:
 async def test_the_stored_recording_is_the_silenced_one_and_the_original_is_gone(
     clock: FixedClock, tmp_path: Path
 ) -> None:
-    p = Pipeline(clock, tmp_path, WordTranscriber())
+    p = Pipeline(clock, tmp_path, CardReadingTranscriber(channel=1))
     await p.setup()
     assert await p.run() is Outcome.DONE
     call = await p.call()
@@ -138,7 +114,7 @@ async def test_the_stored_recording_is_the_silenced_one_and_the_original_is_gone
 async def test_a_tenant_that_does_not_redact_stores_the_recording_as_downloaded(
     clock: FixedClock, tmp_path: Path
 ) -> None:
-    p = Pipeline(clock, tmp_path, WordTranscriber())
+    p = Pipeline(clock, tmp_path, CardReadingTranscriber(channel=1))
     await p.setup(redact=False)
     assert await p.run() is Outcome.DONE
     call = await p.call()
@@ -152,7 +128,7 @@ async def test_a_tenant_that_does_not_redact_stores_the_recording_as_downloaded(
 async def test_a_call_that_fails_while_its_recording_is_stored_keeps_no_original(
     clock: FixedClock, tmp_path: Path
 ) -> None:
-    p = Pipeline(clock, tmp_path, WordTranscriber(UnreadableAudio("not audio")))
+    p = Pipeline(clock, tmp_path, CardReadingTranscriber(unreadable={"CALc1"}, channel=1))
     await p.setup()
     assert await p.run() is Outcome.FAILED
     call = await p.call()
@@ -165,7 +141,7 @@ async def test_a_call_that_fails_while_its_recording_is_stored_keeps_no_original
 async def test_a_rerun_after_a_crash_replaces_what_it_half_did_and_deletes_the_original(
     clock: FixedClock, tmp_path: Path
 ) -> None:
-    p = Pipeline(clock, tmp_path, WordTranscriber())
+    p = Pipeline(clock, tmp_path, CardReadingTranscriber(channel=1))
     await p.setup()
 
     # What a process killed mid-stage left: the original in quarantine, and a redacted
@@ -182,7 +158,7 @@ async def test_a_rerun_after_a_crash_replaces_what_it_half_did_and_deletes_the_o
 async def test_reprocessing_the_transcript_hears_the_stored_silenced_recording(
     clock: FixedClock, tmp_path: Path
 ) -> None:
-    p = Pipeline(clock, tmp_path, WordTranscriber())
+    p = Pipeline(clock, tmp_path, CardReadingTranscriber(channel=1))
     await p.setup()
     assert await p.run() is Outcome.DONE
     stored = (await p.call()).recording
@@ -199,7 +175,7 @@ async def test_reprocessing_the_transcript_hears_the_stored_silenced_recording(
 async def test_no_digit_reaches_the_timeline_note(
     clock: FixedClock, tmp_path: Path, redact: bool
 ) -> None:
-    p = Pipeline(clock, tmp_path, WordTranscriber())
+    p = Pipeline(clock, tmp_path, CardReadingTranscriber(channel=1))
     await p.setup(redact=redact)
     await p.run()
     for event in (await p.call()).timeline:
@@ -209,7 +185,7 @@ async def test_no_digit_reaches_the_timeline_note(
 async def test_a_recording_with_nothing_to_silence_is_stored_as_downloaded(
     clock: FixedClock, tmp_path: Path
 ) -> None:
-    class PlainTranscriber(WordTranscriber):
+    class PlainTranscriber(CardReadingTranscriber):
         async def transcribe(
             self,
             recording: StoredRecording,

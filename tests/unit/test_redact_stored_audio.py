@@ -15,44 +15,22 @@ from adapters.memory.fakes import (
     FixedClock,
     InMemoryAudioStore,
     MarkingAudioRedactor,
-    ScriptedTranscriber,
 )
 from adapters.memory.repositories import InMemoryUnitOfWorkFactory
 from domain.call import Call, recording_object_name
-from domain.errors import TenantNotFound, UnreadableAudio
-from domain.results import Segment, StoredRecording, Transcript, Word
+from domain.errors import TenantNotFound
+from domain.results import Segment, StoredRecording, Transcript
 from domain.stages import PIPELINE
 from domain.tenant import parse_tenant
 from domain.transcription_hint import TranscriptionHint
 from domain.usecases.audio_redaction import AudioRedaction
 from domain.usecases.redact_audio import RedactAudioCommand, RedactStoredAudio
 from domain.webhook import parse_incoming_call
-from tests.support import callrail_body, stream, tenant_document
-
-SAID = "it's 4111 1111 1111 1111 thanks"
-
-
-class CardTranscriber(ScriptedTranscriber):
-    def __init__(self, unreadable: set[str] | None = None) -> None:
-        super().__init__()
-        self.unreadable = unreadable or set()
-        self.heard: list[str] = []
-
-    async def transcribe(
-        self,
-        recording: StoredRecording,
-        language: str = "en-US",
-        hint: TranscriptionHint | None = None,
-    ) -> Transcript:
-        self.heard.append(recording.uri)
-        if any(call_id in recording.uri for call_id in self.unreadable):
-            raise UnreadableAudio("not decodable audio")
-        words = tuple(Word(i * 0.5, i * 0.5 + 0.5, w) for i, w in enumerate(SAID.split()))
-        return Transcript("test", language, SAID, (Segment("caller", 0.0, 3.0, SAID, words),))
+from tests.support import CardReadingTranscriber, callrail_body, stream, tenant_document
 
 
 class Store:
-    def __init__(self, clock: FixedClock, tmp: Path, transcriber: CardTranscriber) -> None:
+    def __init__(self, clock: FixedClock, tmp: Path, transcriber: CardReadingTranscriber) -> None:
         self.clock = clock
         self.uow = InMemoryUnitOfWorkFactory()
         self.audio = InMemoryAudioStore()
@@ -93,7 +71,7 @@ class Store:
 async def test_old_recordings_are_silenced_and_the_originals_deleted(
     clock: FixedClock, tmp_path: Path
 ) -> None:
-    s = Store(clock, tmp_path, CardTranscriber())
+    s = Store(clock, tmp_path, CardReadingTranscriber())
     originals = [(await s.add(f"CAL{n}")).recording for n in (1, 2)]
     lines: list[str] = []
     report = await s.command(RedactAudioCommand("acme"), lines.append)
@@ -111,7 +89,7 @@ async def test_old_recordings_are_silenced_and_the_originals_deleted(
 
 
 async def test_a_second_run_changes_nothing(clock: FixedClock, tmp_path: Path) -> None:
-    s = Store(clock, tmp_path, CardTranscriber())
+    s = Store(clock, tmp_path, CardReadingTranscriber())
     await s.add("CAL1")
     await s.command(RedactAudioCommand("acme"))
     before = dict(s.audio.objects)
@@ -125,7 +103,7 @@ async def test_a_second_run_changes_nothing(clock: FixedClock, tmp_path: Path) -
 async def test_a_run_stopped_after_the_call_was_pointed_deletes_the_original_next_time(
     clock: FixedClock, tmp_path: Path
 ) -> None:
-    s = Store(clock, tmp_path, CardTranscriber())
+    s = Store(clock, tmp_path, CardReadingTranscriber())
     await s.add("CAL1")
     await s.command(RedactAudioCommand("acme"))
     # what a kill between pointing the call and deleting the original leaves
@@ -138,7 +116,7 @@ async def test_a_run_stopped_after_the_call_was_pointed_deletes_the_original_nex
 async def test_only_calls_since_the_time_given_and_failures_are_reported(
     clock: FixedClock, tmp_path: Path
 ) -> None:
-    s = Store(clock, tmp_path, CardTranscriber(unreadable={"CAL3"}))
+    s = Store(clock, tmp_path, CardReadingTranscriber(unreadable={"CAL3"}))
     await s.add("CAL1", days_ago=10)
     await s.add("CAL2", days_ago=1)
     await s.add("CAL3", days_ago=1)
@@ -149,7 +127,7 @@ async def test_only_calls_since_the_time_given_and_failures_are_reported(
 
 
 async def test_an_unknown_tenant_is_refused(clock: FixedClock, tmp_path: Path) -> None:
-    s = Store(clock, tmp_path, CardTranscriber())
+    s = Store(clock, tmp_path, CardReadingTranscriber())
     with pytest.raises(TenantNotFound):
         await s.command(RedactAudioCommand("nobody"))
 
@@ -157,7 +135,7 @@ async def test_an_unknown_tenant_is_refused(clock: FixedClock, tmp_path: Path) -
 async def test_a_recording_with_nothing_to_silence_is_kept_and_marked(
     clock: FixedClock, tmp_path: Path
 ) -> None:
-    class Plain(CardTranscriber):
+    class Plain(CardReadingTranscriber):
         async def transcribe(
             self,
             recording: StoredRecording,
