@@ -13,7 +13,7 @@ from typing import Any
 from domain.usecases.erasure import DeleteCallCommand, DeleteTenantCommand
 from domain.usecases.retention import ExpireCommand
 from entrypoints.container import Container
-from entrypoints.presenters_retention import counts_line, deletion_view
+from entrypoints.presenters import counts_line, deletion_view
 
 
 def actor() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +10,7 @@ from domain.call import Call
 from domain.codec import call_document, iso
 from domain.cost import Cost
 from domain.results import SyncStatus
+from domain.retention import DeletionRecord
 from domain.stats import TenantStatistics
 from domain.tenant import Tenant, tenant_document
 from domain.usage import UsageDelta
@@ -145,18 +147,38 @@ def stats_lines(view: dict[str, Any]) -> list[str]:
         f" ({timing['count']} completed)",
     ]
     for crm_type, counts in view["crm_sync"].items():
-        rate = counts.pop("success_rate")
-        lines.append(f"crm {crm_type:<11} {_pairs(counts)} (success {_percent(rate)})")
+        by_status = {k: v for k, v in counts.items() if k != "success_rate"}  # view left whole
+        rate = _percent(counts["success_rate"])
+        lines.append(f"crm {crm_type:<11} {_pairs(by_status)} (success {rate})")
     lines += [
         f"lead tiers      {_pairs(view['lead_tiers'])}",
         f"failures        {_pairs(view['failures_by_stage'])}",
-        *(f"answer {key:<8} {_pairs(counts)}" for key, counts in view.get("answers", {}).items()),
+        *(f"answer {key:<8} {_pairs(counts)}" for key, counts in view["answers"].items()),
         f"usage           audio {usage['audio_seconds']} s, LLM tokens {usage['llm_tokens_in']}"
         f" in / {usage['llm_tokens_out']} out, CRM requests {usage['crm_api_calls']},"
         f" stored {usage['stored_bytes']} bytes",
     ]
-    cost = view.get("cost")
-    if cost is not None:
-        months = ", ".join(f"{m['month']} ${m['usd']:.4f}" for m in cost["by_month"]) or "none"
-        lines.append(f"cost            ${cost['total_usd']:.4f} {cost['currency']} ({months})")
+    cost = view["cost"]
+    months = ", ".join(f"{m['month']} ${m['usd']:.4f}" for m in cost["by_month"]) or "none"
+    lines.append(f"cost            ${cost['total_usd']:.4f} {cost['currency']} ({months})")
     return lines
+
+
+def counts_line(counts: Mapping[str, int]) -> str:
+    """`1 call(s), 2 job(s), 3 object(s)`: what went, the kinds with none left out."""
+    shown = [
+        f"{n} {kind.rstrip('s').replace('_', ' ')}(s)" for kind, n in sorted(counts.items()) if n
+    ]
+    return ", ".join(shown) or "nothing was left"
+
+
+def deletion_view(record: DeletionRecord) -> dict[str, Any]:
+    return {
+        "record_id": record.record_id,
+        "at": record.at.isoformat(),
+        "actor": record.actor,
+        "action": record.action,
+        "tenant_id": record.tenant_id,
+        "subject": record.subject,
+        "counts": dict(record.counts),
+    }

@@ -11,7 +11,7 @@ from domain.usecases.erasure import DeleteCallCommand, DeleteTenantCommand
 from domain.usecases.retention import ExpireCommand
 from entrypoints.http.admin import query_limit, require_operator
 from entrypoints.http.keys import CONTAINER
-from entrypoints.presenters_retention import deletion_view
+from entrypoints.presenters import deletion_view
 
 ACTOR = "http:operator"  # the one operator token: who, as far as the service can tell
 
