@@ -14,7 +14,6 @@ import pytest
 
 from tests.eval.calls import figures, run_calls
 from tests.eval.dataset import OTHER_CALLS, load_calls
-from tests.eval.report import safety_report
 from tests.eval.run import Evaluation, configured_analyzer, evaluate
 
 # The figures at the last raise (6782468: scoring version 4, after the other authors' sets
@@ -94,10 +93,6 @@ def test_no_more_non_leads_qualified_than_today(evaluation: Evaluation) -> None:
 
 def test_the_scorer_given_a_right_analysis_qualifies_only_leads(evaluation: Evaluation) -> None:
     assert evaluation.calls.gold_wrongly_qualified == 0
-
-
-def test_print_the_safety_invariants(evaluation: Evaluation) -> None:
-    print("\n".join(safety_report(evaluation.calls, evaluation.redaction)))
 
 
 def test_no_spam_or_solicitation_is_ever_qualified(evaluation: Evaluation) -> None:
