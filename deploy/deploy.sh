@@ -571,19 +571,19 @@ deploy_service() {  # TEMPLATE (deploy/cloudrun/TEMPLATE.yaml) SERVICE
   done
 }
 
-serving_revision() {  # SERVICE: the revision with the most traffic; nothing if no service
+traffic() {  # SERVICE: a line a traffic target, "PERCENT<tab>REVISION<tab>TAG<tab>URL"
   gcloud run services describe "$1" --project="$PROJECT_ID" --region="$REGION" \
     --flatten=status.traffic \
-    --format='value(status.traffic.percent,status.traffic.revisionName,status.traffic.tag,status.traffic.url)' \
-    2>/dev/null | awk -F '\t' '$1 != "" && $2 != "" {print $1 "\t" $2}' | sort -rn | head -n 1 |
-    cut -f 2 || true
+    --format='value(status.traffic.percent,status.traffic.revisionName,status.traffic.tag,status.traffic.url)'
+}
+
+serving_revision() {  # SERVICE: the revision with the most traffic; nothing if no service
+  traffic "$1" 2>/dev/null | awk -F '\t' '$1 != "" && $2 != "" {print $1 "\t" $2}' |
+    sort -rn | head -n 1 | cut -f 2 || true
 }
 
 tagged_url() {  # SERVICE TAG
-  gcloud run services describe "$1" --project="$PROJECT_ID" --region="$REGION" \
-    --flatten=status.traffic \
-    --format='value(status.traffic.percent,status.traffic.revisionName,status.traffic.tag,status.traffic.url)' |
-    awk -F '\t' -v tag="$2" '$3 == tag {print $4; exit}'
+  traffic "$1" | awk -F '\t' -v tag="$2" '$3 == tag {print $4; exit}'
 }
 
 ready() {  # URL: GET URL/health/ready answers 2xx (the deployer's identity token, for private services)
