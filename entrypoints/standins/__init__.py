@@ -6,6 +6,7 @@ They listen on 127.0.0.1 only."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -33,6 +34,20 @@ async def record(request: web.Request, into: list[RecordedRequest]) -> None:
         except ValueError:
             body = None
     into.append(RecordedRequest(request.method, request.path, request.query_string, arrived, body))
+
+
+async def scripted_failure(
+    fail_next: list[int | str], hold_s: float, text: str | None = None
+) -> web.Response | None:
+    """The next failure a test scripted, or None: a status to answer, or "timeout" (the request
+    held `hold_s`, past the client's patience, then 504)."""
+    if not fail_next:
+        return None
+    failure = fail_next.pop(0)
+    if failure == "timeout":
+        await asyncio.sleep(hold_s)
+        failure = 504
+    return web.Response(status=int(failure), text=text)
 
 
 def drop_connection(request: web.Request) -> None:

@@ -7,7 +7,6 @@ Tests steer it with `fail_next` (statuses, or "timeout") and read `received`."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -16,6 +15,8 @@ from typing import Any
 
 import attrs
 from aiohttp import web
+
+from entrypoints.standins import scripted_failure
 
 TOLERANCE_S = 300
 
@@ -55,12 +56,9 @@ class AlertWebhookReceiver:
     async def _receive(self, request: web.Request) -> web.Response:
         self.requests += 1
         body = await request.read()
-        if self.fail_next:
-            failure = self.fail_next.pop(0)
-            if failure == "timeout":
-                await asyncio.sleep(self.hold_s)
-                return web.Response(status=504)
-            return web.Response(status=int(failure))
+        failure = await scripted_failure(self.fail_next, self.hold_s)
+        if failure is not None:
+            return failure
         header = request.headers.get("X-Pipeline-Signature", "")
         if not verify(self.secret, header, body, time.time()):
             self.rejected += 1

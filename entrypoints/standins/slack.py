@@ -7,14 +7,13 @@ Tests steer it with `fail_next` (statuses to answer, in order, before the next s
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import attrs
 from aiohttp import web
 
-from entrypoints.standins import RecordedRequest, record
+from entrypoints.standins import RecordedRequest, record, scripted_failure
 
 DEMO_WEBHOOK_PATH = "/services/T0DEMO000/B0DEMO000/demo-webhook-secret"
 
@@ -39,12 +38,9 @@ class FakeSlack:
         await record(request, self.requests)
         if request.path not in self.webhook_paths:
             return web.Response(status=404, text="no_service")
-        if self.fail_next:
-            failure = self.fail_next.pop(0)
-            if failure == "timeout":
-                await asyncio.sleep(self.hold_s)
-                return web.Response(status=504, text="rollup_error")
-            return web.Response(status=int(failure), text="rollup_error")
+        failure = await scripted_failure(self.fail_next, self.hold_s, "rollup_error")
+        if failure is not None:
+            return failure
         try:
             body = json.loads(await request.text())
         except ValueError:
