@@ -1,5 +1,5 @@
 """Shared test helpers: tenant documents, signing, fixture bodies, audio streams, a transcriber
-that hears a card number read out."""
+that hears a card number read out, what every transcript's word timings must satisfy."""
 
 from __future__ import annotations
 
@@ -105,3 +105,21 @@ class CardReadingTranscriber(ScriptedTranscriber):
         words = tuple(Word(i * 0.5, i * 0.5 + 0.5, w) for i, w in enumerate(CARD_SAID.split()))
         segment = Segment("caller", 0.0, 3.0, CARD_SAID, words, self.channel)
         return Transcript("test", language, CARD_SAID, (segment,))
+
+
+def letters(text: str) -> str:
+    return "".join(char for char in text.lower() if char.isalnum())
+
+
+def assert_words_spell_their_segments(transcript: Transcript) -> None:
+    """Every segment carries its words, in order, timed inside it and inside the recording,
+    and they spell its text (spacing and punctuation aside)."""
+    assert transcript.audio_duration_s is not None
+    for segment in transcript.segments:
+        assert segment.words, segment
+        times = [time for word in segment.words for time in (word.start_s, word.end_s)]
+        assert times == sorted(times), segment  # each word after the one before it
+        for word in segment.words:
+            assert segment.start_s - 0.5 <= word.start_s <= word.end_s <= segment.end_s + 0.5
+            assert 0 <= word.start_s <= word.end_s <= transcript.audio_duration_s
+        assert letters("".join(word.text for word in segment.words)) == letters(segment.text)

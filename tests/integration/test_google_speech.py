@@ -14,9 +14,10 @@ from google.cloud.speech_v2.types.cloud_speech import RecognitionFeatures
 
 from adapters.googlespeech.transcriber import GoogleSpeechTranscriber
 from domain.errors import PermanentFailure, RateLimited, TransientFailure, UnreadableAudio
-from domain.results import Segment, StoredRecording, Transcript, Word
+from domain.results import Segment, StoredRecording, Word
 from entrypoints.standins import serve
 from entrypoints.standins.speech import FakeSpeech, Turn
+from tests.support import assert_words_spell_their_segments
 
 URI = "gs://acme-audio/acme/calls/CAL123/recording.mp3"
 RECORDING = StoredRecording(URI, 1234, "0" * 64)
@@ -32,24 +33,6 @@ MultiChannelMode = RecognitionFeatures.MultiChannelMode
 
 def timed(*words: tuple[float, float, str]) -> tuple[Word, ...]:
     return tuple(Word(*word) for word in words)
-
-
-def letters(text: str) -> str:
-    return "".join(char for char in text.lower() if char.isalnum())
-
-
-def assert_words_spell_their_segments(transcript: Transcript) -> None:
-    """Every segment carries its words, in order, timed inside it and inside the recording,
-    and they spell its text (spacing and punctuation aside)."""
-    assert transcript.audio_duration_s is not None
-    for segment in transcript.segments:
-        assert segment.words, segment
-        times = [time for word in segment.words for time in (word.start_s, word.end_s)]
-        assert times == sorted(times), segment
-        for word in segment.words:
-            assert segment.start_s - 0.5 <= word.start_s <= word.end_s <= segment.end_s + 0.5
-            assert 0 <= word.start_s <= word.end_s <= transcript.audio_duration_s
-        assert letters("".join(word.text for word in segment.words)) == letters(segment.text)
 
 
 @pytest.fixture

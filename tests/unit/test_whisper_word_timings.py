@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from adapters.whisper.word_timings import Piece, TimedWord, without_loops
 from domain.transcript_loops import drop_loops_across, has_loop
+from tests.support import letters
 
 
 def piece(start: float, *words: str, step: float = 0.25) -> Piece:
@@ -14,10 +15,6 @@ def piece(start: float, *words: str, step: float = 0.25) -> Piece:
     timed = tuple((start + i * step, start + (i + 1) * step, word) for i, word in enumerate(words))
     text = "".join(word if word[0] in "-,." else f" {word}" for word in words).strip()
     return Piece(start, start + len(words) * step, text, words=timed)
-
-
-def letters(text: str) -> str:
-    return "".join(char for char in text.lower() if char.isalnum())
 
 
 def spelled(words: Sequence[TimedWord]) -> str:
