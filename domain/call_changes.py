@@ -23,7 +23,6 @@ from enum import StrEnum
 import attrs
 
 from domain.call import Call, CallMetadata, IncomingCall
-from domain.results import LeadScore, ScoreReason, Tier
 from domain.stages import PIPELINE, RESTARTABLE, Stage
 
 
@@ -88,9 +87,3 @@ def merged_metadata(stored: CallMetadata, modified: CallMetadata) -> CallMetadat
         if getattr(modified, field.name) is None
     }
     return attrs.evolve(modified, **kept)
-
-
-def marked_spam_score(threshold: int, version: str) -> LeadScore:
-    """A call a person marked spam in CallRail: not a lead, whatever the analysis said."""
-    reason = ScoreReason("spam", 0, "marked as spam in CallRail: not a lead")
-    return LeadScore(0, Tier.SPAM, False, threshold, version, (reason,))

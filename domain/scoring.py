@@ -129,6 +129,9 @@ EVIDENCE_OF: dict[str, tuple[str, ...]] = {
 
 
 def score_lead(analysis: CallAnalysis | None, metadata: CallMetadata, threshold: int) -> LeadScore:
+    if metadata.marked_spam:  # a person said so in CallRail (Call Modified)
+        spam = ScoreReason("spam", 0, "marked as spam in CallRail: not a lead")
+        return LeadScore(0, Tier.SPAM, False, threshold, SCORING_VERSION, (spam,))
     if analysis is not None and (analysis.is_spam or analysis.intent is Intent.SPAM):
         spam = _cited(ScoreReason("spam", 0, "spam or a robocall: not a lead"), analysis)
         return LeadScore(0, Tier.SPAM, False, threshold, SCORING_VERSION, (spam,))

@@ -14,7 +14,6 @@ from enum import StrEnum
 import attrs
 
 from domain.call import Call, quarantine_object_name, recording_object_name
-from domain.call_changes import marked_spam_score
 from domain.crm import build_sync_request
 from domain.errors import (
     CallNotFound,
@@ -28,7 +27,7 @@ from domain.errors import (
 from domain.redaction import redact_transcript, redact_with_audio_spans
 from domain.results import CrmSyncResult, StoredRecording, SyncStatus, Transcript
 from domain.retry import RetryPolicy
-from domain.scoring import SCORING_VERSION, score_lead
+from domain.scoring import score_lead
 from domain.stages import Stage, next_stage
 from domain.tenant import Tenant
 from domain.transcription_hint import transcription_hint
@@ -396,10 +395,7 @@ class ProcessCall:
 
     async def _score(self, call: Call, tenant: Tenant) -> StageSkipped | StageDone | None:
         threshold = tenant.config.ai.lead_scoring_threshold
-        if call.metadata.marked_spam:  # a person said so in CallRail (Call Modified)
-            call.lead_score = marked_spam_score(threshold, SCORING_VERSION)
-        else:
-            call.lead_score = score_lead(call.analysis, call.metadata, threshold)
+        call.lead_score = score_lead(call.analysis, call.metadata, threshold)
         return None
 
     async def _sync(self, call: Call, tenant: Tenant) -> StageSkipped | StageDone | None:
