@@ -24,6 +24,20 @@ from entrypoints.standins import RunningServer, start_server
 BIN = Path(sys.executable).parent
 
 
+def run_demo(workdir: Path) -> tuple[Path, str]:
+    """`ingestion-pipeline demo --keep workdir` (about ten seconds): the directory it left, and
+    what it printed."""
+    result = subprocess.run(
+        [str(BIN / "ingestion-pipeline"), "demo", "--keep", str(workdir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workdir, result.stdout
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -11,10 +11,17 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.e2e.process import BIN
-from tests.e2e.test_demo import demo  # noqa: F401 - the demo's run, as a fixture
+import pytest
+
+from tests.e2e.process import BIN, run_demo
 
 TENANT = "demo-tenant-001"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A demo run of this module's own: reanalyze changes the database the others read."""
+    return run_demo(tmp_path_factory.mktemp("demo-reanalyze"))
 
 
 def cli(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -35,7 +42,7 @@ def cli(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_reanalyze_reruns_the_analysis_of_every_completed_call_once(
-    demo: tuple[Path, str],  # noqa: F811
+    demo: tuple[Path, str],
 ) -> None:
     workdir, _ = demo
     patch = workdir / "patch.json"
