@@ -32,6 +32,11 @@ class Change(StrEnum):
     SPAM = "spam"  # scored again
     RECORDING = "recording"  # run again from the recording
 
+    @property
+    def reruns(self) -> bool:
+        """Whether the call runs again (from the stage _REDO names)."""
+        return self in _REDO
+
 
 _REDO = {Change.RECORDING: Stage.RECORDING_STORED, Change.SPAM: Stage.SCORED}
 

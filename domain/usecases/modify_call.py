@@ -80,4 +80,4 @@ class ModifyCall:
             await uow.commit()
         if job is not None:
             await self._queue.enqueue(job)
-        return CallModified(call, change, reruns=change in (Change.RECORDING, Change.SPAM))
+        return CallModified(call, change, reruns=change.reruns)
