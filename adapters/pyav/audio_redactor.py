@@ -30,9 +30,6 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-import av
-
-from adapters.pyav.transcoding import silence_into
 from domain.errors import TransientFailure, UnreadableAudio
 from domain.results import SilencedSpan
 from ports.audio_redaction import AudioRedactor, RedactedAudio
@@ -102,6 +99,10 @@ def _exit_with(parent: int, every_s: float = 1.0) -> None:
 
 
 def _redact(source: Path, target: Path, spans: Sequence[SilencedSpan]) -> RedactedAudio:
+    # PyAV (FFmpeg) is loaded here, in the worker process, only: every other process that
+    # builds the container (webhook and API instances, each CLI command) never decodes audio.
+    import av
+
     try:
         return _written_atomically(source, target, spans)
     except (UnreadableAudio, TransientFailure):
@@ -117,6 +118,8 @@ def _redact(source: Path, target: Path, spans: Sequence[SilencedSpan]) -> Redact
 
 
 def _written_atomically(source: Path, target: Path, spans: Sequence[SilencedSpan]) -> RedactedAudio:
+    from adapters.pyav.transcoding import silence_into  # imports PyAV: see _redact
+
     descriptor, temp = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".part", dir=target.parent
     )
