@@ -34,7 +34,9 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     """A cleanup context (after the database opens): keeps a pushing exporter's queue figures
     fresh, and pushes the last ones at shutdown, before the database closes."""
     container = app[CONTAINER]
-    exporter = container.metrics()
+    # Off the loop: with the Cloud Monitoring export, building it asks the metadata server
+    # where it runs (a blocking request, seconds when there is none).
+    exporter = await asyncio.to_thread(container.metrics)
     if not exporter.pushes:
         yield
         return
