@@ -49,7 +49,7 @@ AI_SETTINGS = ("lead_scoring_threshold", "analysis_model", "business_context", "
 # by a secret. Read as the HubSpot configuration it means.
 SEED_HUBSPOT_KEYS = {"hubspot_api_key_secret": "access_token_ref", "hubspot_portal_id": "portal_id"}
 # Inline CRM settings with these names are credentials: stored, never shown.
-_SECRET_SETTING = re.compile(r"(token|secret|password|private_key|api_key|client_key)$")
+SECRET_SETTING = re.compile(r"(token|secret|password|private_key|api_key|client_key)$")
 
 
 @attrs.frozen
@@ -69,7 +69,7 @@ Secret = SecretRef | SecretValue
 
 
 def _masked_settings(settings: Mapping[str, Any]) -> str:
-    return repr({k: MASK if _SECRET_SETTING.search(k) else v for k, v in settings.items()})
+    return repr({k: MASK if SECRET_SETTING.search(k) else v for k, v in settings.items()})
 
 
 @attrs.frozen
@@ -281,7 +281,7 @@ def _parse_crm(raw: Any, errors: list[FieldError], strict: bool) -> CrmConfig | 
             errors.append(FieldError(path, f"not a {crm_type} setting; {crm_type} takes {takes}"))
         elif key.endswith("_ref") and strict and not _is_secret_name(value):
             errors.append(FieldError(path, _REF_NAME_RULE))
-        elif _SECRET_SETTING.search(key) and (not isinstance(value, str) or value == MASK):
+        elif SECRET_SETTING.search(key) and (not isinstance(value, str) or value == MASK):
             errors.append(FieldError(path, "the credential's value as a string"))
     return CrmConfig(type=str(crm_type), settings=settings)
 
@@ -351,7 +351,7 @@ def tenant_document(tenant: Tenant, *, reveal_secrets: bool = False) -> dict[str
         _put_secret(config, "callrail_api_key", c.callrail_api_key, reveal_secrets)
     crm: dict[str, Any] = {"type": c.crm.type}
     for key, value in c.crm.settings.items():
-        hidden = _SECRET_SETTING.search(key) and not reveal_secrets
+        hidden = SECRET_SETTING.search(key) and not reveal_secrets
         crm[key] = MASK if hidden else value
     config["crm_config"] = crm
     config["ai_config"] = {

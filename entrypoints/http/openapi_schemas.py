@@ -15,7 +15,14 @@ from domain.alerts_document import DESTINATION_KEYS, DESTINATION_TYPES, RULE_KEY
 from domain.results import Intent, Sentiment, SyncStatus, Tier, Urgency
 from domain.retention import MAX_DAYS, RETENTION_KEYS
 from domain.stages import RESTARTABLE, STATUSES, Stage
-from domain.tenant import AI_SETTINGS, CRM_SETTINGS, CRM_TYPES, MASK, MAX_CONTEXT
+from domain.tenant import (
+    AI_SETTINGS,
+    CRM_SETTINGS,
+    CRM_TYPES,
+    MASK,
+    MAX_CONTEXT,
+    SECRET_SETTING,
+)
 from domain.tenant import STATUSES as TENANT_STATUSES
 from entrypoints.http.problem_types import INVALID_REQUEST, PROBLEM_TYPES, ProblemType
 
@@ -24,7 +31,6 @@ Schema = dict[str, Any]
 TIME: Schema = {"type": "string", "format": "date-time"}
 TEXT: Schema = {"type": "string"}
 # Inline credentials in crm_config, by name, as domain.tenant masks them.
-SECRET_SETTING = "(token|secret|password|private_key|api_key|client_key)$"  # noqa: S105
 TENANT_ID: Schema = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"}
 
 
@@ -92,7 +98,7 @@ CRM_CONFIG_OUT: Schema = {
     "type": "object",
     "required": ["type"],
     "properties": {"type": {"enum": list(CRM_TYPES)}},
-    "patternProperties": {SECRET_SETTING: {"const": MASK}},
+    "patternProperties": {SECRET_SETTING.pattern: {"const": MASK}},
     "description": 'The CRM\'s settings by type; credentials inline always read "***", '
     "credentials by reference (`*_ref`) show the secret's name.",
 }
