@@ -22,7 +22,6 @@ from domain.usage import UsageDelta
 SPANNER_ROUND_TRIPS = 9
 SPANNER_ROUND_TRIPS_CRM = 1
 GOOGLE_SPEECH = "google-"  # a transcript engine "google-chirp_3": Speech-to-Text's chirp_3
-SILENCED_NOTE = "redacted recording stored"
 
 
 @attrs.frozen
@@ -48,7 +47,7 @@ def call_usage(call: Call, deployment: Deployment) -> MeteredUsage:
     if transcript is not None:
         audio_s = transcript.audio_duration_s or (recording.duration_s if recording else 0) or 0
     in_gcs = recording is not None and recording.uri.startswith("gs://")
-    silenced = any((e.note or "").startswith(SILENCED_NOTE) for e in call.timeline)
+    silenced = recording is not None and recording.redacted  # quarantined, then stored
     tokens = analysis.usage if analysis is not None else UsageDelta()
     llm_model = deployment.llm_model
     if analysis is not None and ":" in analysis.engine:
