@@ -24,16 +24,31 @@ from entrypoints.standins import RunningServer, start_server
 BIN = Path(sys.executable).parent
 
 
+def ingestion_pipeline(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: str | None = None,
+    timeout: float = 60,
+    check: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """The command line as an operator runs it, to its end, its output captured as text."""
+    return subprocess.run(
+        [str(BIN / "ingestion-pipeline"), *args],
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=check,
+    )
+
+
 def run_demo(workdir: Path) -> tuple[Path, str]:
     """`ingestion-pipeline demo --keep workdir` (about ten seconds): the directory it left, and
     what it printed."""
-    result = subprocess.run(
-        [str(BIN / "ingestion-pipeline"), "demo", "--keep", str(workdir)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = ingestion_pipeline("demo", "--keep", str(workdir), timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     return workdir, result.stdout
 

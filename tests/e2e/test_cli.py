@@ -11,23 +11,14 @@ from pathlib import Path
 from domain.usecases.intake import ReceiveWebhook
 from entrypoints.config import load_settings
 from entrypoints.container import build_container
-from tests.e2e.process import BIN
+from tests.e2e.process import ingestion_pipeline
 from tests.support import VECTOR_SIGNATURE, tenant_document, vector_body
 
 
 def cli(tmp_path: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PIPELINE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
     env.pop("PIPELINE_OPERATOR_TOKEN", None)
-    return subprocess.run(
-        [str(BIN / "ingestion-pipeline"), *args],
-        env=env,
-        cwd=tmp_path,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return ingestion_pipeline(*args, env=env, cwd=tmp_path, stdin=stdin)
 
 
 def write_tenant(tmp_path: Path, **kwargs: str) -> Path:
@@ -145,15 +136,7 @@ def test_errors_are_one_line_and_non_zero(tmp_path: Path) -> None:
 
 def test_bad_configuration_names_the_setting(tmp_path: Path) -> None:
     env = {**os.environ, "PIPELINE_DATABASE_URL": "postgres://x"}
-    result = subprocess.run(
-        [str(BIN / "ingestion-pipeline"), "tenants", "list"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = ingestion_pipeline("tenants", "list", env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert "PIPELINE_DATABASE_URL" in result.stderr
     assert result.stderr.count("\n") == 1

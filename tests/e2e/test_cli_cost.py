@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
-from tests.e2e.process import BIN
+from tests.e2e.process import ingestion_pipeline
 from tests.e2e.test_cli import accept_vector_call, cli, write_tenant
 
 
@@ -44,15 +43,7 @@ def test_serve_refuses_a_price_file_it_cannot_use_in_one_line(tmp_path: Path) ->
     }
     for name in ("PIPELINE_OPERATOR_TOKEN", "K_SERVICE", "PUBSUB_EMULATOR_HOST"):
         env.pop(name, None)
-    refused = subprocess.run(
-        [str(BIN / "ingestion-pipeline"), "serve", "--port", "0"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    refused = ingestion_pipeline("serve", "--port", "0", env=env, cwd=tmp_path)
     assert refused.returncode == 2
     assert refused.stderr.count("\n") == 1, refused.stderr
     assert refused.stderr == (

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.process import BIN, run_demo
+from tests.e2e.process import ingestion_pipeline, run_demo
 
 TENANT = "demo-tenant-001"
 
@@ -30,15 +30,7 @@ def cli(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "PIPELINE_DATABASE_URL": f"sqlite:///{workdir / 'pipeline.db'}",
         "PIPELINE_AUDIO_STORE_URL": f"file://{workdir / 'audio'}",
     }
-    return subprocess.run(
-        [str(BIN / "ingestion-pipeline"), *args],
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return ingestion_pipeline(*args, env=env, cwd=workdir, timeout=120)
 
 
 def test_reanalyze_reruns_the_analysis_of_every_completed_call_once(

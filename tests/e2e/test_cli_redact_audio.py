@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from entrypoints.standins.recordings import RecordingServer
-from tests.e2e.process import BIN, ThreadedServer, http
+from tests.e2e.process import ThreadedServer, http, ingestion_pipeline
 from tests.e2e.test_audio_redaction_crash import BILLING, ORIGINAL_SHA256, TOKEN, Redacting
 from tests.support import tenant_document
 
@@ -32,14 +32,9 @@ def recordings() -> Iterator[tuple[RecordingServer, str]]:
 
 
 def redact_audio(redacting: Redacting, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "ingestion-pipeline"), "calls", "redact-audio", "acme", *args],
-        env=redacting.service.env,
-        cwd=redacting.service.workdir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    service = redacting.service
+    return ingestion_pipeline(
+        "calls", "redact-audio", "acme", *args, env=service.env, cwd=service.workdir, timeout=120
     )
 
 
@@ -69,14 +64,8 @@ def test_an_old_recording_is_silenced_and_its_original_deleted(
     assert any(line.startswith(f"1/1 {CALL_ID}: ") and "silenced" in line for line in progress)
     assert not any("4111" in line for line in progress)
 
-    shown = subprocess.run(
-        [str(BIN / "ingestion-pipeline"), "calls", "show", "acme", CALL_ID],
-        env=redacting.service.env,
-        cwd=redacting.service.workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    shown = ingestion_pipeline(
+        "calls", "show", "acme", CALL_ID, env=service.env, cwd=service.workdir, check=True
     )
     recording: dict[str, Any] = json.loads(shown.stdout)["recording"]
     assert recording["redacted"] is True
@@ -94,15 +83,7 @@ def test_an_old_recording_is_silenced_and_its_original_deleted(
 
 def test_an_unknown_tenant_is_one_line_and_a_failure(tmp_path: Path) -> None:
     env = {**os.environ, "PIPELINE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
-    done = subprocess.run(
-        [str(BIN / "ingestion-pipeline"), "calls", "redact-audio", "nobody"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = ingestion_pipeline("calls", "redact-audio", "nobody", env=env, cwd=tmp_path)
     assert done.returncode != 0
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "nobody" in done.stderr

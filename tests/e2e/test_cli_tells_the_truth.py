@@ -16,7 +16,7 @@ import pytest
 from domain.usecases.intake import ReceiveWebhook
 from entrypoints.config import load_settings
 from entrypoints.container import build_container
-from tests.e2e.process import BIN, ServiceProcess, http
+from tests.e2e.process import ServiceProcess, http, ingestion_pipeline
 from tests.support import callrail_body, signed_headers, tenant_document
 
 OPERATOR_TOKEN = "operator-token-never-printed-0123456789"
@@ -27,15 +27,7 @@ def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[s
     for name in ("PIPELINE_OPERATOR_TOKEN", "K_SERVICE", "PUBSUB_EMULATOR_HOST"):
         if name not in env:
             environ.pop(name, None)
-    return subprocess.run(
-        [str(BIN / "ingestion-pipeline"), *args],
-        env=environ,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return ingestion_pipeline(*args, env=environ, cwd=tmp_path)
 
 
 def test_version_and_the_exit_codes_in_help(tmp_path: Path) -> None:

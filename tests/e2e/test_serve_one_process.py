@@ -10,19 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.process import BIN, ServiceProcess
+from tests.e2e.process import ServiceProcess, ingestion_pipeline
 
 
 def serve(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`serve` run to its end (it does not get far)."""
-    return subprocess.run(
-        [str(BIN / "ingestion-pipeline"), "serve", "--host", "127.0.0.1"],
-        cwd=tmp_path,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return ingestion_pipeline(
+        "serve", "--host", "127.0.0.1", env={**os.environ, **env}, cwd=tmp_path
     )
 
 
