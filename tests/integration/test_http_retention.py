@@ -7,7 +7,8 @@ from pathlib import Path
 
 from entrypoints.http.keys import CONTAINER
 from tests.integration.conftest import Client, bearer, create_tenant, operator
-from tests.integration.test_retention import PHONES, add_tenant_with_calls
+from tests.integration.retention_seed import PHONES
+from tests.integration.test_retention import add_tenant_with_calls
 from tests.support import tenant_document
 
 PROBLEM = "application/problem+json"
