@@ -225,9 +225,9 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
         for call_id, why in report.failed:
             print(f"{call_id}: failed: {why}", file=sys.stderr)
         print(
-            f"{args.tenant_id}: {report.done} call(s) reanalysed, {report.already} skipped"
-            f" (done before or not completed), {report.queued} queued for the workers,"
-            f" {len(report.failed)} failed"
+            f"{args.tenant_id}: {report.done} call(s) reanalysed, {report.already} already"
+            f" reanalysed with these settings, {report.skipped} skipped (not completed),"
+            f" {report.queued} queued for the workers, {len(report.failed)} failed"
         )
         if report.failed:
             raise SystemExit(1)

@@ -180,7 +180,13 @@ async def test_reanalyze_over_50_calls_updates_each_crm_record_once_and_resumes(
     lines.clear()
     report = await w.reanalyze(ReanalyzeCommand("acme"), lines.append)
 
-    assert (report.done, report.already, report.queued, report.failed) == (30, 20, 0, ())
+    assert (report.done, report.already, report.skipped, report.queued, report.failed) == (
+        30,
+        20,
+        0,
+        0,
+        (),
+    )
     assert lines[0] == f"1/{CALLS} {call_ids[0]}: already reanalysed with these settings"
     assert lines[-1] == f"{CALLS}/{CALLS} {call_ids[-1]}: done"
     # One create and one in-place update for each call's activity; nothing transcribed again.
@@ -207,7 +213,7 @@ async def test_reanalyze_over_50_calls_updates_each_crm_record_once_and_resumes(
     # The same settings again: nothing to do, nothing sent.
     sent = len(hubspot.requests)
     again = await w.reanalyze(ReanalyzeCommand("acme"))
-    assert (again.done, again.already) == (0, CALLS)
+    assert (again.done, again.already, again.skipped) == (0, CALLS, 0)
     assert len(hubspot.requests) == sent
 
 
