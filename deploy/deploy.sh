@@ -109,6 +109,9 @@ DASHBOARD_ID="${DASHBOARD_ID:-ingestion-pipeline}"
 RENDER_DIR="${RENDER_DIR:-}"                      # where rendered files go (default: a temp dir)
 
 SPEECH_LOCATION="${SPEECH_LOCATION:-us}"          # chirp_3's location
+# standard: each call transcribed in minutes. dynamic_batch: a fifth of Speech-to-Text's price,
+# answered within 24 hours (the 3-minute processing SLO and its alert policy no longer hold).
+SPEECH_PROCESSING="${SPEECH_PROCESSING:-standard}"
 VERTEX_LOCATION="${VERTEX_LOCATION:-$REGION}"
 
 OPERATOR_TOKEN_SECRET="${OPERATOR_TOKEN_SECRET:-ingestion-operator-token}"
@@ -147,6 +150,7 @@ render() {  # TEMPLATE: every placeholder it uses filled in; one left unfilled i
     "PROJECT_ID=$PROJECT_ID" "IMAGE=$IMAGE" "SPANNER_INSTANCE=$SPANNER_INSTANCE" \
     "SPANNER_DATABASE=$SPANNER_DATABASE" "BUCKET=$BUCKET" "AUDIO_PREFIX=$AUDIO_PREFIX" \
     "TOPIC=$TOPIC" "KMS_KEY=$KMS_KEY" "SPEECH_LOCATION=$SPEECH_LOCATION" \
+    "SPEECH_PROCESSING=$SPEECH_PROCESSING" \
     "VERTEX_LOCATION=$VERTEX_LOCATION" "PUSH_AUDIENCE=$PUSH_AUDIENCE" "PUSH_SA=$PUSH_SA" \
     "WEBHOOK_SA=$WEBHOOK_SA" "WORKER_SA=$WORKER_SA" "API_SA=$API_SA" \
     "WEBHOOK_SERVICE=$WEBHOOK_SERVICE" "WORKER_SERVICE=$WORKER_SERVICE" \
@@ -194,6 +198,8 @@ random_token() {
 # --- derived ---------------------------------------------------------------------------------
 [ -n "$PROJECT_ID" ] || die "set PROJECT_ID (or 'gcloud config set project ...')"
 case "$ONLY" in all | services | monitoring) ;; *) die "ONLY must be all, services or monitoring" ;; esac
+case "$SPEECH_PROCESSING" in standard | dynamic_batch) ;;
+  *) die "SPEECH_PROCESSING must be standard or dynamic_batch" ;; esac
 for step in ${ROLLOUT_STEPS//,/ }; do
   case "$step" in '' | *[!0-9]*) die "ROLLOUT_STEPS: '$step' is not a percentage" ;; esac
   [ "$step" -ge 1 ] && [ "$step" -le 100 ] || die "ROLLOUT_STEPS: $step is not between 1 and 100"

@@ -10,7 +10,14 @@ import attrs
 
 from domain.alerts import AlertRecord
 from domain.errors import IllegalTransition, LeaseHeld
-from domain.results import CallAnalysis, CrmSyncResult, LeadScore, StoredRecording, Transcript
+from domain.results import (
+    CallAnalysis,
+    CrmSyncResult,
+    LeadScore,
+    PendingTranscription,
+    StoredRecording,
+    Transcript,
+)
 from domain.stages import PIPELINE, Stage, check_restart, check_transition, status_of
 from domain.usage import NO_USAGE, UsageDelta
 
@@ -135,6 +142,9 @@ class Call:
     # sent to is never sent to again (domain/usecases/alerting.py).
     alerts: tuple[AlertRecord, ...] = ()
     failure: Failure | None = None
+    # A transcription the engine answers later (dynamic batching): collected, not paid for
+    # twice, by the attempts that follow; gone once the transcript is in.
+    pending_transcription: PendingTranscription | None = None
     timeline: list[StageEvent] = attrs.field(factory=list)
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
@@ -225,6 +235,7 @@ class Call:
             self.recording = None
         if Stage.TRANSCRIBED in redo:
             self.transcript = None
+            self.pending_transcription = None  # of a recording that may have changed
         if Stage.ANALYZED in redo:
             self.analysis = None
         if Stage.SCORED in redo:

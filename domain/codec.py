@@ -17,6 +17,7 @@ from domain.results import (
     Evidence,
     Intent,
     LeadScore,
+    PendingTranscription,
     ScoreReason,
     Segment,
     Sentiment,
@@ -102,6 +103,20 @@ def recording_to_dict(r: StoredRecording | None) -> dict[str, Any] | None:
 
 def recording_from_dict(d: Mapping[str, Any] | None) -> StoredRecording | None:
     return StoredRecording(**d) if d else None
+
+
+def pending_to_dict(p: PendingTranscription | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {"ticket": p.ticket, "recording": recording_to_dict(p.recording)}
+
+
+def pending_from_dict(d: Mapping[str, Any] | None) -> PendingTranscription | None:
+    if not d:
+        return None
+    recording = recording_from_dict(d["recording"])
+    assert recording is not None
+    return PendingTranscription(d["ticket"], recording)
 
 
 def transcript_to_dict(t: Transcript | None) -> dict[str, Any] | None:
@@ -337,7 +352,7 @@ CALL_COLUMNS = (
     "tenant_id", "call_id", "stage", "received_at", "completed_at", "attempts", "metadata",
     "recording_url", "raw_payload", "recording", "transcript", "analysis", "lead_score",
     "crm_sync", "failure", "timeline", "lease_owner", "lease_expires_at", "version", "updated_at",
-    "alerts",
+    "alerts", "pending_transcription",
 )
 # fmt: on
 
@@ -388,6 +403,7 @@ def call_row(
         "version": call.version,
         "updated_at": time(last_activity(call)),
         "alerts": part(alerts_to_list(call.alerts) or None),
+        "pending_transcription": part(pending_to_dict(call.pending_transcription)),
     }
 
 
@@ -420,6 +436,7 @@ def call_from_row(
         crm_sync=crm_from_dict(part("crm_sync")),
         alerts=alerts_from_list(part("alerts")),
         failure=failure_from_dict(part("failure")),
+        pending_transcription=pending_from_dict(part("pending_transcription")),
         timeline=timeline_from_list(json(row["timeline"])),
         lease_owner=row["lease_owner"],
         lease_expires_at=at("lease_expires_at"),

@@ -110,6 +110,17 @@ class RateLimited(TransientFailure):
     wrong with the call: the wait does not count as a failed attempt, and it may be long."""
 
 
+class TranscriptionPending(DomainError):
+    """The engine took the recording and answers later (Speech-to-Text's dynamic batching,
+    within 24 hours): nothing is wrong. `ticket` names the work to collect on a later attempt
+    instead of paying for it again; `check_after_s` is when to look."""
+
+    def __init__(self, ticket: str, check_after_s: float):
+        super().__init__("waiting for the batch transcription (answered within 24 hours)")
+        self.ticket = ticket
+        self.check_after_s = check_after_s
+
+
 class RecordingUnavailable(PermanentFailure):
     """The recording does not exist (any more) at its source."""
 

@@ -27,6 +27,15 @@ class StoredRecording:
 
 
 @attrs.frozen
+class PendingTranscription:
+    """A transcription the engine will answer later: its `ticket`, and the recording it reads
+    (for a call whose audio is redacted, the quarantined original, which no one else names)."""
+
+    ticket: str
+    recording: StoredRecording
+
+
+@attrs.frozen
 class Word:
     """A word as the recogniser heard it and when, in seconds from the recording's start: what
     audio redaction needs to find a card number in the sound. Never stored: the transcript

@@ -67,7 +67,13 @@ def secret_manager_store(project: str, clock: Any) -> Any:
 
 
 def google_speech(
-    project: str, location: str, model: str, endpoint: str | None, separate_channels: bool = False
+    project: str,
+    location: str,
+    model: str,
+    endpoint: str | None,
+    separate_channels: bool = False,
+    processing: str = "standard",
+    check_every_s: float = 600.0,
 ) -> Any:
     transcriber = _module("adapters.googlespeech.transcriber").GoogleSpeechTranscriber
     credentials = _anonymous() if _local(endpoint) else None
@@ -78,6 +84,8 @@ def google_speech(
         api_endpoint=endpoint,
         credentials=credentials,
         separate_channels=separate_channels,
+        dynamic_batch=processing == "dynamic_batch",
+        check_every_s=check_every_s,
     )
 
 

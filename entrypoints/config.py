@@ -54,6 +54,10 @@ class CloudSettings:
     # Each channel of a dual-channel recording recognised on its own (the caller's side too):
     # without it the service hears the first channel only, and the caller's card goes unheard.
     speech_separate_channels: bool = True
+    # "standard": answered in minutes; "dynamic_batch": a fifth of the price, within 24 hours
+    # (each call waits, its transcription collected every 10 minutes).
+    speech_processing: str = "standard"
+    speech_check_every_s: float = 600.0  # how often a waiting call asks about its transcription
     vertex_location: str = "us-central1"
     vertex_base_url: str | None = None
     audio_kms_key: str | None = None
@@ -294,6 +298,10 @@ def _cloud(env: Mapping[str, str]) -> CloudSettings:
             env, "PIPELINE_SPEECH_SEPARATE_CHANNELS", "true", ("true", "false")
         )
         == "true",
+        speech_processing=_choice(
+            env, "PIPELINE_SPEECH_PROCESSING", "standard", ("standard", "dynamic_batch")
+        ),
+        speech_check_every_s=_number(env, "PIPELINE_SPEECH_CHECK_SECONDS", 600, 1, 86400),
         vertex_location=text("PIPELINE_VERTEX_LOCATION") or "us-central1",
         vertex_base_url=text("PIPELINE_VERTEX_BASE_URL"),
         audio_kms_key=text("PIPELINE_AUDIO_KMS_KEY"),

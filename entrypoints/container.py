@@ -163,6 +163,8 @@ class Container(containers.DeclarativeContainer):
                 cloud_settings.speech_model,
                 cloud_settings.speech_endpoint,
                 cloud_settings.speech_separate_channels,
+                cloud_settings.speech_processing,
+                cloud_settings.speech_check_every_s,
             )
         },
     )

@@ -10,10 +10,6 @@ from domain.tenant import DEFAULT_MODEL
 from domain.usecases.stats import Pricing
 from entrypoints.config import Settings
 
-# What adapters/googlespeech sends: BatchRecognize processed at once (no DYNAMIC_BATCHING, whose
-# results may take 24 hours, past the 3-minute processing SLO).
-SPEECH_MODE = "standard"
-
 
 def deployment_of(settings: Settings) -> Deployment:
     google_speech = settings.transcriber == "google-speech"
@@ -22,7 +18,7 @@ def deployment_of(settings: Settings) -> Deployment:
         spanner=settings.database.backend == "spanner",
         pubsub=settings.queue.backend == "pubsub",
         cloud_storage=settings.audio.backend == "gcs",
-        speech_mode=SPEECH_MODE,
+        speech_mode=settings.cloud.speech_processing,  # the price table's names for them
         speech_model=settings.cloud.speech_model if google_speech else None,
         llm=vertex,
         llm_model=DEFAULT_MODEL if vertex else None,

@@ -98,6 +98,7 @@ class CardReadingTranscriber(ScriptedTranscriber):
         recording: StoredRecording,
         language: str = "en-US",
         hint: TranscriptionHint | None = None,
+        ticket: str | None = None,
     ) -> Transcript:
         self.heard.append(recording.uri)
         if any(call_id in recording.uri for call_id in self.unreadable):

@@ -7,6 +7,13 @@ and a local fake HTTP server can stand in for the service. One request per call:
 long-running operation it starts is polled until `operation_timeout_s`, then cancelled and the
 call handed back to the queue as a TransientFailure (the queue owns retries and their backoff).
 
+With `dynamic_batch`, the request asks for DYNAMIC_BATCHING (a fifth of the price, answered
+within 24 hours): nothing waits for it. The operation's name goes back as the ticket of a
+TranscriptionPending; a later attempt holding the ticket asks once whether it is done (a single
+GetOperation) and collects it, or hears "still pending" again. Any attempt with a ticket
+collects it, whichever strategy is configured now; an operation the service no longer knows
+is started again.
+
 The tenant's hint (business name and trade words) goes in as an inline phrase set, Speech-to-
 Text's model adaptation, with a moderate boost: phrase hints favour the words, they never force
 them. The service's models do not loop the way Whisper's decoder does, so nothing here looks
@@ -36,7 +43,13 @@ from google.cloud import speech_v2
 from google.cloud.speech_v2.types import cloud_speech as cs
 
 from adapters.googlespeech.turns import MAX_MESSAGE_CHARS, transcript_for_file
-from domain.errors import PermanentFailure, RateLimited, TransientFailure, UnreadableAudio
+from domain.errors import (
+    PermanentFailure,
+    RateLimited,
+    TranscriptionPending,
+    TransientFailure,
+    UnreadableAudio,
+)
 from domain.results import StoredRecording, Transcript
 from domain.transcription_hint import TranscriptionHint
 from ports.speech import Transcriber
@@ -67,11 +80,14 @@ class GoogleSpeechTranscriber(Transcriber):
         poll_max_s: float = 20.0,
         max_workers: int = 4,
         separate_channels: bool = True,
+        dynamic_batch: bool = False,
+        check_every_s: float = 600.0,
     ):
         """`api_endpoint` defaults to the regional "{location}-speech.googleapis.com"; a local
         fake is given as "http://127.0.0.1:PORT". `credentials` default to the environment's
         (Application Default Credentials). `separate_channels` has each channel of the audio
-        recognised on its own, and each segment say which it was heard on."""
+        recognised on its own, and each segment say which it was heard on. `dynamic_batch`
+        asks for the discounted batch processing and collects it `check_every_s` apart."""
         self._recognizer = f"projects/{project}/locations/{location}/recognizers/_"
         self._model = model
         self._endpoint = api_endpoint or _regional_endpoint(location)
@@ -87,6 +103,8 @@ class GoogleSpeechTranscriber(Transcriber):
         self._lock = threading.Lock()
         self._client: speech_v2.SpeechClient | None = None
         self._separate_channels = separate_channels
+        self._dynamic_batch = dynamic_batch
+        self._check_every_s = check_every_s
 
     @property
     def engine(self) -> str:
@@ -97,6 +115,7 @@ class GoogleSpeechTranscriber(Transcriber):
         recording: StoredRecording,
         language: str = "en-US",
         hint: TranscriptionHint | None = None,
+        ticket: str | None = None,
     ) -> Transcript:
         if not recording.uri.startswith(GCS_SCHEME):
             scheme = recording.uri.split("://", 1)[0] if "://" in recording.uri else "a path"
@@ -108,7 +127,7 @@ class GoogleSpeechTranscriber(Transcriber):
         loop = asyncio.get_running_loop()
         phrases = hint.phrases() if hint is not None else ()
         response = await loop.run_in_executor(
-            self._executor, self._recognize, recording.uri, language, phrases
+            self._executor, self._recognize, recording.uri, language, phrases, ticket
         )
         return transcript_for_file(
             response, recording.uri, self.engine, language, self._separate_channels
@@ -141,7 +160,11 @@ class GoogleSpeechTranscriber(Transcriber):
                 )
             return self._client
 
-    def _recognize(self, uri: str, language: str, phrases: tuple[str, ...] = ()) -> Any:
+    def _recognize(
+        self, uri: str, language: str, phrases: tuple[str, ...] = (), ticket: str | None = None
+    ) -> Any:
+        if ticket is not None and (response := self._collect(ticket)) is not None:
+            return response
         try:
             client = self._speech()
             operation = client.batch_recognize(
@@ -149,6 +172,8 @@ class GoogleSpeechTranscriber(Transcriber):
             )
         except Exception as exc:
             raise _port_error(exc, "starting the transcription") from exc
+        if self._dynamic_batch:
+            raise TranscriptionPending(operation.operation.name, self._check_every_s)
         try:
             return operation.result(  # type: ignore[no-untyped-call]
                 timeout=self._operation_timeout_s, polling=self._polling
@@ -163,6 +188,28 @@ class GoogleSpeechTranscriber(Transcriber):
             ) from None
         except Exception as exc:
             raise _port_error(exc, "transcribing") from exc
+
+    def _collect(self, ticket: str) -> cs.BatchRecognizeResponse | None:
+        """The response of the operation `ticket` names; TranscriptionPending while it runs;
+        None if the service no longer knows it (to be started again)."""
+        try:
+            operation = self._speech().get_operation(
+                request={"name": ticket}, timeout=self._request_timeout_s
+            )
+        except api.NotFound:
+            return None
+        except Exception as exc:
+            raise _port_error(exc, "collecting the transcription") from exc
+        if not operation.done:
+            raise TranscriptionPending(ticket, self._check_every_s)
+        if operation.HasField("error"):
+            error = operation.error
+            failed = api.from_grpc_status(error.code, error.message)  # type: ignore[no-untyped-call]
+            raise _port_error(failed, "transcribing")
+        response: cs.BatchRecognizeResponse = cs.BatchRecognizeResponse.deserialize(
+            operation.response.value
+        )
+        return response
 
     def _list_one_recognizer(self) -> None:
         parent = self._recognizer.rsplit("/recognizers/", 1)[0]
@@ -196,7 +243,13 @@ class GoogleSpeechTranscriber(Transcriber):
             features=features,
             adaptation=_adaptation(phrases),
         )
+        strategy = cs.BatchRecognizeRequest.ProcessingStrategy
         return cs.BatchRecognizeRequest(
+            processing_strategy=(
+                strategy.DYNAMIC_BATCHING
+                if self._dynamic_batch
+                else strategy.PROCESSING_STRATEGY_UNSPECIFIED
+            ),
             recognizer=self._recognizer,
             config=config,
             files=[cs.BatchRecognizeFileMetadata(uri=uri)],

@@ -155,6 +155,7 @@ class ScriptedTranscriber(Transcriber):
         recording: StoredRecording,
         language: str = "en-US",
         hint: TranscriptionHint | None = None,
+        ticket: str | None = None,
     ) -> Transcript:
         self.hints.append(hint)
         if self.transcripts:

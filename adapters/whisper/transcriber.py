@@ -169,6 +169,7 @@ class WhisperTranscriber(Transcriber):
         recording: StoredRecording,
         language: str = "en-US",
         hint: TranscriptionHint | None = None,
+        ticket: str | None = None,
     ) -> Transcript:
         prompt = hint.prompt() if hint is not None else ""
         async with self._local_file(recording) as path:

@@ -22,10 +22,17 @@ from domain.errors import (
     PermanentFailure,
     RateLimited,
     TenantNotFound,
+    TranscriptionPending,
     TransientFailure,
 )
 from domain.redaction import redact_transcript, redact_with_audio_spans
-from domain.results import CrmSyncResult, StoredRecording, SyncStatus, Transcript
+from domain.results import (
+    CrmSyncResult,
+    PendingTranscription,
+    StoredRecording,
+    SyncStatus,
+    Transcript,
+)
 from domain.retry import RetryPolicy
 from domain.scoring import score_lead
 from domain.stages import Stage, next_stage
@@ -59,6 +66,14 @@ EXTENSIONS = {
 # call before its own save (scoring is arithmetic; completing saves any pending alert before it
 # sends it). A crash in between costs the stage again, never a side effect twice.
 SAVED_WITH_NEXT = frozenset({Stage.ANALYZED, Stage.SYNCED})
+
+# Speech-to-Text's dynamic batching answers within 24 hours; a call still waiting after twice
+# that fails with the reason (an operator can reprocess it) rather than wait for ever.
+MAX_TRANSCRIPTION_WAIT_S = 2 * 86400.0
+
+
+def _extension(content_type: str) -> str:
+    return EXTENSIONS.get(content_type, "bin")
 
 
 class Outcome(StrEnum):
@@ -181,6 +196,8 @@ class ProcessCall:
             return ProcessResult(Outcome.BUSY, call.stage, self._retry.base_delay_s, str(exc))
         except PermanentFailure as exc:
             return await self._fail(call, next_stage(call.stage), str(exc))
+        except TranscriptionPending as exc:
+            return await self._waiting(call, exc)
         except RateLimited as exc:
             return await self._deferred(call, str(exc), exc.retry_after_s)
         except TransientFailure as exc:
@@ -310,6 +327,25 @@ class ProcessCall:
         delay = min(max(hint or self._retry.base_delay_s, 1.0), 86400.0)
         return ProcessResult(Outcome.RETRY, stage, delay, reason)
 
+    async def _waiting(self, call: Call, pending: TranscriptionPending) -> ProcessResult:
+        """The transcriber answers later: the call waits in its stage with the ticket saved,
+        so the next attempt collects the work rather than paying for it again. Waiting spends
+        no attempt; only MAX_TRANSCRIPTION_WAIT_S ends it."""
+        stage = next_stage(call.stage)
+        assert call.pending_transcription is not None  # set by _transcription before it raised
+        age_s = (self._clock.now() - call.received_at).total_seconds()
+        if age_s > MAX_TRANSCRIPTION_WAIT_S:
+            hours = MAX_TRANSCRIPTION_WAIT_S / 3600
+            reason = f"the batch transcription did not finish within {hours:g} hours"
+            return await self._fail(call, stage, reason)
+        call.attempts = max(0, call.attempts - 1)
+        call.note_transient_failure(stage, str(pending))
+        call.release_lease()
+        await self._save(call)
+        self._meter.retrying(stage, call, "transcription_pending")
+        delay = min(max(pending.check_after_s, 1.0), 86400.0)
+        return ProcessResult(Outcome.RETRY, stage, delay, str(pending))
+
     # --- the stages ------------------------------------------------------------------------
 
     async def _store_recording(self, call: Call, tenant: Tenant) -> StageSkipped | StageDone | None:
@@ -317,9 +353,18 @@ class ProcessCall:
         from_api = config.callrail_api_key is not None and config.callrail_account_id is not None
         if call.recording_url is None and not (from_api and call.metadata.answered):
             return StageSkipped("no recording (missed or unrecorded call)")
+        waiting = call.pending_transcription
+        if waiting is not None and config.redact_pii and self._redaction is not None:
+            name = recording_object_name(
+                call.tenant_id, call.call_id, _extension(waiting.recording.content_type)
+            )  # the quarantined original is stored already, and being transcribed
+            return await self._store_redacted(
+                call, tenant, waiting.recording, name, self._redaction
+            )
         download = await self._recordings.open(tenant, call)
-        extension = EXTENSIONS.get(download.content_type, "bin")
-        name = recording_object_name(call.tenant_id, call.call_id, extension)
+        name = recording_object_name(
+            call.tenant_id, call.call_id, _extension(download.content_type)
+        )
         if config.redact_pii and self._redaction is not None:
             original = await self._audio.put(
                 quarantine_object_name(call.tenant_id, call.call_id),
@@ -370,7 +415,14 @@ class ProcessCall:
         self, call: Call, tenant: Tenant, recording: StoredRecording
     ) -> Transcript:
         hint = transcription_hint(tenant)  # the business's name and trade words, heard right
-        transcript = await self._transcriber.transcribe(recording, hint=hint)
+        waiting = call.pending_transcription
+        ticket = waiting.ticket if waiting is not None and waiting.recording == recording else None
+        try:
+            transcript = await self._transcriber.transcribe(recording, hint=hint, ticket=ticket)
+        except TranscriptionPending as pending:
+            call.pending_transcription = PendingTranscription(pending.ticket, recording)
+            raise
+        call.pending_transcription = None
         audio_s = transcript.audio_duration_s or recording.duration_s or 0.0
         call.consumed(UsageDelta(audio_seconds=audio_s))
         return transcript

@@ -22,6 +22,7 @@ from domain.errors import (
     CallNotFound,
     ConcurrentUpdate,
     PermanentFailure,
+    TranscriptionPending,
     TransientFailure,
 )
 from domain.redaction import redact_with_audio_spans
@@ -33,6 +34,11 @@ from domain.usecases.calls import every_call
 from ports.audio import AudioStore
 from ports.repositories import UnitOfWorkFactory
 from ports.speech import Transcriber
+
+PENDING_REASON = (
+    "the transcriber answers later (PIPELINE_SPEECH_PROCESSING=dynamic_batch);"
+    " run this command with PIPELINE_SPEECH_PROCESSING=standard"
+)
 
 
 @attrs.frozen
@@ -76,6 +82,12 @@ class RedactStoredAudio:
                 continue
             try:
                 note = await self._redact(call, tenant)
+            except TranscriptionPending:
+                # A batch engine (dynamic batching) answers within hours, and this command
+                # waits for no one: stop before paying for work nobody will collect.
+                failed.append((call.call_id, PENDING_REASON))
+                progress(f"{where}: stopped, {PENDING_REASON}")
+                break
             except (PermanentFailure, TransientFailure, ConcurrentUpdate, FileNotFoundError) as exc:
                 failed.append((call.call_id, f"{type(exc).__name__}: {exc}"))
                 progress(f"{where}: failed, {type(exc).__name__}")

@@ -6,12 +6,15 @@ transport="rest" for BatchRecognize, from memory.
   and answers a google.longrunning Operation;
 - `GET /v2/projects/P/locations/L/operations/N` answers it not done `polls_before_done` times,
   then done with a BatchRecognizeResponse whose words carry offsets and speaker labels only if
-  the request asked for them (`enableWordTimeOffsets`, `diarizationConfig`);
+  the request asked for them (`enableWordTimeOffsets`, `diarizationConfig`); a request with
+  `processingStrategy` DYNAMIC_BATCHING is recorded as such (`dynamic`), and answered the
+  same way: the wait is the polls a test gives it;
 - `POST /v2/.../operations/N:cancel` marks it cancelled.
 
 Errors have Google's JSON shape `{"error": {"code", "message", "status"}}`. Tests steer it
-through `script`, `file_error`, `throttle_next`, `fail_next`, `never_finish` and read `requests`
-and `cancelled`. A local run can give it `default_turns` for recordings nobody scripted."""
+through `script`, `file_error`, `operation_error`, `throttle_next`, `fail_next`, `never_finish`
+and read `requests` and `cancelled`. A local run can give it `default_turns` for recordings
+nobody scripted."""
 
 from __future__ import annotations
 
@@ -48,6 +51,7 @@ class _Operation:
     diarized: bool
     language: str
     polls_left: int
+    dynamic: bool = False  # processingStrategy DYNAMIC_BATCHING
     cancelled: bool = False
 
 
@@ -71,6 +75,7 @@ class FakeSpeech:
         self.never_finish = False
         self.transcripts: dict[str, list[Turn]] = {}
         self.file_errors: dict[str, tuple[int, str]] = {}
+        self.operation_errors: dict[str, tuple[int, str]] = {}
         self.operations: dict[str, _Operation] = {}
         self.cancelled: list[str] = []
         self.requests: list[RecordedRequest] = []
@@ -87,6 +92,12 @@ class FakeSpeech:
     ) -> None:
         """The operation finishes, with this google.rpc.Status as the file's result."""
         self.file_errors[uri] = (code, message)
+
+    def operation_error(
+        self, uri: str, code: int = 7, message: str = "Permission denied on the bucket."
+    ) -> None:
+        """The operation itself finishes failed, with this google.rpc.Status."""
+        self.operation_errors[uri] = (code, message)
 
     def throttle_next(self, count: int) -> None:
         self._scripted += [(429, "Quota exceeded for quota metric 'Requests'.")] * count
@@ -139,6 +150,7 @@ class FakeSpeech:
             diarized="diarizationConfig" in features,
             language=config["languageCodes"][0],
             polls_left=self.polls_before_done,
+            dynamic=body.get("processingStrategy") in (1, "DYNAMIC_BATCHING"),
         )
         return web.json_response(self._operation(self.operations[name], done=False))
 
@@ -154,6 +166,10 @@ class FakeSpeech:
             operation.polls_left -= 1
             return web.json_response(self._operation(operation, done=False))
         answer = self._operation(operation, done=True)
+        if operation.uri in self.operation_errors:
+            code, message = self.operation_errors[operation.uri]
+            answer["error"] = {"code": code, "message": message}
+            return web.json_response(answer)
         answer["response"] = {
             "@type": _TYPE + "BatchRecognizeResponse",
             "results": {operation.uri: self._file_result(operation)},

@@ -29,6 +29,7 @@ from domain.results import (
     CrmSyncResult,
     Intent,
     LeadScore,
+    PendingTranscription,
     ScoreReason,
     Segment,
     Sentiment,
@@ -424,6 +425,38 @@ async def test_every_stage_result_round_trips(uow_factory: UnitOfWorkFactory) ->
     assert snapshot(got) == snapshot(worked)
     assert got.status == "failed"
     assert got.processing_time_ms == 20_000
+
+
+async def test_a_pending_transcription_round_trips_and_clears(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await add_tenants(uow_factory, make_tenant())
+    call = make_call("acme", "1013", T0)
+    await add_calls(uow_factory, call)
+    quarantined = StoredRecording(
+        uri="gs://acme-audio/acme/calls/CAL1013/original.mp3", bytes=7, sha256="cd" * 32
+    )
+    ticket = "projects/acme-project/locations/us/operations/7000001"
+
+    async with uow_factory() as uow:
+        waiting = await uow.calls.get("acme", call.call_id)
+        assert waiting is not None
+        waiting.pending_transcription = PendingTranscription(ticket, quarantined)
+        await uow.calls.update(waiting)
+        await uow.commit()
+    got = await read_call(uow_factory, "acme", call.call_id)
+    assert got is not None
+    assert got.pending_transcription == PendingTranscription(ticket, quarantined)
+
+    async with uow_factory() as uow:
+        collected = await uow.calls.get("acme", call.call_id)
+        assert collected is not None
+        collected.pending_transcription = None
+        await uow.calls.update(collected)
+        await uow.commit()
+    again = await read_call(uow_factory, "acme", call.call_id)
+    assert again is not None
+    assert again.pending_transcription is None
 
 
 async def test_each_update_bumps_the_version(uow_factory: UnitOfWorkFactory) -> None:

@@ -188,6 +188,21 @@ def test_a_ramp_that_does_not_end_at_100_is_refused(tmp_path: Path, steps: str) 
     assert result.stdout == ""
 
 
+def test_the_worker_transcribes_at_once_unless_dynamic_batch_is_chosen(tmp_path: Path) -> None:
+    def speech_processing(**env: str) -> str:
+        plan(run("deploy.sh", tmp_path=tmp_path, ONLY="services", **env))
+        worker = (tmp_path / "rendered" / "worker.yaml").read_text()
+        found = re.search(r"PIPELINE_SPEECH_PROCESSING\n\s*value: (\S+)", worker)
+        assert found is not None, worker
+        return found.group(1)
+
+    assert speech_processing() == "standard"
+    assert speech_processing(SPEECH_PROCESSING="dynamic_batch") == "dynamic_batch"
+    refused = run("deploy.sh", tmp_path=tmp_path, SPEECH_PROCESSING="cheap")
+    assert refused.returncode != 0
+    assert "SPEECH_PROCESSING must be standard or dynamic_batch" in refused.stderr
+
+
 def test_policies_notify_the_channels_of_their_routes(tmp_path: Path) -> None:
     pager, slack, sales = (f"projects/acme-calls/notificationChannels/{n}" for n in (1, 2, 3))
     lines = plan(

@@ -2,7 +2,8 @@
 is accepted into Spanner, published to the Pub/Sub emulator, pushed by its push subscription to
 /v1/pubsub/push, and processed: recording stored in fake-gcs-server, transcribed by the Speech
 v2 stand-in, analysed by the Gemini stand-in, scored, synced to the HubSpot stand-in. And when
-Gemini answers malformed JSON, the call still completes, with a rules analysis marked as such."""
+Gemini answers malformed JSON, the call still completes, with a rules analysis marked as such.
+With dynamic batching, the call waits for its transcription across deliveries and completes."""
 
 from __future__ import annotations
 
@@ -88,6 +89,7 @@ async def run_scenario(
     pubsub_emulator: pubsub.PubSubEmulator,
     spanner_database: Any,
     exporter: InMemorySpanExporter | None = None,
+    **env: str,
 ) -> dict[str, Any]:
     urls = await stack.start()
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", fake_gcs.url)
@@ -107,6 +109,7 @@ async def run_scenario(
             "PIPELINE_CRM_HTTP_HOSTS": "127.0.0.1",
             "PIPELINE_OPERATOR_TOKEN": TOKEN,
             "PIPELINE_RETRY_BASE_SECONDS": "0.2",
+            **env,
         }
     )
     container = build_container(settings)
@@ -225,3 +228,32 @@ def assert_one_trace_across_pubsub(spans: tuple[ReadableSpan, ...]) -> None:
     pushes = [s for s in spans if s.name == "POST /v1/pubsub/push"]
     assert pushes
     assert all(p.context.trace_id != admitted.context.trace_id for p in pushes)
+
+
+async def test_with_dynamic_batching_the_call_waits_for_its_transcription_then_completes(
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_gcs: gcs.FakeGcs,
+    pubsub_emulator: pubsub.PubSubEmulator,
+    spanner_database: Any,
+) -> None:
+    stack.speech.polls_before_done = 2  # "not done" to the first two deliveries that ask
+    call = await run_scenario(
+        stack,
+        monkeypatch,
+        fake_gcs,
+        pubsub_emulator,
+        spanner_database,
+        PIPELINE_SPEECH_PROCESSING="dynamic_batch",
+        PIPELINE_SPEECH_CHECK_SECONDS="1",
+    )
+
+    assert call["stage"] == "COMPLETED", call.get("failure")
+    (operation,) = stack.speech.operations.values()  # recognised once, across deliveries
+    assert operation.dynamic
+    asked = [r for r in stack.speech.requests if r.method == "GET"]
+    assert len(asked) == 3  # two deliveries heard "not done", the third collected it
+    assert call["attempts"] <= 2  # waiting spent no attempt
+    assert call["transcript"]["text"].startswith("Acme Heating and Air")
+    speech = [item for item in call["cost"]["items"] if item["item"].startswith("speech:")]
+    assert [item["item"] for item in speech] == ["speech:chirp_3:dynamic_batch"]

@@ -131,6 +131,7 @@ class BillingCallTranscriber(ScriptedTranscriber):
         recording: StoredRecording,
         language: str = "en-US",
         hint: TranscriptionHint | None = None,
+        ticket: str | None = None,
     ) -> Transcript:
         self.heard.append(recording.uri)
         self.transcripts = [BILLING_CALL]

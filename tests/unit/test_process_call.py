@@ -45,6 +45,7 @@ class CountingTranscriber(ScriptedTranscriber):
         recording: StoredRecording,
         language: str = "en-US",
         hint: TranscriptionHint | None = None,
+        ticket: str | None = None,
     ) -> Transcript:
         self.calls += 1
         return Transcript("test", language, self.text, (Segment("caller", 0, 5, self.text),))
@@ -182,6 +183,7 @@ async def test_a_later_stage_failure_resumes_without_redoing_earlier_stages(
             recording: StoredRecording,
             language: str = "en-US",
             hint: TranscriptionHint | None = None,
+            ticket: str | None = None,
         ) -> Transcript:
             if self.calls == 0:
                 self.calls += 1
@@ -299,6 +301,7 @@ async def test_two_workers_at_once_process_a_call_once(clock: FixedClock) -> Non
             recording: StoredRecording,
             language: str = "en-US",
             hint: TranscriptionHint | None = None,
+            ticket: str | None = None,
         ) -> Transcript:
             await asyncio.sleep(0.05)
             return await super().transcribe(recording, language, hint)

@@ -38,6 +38,7 @@ class TimedTranscriber(CountingTranscriber):
         recording: StoredRecording,
         language: str = "en-US",
         hint: TranscriptionHint | None = None,
+        ticket: str | None = None,
     ) -> Transcript:
         if self.failures:
             self.failures -= 1

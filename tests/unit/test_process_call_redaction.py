@@ -39,7 +39,13 @@ ORIGINAL = b"ID3 the original recording"
 
 
 class Pipeline:
-    def __init__(self, clock: FixedClock, tmp: Path, transcriber: CardReadingTranscriber) -> None:
+    def __init__(
+        self,
+        clock: FixedClock,
+        tmp: Path,
+        transcriber: CardReadingTranscriber,
+        recordings: InMemoryRecordingSource | None = None,
+    ) -> None:
         self.uow = InMemoryUnitOfWorkFactory()
         self.clock = clock
         self.audio = InMemoryAudioStore()
@@ -50,7 +56,7 @@ class Pipeline:
         analysis = CallAnalysis(engine="scripted", summary="pays a bill", intent=Intent.OTHER)
         self.process = ProcessCall(
             self.uow,
-            InMemoryRecordingSource({"CALc1": ORIGINAL}),
+            recordings or InMemoryRecordingSource({"CALc1": ORIGINAL}),
             self.audio,
             transcriber,
             ScriptedCallAnalyzer(analysis),
@@ -191,6 +197,7 @@ async def test_a_recording_with_nothing_to_silence_is_stored_as_downloaded(
             recording: StoredRecording,
             language: str = "en-US",
             hint: TranscriptionHint | None = None,
+            ticket: str | None = None,
         ) -> Transcript:
             self.heard.append(recording.uri)
             said = "hi my furnace stopped working"

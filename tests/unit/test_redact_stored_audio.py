@@ -18,7 +18,7 @@ from adapters.memory.fakes import (
 )
 from adapters.memory.repositories import InMemoryUnitOfWorkFactory
 from domain.call import Call, recording_object_name
-from domain.errors import TenantNotFound
+from domain.errors import TenantNotFound, TranscriptionPending
 from domain.results import Segment, StoredRecording, Transcript
 from domain.stages import PIPELINE
 from domain.tenant import parse_tenant
@@ -141,6 +141,7 @@ async def test_a_recording_with_nothing_to_silence_is_kept_and_marked(
             recording: StoredRecording,
             language: str = "en-US",
             hint: TranscriptionHint | None = None,
+            ticket: str | None = None,
         ) -> Transcript:
             said = "my furnace is out"
             return Transcript("test", language, said, (Segment("caller", 0.0, 2.0, said),))
@@ -157,3 +158,32 @@ async def test_a_recording_with_nothing_to_silence_is_kept_and_marked(
     assert recording.redacted
     assert recording.uri == original.uri
     assert s.audio.objects[original.uri][0] == b"ID3 CAL1"
+
+
+async def test_a_transcriber_that_answers_later_stops_the_run_at_the_first_call(
+    clock: FixedClock, tmp_path: Path
+) -> None:
+    class Batch(CardReadingTranscriber):
+        async def transcribe(
+            self,
+            recording: StoredRecording,
+            language: str = "en-US",
+            hint: TranscriptionHint | None = None,
+            ticket: str | None = None,
+        ) -> Transcript:
+            self.heard.append(recording.uri)
+            raise TranscriptionPending("op-1", 600.0)
+
+    s = Store(clock, tmp_path, Batch())
+    for call_id, days_ago in (("CAL1", 2), ("CAL2", 1)):
+        await s.add(call_id, days_ago=days_ago)
+    lines: list[str] = []
+
+    report = await s.command(RedactAudioCommand("acme"), lines.append)
+
+    assert report.redacted == 0
+    assert [call_id for call_id, _ in report.failed] == ["CAL1"]
+    assert "PIPELINE_SPEECH_PROCESSING=standard" in report.failed[0][1]
+    assert len(s.transcriber.heard) == 1  # no second batch paid for and never collected
+    assert lines[-1].startswith("1/2 CAL1: stopped")
+    assert [await s.redacted(c) for c in ("CAL1", "CAL2")] == [False, False]

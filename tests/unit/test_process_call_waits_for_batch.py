@@ -1,0 +1,123 @@
+"""ProcessCall with a transcriber that answers later (Speech-to-Text's dynamic batching): the
+call waits in its stage with the ticket saved, spends no attempt waiting, starts the work once
+and collects it; a recording being redacted is downloaded once and its original stays in
+quarantine while it waits; a wait past two days ends in FAILED with the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from adapters.memory.fakes import FixedClock
+from domain.errors import TranscriptionPending
+from domain.results import StoredRecording, Transcript
+from domain.stages import Stage
+from domain.transcription_hint import TranscriptionHint
+from domain.usecases.processing import Outcome
+from ports.speech import Transcriber
+from tests.support import CardReadingTranscriber
+from tests.unit.test_process_call import CountingTranscriber, FlakyRecordingSource, Harness
+from tests.unit.test_process_call_redaction import ORIGINAL, Pipeline
+
+CHECK_EVERY_S = 600.0
+
+
+class AnswersLater:
+    """A batch engine over `inner`: a recording without a ticket starts an operation (named
+    op-1, op-2, ...); a ticket is answered "still running" until `finish()`, then collected."""
+
+    def __init__(self, inner: Transcriber) -> None:
+        self.inner = inner
+        self.started: list[str] = []  # the recordings each operation was started for
+        self.asked: list[str | None] = []  # the ticket of each request
+        self.done = False
+
+    def finish(self) -> None:
+        self.done = True
+
+    async def transcribe(
+        self,
+        recording: StoredRecording,
+        language: str = "en-US",
+        hint: TranscriptionHint | None = None,
+        ticket: str | None = None,
+    ) -> Transcript:
+        self.asked.append(ticket)
+        if ticket is None:
+            self.started.append(recording.uri)
+            raise TranscriptionPending(f"op-{len(self.started)}", CHECK_EVERY_S)
+        if not self.done:
+            raise TranscriptionPending(ticket, CHECK_EVERY_S)
+        return await self.inner.transcribe(recording, language, hint)
+
+
+async def test_a_call_waits_without_spending_attempts_then_completes(clock: FixedClock) -> None:
+    engine = AnswersLater(CountingTranscriber("my furnace is out, can you come today"))
+    h = Harness(clock, transcriber=engine, max_attempts=3)
+    await h.setup()
+
+    for _ in range(6):  # twice the attempt limit: waiting is not failing
+        result = await h.run()
+        assert result.outcome is Outcome.RETRY
+        assert result.retry_after_s == CHECK_EVERY_S
+        clock.advance(CHECK_EVERY_S)
+    waiting = await h.call()
+    assert waiting.stage is Stage.RECORDING_STORED
+    assert waiting.failure is not None
+    assert waiting.failure.transient
+    assert "waiting for the batch transcription" in waiting.failure.reason
+
+    engine.finish()
+    assert (await h.run()).outcome is Outcome.DONE
+    call = await h.call()
+    assert call.stage is Stage.COMPLETED
+    assert call.transcript is not None
+    assert call.transcript.text.startswith("my furnace is out")
+    assert call.pending_transcription is None
+    assert call.failure is None
+    assert engine.started == [call.recording.uri if call.recording else ""]  # started once
+    assert engine.asked == [None] + ["op-1"] * 6
+
+
+async def test_a_wait_past_two_days_fails_with_the_reason(clock: FixedClock) -> None:
+    engine = AnswersLater(CountingTranscriber("hello"))
+    h = Harness(clock, transcriber=engine)
+    await h.setup()
+    assert (await h.run()).outcome is Outcome.RETRY
+
+    clock.advance(2 * 86400 + 1)
+    result = await h.run()
+
+    assert result.outcome is Outcome.FAILED
+    call = await h.call()
+    assert call.stage is Stage.FAILED
+    assert call.failure is not None
+    assert call.failure.reason == "the batch transcription did not finish within 48 hours"
+
+
+async def test_a_recording_being_redacted_is_downloaded_once_and_kept_in_quarantine(
+    clock: FixedClock, tmp_path: Path
+) -> None:
+    engine = AnswersLater(CardReadingTranscriber(channel=1))
+    downloads = FlakyRecordingSource(failures=0)
+    downloads.recordings["CALc1"] = ORIGINAL
+    p = Pipeline(clock, tmp_path, engine, recordings=downloads)  # type: ignore[arg-type]
+    await p.setup()
+
+    for _ in range(3):
+        assert await p.run() is Outcome.RETRY
+        assert p.quarantined()  # the original waits where only the pipeline names it
+        waiting = await p.call()
+        assert waiting.recording is None  # nothing unredacted is the call's recording
+        clock.advance(CHECK_EVERY_S)
+
+    engine.finish()
+    assert await p.run() is Outcome.DONE
+    call = await p.call()
+    assert call.recording is not None
+    assert call.recording.redacted
+    assert b"silenced CARD" in p.audio.objects[call.recording.uri][0]
+    assert not p.quarantined()
+    assert call.transcript is not None
+    assert "4111" not in call.transcript.text
+    assert len(engine.started) == 1
+    assert downloads.opened == 1  # not once a poll
