@@ -120,6 +120,13 @@ class Failure:
     transient: bool = False
 
 
+def _after(stage: Stage, other: Stage | None) -> bool:
+    """`stage` comes later in the pipeline than `other` (False if either is not in it)."""
+    if other not in PIPELINE or stage not in PIPELINE:
+        return False
+    return PIPELINE.index(stage) > PIPELINE.index(other)
+
+
 @attrs.define(eq=False)
 class Call:
     """Entity: equal by identity, (tenant_id, call_id)."""
@@ -217,6 +224,14 @@ class Call:
     def restart_from(
         self, first_stage_to_redo: Stage, at: datetime, note: str | None = None
     ) -> None:
+        """A failed call restarts at most from the stage it failed at: the stages after it
+        would run on results it never had (an analysis of a transcript never made)."""
+        failed_at = self.failure.stage if self.stage is Stage.FAILED and self.failure else None
+        if _after(first_stage_to_redo, failed_at):
+            raise IllegalTransition(
+                f"the call failed at {failed_at}: re-run it from {failed_at} or an earlier stage,"
+                f" not {first_stage_to_redo}"
+            )
         self.stage = check_restart(self.stage, first_stage_to_redo)
         self._forget_results_from(first_stage_to_redo)
         self.release_lease()

@@ -83,6 +83,32 @@ async def test_reprocess_of_a_call_in_progress_is_refused(
     assert queue.enqueued == []
 
 
+async def test_a_failed_call_is_not_reprocessed_from_past_the_stage_it_failed_at(
+    memory_uow: InMemoryUnitOfWorkFactory,
+    clock: FixedClock,
+    queue: InMemoryJobQueue,
+    ids: SequentialIds,
+) -> None:
+    call = await add_call(memory_uow, clock, "3")
+    call.fail(Stage.RECORDING_STORED, "the recording is gone (404)", clock.now())
+    async with memory_uow() as uow:
+        await uow.calls.update(call)
+        await uow.commit()
+    reprocess = ReprocessCall(memory_uow, queue, clock, ids)
+
+    # No recording and no transcript: an analysis from here would be of nothing.
+    with pytest.raises(IllegalTransition, match="failed at RECORDING_STORED: re-run it from"):
+        await reprocess(ReprocessCommand("acme", "CAL3", Stage.ANALYZED))
+    assert queue.enqueued == []
+    async with memory_uow(read_only=True) as uow:
+        kept = await uow.calls.get("acme", "CAL3")
+    assert kept is not None
+    assert kept.stage is Stage.FAILED
+
+    again = await reprocess(ReprocessCommand("acme", "CAL3", Stage.RECORDING_STORED))
+    assert again.stage is Stage.RECEIVED
+
+
 def test_parse_stage() -> None:
     assert parse_stage("transcribed") is Stage.TRANSCRIBED
     assert parse_stage(None) is None
