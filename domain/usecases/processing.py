@@ -42,6 +42,7 @@ from domain.usage import NO_USAGE, UsageDelta, usage_day
 from domain.usecases.alerting import SendAlerts
 from domain.usecases.audio_redaction import AudioRedaction, silenced_note
 from domain.usecases.metering import PipelineMeter
+from domain.usecases.retention import delete_audio
 from ports.analysis import CallAnalyzer
 from ports.audio import AudioStore
 from ports.audio_redaction import AudioRedactor
@@ -185,6 +186,15 @@ class ProcessCall:
         span.set_attribute("attempt", call.attempts)
         if call.stage.terminal:
             return ProcessResult(Outcome.DONE, call.stage)
+        try:
+            return await self._stages(call, tenant)
+        except CallNotFound as exc:
+            # Deleted while it was processed (calls delete, tenants delete): what this attempt
+            # stored after the deletion swept the call's audio goes too.
+            await delete_audio(self._audio, call.tenant_id, call.call_id)
+            return ProcessResult(Outcome.GONE, reason=str(exc))
+
+    async def _stages(self, call: Call, tenant: Tenant) -> ProcessResult:
         if call.attempts > self._retry.max_attempts:
             # Every earlier attempt died mid-stage (a crash, an OOM kill): stop trying.
             reason = f"gave up after {call.attempts - 1} attempts that never finished"
@@ -202,6 +212,8 @@ class ProcessCall:
             return await self._deferred(call, str(exc), exc.retry_after_s)
         except TransientFailure as exc:
             return await self._transient(call, str(exc), exc.retry_after_s)
+        except CallNotFound:
+            raise  # deleted meanwhile: _process cleans up after it
         except Exception as exc:
             # A bug or an adapter error not mapped to a port error: retried like a transient
             # one, so the attempt bound still ends it. Only the type is kept: the message of an
