@@ -228,16 +228,6 @@ class Container(containers.DeclarativeContainer):
             ),
         ),
     )
-    send_alerts = providers.Factory(
-        SendAlerts,
-        sender=providers.Factory(traced, alert_sender, tracer, "alerts"),
-        clock=clock,
-        public_url=alert_settings.public_url,
-        retry=providers.Singleton(
-            RetryPolicy, max_attempts=3, base_delay_s=alert_settings.retry_base_s, max_delay_s=30.0
-        ),
-        tracer=tracer,
-    )
 
     database_probe = providers.Selector(
         settings.provided.database.backend,
@@ -294,6 +284,17 @@ class Container(containers.DeclarativeContainer):
         tracer=tracer,
         seen=tenants_seen,
         loads=providers.Object(orjson_loads),
+    )
+    send_alerts = providers.Factory(
+        SendAlerts,
+        sender=providers.Factory(traced, alert_sender, tracer, "alerts"),
+        clock=clock,
+        public_url=alert_settings.public_url,
+        retry=providers.Singleton(
+            RetryPolicy, max_attempts=3, base_delay_s=alert_settings.retry_base_s, max_delay_s=30.0
+        ),
+        tracer=tracer,
+        metrics=metrics,
     )
     process_call = providers.Factory(
         ProcessCall,

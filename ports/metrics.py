@@ -30,7 +30,8 @@ class Metrics(Protocol):
         ...
 
     def retry_scheduled(self, stage: Stage, reason: str) -> None:
-        """The call will be delivered again: `reason` is `transient` or `rate_limited`."""
+        """The call will be delivered again: `reason` is `transient`, `rate_limited` or
+        `transcription_pending` (a batch transcription not done yet)."""
         ...
 
     def dead_end(self, stage: Stage) -> None:
@@ -40,6 +41,11 @@ class Metrics(Protocol):
     def audio_silenced(self, kind: str, spans: int) -> None:
         """Stretches of a recording silenced before it was stored, by what was said there
         (CARD, EXPIRY, CVV, SSN)."""
+        ...
+
+    def alert_delivered(self, destination_type: str, outcome: str) -> None:
+        """A hot-lead alert to one destination (`slack`, `webhook`) is settled: `sent`, or
+        `failed` after its tries."""
         ...
 
     def analysis_discarded(self, kind: str, count: int) -> None:

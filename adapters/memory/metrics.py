@@ -10,7 +10,8 @@ from ports.metrics import Metrics
 class RecordedMetrics(Metrics):
     """Each emission as a tuple: ("stage", stage, skipped), ("tier", tier), ("score", score),
     ("crm", type, outcome), ("retry", stage, reason), ("dead_end", stage), ("silenced", kind,
-    spans), ("discarded", kind, count), ("completed",). Durations are left out."""
+    spans), ("discarded", kind, count), ("alert", type, outcome), ("completed",). Durations are
+    left out."""
 
     def __init__(self) -> None:
         self.events: list[tuple[object, ...]] = []
@@ -36,6 +37,9 @@ class RecordedMetrics(Metrics):
 
     def audio_silenced(self, kind: str, spans: int) -> None:
         self.events.append(("silenced", kind, spans))
+
+    def alert_delivered(self, destination_type: str, outcome: str) -> None:
+        self.events.append(("alert", destination_type, outcome))
 
     def analysis_discarded(self, kind: str, count: int) -> None:
         self.events.append(("discarded", kind, count))

@@ -131,6 +131,12 @@ class OtelMetrics(Metrics):
         self._dead_ends = meter.create_counter(
             "pipeline.dead_ends", "{call}", "Calls FAILED for good, by the stage they failed at"
         )
+        self._alerts = meter.create_counter(
+            "pipeline.alerts",
+            "{alert}",
+            "Hot-lead alerts settled, by destination type (slack, webhook) and outcome (sent,"
+            " failed)",
+        )
         self._silenced = meter.create_counter(
             "pipeline.audio.silenced", "{span}", "Stretches of recordings silenced, by kind"
         )
@@ -180,6 +186,9 @@ class OtelMetrics(Metrics):
 
     def audio_silenced(self, kind: str, spans: int) -> None:
         self._silenced.add(spans, {"kind": kind})
+
+    def alert_delivered(self, destination_type: str, outcome: str) -> None:
+        self._alerts.add(1, {"type": destination_type, "outcome": outcome})
 
     def analysis_discarded(self, kind: str, count: int) -> None:
         self._discarded.add(count, {"kind": kind})

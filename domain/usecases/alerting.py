@@ -22,6 +22,7 @@ from domain.errors import DomainError, TransientFailure
 from domain.retry import RetryPolicy
 from domain.tenant import Tenant
 from ports.alerts import AlertSender
+from ports.metrics import Metrics
 from ports.system import Clock
 from ports.telemetry import NoTracing, Tracer
 
@@ -39,16 +40,18 @@ class SendAlerts:
         retry: RetryPolicy = DEFAULT_RETRY,
         tracer: Tracer | None = None,
         sleep: Sleep = asyncio.sleep,
+        metrics: Metrics | None = None,
     ):
         """`public_url` is the service's address as its users reach it: the call's API link
         in every alert starts with it. `sleep` waits between attempts (a test may pass its
-        own)."""
+        own). Each settled destination is counted in `metrics` (pipeline.alerts)."""
         self._sender = sender
         self._clock = clock
         self._public_url = public_url
         self._retry = retry
         self._tracer = tracer or NoTracing()
         self._sleep = sleep
+        self._metrics = metrics
 
     async def __call__(self, call: Call, tenant: Tenant, save: Save) -> str | None:
         """Sends what is due and saves each record with `save`; a note for the timeline, or
@@ -76,6 +79,8 @@ class SendAlerts:
             record = await self._deliver(destination, message, record)
             _keep(call, record)
             await save(call)
+            if self._metrics is not None:
+                self._metrics.alert_delivered(destination.type, record.status.value)
             outcomes.append(f"{destination.name} {record.status.value}")
         return f"alerts: {', '.join(outcomes)}" if outcomes else None
 

@@ -192,6 +192,7 @@ def exported() -> dict[str, metric_pb2.MetricDescriptor]:
         metrics.retry_scheduled(Stage.TRANSCRIBED, "transient")
         metrics.dead_end(Stage.ANALYZED)
         metrics.audio_silenced("CARD", 2)
+        metrics.alert_delivered("slack", "failed")
         errors("ServiceUnavailable")
         assert reader.force_flush()
         metrics.shutdown()

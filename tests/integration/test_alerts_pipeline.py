@@ -22,6 +22,7 @@ from adapters.memory.fakes import (
     ScriptedCallAnalyzer,
     ScriptedTranscriber,
 )
+from adapters.memory.metrics import RecordedMetrics
 from adapters.memory.repositories import InMemoryUnitOfWorkFactory
 from adapters.memory.tracer import RecordingTracer
 from adapters.slack.alerts import SlackAlertSender
@@ -75,6 +76,7 @@ class Pipeline:
         self.clock = clock
         self.uow = InMemoryUnitOfWorkFactory()
         self.tracer = RecordingTracer()
+        self.metrics = RecordedMetrics()
         self.slack_url, self.hook_url = slack_url, hook_url
         poster = GuardedPoster(GuardedAlertUrls(listed), timeout_s=0.5)
         self.secrets = secrets = InMemorySecretStore({"acme-alert-key": WEBHOOK_KEY})
@@ -90,6 +92,7 @@ class Pipeline:
             "https://pipeline.example.com",
             RetryPolicy(max_attempts=3, base_delay_s=0.2, max_delay_s=1.0),
             self.tracer,
+            metrics=self.metrics,
         )
         self.analyzer = ScriptedCallAnalyzer(analysis)
         self.process = ProcessCall(
@@ -225,6 +228,8 @@ async def test_a_redelivered_job_and_a_rerun_send_nothing_more(
 
     assert len(slack[0].requests) == 1
     assert len(receiver[0].received) == 1
+    sent = [e for e in pipeline.metrics.events if e[0] == "alert"]
+    assert sent == [("alert", "slack", "sent"), ("alert", "webhook", "sent")]  # counted once
     call = await pipeline.call(call_id)
     assert call.stage is Stage.COMPLETED
     assert [(r.destination, r.status, r.attempts) for r in call.alerts] == [
@@ -282,6 +287,9 @@ async def test_a_failing_destination_is_retried_with_backoff_then_failed_on_a_co
     assert len(receiver[0].received) == 1
     timeline = call_document(call)["timeline"]
     assert timeline[-1]["note"] == "alerts: slack failed, webhook sent"
+    # what an operator's dashboard counts (pipeline.alerts), one a destination
+    alerts = [e for e in pipeline.metrics.events if e[0] == "alert"]
+    assert alerts == [("alert", "slack", "failed"), ("alert", "webhook", "sent")]
 
 
 @pytest.mark.parametrize("analysis", [SPAM, COLD], ids=["spam", "cold"])
