@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 from collections.abc import AsyncIterable, Awaitable, Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import attrs
@@ -167,6 +170,31 @@ _UNANSWERED = (
     (ConnectionResetError, errno.ECONNRESET, "connection reset"),
     (ConnectionAbortedError, errno.ECONNABORTED, "connection aborted"),
 )
+
+
+MAX_RETRY_AFTER_S = 86400.0  # a service that asks for more is asked again after a day
+
+
+def retry_after_s(value: str | None, now: datetime, unit_s: float = 1.0) -> float | None:
+    """The wait a Retry-After header asks for, in seconds: delta-seconds (a decimal read too;
+    `unit_s` 0.001 for a header in milliseconds) or an HTTP date, counted from `now`. None when
+    absent or unreadable (NaN, infinite, negative, anything else); never more than a day."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text) * unit_s
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = max(0.0, (when - now).total_seconds())
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER_S)
 
 
 def unanswered_reason(exc: BaseException) -> str:

@@ -25,7 +25,14 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 
 from domain.errors import PermanentFailure, RateLimited, SecretNotFound, TransientFailure
-from domain.resilience import Failed, RequestGuard, ResendPolicy, json_or_none, read_at_most
+from domain.resilience import (
+    Failed,
+    RequestGuard,
+    ResendPolicy,
+    json_or_none,
+    read_at_most,
+    retry_after_s,
+)
 from domain.tenant import SecretRef, Tenant
 from domain.throttle import CircuitBreaker, TokenBucket
 from ports.callrail import CallListPage, CallRailCalls
@@ -237,8 +244,7 @@ def _whole(value: Any) -> bool:
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = (headers.get("Retry-After") or "").strip()
-    return float(value) if value.isdigit() and 0 < int(value) <= 86400 else None
+    return retry_after_s(headers.get("Retry-After"), datetime.now(UTC)) or None  # 0: no hint
 
 
 def _detail(raw: bytes, key: str) -> str:

@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import AsyncGenerator, Sequence
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
 from urllib.parse import quote, urljoin
 
@@ -37,6 +36,7 @@ from domain.errors import (
     SecretNotFound,
     TransientFailure,
 )
+from domain.resilience import retry_after_s
 from domain.tenant import SecretRef, Tenant
 from ports.recording import Download, RecordingSource
 from ports.secrets import SecretStore
@@ -313,16 +313,4 @@ def _status_error(response: aiohttp.ClientResponse, shown: str) -> DomainError:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds, from either of its forms (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return retry_after_s(value, datetime.now(UTC))

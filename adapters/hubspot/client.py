@@ -18,7 +18,14 @@ import aiohttp
 import attrs
 
 from domain.errors import PermanentFailure, RateLimited, TransientFailure
-from domain.resilience import Failed, RequestGuard, ResendPolicy, json_or_none, read_at_most
+from domain.resilience import (
+    Failed,
+    RequestGuard,
+    ResendPolicy,
+    json_or_none,
+    read_at_most,
+    retry_after_s,
+)
 from domain.throttle import CircuitBreaker, TokenBucket
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -117,7 +124,7 @@ class HubSpotHttp:
             error = RateLimited(f"hubspot rate limit ({policy}) on {what}", hint)
             return Failed(error, hint, refused_unprocessed=True)
         if status >= 500:
-            hint = _seconds(headers.get("Retry-After"))
+            hint = retry_after_s(headers.get("Retry-After"), datetime.now(UTC))
             return Failed(TransientFailure(f"hubspot answered {status} to {what}", hint), hint)
         if 200 <= status < 300 or status in accept:
             return Reply(status, payload)
@@ -189,7 +196,7 @@ def _seconds(value: str | None) -> float | None:
 def _rate_limit_hint(headers: Mapping[str, str]) -> float | None:
     """Retry-After when HubSpot sends it; otherwise the rolling window's length, the longest a
     TEN_SECONDLY_ROLLING refusal can last."""
-    retry_after = _seconds(headers.get("Retry-After"))
+    retry_after = retry_after_s(headers.get("Retry-After"), datetime.now(UTC))
     if retry_after is not None:
         return retry_after
     interval_ms = _seconds(headers.get("X-HubSpot-RateLimit-Interval-Milliseconds"))

@@ -17,12 +17,13 @@ through the SecretStore for each request, goes only into the Authorization heade
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
 from domain.errors import PermanentFailure, RateLimited, SecretNotFound, TransientFailure
-from domain.resilience import json_or_none, read_at_most
+from domain.resilience import json_or_none, read_at_most, retry_after_s
 from domain.tenant import AiConfig
 from ports.llm import LlmAnswer, LlmRequest, StructuredModel
 from ports.secrets import SecretStore
@@ -177,18 +178,10 @@ def _status_error(status: int, retry_after_s: float | None) -> Exception:
 
 
 def _retry_after_s(headers: Any) -> float | None:
-    """`retry-after-ms` (OpenAI's) or `Retry-After` in seconds; an HTTP date is not read."""
-    for name, scale in (("retry-after-ms", 0.001), ("Retry-After", 1.0)):
-        text = headers.get(name)
-        if text is None:
-            continue
-        try:
-            value = float(text) * scale
-        except ValueError:
-            continue
-        if value >= 0:
-            return value
-    return None
+    """`retry-after-ms` (OpenAI's), else `Retry-After` (seconds or an HTTP date)."""
+    now = datetime.now(UTC)
+    in_ms = retry_after_s(headers.get("retry-after-ms"), now, unit_s=0.001)
+    return in_ms if in_ms is not None else retry_after_s(headers.get("Retry-After"), now)
 
 
 def _json(raw: bytes | None) -> Any:

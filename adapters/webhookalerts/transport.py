@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
 from domain.errors import PermanentFailure, RateLimited, TransientFailure
+from domain.resilience import retry_after_s
 
 _NETWORK_ERRORS = (aiohttp.ClientError, OSError)
 
@@ -56,10 +58,7 @@ class Reply:
 
 
 def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
+    return retry_after_s(value, datetime.now(UTC))
 
 
 class GuardedPoster:

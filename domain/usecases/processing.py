@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -336,7 +337,8 @@ class ProcessCall:
         call.release_lease()
         await self._save(call)
         self._meter.retrying(stage, call, "rate_limited")
-        delay = min(max(hint or self._retry.base_delay_s, 1.0), 86400.0)
+        asked = hint if hint is not None and math.isfinite(hint) else None
+        delay = min(max(asked or self._retry.base_delay_s, 1.0), 86400.0)
         return ProcessResult(Outcome.RETRY, stage, delay, reason)
 
     async def _waiting(self, call: Call, pending: TranscriptionPending) -> ProcessResult:
