@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 
 from domain.cards import card_mention
 from domain.other_numbers import OTHER_CODES, other_number
-from domain.pii import CVV, EXPIRY, Span, skip
+from domain.pii import CARD, CVV, EXPIRY, Span, skip
 from domain.spoken_numbers import (
     MONTHS,
     Token,
@@ -137,7 +137,19 @@ def after_card(tokens: Sequence[Token], scan: Sequence[Token], cards: list[int])
         digits = "".join(scan[i].digits for i in numbers)
         if numbers == answer[len(answer) - len(numbers) :] and 3 <= len(digits) <= 4:
             found.append((numbers[0], numbers[-1], CVV))
+        elif len(groups := _trailing_groups(scan, numbers)) >= 2:
+            # Groups of four, read on after a card: its rest after a correction ("no wait,
+            # ... so 0766 9205"), a read-back's tail, a repetition loop of its last group.
+            found.append((groups[0], groups[-1], CARD))
     return found
+
+
+def _trailing_groups(tokens: Sequence[Token], numbers: list[int]) -> list[int]:
+    """The groups of four that end a run ("the old one, 0343 6475": not the "one")."""
+    k = len(numbers)
+    while k and _card_group(tokens[numbers[k - 1]].digits):
+        k -= 1
+    return numbers[k:]
 
 
 def _answers(
@@ -218,6 +230,23 @@ def _code(tokens: Sequence[Token], answer: list[int], immediate: bool, whole: bo
     if len(digits) < 3 or (part and (whole or is_quantity(tokens, answer))):
         return None
     return (answer[0], last, CVV)
+
+
+def _card_group(digits: str) -> bool:
+    """Four digits, as a card is read, that are no year ("back in 2019 2020")."""
+    return len(digits) == 4 and not 1950 <= int(digits) <= 2049
+
+
+_ASKED_TOGETHER = 6  # plain words between an expiry's cue and a security code's
+
+
+def card_questions(tokens: Sequence[Token]) -> list[int]:
+    """Where an expiry and a security code are asked for, or given, together ("expiration and
+    security code please"): only a payment card has both, so the two cues mention one however
+    far its number was said (plain word positions)."""
+    expiries = [t.plain for i, t in enumerate(tokens) if _expiry_cue(tokens, i)]
+    codes = [t.plain for i, t in enumerate(tokens) if _code_cue(tokens, i) == "named"]
+    return [e for e in expiries if any(abs(e - c) <= _ASKED_TOGETHER for c in codes)]
 
 
 def _expiry_cue(tokens: Sequence[Token], i: int) -> bool:

@@ -23,7 +23,14 @@ from collections.abc import Sequence
 import attrs
 
 from domain.audio_spans import LocalSpan, silenced_spans
-from domain.card_details import CONTEXT, after_card, code_at, expiry_at, slashed_at
+from domain.card_details import (
+    CONTEXT,
+    after_card,
+    card_questions,
+    code_at,
+    expiry_at,
+    slashed_at,
+)
 from domain.cards import card_spans, luhn_valid, payment_cards
 from domain.pii import CARD, CVV, EXPIRY, SSN, Span, marked, near
 from domain.results import Segment, SilencedSpan, Transcript
@@ -118,7 +125,7 @@ def _find(text: str) -> list[tuple[int, int, str]]:
             found.append((first, last, label))
             scan[first : last + 1] = [marked(t, label) for t in scan[first : last + 1]]
 
-    keywords = payment_cards(tokens)
+    keywords = sorted(payment_cards(tokens) + card_questions(tokens))
     markers = [i for i, t in enumerate(tokens) if t.word == CARD.lower()]  # an earlier pass
     card_call = bool(keywords or markers)
     take(card_spans(scan, keywords, card_call))

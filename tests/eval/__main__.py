@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from tests.eval.dataset import CALLS, OTHER_CALLS
-from tests.eval.run import configured_analyzer, evaluate, summaries
+from tests.eval.dataset import CALLS, OTHER_CALLS, OTHER_REDACTION
+from tests.eval.run import configured_analyzer, evaluate, redaction_summaries, summaries
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.calls == CALLS and args.sample is None and OTHER_CALLS:
         print("\n== the sets written by other authors (tests/eval/data/README.md)")
         print("\n".join(asyncio.run(summaries(configured_analyzer(env), OTHER_CALLS))))
+    if args.calls == CALLS and args.sample is None and OTHER_REDACTION:
+        print("\n== the redaction sets written by other authors")
+        print("\n".join(redaction_summaries(OTHER_REDACTION)))
     return 0
 
 

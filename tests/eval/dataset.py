@@ -23,6 +23,7 @@ CALLS = DATA / "calls.jsonl"
 # Sets written by other authors from the labelling rules alone (data/README.md says which).
 OTHER_CALLS = tuple(sorted(p for p in DATA.glob("*_calls.jsonl")))
 REDACTION_CASES = DATA / "redaction.jsonl"
+OTHER_REDACTION = tuple(sorted(DATA.glob("redaction[0-9]*.jsonl")))  # by other authors
 # The scorer reads price shopping from key phrases (domain/scoring.py's PRICE_SHOPPING).
 PRICE_SHOPPING_PHRASE = "shopping around, comparing prices"
 

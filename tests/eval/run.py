@@ -65,6 +65,15 @@ async def summaries(analyzer: CallAnalyzer, paths: tuple[Path, ...]) -> list[str
     return lines
 
 
+def redaction_summaries(paths: tuple[Path, ...]) -> list[str]:
+    """The redaction report of each further labelled set of redaction cases."""
+    lines: list[str] = []
+    for path in paths:
+        cases = load_redaction_cases(path)
+        lines += [f"-- {path.name}", *redaction_report(evaluate_redaction(cases), len(cases))]
+    return lines
+
+
 async def _close(analyzer: CallAnalyzer) -> None:
     for name in ("aclose", "close"):
         close = getattr(analyzer, name, None)

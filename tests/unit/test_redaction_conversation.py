@@ -361,3 +361,45 @@ def test_the_numbers_of_a_call_about_a_card_or_an_ssn_stay(turns: Turns) -> None
 @pytest.mark.parametrize("text", AFTER_A_CARD)
 def test_the_numbers_said_right_after_a_card_stay(text: str) -> None:
     assert_redacted(["Visa card 4111 1111 1111 1111.", text], [f"Visa card {CARD}.", text])
+
+
+# What follows a card's number and is more of it: its rest after a correction, a repetition
+# loop of its last group. Groups of four, read on within 30 words of the card.
+CARD_READ_ON: list[tuple[Turns, Turns]] = [
+    (
+        ["And the card number?", "4539 1488 0343 6467, no wait, that's the old one, 0343 6475."],
+        ["And the card number?", f"{CARD}, no wait, that's the old one, {CARD}."],
+    ),
+    (["Card number?", "4024 0071 5336 4581 4581 4581 4581"], ["Card number?", CARD]),
+]
+
+
+@pytest.mark.parametrize(("turns", "expected"), CARD_READ_ON)
+def test_groups_of_four_read_on_after_a_card_are_the_card(turns: Turns, expected: Turns) -> None:
+    assert_redacted(turns, expected)
+
+
+def test_an_expiry_and_code_asked_together_are_a_cards_however_far_its_number_was() -> None:
+    story = (
+        "Let me tell you about the job first, the water heater is leaking in the garage and it"
+        " is getting worse every hour so please hurry, my husband is out of town."
+    )
+    turns = [
+        "I'll pay with my Mastercard, it's 5555 5555 5555 4444.",
+        "Okay.",
+        story,
+        "Sure.",
+        "Can I have the expiration and the security code?",
+        "June twenty eight, and 7 3 1.",
+    ]
+    assert_redacted(
+        turns, [f"I'll pay with my Mastercard, it's {CARD}.", "Okay.", story, "Sure.", turns[4],
+                f"{EXPIRY}, and {CVV}."]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text", ["We lived there 2019 2020.", "My account number is 1234 5678.", "Order 8812 3390."]
+)
+def test_other_groups_of_four_after_a_card_stay(text: str) -> None:
+    assert_redacted(["Visa card 4111 1111 1111 1111.", text], [f"Visa card {CARD}.", text])
