@@ -42,6 +42,7 @@ _DIGIT_WORDS = {
     )
 }
 _THE_NUMBER = re.compile(rf" (?:the )?number (?=(?:{'|'.join(_DIGIT_WORDS)}|[0-9]+) )")
+_AS_IN = re.compile(r"(?<= [a-z]) as in [a-z]+(?= )")  # a letter made clear
 _LETTER_COUNT = re.compile(r"^[a-z]'?s$")  # "two gs", "double s's"
 
 
@@ -54,14 +55,36 @@ def caller_name(turns: Sequence[Turn]) -> str | None:
         clauses = re.split(r"[,.;!?]", turn.text)  # "this is ted, a tree fell": Ted
         for clause, then in itertools.zip_longest(clauses, clauses[1:], fillvalue=""):
             words = vocab.normal(clause).split()
-            name = _introduced(words) or (_answer(words) if asked else None)
+            again = _answer(vocab.normal(then).split())
+            name = _introduced(words) or (_answered(words) if asked else None)
+            if name is None and _named_again(words, again):
+                return again  # "it's chris, chris dalton": no "it's cold" says a name twice
             if name:  # "it's terrence. terrence wilkes": the name said again, in full
-                again = _answer(vocab.normal(then).split())
-                if again and again.startswith(f"{name} "):
+                if again and _named_again([name.lower()], again):
                     return again
                 return _with_last_name(name, turns[n + 1 : n + 3])
         asked = False
     return None
+
+
+def _named_again(words: list[str], again: str | None) -> bool:
+    """The clause "it's chris" (or just a name) and the next the name in full: "chris
+    dalton", or a short name's long form, "don" then "donald ferguson"."""
+    if again is None or " " not in again or not words or len(words) > 2:
+        return False
+    if len(words) == 2 and words[0] not in ("it's", "its"):
+        return False
+    first = again.split()[0].lower()
+    return _could_be_name(words[-1]) and first.startswith(words[-1])
+
+
+def _answered(words: list[str]) -> str | None:
+    """The answer to "your name?", or a name the answer introduces: "her name's pixie and
+    i'm jordan kline"."""
+    for k in range(len(words) - 1, 0, -1):
+        if words[k] in ("i'm", "im") and words[k - 1] == "and":
+            return _answer(words[k + 1 :]) or _answer(words)
+    return _answer(words)
 
 
 def _with_last_name(name: str, after: Sequence[Turn]) -> str:
@@ -179,6 +202,7 @@ def _email(text: str) -> str | None:
     for sound, written in vocab.EMAIL_SOUNDS.items():
         spoken = spoken.replace(f" {sound} ", f" {written} ")
     spoken = _THE_NUMBER.sub(" ", spoken)  # "melissa grant the number one at gmail"
+    spoken = _AS_IN.sub(" ", spoken)  # "d as in david, m a r q u e z": the letter is d
     spoken = _TLD_NOT.sub(r" at \1 dot \2 ", _LOCAL_NOT.sub(_dot_for_not, spoken))
     match = _DOMAIN.search(spoken)
     if match is None:

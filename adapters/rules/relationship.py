@@ -84,7 +84,9 @@ _BOOKED = re.compile(
 # Something of the caller's that the business holds: an appointment or a visit booked, a
 # matter it handles, an order, results, a bill. "his appointment", "bella's appointment".
 _THEIRS = re.compile(
-    r" (?:my|our|his|her|their|[a-z]+'s)"
+    r" (?:my|our|his|her|their"
+    r"|(?!(?:she|he|it|that|there|what|who|here|where|let|this|everything|nothing|someone"
+    r"|somebody|one)'s )[a-z]+'s)"  # "bella's appointment", not "she's in surgery"
     r" (?:(?!water |electric |gas |power |phone |energy |cable |hospital |medical )[a-z]+ )?"
     r"(?:appointment|appt|surgery|procedure"
     r"|file|deposition|hearing|court date|invoice|bill|statement|balance|package|membership"
@@ -106,7 +108,8 @@ STANDING = cues(
     " on my way to my, same thing again, same problem again, same issue again, doing it again,"
     " happening again, came back again, still covered, re inspection, recheck,"
     " follow up appointment, warranty paperwork, nobody showed, no one showed, nobody's showed,"
-    " no one's showed, nobody came, no one came, skip us, skip our, keep coming, pause our,"
+    " no one's showed, nobody came, no one came, skip us, skip our, skipped us, skipped our,"
+    " skipped me, keep coming, pause our,"
     " got us down, got me down, have us down, have me down, push us back, push me back,"
     " i have appointment, any word on, one of your packages, how many i have left,"
     " service, cancel our service, stop our service",
@@ -168,6 +171,15 @@ _OTHER_COMPANY = re.compile(
 _NOT = re.compile(r" (?:not|aren't|isn't|never|no longer|not yet) (?:[a-z']+ )?$")
 
 
+# Someone else the business served: "my neighbor had you guys do their roof ... they said
+# you did a free inspection" is a new customer's reason to call.
+_SOMEONE_ELSE = re.compile(
+    r" (?:neighbor|neighbors|neighbour|neighbours|friend|friends|coworker|coworkers|co worker"
+    r"|colleague|boss|cousin|buddy) "
+)
+_SOMEONE_ELSE_WITHIN = 15  # words before the business's work that may name whose it was
+
+
 def said(asking: str, business: str = "") -> list[tuple[str, int]]:
     """The caller's own signs of an existing relationship, in a normal() text; `business` is
     the tenant's business context, normal() too, for the words only its clients use."""
@@ -175,6 +187,7 @@ def said(asking: str, business: str = "") -> list[tuple[str, int]]:
         (m.group().strip(), 6)
         for pattern in (_DONE_BY_YOU, _DONE_FOR_ME, _THEIRS, _BOOKED)
         for m in pattern.finditer(asking)
+        if not _SOMEONE_ELSE.search(_words_before(asking, m.start(), _SOMEONE_ELSE_WITHIN))
     ]
     mine = [
         c
@@ -189,6 +202,10 @@ def said(asking: str, business: str = "") -> list[tuple[str, int]]:
     referrals = _REFERRAL.findall(asking)  # "my realtor gave me your number": not a standing
     standing = [(p, w) for p, w in mine if f" {p} " in asking and f" {p} " not in referrals]
     return found + [(p, w) for p, w in standing if not _NOT.search(asking.split(f" {p} ")[0] + " ")]
+
+
+def _words_before(text: str, at: int, count: int) -> str:
+    return " " + " ".join(text[:at].split()[-count:]) + " "
 
 
 def confirmed(agent: str) -> list[tuple[str, int]]:

@@ -282,10 +282,16 @@ APPOINTMENT_BOOKED = cues(
     " see you thursday, see you friday, see you saturday, see you sunday, see you this,"
     " see you next, see you today, see you tonight, see you at, see you in a bit, fit you in,"
     " he's on his way, she's on her way, they're on their way, tech is on the way,"
-    " someone on the way, somebody on the way",
+    " someone on the way, somebody on the way, come straight in, have a room ready,"
+    " on the board for, you're on the board",
 ) + cues(1, "booked, scheduled")  # and a day or a time window: see the analyzer
 # The caller coming to the business, or taking its time: a booking in the caller's words.
-CALLER_COMING = cues(2, "i'm on my way, on my way now, i'll be right there, be right there")
+CALLER_COMING = cues(
+    2,
+    "i'm on my way, on my way now, i'll be right there, be right there, i'll leave now,"
+    " leaving now, we're on our way, on our way now, i'll head over, heading over now,"
+    " i'll bring him in, i'll bring her in, i'll bring it in, i'll bring them in",
+)
 APPOINTMENT_CANCELLED = cues(
     3,
     "fully booked, no availability, not scheduled, nothing available, call you back to"
@@ -578,7 +584,14 @@ REFUSAL = (
 )  # fmt: skip
 # Same-day help from the business says the call is urgent, whatever the caller's words.
 # ("we're pretty booked today" and "i'll email that over today" are not: see SAME_DAY).
-AGENT_URGENT = cues(2, "right away, within the hour, on his way, on her way, on their way")
+AGENT_URGENT = cues(
+    2,
+    "right away, within the hour, on his way, on her way, on their way,"
+    # the business's triage: come now, it cannot wait
+    " in right now, come straight in, come straight over, bring her straight, bring him"
+    " straight, it's an emergency, that's an emergency, is an emergency, can be an emergency,"
+    " wouldn't wait, would not wait, don't wait, top of the list, at the top",
+)
 SAME_DAY = re.compile(
     rf" (?:(?:out|there|in|over|by|someone|somebody|[0-9]+|{SPOKEN_HOURS}|fifteen|thirty|forty"
     r"|o'clock) (?:today|tonight)"

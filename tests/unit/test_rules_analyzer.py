@@ -1028,3 +1028,44 @@ async def test_an_address_said_before_the_name_is_not_the_name() -> None:
         ),
     )
     assert (await analyze(emergency)).caller_name == "Marcus Lee"
+
+
+async def test_the_business_triage_says_urgent_and_come_straight_in_is_a_booking() -> None:
+    vet = AiConfig(business_context="Maple Street Animal Clinic: exams, vaccines and surgery.")
+    found = await analyze(
+        call(
+            ("agent", "maple street animal clinic"),
+            ("caller", "hi my puppy chewed up a bottle of ibuprofen, like a few pills are gone"),
+            ("agent", "that's an emergency, please bring him straight in, we'll have a room ready"),
+            ("caller", "okay i'll leave now, we're ten minutes away"),
+        ),
+        ai=vet,
+    )
+
+    assert found.urgency is Urgency.HIGH
+    assert found.appointment_booked
+
+
+async def test_a_name_said_twice_and_a_name_after_a_pets_is_the_callers() -> None:
+    twice = await analyze(
+        call(("agent", "what can we do for you"), ("caller", "it's maya, maya ortiz, my ac quit"))
+    )
+    after_the_pet = await analyze(
+        call(
+            ("agent", "and what's his name and your name"),
+            ("caller", "he's rocket and i'm dev patel"),
+        )
+    )
+
+    assert twice.caller_name == "Maya Ortiz"
+    assert after_the_pet.caller_name == "Dev Patel"
+
+
+async def test_a_letter_made_clear_with_as_in_is_one_letter_of_the_address() -> None:
+    found = await analyze(
+        call(
+            ("agent", "and an email"), ("caller", "sure it's k as in kilo, l e e at gmail dot com")
+        )
+    )
+
+    assert found.caller_email == "klee@gmail.com"

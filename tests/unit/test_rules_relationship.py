@@ -39,6 +39,8 @@ EXISTING = [
     pytest.param(AUTO, "hey um there's a charge on my card from you guys i don't recognize",
                  id="charge-not-recognised"),
     pytest.param(VET, "hi i need to cancel max's appointment for friday", id="their-appointment"),
+    pytest.param(AUTO, "hi it's ray on elm street, your guys skipped us on the oil change"
+                 " reminder and now it's overdue", id="skipped-us"),
 ]  # fmt: skip
 
 
@@ -60,6 +62,11 @@ NOT_EXISTING = [
                  Intent.NEW_SERVICE_REQUEST, id="someone-elses-work"),
     pytest.param(HOMES, "hi we're preapproved and looking to buy a house this summer",
                  Intent.NEW_SERVICE_REQUEST, id="a-buyer-is-no-robocall"),
+    pytest.param(ROOFS, "hi my friend down the street used you for her gutters and she said you"
+                 " did a great job, our roof is leaking over the garage",
+                 Intent.NEW_SERVICE_REQUEST, id="a-friend-the-business-served"),
+    pytest.param(LAW, "hi i'm calling about my dad, he was hit by a truck and he's in surgery"
+                 " now at st marys", Intent.NEW_SERVICE_REQUEST, id="he's-in-surgery"),
 ]  # fmt: skip
 
 
