@@ -67,6 +67,9 @@ _TIME_WINDOW = re.compile(  # not a price: "between four and nine thousand"
 _DAY_AT = re.compile(
     r" (?:tomorrow|today|monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
     r" (?:at|between|morning|afternoon) "
+    # or the time first, as a booking is read back: "3 30 thursday", "at ten on friday"
+    rf"| {_SPOKEN_TIME}(?: \d{{2}})?(?: am| pm| o'clock)? (?:on )?(?:tomorrow|monday|tuesday"
+    r"|wednesday|thursday|friday|saturday|sunday)\b"
 )
 _MARKER_DIGITS = re.compile(r"(?:[0-9][0-9 .-]*)?(\[REDACTED [A-Z]+\])(?:[ .-]*[0-9][0-9.-]*)?")
 

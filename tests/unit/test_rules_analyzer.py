@@ -1069,3 +1069,15 @@ async def test_a_letter_made_clear_with_as_in_is_one_letter_of_the_address() -> 
     )
 
     assert found.caller_email == "klee@gmail.com"
+
+
+async def test_a_time_then_a_day_read_back_by_the_business_is_a_booking() -> None:
+    found = await analyze(
+        call(
+            ("agent", "we have some openings later this week"),
+            ("caller", "could somebody come after 2 on friday"),
+            ("agent", "sure, 2 30 friday then"),
+        )
+    )
+
+    assert found.appointment_booked
