@@ -165,12 +165,14 @@ INTENT_CUES: dict[Intent, Cues] = {
         " sell his house, sell the house, sell their house, ready to sell, want to do a,"
         " we'd like to do, looking to do, thinking about doing,"
         " first home, house hunting, need an agent, need a realtor,"
+        " shuts off, shutting off, cuts out, keeps turning off,"
         # a need: what the caller wants done
         " i need, we need, looking to, interested in, do you guys do, do you do,"
         " get it looked at, need somebody, need someone, somebody to, someone to, i want to get,"
         " looking at getting, we want",
     )
     + cues(4, "if i have a case, do i have a case, if we have a case, do we have a case")
+    + cues(4, "put in an offer, make an offer, write an offer, write up an offer")
     + cues(4, "do you guys fix, do you fix, can you fix, can you guys fix, do y'all fix")
     + cues(4, "do you guys deal with, do you deal with, do you guys handle, do y'all deal with")
     + cues(1, "service, new, need, problem, issue"),
@@ -207,7 +209,8 @@ PROBLEMS = cues(
     " dead, died, won't charge, won't spin, won't cool, won't heat, not working right,"
     " threw my back out, can barely, stiff, sore, pinched, wreck, whiplash, bubbling, geyser,"
     " gushing, spraying, standing water, puddle, soggy, stain, stains, sewage, smells, backs up,"
-    " gurgle, gurgling,"
+    " gurgle, gurgling, shuts off, shutting off, shuts down, shutting down, keeps turning off,"
+    " cuts out, cutting out, cuts off, clicking,"
     " coming up out of, arrested, jail, d u i, dui, arraigned, got served, served papers",
 )
 

@@ -51,7 +51,7 @@ OTHER_FLOORS = {
     "author7_calls.jsonl": (0.82, 0.90),  # 68/80, 18/19 (64/80, 15/19 on its first run)
     "author8_calls.jsonl": (0.85, 0.95),  # 70/80, 19/19 (69/80, 15/19 on its first run)
     "author9_calls.jsonl": (0.83, 0.90),  # 68/80, 19/20: its first run; two misses read
-    "author10_calls.jsonl": (0.84, 0.90),  # 68/80, 28/30 (66/80, 23/30 on its first run)
+    "author10_calls.jsonl": (0.86, 0.90),  # 70/80, 28/30 (66/80, 23/30 on its first run)
 }
 
 

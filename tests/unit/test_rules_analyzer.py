@@ -1081,3 +1081,20 @@ async def test_a_time_then_a_day_read_back_by_the_business_is_a_booking() -> Non
     )
 
     assert found.appointment_booked
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ("Volt Brothers Electric: panels, wiring and lighting.", "hi it's lena, the lights in"
+         " the whole back of the house keep cutting out, can someone call me back"),
+        ("Harbor Realty: buyer's and listing agents.", "hi it's sam from the open house saturday,"
+         " we'd like to put in an offer on the maple street one, please call me"),
+    ],
+)  # fmt: skip
+async def test_a_voicemail_that_asks_for_a_job_is_a_service_request(
+    context: str, message: str
+) -> None:
+    found = await analyze(call(("caller", message)), VOICEMAIL, AiConfig(business_context=context))
+
+    assert found.intent is Intent.NEW_SERVICE_REQUEST
