@@ -128,7 +128,7 @@ def after_card(tokens: Sequence[Token], scan: Sequence[Token], cards: list[int])
             if not dated and expiry_like(scan, answer):
                 found.append((answer[0], answer[-1], EXPIRY))
             continue
-        if other_number(scan, answer):
+        if other_number(scan, answer) or _a_price_elsewhere(scan, answer):
             continue
         if month_year(scan, answer):
             found.append((answer[0], answer[-1], EXPIRY))
@@ -230,6 +230,18 @@ def _code(tokens: Sequence[Token], answer: list[int], immediate: bool, whole: bo
     if len(digits) < 3 or (part and (whole or is_quantity(tokens, answer))):
         return None
     return (answer[0], last, CVV)
+
+
+def _a_price_elsewhere(tokens: Sequence[Token], answer: list[int]) -> bool:
+    """Whether the call says the same number as a price: "and it's 340, right?" - "yes, $340
+    for the cleanup". A card's code is never said back as money."""
+    digits = "".join(tokens[i].digits for i in answer)
+    for k, t in enumerate(tokens):
+        following = tokens[k + 1].word if k + 1 < len(tokens) else ""
+        priced = t.gap.endswith("$") or following in ("dollars", "bucks")
+        if priced and t.digits == digits and k not in answer:
+            return True
+    return False
 
 
 def _card_group(digits: str) -> bool:

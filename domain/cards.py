@@ -12,6 +12,7 @@ or a business card is no payment card.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 
@@ -62,6 +63,8 @@ def card_spans(tokens: Sequence[Token], keywords: list[int], card_call: bool) ->
     similar number is none, unless a card word is right beside it."""
     labels = [t.plain for t in tokens if t.word in _LABELS]
     spans: list[Span] = []
+    found: list[str] = []  # the digits of each card read
+    left: list[list[list[int]]] = []  # the reads that were no card
     for read in _reads(tokens):
         flat = [i for piece in read for i in piece]
         start = tokens[flat[0]].plain
@@ -79,10 +82,50 @@ def card_spans(tokens: Sequence[Token], keywords: list[int], card_call: bool) ->
         else:
             windows = _luhn_windows([tokens[i].digits for i in flat])
         for low, high in windows:  # each piece's part of the window, so acknowledgements stay
+            found.append("".join(tokens[i].digits for i in flat[low : high + 1]))
             for piece in read:
                 inside = [i for i in piece if flat[low] <= i <= flat[high]]
                 if inside:
                     spans.append((inside[0], inside[-1], CARD))
+        if not windows:
+            left.append(read)
+    if card_call:
+        spans += _read_again(tokens, left, found) + _in_halves(tokens, left)
+    return spans
+
+
+_PREFIX_DIGITS = 6  # six or more of a card's digits, in its order, said again
+_HALVES_WITHIN = 8  # plain words between the halves of a card: "okay, and the rest?"
+
+
+def _read_again(
+    tokens: Sequence[Token], reads: list[list[list[int]]], cards: list[str]
+) -> list[Span]:
+    """Part of a card read again: its start before the line cut out ("6534 4625 66..." and
+    then the whole), or as the agent repeats some of it back."""
+    spans: list[Span] = []
+    for read in reads:
+        digits = "".join(tokens[i].digits for piece in read for i in piece)
+        if len(digits) >= _PREFIX_DIGITS and any(digits in card for card in cards):
+            spans += [(piece[0], piece[-1], CARD) for piece in read]
+    return spans
+
+
+def _in_halves(tokens: Sequence[Token], reads: list[list[list[int]]]) -> list[Span]:
+    """A card read in two halves, the agent asking for the rest between them ("Discover,
+    6549 3474." "And the rest?" "0778 4073."): groups of four, and together a card's length
+    that passes its checksum."""
+    spans: list[Span] = []
+    for first, second in itertools.pairwise(reads):
+        a = [i for piece in first for i in piece]
+        b = [i for piece in second for i in piece]
+        if tokens[b[0]].plain - tokens[a[-1]].plain > _HALVES_WITHIN:
+            continue
+        if not all(len(tokens[i].digits) == 4 for i in a + b):
+            continue
+        digits = "".join(tokens[i].digits for i in a + b)
+        if _CARD_LENGTH <= len(digits) <= 19 and luhn_valid(digits):
+            spans += [(piece[0], piece[-1], CARD) for piece in (*first, *second)]
     return spans
 
 
@@ -107,8 +150,25 @@ def _pieces(tokens: Sequence[Token]) -> Iterator[list[int]]:
     for run in runs(tokens):
         for piece in _around_dates(tokens, run):
             shape = ",".join(str(len(tokens[i].digits)) for i in piece)
-            if not (_PHONE_SHAPE.fullmatch(shape) or is_quantity(tokens, piece)):
+            grouped = _said_in(tokens, piece)
+            phone = _PHONE_SHAPE.fullmatch(shape) or (
+                all(len(tokens[i].digits) == 1 for i in piece)
+                and "," in grouped  # pauses group it: a run of ten alone says nothing
+                and _PHONE_SHAPE.fullmatch(grouped)
+            )
+            if not (phone or is_quantity(tokens, piece)):
                 yield piece
+
+
+def _said_in(tokens: Sequence[Token], piece: list[int]) -> str:
+    """A piece said digit by digit, by the groups its pauses make: "four oh four, five five
+    five, oh one nine two" is "3,3,4", a phone number's shape."""
+    groups = [0]
+    for n, i in enumerate(piece):
+        if n and any(mark in tokens[i].gap for mark in ",.;"):
+            groups.append(0)
+        groups[-1] += len(tokens[i].digits)
+    return ",".join(str(size) for size in groups)
 
 
 # Short words that join two numbers ("2019 and 2021", "8 to 5") or name the next one ("ssn

@@ -86,14 +86,18 @@ def test_names_and_emails_stay_above_their_floors(evaluation: Evaluation) -> Non
 # Redaction sets by other authors: recall floor, and no number that must stay changed.
 OTHER_REDACTION_RECALL = {
     "redaction2.jsonl": 0.95,  # 61/63; 57/63 on its first run, before it was read
+    "redaction3.jsonl": 0.97,  # 82/83; 79/83 and 5 false positives on its first run
 }
+# Numbers a redaction set's author kept that the redactor hides, by decision: the last four of
+# a social, asked for as such, is redacted as an SSN (redaction3's r3-neg-ssn-lastfour-01).
+OTHER_REDACTION_OVER = {"redaction2.jsonl": 0, "redaction3.jsonl": 1}
 
 
 @pytest.mark.parametrize("path", OTHER_REDACTION, ids=lambda p: p.name)
 def test_the_other_authors_redaction_sets_stay_above_their_floors(path: Path) -> None:
     found = evaluate_redaction(load_redaction_cases(path))
     assert found.recall.rate >= OTHER_REDACTION_RECALL[path.name], found.recall
-    assert found.false_positives == 0, found.failures
+    assert found.false_positives <= OTHER_REDACTION_OVER[path.name], found.failures
 
 
 def test_redaction_stays_above_its_floors(evaluation: Evaluation) -> None:

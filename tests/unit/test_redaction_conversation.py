@@ -403,3 +403,32 @@ def test_an_expiry_and_code_asked_together_are_a_cards_however_far_its_number_wa
 )
 def test_other_groups_of_four_after_a_card_stay(text: str) -> None:
     assert_redacted(["Visa card 4111 1111 1111 1111.", text], [f"Visa card {CARD}.", text])
+
+
+def test_a_card_read_in_halves_with_the_agent_asking_for_the_rest_is_the_card() -> None:
+    turns = ["What card?", "Discover, 6011 5617.", "Got it, and the rest of it?", "4833 8014."]
+    assert_redacted(turns, ["What card?", f"Discover, {CARD}.", turns[2], f"{CARD}."])
+
+
+def test_the_start_of_a_card_before_the_line_cut_out_is_the_card() -> None:
+    turns = ["Card number?", "5412 6331 91...", "You broke up there.", "5412 6331 9128 4529."]
+    assert_redacted(turns, ["Card number?", f"{CARD}...", turns[2], f"{CARD}."])
+
+
+def test_a_number_said_back_as_a_price_after_a_card_is_no_security_code() -> None:
+    turns = ["Go ahead with the card.", "4716 1221 3878 3757. And that's 225, right?",
+             "Yes, $225 for the service call."]  # fmt: skip
+    assert_redacted(turns, ["Go ahead with the card.", f"{CARD}. And that's 225, right?", turns[2]])
+
+
+def test_a_phone_number_said_digit_by_digit_in_its_groups_stays_in_a_card_call() -> None:
+    turns = [
+        "We can't run the card right now, what's a good number?",
+        "Three one two, five five five, oh one four eight.",
+    ]
+    assert_redacted(turns, turns)
+
+
+def test_a_date_of_birth_after_the_last_four_of_a_social_stays() -> None:
+    turns = ["The last four of your social?", "7741.", "And your date of birth?", "May 3rd, 1979."]
+    assert_redacted(turns, [turns[0], f"{SSN}.", turns[2], turns[3]])
