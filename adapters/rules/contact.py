@@ -27,8 +27,9 @@ from adapters.rules.roles import AGENT, CALLER, Turn
 # before it ("j. smith at gmail" spells an initial).
 _SENTENCE_END = re.compile(r"(?<=\w\w)[.?!]+(?:\s+|$)")
 _LITERAL_EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
-_DOMAIN = re.compile(
-    rf" at ((?:[a-z0-9]+(?: (?:dash|hyphen) [a-z0-9]+)* dot )+(?:{'|'.join(vocab.EMAIL_DOMAINS)})"
+_DOMAIN = re.compile(  # a company's domain in up to four words: "at bella rose events dot com"
+    rf" at ((?:(?!(?:the|a|my|our|your|home|work) )[a-z0-9]+(?: (?:dash|hyphen) [a-z0-9]+"
+    rf"| [a-z0-9]+){{0,3}} dot )+(?:{'|'.join(vocab.EMAIL_DOMAINS)})"
     rf"|{'|'.join(vocab.MAIL_PROVIDERS)}) "
 )
 _LOCAL_NOT = re.compile(r" ([a-z0-9]+) not (?=([a-z0-9]+) at [a-z0-9])")
@@ -183,12 +184,17 @@ def _name_at(words: list[str], i: int, size: int, cue: str) -> str | None:
 
 def caller_email(turns: Sequence[Turn]) -> str | None:
     """The first address a caller spells out, read one sentence at a time: in "ava sorensen.
-    a sorensen at gmail dot com" the name said before the full stop is not the address's."""
+    a sorensen at gmail dot com" the name said before the full stop is not the address's. One
+    the business said first is its own, the caller repeating it."""
+    theirs: set[str] = set()  # the business's own, that a caller repeats ("jobs at ...")
     for turn in turns:
-        if turn.role != CALLER:
-            continue
         for sentence in _SENTENCE_END.split(turn.text):
-            if email := _email(sentence):
+            email = _email(sentence)
+            if email is None:
+                continue
+            if turn.role != CALLER:
+                theirs.add(email)
+            elif email not in theirs:
                 return email
     return None
 

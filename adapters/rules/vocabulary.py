@@ -487,6 +487,11 @@ SOLICITATION_TOPICS = (
     "your trucks", "distributor", "your purchasing", "pricing on", "staffing agency", "staffing",
     "uniform service", "uniform services", "uniforms", "shop towels", "switching to us",
     "long contracts", "samples of our",
+    # where it shows in a search; what a card machine costs it; who would buy it
+    "aren't showing up", "not showing up", "top three", "top 3", "the top of google",
+    "processing rates", "card machine", "your machine", "the rates you're paying",
+    "your statements", "acquiring", "buyers who", "firms your size", "businesses your size",
+    "practices your size", "sell your practice", "sell your firm",
 )  # fmt: skip
 ADDRESSING_THE_BUSINESS = (
     "the owner", "business owner", "who handles", "decision maker", "your business",
@@ -497,7 +502,8 @@ ADDRESSING_THE_BUSINESS = (
     "calling from the", "we run a", "we send you", "calling about your", "we partner with",
     "best person to talk to", "we specialize", "we build", "like yours", "for your listing",
     "our directory", "you're listed", "office manager", "case study", "one pager",
-    "free comparison", "free mockup", "calling from", "who handles your",
+    "free comparison", "free mockup", "calling from", "who handles your", "saving shops",
+    "saving businesses", "one of the partners", "the local rep",
 )  # fmt: skip
 # Calls from people who want something else from the business than its service: work, an
 # order, an insurance claim. "other", never a lead.
@@ -509,7 +515,8 @@ JOB_SEEKING = (
     "if you guys need help", "if you need help", "need any installers", "need any techs",
     "need any workers", "need any drivers", "need any guys", "my own crew", "your posting",
     "on indeed", "your job ad", "the opening for", "are you hiring", "y'all hiring",
-    "yinz hiring",
+    "yinz hiring", "posted for", "posting for", "you guys posted", "event staff", "wait staff",
+    "like to work for", "want to work for", "looking to work for",
 )  # fmt: skip
 BUSINESS_ERRANDS = (
     "claim number", "the claim", "a claim", "adjuster", "our insureds", "the insured",

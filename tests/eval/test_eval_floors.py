@@ -52,7 +52,7 @@ OTHER_FLOORS = {
     "author8_calls.jsonl": (0.85, 0.95),  # 70/80, 19/19 (69/80, 15/19 on its first run)
     "author9_calls.jsonl": (0.83, 0.90),  # 68/80, 19/20: its first run; two misses read
     "author10_calls.jsonl": (0.86, 0.90),  # 70/80, 28/30 (66/80, 23/30 on its first run)
-    "author11_calls.jsonl": (0.67, 0.88),  # 54/80, 27/30: its first run, unread
+    "author11_calls.jsonl": (0.73, 0.88),  # 59/80, 27/30 (54/80, 27/30 on its first run)
 }
 
 

@@ -1098,3 +1098,44 @@ async def test_a_voicemail_that_asks_for_a_job_is_a_service_request(
     found = await analyze(call(("caller", message)), VOICEMAIL, AiConfig(business_context=context))
 
     assert found.intent is Intent.NEW_SERVICE_REQUEST
+
+
+async def test_a_company_domain_in_several_words_is_read_and_the_businesss_own_is_not() -> None:
+    given = await analyze(
+        call(
+            ("agent", "and an email for the invoice"), ("caller", "tom at pine hill homes dot com")
+        )
+    )
+    repeated = await analyze(
+        call(
+            ("agent", "send your resume to hiring at denver comfort dot com"),
+            ("caller", "hiring at denver comfort dot com, okay, thanks"),
+        )
+    )
+
+    assert given.caller_email == "tom@pinehillhomes.com"
+    assert repeated.caller_email is None
+
+
+@pytest.mark.parametrize(
+    "pitch",
+    [
+        "hi is this the owner? i was searching plumbers in boise and you guys aren't showing up"
+        " in the top three, we help contractors fix that",
+        "hi this is the local rep calling about the processing rates on your card machine, who"
+        " looks at your statements",
+        "hi is this one of the partners? i have buyers who are interested in acquiring firms"
+        " your size",
+    ],
+)
+async def test_a_caller_selling_to_the_business_is_spam(pitch: str) -> None:
+    found = await analyze(call(("agent", "good morning"), ("caller", pitch)))
+
+    assert found.intent is Intent.SPAM
+
+
+async def test_a_caller_answering_a_job_post_is_no_lead() -> None:
+    said = "hi i saw you posted for a helper on facebook, i've done drywall for five years"
+    found = await analyze(call(("agent", "good morning"), ("caller", said)))
+
+    assert found.intent is Intent.OTHER
