@@ -22,6 +22,7 @@ _DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today
 # The business's work for the caller, by the business: "you guys were out", "your guy looked
 # at it", "you all charged me twice", "you said the part was on order".
 _DONE_BY_YOU = re.compile(
+    r"(?<!\bcan)(?<!\bcould)(?<!\bwould)(?<!\bwill)(?<!\bto)"  # "can you put it in": asked for
     r" (?:you|you guys|you all|y'all|your (?:guy|guys|tech|technician|crew|team|people|man"
     r"|electrician|plumber|company|office|doctor|vet|attorney|agent))"
     r" (?:(?!to |charge |would |could |can |will |do |gonna )[a-z']+ ){0,2}?"
@@ -91,7 +92,7 @@ _THEIRS = re.compile(
     r"(?:appointment|appt|surgery|procedure"
     r"|file|deposition|hearing|court date|invoice|bill|statement|balance|package|membership"
     r"|results|bloodwork|lab work|x rays|prescription|medication|meds|refill|order|part|parts"
-    r"|service is|service was|treatment plan|offer)"
+    r"|service is|service was|treatment plan|offer)\b"  # a part, not a party
     r"(?! (?:with (?:another|a different|someone|somebody)|somewhere))"
 )
 # The caller's words for standing with the business, and for money owed between them.
@@ -103,16 +104,18 @@ STANDING = cues(
     " checking on the status, check on the status, checking the status, status on, an update on,"
     " any update, any updates, the results, test results, a charge on, a charge from,"
     " charge on my, charges on my, this charge, the charge,"
-    " don't recognize, didn't recognize, i owe, we owe, still owe, got a statement,"
+    " don't recognize, didn't recognize, i owe you, we owe you, what i owe, what we owe,"
+    " how much i owe, how much we owe, do i owe, do we owe, i still owe, we still owe,"
+    " still owe you, got a statement,"
     " i'm scheduled, we're scheduled, i'm booked, we're booked for, cancel, rebook, running late,"
     " on my way to my, same thing again, same problem again, same issue again, doing it again,"
     " happening again, came back again, still covered, re inspection, recheck,"
     " follow up appointment, warranty paperwork, nobody showed, no one showed, nobody's showed,"
     " no one's showed, nobody came, no one came, skip us, skip our, skipped us, skipped our,"
-    " skipped me, keep coming, pause our,"
+    " skipped me, keep coming,"
     " got us down, got me down, have us down, have me down, push us back, push me back,"
     " i have appointment, any word on, one of your packages, how many i have left,"
-    " service, cancel our service, stop our service",
+    " pause our service, cancel our service, stop our service",
 ) + cues(
     2,
     "again, haven't heard, the doctor said, the vet said, dr, warranty, i was told,"

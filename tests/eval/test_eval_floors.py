@@ -50,9 +50,9 @@ OTHER_FLOORS = {
     "author6_calls.jsonl": (0.80, 0.95),  # 66/80, 21/21 (62/80, 14/21 before it was read)
     "author7_calls.jsonl": (0.82, 0.90),  # 68/80, 18/19 (64/80, 15/19 on its first run)
     "author8_calls.jsonl": (0.85, 0.95),  # 70/80, 19/19 (69/80, 15/19 on its first run)
-    "author9_calls.jsonl": (0.83, 0.90),  # 68/80, 19/20: its first run; two misses read
+    "author9_calls.jsonl": (0.86, 0.90),  # 70/80, 19/20 (68/80, 19/20 on its first run)
     "author10_calls.jsonl": (0.86, 0.90),  # 70/80, 28/30 (66/80, 23/30 on its first run)
-    "author11_calls.jsonl": (0.73, 0.88),  # 59/80, 27/30 (54/80, 27/30 on its first run)
+    "author11_calls.jsonl": (0.76, 0.95),  # 62/80, 29/30 (54/80, 27/30 on its first run)
 }
 
 

@@ -67,6 +67,14 @@ NOT_EXISTING = [
                  Intent.NEW_SERVICE_REQUEST, id="a-friend-the-business-served"),
     pytest.param(LAW, "hi i'm calling about my dad, he was hit by a truck and he's in surgery"
                  " now at st marys", Intent.NEW_SERVICE_REQUEST, id="he's-in-surgery"),
+    pytest.param(ROOFS, "hi what do you charge for your gutter cleaning service",
+                 Intent.QUOTE_REQUEST, id="the-word-service"),
+    pytest.param(AUTO, "my window motor died and the window's stuck open, can you put a new one"
+                 " in tomorrow", Intent.NEW_SERVICE_REQUEST, id="can-you-put-one-in"),
+    pytest.param(ROOFS, "the roof over the patio is leaking and we have my son's graduation party"
+                 " saturday", Intent.NEW_SERVICE_REQUEST, id="a-party-is-no-part"),
+    pytest.param(LAW, "i got a letter that says i owe the state 4000 dollars and i need help",
+                 Intent.NEW_SERVICE_REQUEST, id="owed-to-someone-else"),
 ]  # fmt: skip
 
 
