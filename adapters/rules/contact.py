@@ -241,7 +241,11 @@ def _local_part(before: list[str]) -> str | None:
             break  # "greg with two gs, g r e g g": what is said about the letters, not one
         if len(word) == 1 and k > 1 and before[k - 2 : k] in (["with", "a"], ["with", "an"]):
             break  # "sofia with an f, s o f i a": the letter describes the name
-        if not word.isalnum() or (word in vocab.NAME_STOPWORDS and len(word) > 1 and not joined):
+        if (
+            not word.isalnum()
+            or word in ("email", "mail", "address")  # "or email brenda s 1965 at yahoo"
+            or (word in vocab.NAME_STOPWORDS and len(word) > 1 and not joined)
+        ):
             anchored = word in vocab.EMAIL_ANCHORS
             break
         if word in vocab.NUMBER_WORDS:

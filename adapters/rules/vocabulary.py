@@ -492,6 +492,8 @@ SOLICITATION_TOPICS = (
     "processing rates", "card machine", "your machine", "the rates you're paying",
     "your statements", "acquiring", "buyers who", "firms your size", "businesses your size",
     "practices your size", "sell your practice", "sell your firm",
+    # leads sold by the piece: "we sell them to roofers, 250 a pop"
+    "sell them to", "we sell them", "a pop", "door knock", "homeowners with",
 )  # fmt: skip
 ADDRESSING_THE_BUSINESS = (
     "the owner", "business owner", "who handles", "decision maker", "your business",
@@ -503,7 +505,8 @@ ADDRESSING_THE_BUSINESS = (
     "best person to talk to", "we specialize", "we build", "like yours", "for your listing",
     "our directory", "you're listed", "office manager", "case study", "one pager",
     "free comparison", "free mockup", "calling from", "who handles your", "saving shops",
-    "saving businesses", "one of the partners", "the local rep",
+    "saving businesses", "one of the partners", "the local rep", "contractors", "roofers",
+    "plumbers", "electricians", "you guys doing any",
 )  # fmt: skip
 # Calls from people who want something else from the business than its service: work, an
 # order, an insurance claim. "other", never a lead.

@@ -53,6 +53,7 @@ OTHER_FLOORS = {
     "author9_calls.jsonl": (0.86, 0.90),  # 70/80, 19/20 (68/80, 19/20 on its first run)
     "author10_calls.jsonl": (0.86, 0.90),  # 70/80, 28/30 (66/80, 23/30 on its first run)
     "author11_calls.jsonl": (0.76, 0.95),  # 62/80, 29/30 (54/80, 27/30 on its first run)
+    "author12_calls.jsonl": (0.80, 0.85),  # 65/80, 26/30; 64/80 on its first run: unread
 }
 
 

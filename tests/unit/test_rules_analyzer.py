@@ -1139,3 +1139,26 @@ async def test_a_caller_answering_a_job_post_is_no_lead() -> None:
     found = await analyze(call(("agent", "good morning"), ("caller", said)))
 
     assert found.intent is Intent.OTHER
+
+
+async def test_a_lead_seller_who_opens_like_a_customer_is_spam_and_never_qualifies() -> None:
+    found = await analyze(
+        call(
+            ("agent", "denver comfort"),
+            ("caller", "hey yeah i've got a bunch of homes that need new furnaces over in aurora"),
+            ("agent", "okay is one of them yours"),
+            ("caller", "no so we door knock and sell them to hvac guys, 90 a pop, you doing any"
+                       " replacements right now"),
+        )
+    )  # fmt: skip
+
+    assert found.intent is Intent.SPAM
+
+
+async def test_the_word_email_before_a_spoken_address_is_not_part_of_it() -> None:
+    found = await analyze(
+        call(("caller", "call me after five or email t reyes 77 at gmail dot com thanks")),
+        VOICEMAIL,
+    )
+
+    assert found.caller_email == "treyes77@gmail.com"
