@@ -45,7 +45,12 @@ def email_evidence(transcript: Transcript, email: str | None) -> Evidence | None
     label = domain.split(".")[0]
     # "at g mail", "at i cloud": the provider's name as speech recognition splits it
     split = [f"at {label[:k]} {label[k:]}" for k in range(1, len(label))]
-    candidates = [(email, 0), (spoken, 0), (f"at {label}", 4), *((s, 4) for s in split)]
+    # a company's domain said in words ("at bayside realty group dot com"): its ending
+    ending = f"dot {domain.rsplit('.', 1)[-1]}"
+    candidates = [
+        (email, 0), (spoken, 0), (f"at {label}", 4), *((s, 4) for s in split),
+        (f"{local.replace('.', ' dot ')} at", 6), (ending, 6),
+    ]  # fmt: skip
     for said, context in candidates:
         found = locate(transcript, said, signal="caller_email", context_words=context)
         if found is not None:
