@@ -257,6 +257,8 @@ def card_questions(tokens: Sequence[Token]) -> list[int]:
     security code please"): only a payment card has both, so the two cues mention one however
     far its number was said (plain word positions)."""
     expiries = [t.plain for i, t in enumerate(tokens) if _expiry_cue(tokens, i)]
+    if not expiries:  # most calls: no code's cue is looked for
+        return []
     codes = [t.plain for i, t in enumerate(tokens) if _code_cue(tokens, i) == "named"]
     return [e for e in expiries if any(abs(e - c) <= _ASKED_TOGETHER for c in codes)]
 

@@ -150,10 +150,10 @@ def _pieces(tokens: Sequence[Token]) -> Iterator[list[int]]:
     for run in runs(tokens):
         for piece in _around_dates(tokens, run):
             shape = ",".join(str(len(tokens[i].digits)) for i in piece)
-            grouped = _said_in(tokens, piece)
             phone = _PHONE_SHAPE.fullmatch(shape) or (
-                all(len(tokens[i].digits) == 1 for i in piece)
-                and "," in grouped  # pauses group it: a run of ten alone says nothing
+                len(piece) >= 10  # said digit by digit, grouped by its pauses: not a run of ten
+                and all(len(tokens[i].digits) == 1 for i in piece)
+                and "," in (grouped := _said_in(tokens, piece))
                 and _PHONE_SHAPE.fullmatch(grouped)
             )
             if not (phone or is_quantity(tokens, piece)):

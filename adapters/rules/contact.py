@@ -56,8 +56,10 @@ def caller_name(turns: Sequence[Turn]) -> str | None:
         clauses = re.split(r"[,.;!?]", turn.text)  # "this is ted, a tree fell": Ted
         for clause, then in itertools.zip_longest(clauses, clauses[1:], fillvalue=""):
             words = vocab.normal(clause).split()
-            again = _answer(vocab.normal(then).split())
             name = _introduced(words) or (_answered(words) if asked else None)
+            if name is None and not _maybe_named(words):
+                continue
+            again = _answer(vocab.normal(then).split())
             if name is None and _named_again(words, again):
                 return again  # "it's chris, chris dalton": no "it's cold" says a name twice
             if name:  # "it's terrence. terrence wilkes": the name said again, in full
@@ -68,15 +70,19 @@ def caller_name(turns: Sequence[Turn]) -> str | None:
     return None
 
 
+def _maybe_named(words: list[str]) -> bool:
+    """A clause that may be a name the next one says in full: "chris", "it's chris"."""
+    if not words or len(words) > 2 or (len(words) == 2 and words[0] not in ("it's", "its")):
+        return False
+    return _could_be_name(words[-1])
+
+
 def _named_again(words: list[str], again: str | None) -> bool:
     """The clause "it's chris" (or just a name) and the next the name in full: "chris
     dalton", or a short name's long form, "don" then "donald ferguson"."""
-    if again is None or " " not in again or not words or len(words) > 2:
+    if again is None or " " not in again or not _maybe_named(words):
         return False
-    if len(words) == 2 and words[0] not in ("it's", "its"):
-        return False
-    first = again.split()[0].lower()
-    return _could_be_name(words[-1]) and first.startswith(words[-1])
+    return again.split()[0].lower().startswith(words[-1])
 
 
 def _answered(words: list[str]) -> str | None:
@@ -200,10 +206,13 @@ def caller_email(turns: Sequence[Turn]) -> str | None:
 
 
 def _email(text: str) -> str | None:
-    literal = _LITERAL_EMAIL.search(text.lower())
+    lowered = text.lower()
+    if "@" not in lowered and " at " not in lowered:
+        return None  # most sentences: nothing to read
+    literal = _LITERAL_EMAIL.search(lowered)
     if literal:
         return literal.group()
-    spoken = re.sub(r"(?<=[a-z0-9])\.(?=[a-z0-9])", " dot ", text.lower()).replace("@", " at ")
+    spoken = re.sub(r"(?<=[a-z0-9])\.(?=[a-z0-9])", " dot ", lowered).replace("@", " at ")
     spoken = vocab.normal(spoken)
     for sound, written in vocab.EMAIL_SOUNDS.items():
         spoken = spoken.replace(f" {sound} ", f" {written} ")

@@ -22,8 +22,8 @@ _DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today
 # The business's work for the caller, by the business: "you guys were out", "your guy looked
 # at it", "you all charged me twice", "you said the part was on order".
 _DONE_BY_YOU = re.compile(
-    r"(?<!\bcan)(?<!\bcould)(?<!\bwould)(?<!\bwill)(?<!\bto)"  # "can you put it in": asked for
-    r" (?:you|you guys|you all|y'all|your (?:guy|guys|tech|technician|crew|team|people|man"
+    r" (?<!\bcan )(?<!\bcould )(?<!\bwould )(?<!\bwill )(?<!\bto )"  # "can you put it in"
+    r"(?:you|you guys|you all|y'all|your (?:guy|guys|tech|technician|crew|team|people|man"
     r"|electrician|plumber|company|office|doctor|vet|attorney|agent))"
     r" (?:(?!to |charge |would |could |can |will |do |gonna )[a-z']+ ){0,2}?"
     r"(?:were (?:out|here|there)|was (?:out|here|there)|came (?:out|by|over)|did (?:my|our|the"
