@@ -70,7 +70,8 @@ EXTENSIONS = {
 SAVED_WITH_NEXT = frozenset({Stage.ANALYZED, Stage.SYNCED})
 
 # Speech-to-Text's dynamic batching answers within 24 hours; a call still waiting after twice
-# that fails with the reason (an operator can reprocess it) rather than wait for ever.
+# that (counted from when it entered its stage, so a reprocessed call waits afresh) fails with
+# the reason (an operator can reprocess it) rather than wait for ever.
 MAX_TRANSCRIPTION_WAIT_S = 2 * 86400.0
 
 
@@ -347,8 +348,8 @@ class ProcessCall:
         no attempt; only MAX_TRANSCRIPTION_WAIT_S ends it."""
         stage = next_stage(call.stage)
         assert call.pending_transcription is not None  # set by _transcription before it raised
-        age_s = (self._clock.now() - call.received_at).total_seconds()
-        if age_s > MAX_TRANSCRIPTION_WAIT_S:
+        waited_s = (self._clock.now() - call.timeline[-1].at).total_seconds()
+        if waited_s > MAX_TRANSCRIPTION_WAIT_S:
             hours = MAX_TRANSCRIPTION_WAIT_S / 3600
             reason = f"the batch transcription did not finish within {hours:g} hours"
             return await self._fail(call, stage, reason)

@@ -94,6 +94,29 @@ async def test_a_wait_past_two_days_fails_with_the_reason(clock: FixedClock) -> 
     assert call.failure.reason == "the batch transcription did not finish within 48 hours"
 
 
+async def test_a_call_reprocessed_after_the_wait_failed_waits_again(clock: FixedClock) -> None:
+    engine = AnswersLater(CountingTranscriber("hello"))
+    h = Harness(clock, transcriber=engine)
+    await h.setup()
+    assert (await h.run()).outcome is Outcome.RETRY
+    clock.advance(2 * 86400 + 1)
+    assert (await h.run()).outcome is Outcome.FAILED
+
+    clock.advance(3 * 86400)  # the operator reprocesses it days later
+    async with h.uow() as uow:
+        failed = await uow.calls.get("acme", "CALc1")
+        assert failed is not None
+        failed.restart_from(Stage.TRANSCRIBED, clock.now())
+        await uow.calls.update(failed)
+        await uow.commit()
+    result = await h.run()
+
+    assert result.outcome is Outcome.RETRY  # waits its own two days, not the call's age
+    engine.finish()
+    assert (await h.run()).outcome is Outcome.DONE
+    assert len(engine.started) == 2
+
+
 async def test_a_recording_being_redacted_is_downloaded_once_and_kept_in_quarantine(
     clock: FixedClock, tmp_path: Path
 ) -> None:
