@@ -11,7 +11,8 @@ With `dynamic_batch`, the request asks for DYNAMIC_BATCHING (a fifth of the pric
 within 24 hours): nothing waits for it. The operation's name goes back as the ticket of a
 TranscriptionPending; a later attempt holding the ticket asks once whether it is done (a single
 GetOperation) and collects it, or hears "still pending" again. Any attempt with a ticket
-collects it, whichever strategy is configured now; an operation the service no longer knows
+collects it, whichever strategy is configured now; an operation the service no longer knows,
+or one that finished failed for a passing reason (asked again, it only repeats the failure),
 is started again.
 
 The tenant's hint (business name and trade words) goes in as an inline phrase set, Speech-to-
@@ -126,12 +127,10 @@ class GoogleSpeechTranscriber(Transcriber):
             )
         loop = asyncio.get_running_loop()
         phrases = hint.phrases() if hint is not None else ()
-        response = await loop.run_in_executor(
+        transcript: Transcript = await loop.run_in_executor(
             self._executor, self._recognize, recording.uri, language, phrases, ticket
         )
-        return transcript_for_file(
-            response, recording.uri, self.engine, language, self._separate_channels
-        )
+        return transcript
 
     async def ping(self) -> None:
         """Speech-to-Text answers for this project and location with these credentials: one
@@ -162,9 +161,9 @@ class GoogleSpeechTranscriber(Transcriber):
 
     def _recognize(
         self, uri: str, language: str, phrases: tuple[str, ...] = (), ticket: str | None = None
-    ) -> Any:
-        if ticket is not None and (response := self._collect(ticket)) is not None:
-            return response
+    ) -> Transcript:
+        if ticket is not None and (collected := self._collect(ticket, uri, language)) is not None:
+            return collected
         try:
             client = self._speech()
             operation = client.batch_recognize(
@@ -175,7 +174,7 @@ class GoogleSpeechTranscriber(Transcriber):
         if self._dynamic_batch:
             raise TranscriptionPending(operation.operation.name, self._check_every_s)
         try:
-            return operation.result(  # type: ignore[no-untyped-call]
+            response = operation.result(  # type: ignore[no-untyped-call]
                 timeout=self._operation_timeout_s, polling=self._polling
             )
         except concurrent.futures.TimeoutError:
@@ -188,10 +187,15 @@ class GoogleSpeechTranscriber(Transcriber):
             ) from None
         except Exception as exc:
             raise _port_error(exc, "transcribing") from exc
+        return self._transcript(response, uri, language)
 
-    def _collect(self, ticket: str) -> cs.BatchRecognizeResponse | None:
-        """The response of the operation `ticket` names; TranscriptionPending while it runs;
-        None if the service no longer knows it (to be started again)."""
+    def _transcript(self, response: Any, uri: str, language: str) -> Transcript:
+        return transcript_for_file(response, uri, self.engine, language, self._separate_channels)
+
+    def _collect(self, ticket: str, uri: str, language: str) -> Transcript | None:
+        """The transcript of the operation `ticket` names; TranscriptionPending while it runs;
+        None if there is nothing to collect, to be started again: the service no longer knows
+        it, or it finished failed for a passing reason."""
         try:
             operation = self._speech().get_operation(
                 request={"name": ticket}, timeout=self._request_timeout_s
@@ -202,14 +206,15 @@ class GoogleSpeechTranscriber(Transcriber):
             raise _port_error(exc, "collecting the transcription") from exc
         if not operation.done:
             raise TranscriptionPending(ticket, self._check_every_s)
-        if operation.HasField("error"):
-            error = operation.error
-            failed = api.from_grpc_status(error.code, error.message)  # type: ignore[no-untyped-call]
-            raise _port_error(failed, "transcribing")
-        response: cs.BatchRecognizeResponse = cs.BatchRecognizeResponse.deserialize(
-            operation.response.value
-        )
-        return response
+        try:
+            if operation.HasField("error"):
+                error = operation.error
+                failed = api.from_grpc_status(error.code, error.message)  # type: ignore[no-untyped-call]
+                raise _port_error(failed, "transcribing")
+            response = cs.BatchRecognizeResponse.deserialize(operation.response.value)
+            return self._transcript(response, uri, language)
+        except TransientFailure:
+            return None  # RateLimited too: the finished operation would only say it again
 
     def _list_one_recognizer(self) -> None:
         parent = self._recognizer.rsplit("/recognizers/", 1)[0]

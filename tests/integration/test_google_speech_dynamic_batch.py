@@ -5,7 +5,7 @@ never paying for a second recognition; the service's errors at each step."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from google.auth.credentials import AnonymousCredentials
@@ -129,7 +129,6 @@ async def test_a_ticket_the_service_no_longer_knows_starts_the_work_again(
     [
         (7, PermanentFailure, "Permission denied"),  # PERMISSION_DENIED reading the bucket
         (3, UnreadableAudio, "Permission denied"),  # INVALID_ARGUMENT: the audio
-        (14, TransientFailure, "Permission denied"),  # UNAVAILABLE
     ],
 )
 async def test_an_operation_that_failed_is_told_as_the_ports_error(
@@ -144,10 +143,35 @@ async def test_an_operation_that_failed_is_told_as_the_ports_error(
     speech.operation_error(URI, code=code)
     ticket = await started(transcriber)
 
-    with pytest.raises(port_error, match=said) as raised:
+    with pytest.raises(port_error, match=said):
         await transcriber.transcribe(RECORDING, ticket=ticket)
-    if port_error is TransientFailure:
-        assert not isinstance(raised.value, PermanentFailure)
+
+
+@pytest.mark.parametrize(
+    "fails",
+    [
+        lambda speech: speech.operation_error(URI, code=14),  # the operation: UNAVAILABLE
+        lambda speech: speech.file_error(URI, code=14),  # the file's result: UNAVAILABLE
+        lambda speech: speech.file_error(URI, code=8),  # the file's result: RESOURCE_EXHAUSTED
+    ],
+)
+async def test_an_operation_that_failed_for_a_passing_reason_is_started_again(
+    fake: tuple[FakeSpeech, str],
+    transcriber: GoogleSpeechTranscriber,
+    fails: Callable[[FakeSpeech], None],
+) -> None:
+    """A finished operation answers the same failure however often it is asked: its ticket
+    has nothing more to give, and a retry that only read it again could never succeed."""
+    speech, _ = fake
+    speech.polls_before_done = 0
+    fails(speech)
+    ticket = await started(transcriber)
+
+    with pytest.raises(TranscriptionPending) as again:
+        await transcriber.transcribe(RECORDING, ticket=ticket)
+
+    assert again.value.ticket != ticket
+    assert [r.method for r in speech.requests] == ["POST", "GET", "POST"]
 
 
 async def test_a_failed_status_request_is_transient_and_keeps_nothing(
