@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from domain.pii import SSN, Span, near
-from domain.spoken_numbers import MONTHS, Token, bridged, reads, runs, words
+from domain.spoken_numbers import MONTHS, ORDINALS, Token, bridged, reads, runs, words
 
 _SOCIAL = words("social social's ssn ssn's")
 _SS_NUMBER = words("number no")  # "ss number", "s s number"
@@ -24,13 +24,24 @@ def ssn_spans(tokens: Sequence[Token]) -> list[Span]:
         shape = [len(tokens[i].digits) for i in flat]
         literal = all(tokens[i].word.isdigit() for i in flat)
         start = tokens[flat[0]].plain
-        if any(t.word in MONTHS for t in tokens[max(flat[0] - 3, 0) : flat[0]]):
+        if _after_a_month(tokens, flat[0]):
             continue  # "april 9th, 1986": a date of birth's year
         last_four = len(digits) == 4 and near(lasts, start - _LAST_BEFORE, _LAST_BEFORE - 1)
         cued = near(cues, start - _CUE_BEFORE, _CUE_BEFORE - 1) and (len(digits) == 9 or last_four)
         if cued or (literal and shape == [3, 2, 4] and _plausible(digits)):
             spans += [(run[0], run[-1], SSN) for run in read]  # the "okay" between them stays
     return spans
+
+
+def _after_a_month(tokens: Sequence[Token], first: int) -> bool:
+    """Whether a read follows a month and at most its day ("may 3rd, 1979"): a date's year.
+    A month further back is none ("born in march. social is ...", "you may, it's ...")."""
+    for k in range(first - 1, max(first - 4, -1), -1):
+        if tokens[k].word in MONTHS:
+            return True
+        if not (tokens[k].digits or tokens[k].word in ORDINALS):
+            return False
+    return False
 
 
 def _is_cue(tokens: Sequence[Token], i: int) -> bool:

@@ -432,3 +432,26 @@ def test_a_phone_number_said_digit_by_digit_in_its_groups_stays_in_a_card_call()
 def test_a_date_of_birth_after_the_last_four_of_a_social_stays() -> None:
     turns = ["The last four of your social?", "7741.", "And your date of birth?", "May 3rd, 1979."]
     assert_redacted(turns, [turns[0], f"{SSN}.", turns[2], turns[3]])
+
+
+@pytest.mark.parametrize(
+    ("turns", "expected"),
+    [
+        (
+            ["Born in March, social's 523 45 6789."],
+            [f"Born in March, social's {SSN}."],
+        ),
+        (
+            ["Can I get your social?", "Yes you may, it's 523-45-6789."],
+            ["Can I get your social?", f"Yes you may, it's {SSN}."],
+        ),
+        (
+            ["The last four of your social?", "Moved here in May, um, it's 4418."],
+            ["The last four of your social?", f"Moved here in May, um, it's {SSN}."],
+        ),
+    ],
+)
+def test_an_ssn_a_few_words_after_a_month_name_is_still_an_ssn(
+    turns: Turns, expected: Turns
+) -> None:
+    assert_redacted(turns, expected)
