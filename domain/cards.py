@@ -71,6 +71,8 @@ def card_spans(tokens: Sequence[Token], keywords: list[int], card_call: bool) ->
         keyed = near(keywords, start - _KEYWORD_BEFORE, _KEYWORD_BEFORE + _KEYWORD_AFTER)
         if near(labels, start - _LABEL_BEFORE, _LABEL_BEFORE) and not keyed:
             continue
+        if _a_phone_said_in_groups(tokens, read):
+            continue
         length = sum(len(tokens[i].digits) for i in flat)
         # Digits read one by one ("4-1-1-1-1"): ASR drops some of a card read that way, so in
         # a call about a card nine of them are enough (a truncated card is still card data).
@@ -150,14 +152,21 @@ def _pieces(tokens: Sequence[Token]) -> Iterator[list[int]]:
     for run in runs(tokens):
         for piece in _around_dates(tokens, run):
             shape = ",".join(str(len(tokens[i].digits)) for i in piece)
-            phone = _PHONE_SHAPE.fullmatch(shape) or (
-                len(piece) >= 10  # said digit by digit, grouped by its pauses: not a run of ten
-                and all(len(tokens[i].digits) == 1 for i in piece)
-                and "," in (grouped := _said_in(tokens, piece))
-                and _PHONE_SHAPE.fullmatch(grouped)
-            )
-            if not (phone or is_quantity(tokens, piece)):
+            if not (_PHONE_SHAPE.fullmatch(shape) or is_quantity(tokens, piece)):
                 yield piece
+
+
+def _a_phone_said_in_groups(tokens: Sequence[Token], read: list[list[int]]) -> bool:
+    """Whether a read is a phone number alone, said digit by digit in its groups. Only a whole
+    read: "5 4 1, 2 7 5, 3 4 5 6." "okay" "7 8 9 0 1 0" starts like one and is a card."""
+    piece = read[0]
+    return (
+        len(read) == 1
+        and len(piece) >= 10  # grouped by its pauses: not a run of ten
+        and all(len(tokens[i].digits) == 1 for i in piece)
+        and "," in (grouped := _said_in(tokens, piece))
+        and _PHONE_SHAPE.fullmatch(grouped) is not None
+    )
 
 
 def _said_in(tokens: Sequence[Token], piece: list[int]) -> str:

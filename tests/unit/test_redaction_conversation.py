@@ -455,3 +455,13 @@ def test_an_ssn_a_few_words_after_a_month_name_is_still_an_ssn(
     turns: Turns, expected: Turns
 ) -> None:
     assert_redacted(turns, expected)
+
+
+def test_a_card_whose_first_ten_digits_are_paused_as_a_phone_numbers_is_the_card() -> None:
+    turns = [
+        "And the card number?",
+        "Five four one, two seven five, three four five six.",
+        "Okay.",
+        "Seven eight nine oh one oh.",
+    ]
+    assert_redacted(turns, [turns[0], f"{CARD}.", "Okay.", f"{CARD}."])
