@@ -91,8 +91,8 @@ def card_spans(tokens: Sequence[Token], keywords: list[int], card_call: bool) ->
                     spans.append((inside[0], inside[-1], CARD))
         if not windows:
             left.append(read)
-    if card_call:
-        spans += _read_again(tokens, left, found) + _in_halves(tokens, left)
+    if card_call:  # a read both said again and a half is one span, not two markers
+        spans += sorted(set(_read_again(tokens, left, found) + _in_halves(tokens, left)))
     return spans
 
 

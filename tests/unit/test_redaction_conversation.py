@@ -465,3 +465,8 @@ def test_a_card_whose_first_ten_digits_are_paused_as_a_phone_numbers_is_the_card
         "Seven eight nine oh one oh.",
     ]
     assert_redacted(turns, [turns[0], f"{CARD}.", "Okay.", f"{CARD}."])
+
+
+def test_a_card_read_back_in_halves_is_hidden_once() -> None:
+    turns = ["Visa, 4532 0151 1283 0366.", "Okay so 4532 0151, and then 1283 0366?"]
+    assert_redacted(turns, [f"Visa, {CARD}.", f"Okay so {CARD}, and then {CARD}?"])
