@@ -333,14 +333,10 @@ class ProcessCall:
             return await self._fail(
                 call, stage, f"still rate limited after {days:g} days: {reason}"
             )
-        call.attempts = max(0, call.attempts - 1)
-        call.note_transient_failure(stage, reason)
-        call.release_lease()
-        await self._save(call)
-        self._meter.retrying(stage, call, "rate_limited")
         asked = hint if hint is not None and math.isfinite(hint) else None
-        delay = min(max(asked or self._retry.base_delay_s, 1.0), 86400.0)
-        return ProcessResult(Outcome.RETRY, stage, delay, reason)
+        return await self._postpone(
+            call, stage, reason, asked or self._retry.base_delay_s, "rate_limited"
+        )
 
     async def _waiting(self, call: Call, pending: TranscriptionPending) -> ProcessResult:
         """The transcriber answers later: the call waits in its stage with the ticket saved,
@@ -353,13 +349,20 @@ class ProcessCall:
             hours = MAX_TRANSCRIPTION_WAIT_S / 3600
             reason = f"the batch transcription did not finish within {hours:g} hours"
             return await self._fail(call, stage, reason)
+        return await self._postpone(
+            call, stage, str(pending), pending.check_after_s, "transcription_pending"
+        )
+
+    async def _postpone(
+        self, call: Call, stage: Stage, reason: str, wait_s: float, why: str
+    ) -> ProcessResult:
+        """The call waits in its stage, `wait_s` (1 s to a day), without spending an attempt."""
         call.attempts = max(0, call.attempts - 1)
-        call.note_transient_failure(stage, str(pending))
+        call.note_transient_failure(stage, reason)
         call.release_lease()
         await self._save(call)
-        self._meter.retrying(stage, call, "transcription_pending")
-        delay = min(max(pending.check_after_s, 1.0), 86400.0)
-        return ProcessResult(Outcome.RETRY, stage, delay, str(pending))
+        self._meter.retrying(stage, call, why)
+        return ProcessResult(Outcome.RETRY, stage, min(max(wait_s, 1.0), 86400.0), reason)
 
     # --- the stages ------------------------------------------------------------------------
 
