@@ -232,14 +232,19 @@ def _code(tokens: Sequence[Token], answer: list[int], immediate: bool, whole: bo
     return (answer[0], last, CVV)
 
 
+_PRICE_NEAR = 8  # plain words between a number and the same number said as a price
+
+
 def _a_price_elsewhere(tokens: Sequence[Token], answer: list[int]) -> bool:
-    """Whether the call says the same number as a price: "and it's 340, right?" - "yes, $340
-    for the cleanup". A card's code is never said back as money."""
+    """Whether the number is said as a price beside it: "and it's 340, right?" - "yes, $340
+    for the cleanup". A card's code is never said back as money; a price said further away
+    is a coincidence ("150 on the back ... the deluxe at $150")."""
     digits = "".join(tokens[i].digits for i in answer)
+    at = tokens[answer[0]].plain
     for k, t in enumerate(tokens):
         following = tokens[k + 1].word if k + 1 < len(tokens) else ""
         priced = t.gap.endswith("$") or following in ("dollars", "bucks")
-        if priced and t.digits == digits and k not in answer:
+        if priced and t.digits == digits and k not in answer and abs(t.plain - at) <= _PRICE_NEAR:
             return True
     return False
 

@@ -470,3 +470,12 @@ def test_a_card_whose_first_ten_digits_are_paused_as_a_phone_numbers_is_the_card
 def test_a_card_read_back_in_halves_is_hidden_once() -> None:
     turns = ["Visa, 4532 0151 1283 0366.", "Okay so 4532 0151, and then 1283 0366?"]
     assert_redacted(turns, [f"Visa, {CARD}.", f"Okay so {CARD}, and then {CARD}?"])
+
+
+def test_a_code_after_a_card_stays_hidden_though_the_same_sum_is_a_price_later() -> None:
+    turns = [
+        "Go ahead with the card.",
+        "4716 1221 3878 3757, and 150 on the back.",
+        "Okay. And I have you down for the deluxe detail at $150, see you Tuesday.",
+    ]
+    assert_redacted(turns, [turns[0], f"{CARD}, and {CVV} on the back.", turns[2]])
