@@ -70,8 +70,8 @@ EXTENSIONS = {
 SAVED_WITH_NEXT = frozenset({Stage.ANALYZED, Stage.SYNCED})
 
 # Speech-to-Text's dynamic batching answers within 24 hours; a call still waiting after twice
-# that (counted from when it entered its stage, so a reprocessed call waits afresh) fails with
-# the reason (an operator can reprocess it) rather than wait for ever.
+# that (in its stage: _waited_s) fails with the reason (an operator can reprocess it) rather
+# than wait for ever.
 MAX_TRANSCRIPTION_WAIT_S = 2 * 86400.0
 
 
@@ -325,10 +325,10 @@ class ProcessCall:
 
     async def _deferred(self, call: Call, reason: str, hint: float | None) -> ProcessResult:
         """A service asked us to wait: the call waits in its stage, for as long as it is asked
-        (up to a day at a time), without spending an attempt; only the age limit ends it."""
+        (up to a day at a time), without spending an attempt; only `max_deferral_s` in the
+        stage ends it."""
         stage = next_stage(call.stage)
-        age_s = (self._clock.now() - call.received_at).total_seconds()
-        if age_s > self._max_deferral_s:
+        if self._waited_s(call) > self._max_deferral_s:
             days = self._max_deferral_s / 86400
             return await self._fail(
                 call, stage, f"still rate limited after {days:g} days: {reason}"
@@ -344,14 +344,18 @@ class ProcessCall:
         no attempt; only MAX_TRANSCRIPTION_WAIT_S ends it."""
         stage = next_stage(call.stage)
         assert call.pending_transcription is not None  # set by _transcription before it raised
-        waited_s = (self._clock.now() - call.timeline[-1].at).total_seconds()
-        if waited_s > MAX_TRANSCRIPTION_WAIT_S:
+        if self._waited_s(call) > MAX_TRANSCRIPTION_WAIT_S:
             hours = MAX_TRANSCRIPTION_WAIT_S / 3600
             reason = f"the batch transcription did not finish within {hours:g} hours"
             return await self._fail(call, stage, reason)
         return await self._postpone(
             call, stage, str(pending), pending.check_after_s, "transcription_pending"
         )
+
+    def _waited_s(self, call: Call) -> float:
+        """How long the call has been in its stage: since it entered it, received, restarted
+        (a reprocessed call waits afresh, however old) or moved on; retries move nothing."""
+        return (self._clock.now() - call.timeline[-1].at).total_seconds()
 
     async def _postpone(
         self, call: Call, stage: Stage, reason: str, wait_s: float, why: str

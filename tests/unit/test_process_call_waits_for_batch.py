@@ -1,18 +1,23 @@
 """ProcessCall with a transcriber that answers later (Speech-to-Text's dynamic batching): the
 call waits in its stage with the ticket saved, spends no attempt waiting, starts the work once
 and collects it; a recording being redacted is downloaded once and its original stays in
-quarantine while it waits; a wait past two days ends in FAILED with the reason."""
+quarantine while it waits; a wait past two days ends in FAILED with the reason. Waits are
+counted from when the call entered its stage: a call reprocessed long after it was received
+waits afresh, for its transcription as for a rate limit."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.memory.fakes import FixedClock
-from domain.errors import TranscriptionPending
+from adapters.memory.fakes import FixedClock, InMemoryRecordingSource
+from domain.call import Call
+from domain.errors import RateLimited, TranscriptionPending
 from domain.results import StoredRecording, Transcript
 from domain.stages import Stage
+from domain.tenant import Tenant
 from domain.transcription_hint import TranscriptionHint
 from domain.usecases.processing import Outcome
+from ports.recording import Download
 from ports.speech import Transcriber
 from tests.support import CardReadingTranscriber
 from tests.unit.test_process_call import CountingTranscriber, FlakyRecordingSource, Harness
@@ -115,6 +120,37 @@ async def test_a_call_reprocessed_after_the_wait_failed_waits_again(clock: Fixed
     engine.finish()
     assert (await h.run()).outcome is Outcome.DONE
     assert len(engine.started) == 2
+
+
+class LimitedLater(InMemoryRecordingSource):
+    """Serves the recording until `limited`, then answers as a rate-limited API."""
+
+    limited = False
+
+    async def open(self, tenant: Tenant, call: Call) -> Download:
+        if self.limited:
+            raise RateLimited("daily API limit reached", 3600)
+        return await super().open(tenant, call)
+
+
+async def test_an_old_call_reprocessed_waits_out_a_rate_limit(clock: FixedClock) -> None:
+    source = LimitedLater({"CALc1": b"ID3 mp3"})
+    h = Harness(clock, recordings=source)
+    await h.setup()
+    assert (await h.run()).outcome is Outcome.DONE
+    clock.advance(30 * 86400)  # the operator reprocesses it a month later
+    async with h.uow() as uow:
+        done = await uow.calls.get("acme", "CALc1")
+        assert done is not None
+        done.restart_from(Stage.RECORDING_STORED, clock.now())
+        await uow.calls.update(done)
+        await uow.commit()
+    source.limited = True
+
+    result = await h.run()
+
+    assert result.outcome is Outcome.RETRY  # the week's bound counts from the restart
+    assert result.retry_after_s == 3600
 
 
 async def test_a_recording_being_redacted_is_downloaded_once_and_kept_in_quarantine(
