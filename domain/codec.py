@@ -108,7 +108,7 @@ def recording_from_dict(d: Mapping[str, Any] | None) -> StoredRecording | None:
 def pending_to_dict(p: PendingTranscription | None) -> dict[str, Any] | None:
     if p is None:
         return None
-    return {"ticket": p.ticket, "recording": recording_to_dict(p.recording)}
+    return {"ticket": p.ticket, "recording": recording_to_dict(p.recording), "source": p.source}
 
 
 def pending_from_dict(d: Mapping[str, Any] | None) -> PendingTranscription | None:
@@ -116,7 +116,7 @@ def pending_from_dict(d: Mapping[str, Any] | None) -> PendingTranscription | Non
         return None
     recording = recording_from_dict(d["recording"])
     assert recording is not None
-    return PendingTranscription(d["ticket"], recording)
+    return PendingTranscription(d["ticket"], recording, d.get("source"))
 
 
 def transcript_to_dict(t: Transcript | None) -> dict[str, Any] | None:

@@ -28,11 +28,14 @@ class StoredRecording:
 
 @attrs.frozen
 class PendingTranscription:
-    """A transcription the engine will answer later: its `ticket`, and the recording it reads
-    (for a call whose audio is redacted, the quarantined original, which no one else names)."""
+    """A transcription the engine will answer later: its `ticket`, the recording it reads
+    (for a call whose audio is redacted, the quarantined original, which no one else names)
+    and the call's recording URL it was downloaded from (`source`: a Call Modified that
+    changes it makes the work stale)."""
 
     ticket: str
     recording: StoredRecording
+    source: str | None = None
 
 
 @attrs.frozen

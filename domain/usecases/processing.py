@@ -376,7 +376,13 @@ class ProcessCall:
         if call.recording_url is None and not (from_api and call.metadata.answered):
             return StageSkipped("no recording (missed or unrecorded call)")
         waiting = call.pending_transcription
-        if waiting is not None and config.redact_pii and self._redaction is not None:
+        redacting = config.redact_pii and self._redaction is not None
+        if waiting is not None and (waiting.source != call.recording_url or not redacting):
+            # The original waiting in quarantine is of a recording CallRail has replaced since
+            # (Call Modified), or no longer to be redacted: it goes, and so does its work.
+            await self._audio.delete(waiting.recording.uri)
+            waiting = call.pending_transcription = None
+        if waiting is not None and self._redaction is not None:
             name = recording_object_name(
                 call.tenant_id, call.call_id, _extension(waiting.recording.content_type)
             )  # the quarantined original is stored already, and being transcribed
@@ -442,7 +448,9 @@ class ProcessCall:
         try:
             transcript = await self._transcriber.transcribe(recording, hint=hint, ticket=ticket)
         except TranscriptionPending as pending:
-            call.pending_transcription = PendingTranscription(pending.ticket, recording)
+            call.pending_transcription = PendingTranscription(
+                pending.ticket, recording, call.recording_url
+            )
             raise
         call.pending_transcription = None
         audio_s = transcript.audio_duration_s or recording.duration_s or 0.0

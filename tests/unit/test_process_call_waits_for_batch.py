@@ -7,19 +7,24 @@ waits afresh, for its transcription as for a rate limit."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import attrs
 
 from adapters.memory.fakes import FixedClock, InMemoryRecordingSource
 from domain.call import Call
+from domain.call_changes import Change, apply_change
 from domain.errors import RateLimited, TranscriptionPending
 from domain.results import StoredRecording, Transcript
 from domain.stages import Stage
 from domain.tenant import Tenant
 from domain.transcription_hint import TranscriptionHint
 from domain.usecases.processing import Outcome
+from domain.webhook import parse_incoming_call
 from ports.recording import Download
 from ports.speech import Transcriber
-from tests.support import CardReadingTranscriber
+from tests.support import CardReadingTranscriber, callrail_body
 from tests.unit.test_process_call import CountingTranscriber, FlakyRecordingSource, Harness
 from tests.unit.test_process_call_redaction import ORIGINAL, Pipeline
 
@@ -180,3 +185,60 @@ async def test_a_recording_being_redacted_is_downloaded_once_and_kept_in_quarant
     assert "4111" not in call.transcript.text
     assert len(engine.started) == 1
     assert downloads.opened == 1  # not once a poll
+
+
+async def test_a_recording_modified_while_it_waits_is_the_one_redacted(
+    clock: FixedClock, tmp_path: Path
+) -> None:
+    engine = AnswersLater(CardReadingTranscriber(channel=1))
+    downloads = FlakyRecordingSource(failures=0)
+    downloads.recordings["CALc1"] = ORIGINAL
+    p = Pipeline(clock, tmp_path, engine, recordings=downloads)  # type: ignore[arg-type]
+    await p.setup()
+    assert await p.run() is Outcome.RETRY
+
+    # CallRail's Call Modified brings another recording while the first is transcribed
+    downloads.recordings["CALc1"] = b"ID3 the recording CallRail has now"
+    modified = callrail_body("c1", recording="https://app.callrail.com/calls/1/recording/new")
+    async with p.uow() as uow:
+        waiting = await uow.calls.get("acme", "CALc1")
+        assert waiting is not None
+        incoming = parse_incoming_call(json.loads(modified))
+        apply_change(waiting, incoming, Change.RECORDING, clock.now())
+        await uow.calls.update(waiting)
+        await uow.commit()
+    assert await p.run() is Outcome.RETRY  # the new recording's transcription is started
+
+    engine.finish()
+    assert await p.run() is Outcome.DONE
+    call = await p.call()
+    assert call.recording is not None
+    assert p.audio.objects[call.recording.uri][0].startswith(b"ID3 the recording CallRail has")
+    assert downloads.opened == 2
+    assert engine.asked == [None, None, "op-2"]
+    assert not p.quarantined()
+
+
+async def test_an_original_waiting_when_redaction_is_turned_off_is_not_kept(
+    clock: FixedClock, tmp_path: Path
+) -> None:
+    engine = AnswersLater(CardReadingTranscriber(channel=1))
+    p = Pipeline(clock, tmp_path, engine)  # type: ignore[arg-type]
+    await p.setup()
+    assert await p.run() is Outcome.RETRY
+    assert p.quarantined()
+
+    async with p.uow() as uow:  # the tenant stops redacting while the call waits
+        tenant = await uow.tenants.get("acme")
+        assert tenant is not None
+        config = attrs.evolve(tenant.config, redact_pii=False)
+        await uow.tenants.update(attrs.evolve(tenant, config=config))
+        await uow.commit()
+    engine.finish()
+    assert await p.run() is Outcome.RETRY  # transcribed again, from the stored recording
+    assert await p.run() is Outcome.DONE
+
+    assert not p.quarantined()  # no unredacted copy left where nothing names it
+    call = await p.call()
+    assert call.recording is not None
+    assert not call.recording.redacted
