@@ -427,6 +427,8 @@ def _urgency(caller: str, agent: str) -> tuple[Urgency, list[tuple[str, int]]]:
     """How soon the caller needs help, as they say it or as the business answers it."""
     for greeting in vocab.URGENCY_IGNORED:
         caller, agent = (t.replace(f" {greeting} ", " ") for t in (caller, agent))
+    for greeting in vocab.AGENT_URGENCY_IGNORED:
+        agent = agent.replace(f" {greeting} ", " ")
     high = _matches(caller, vocab.URGENCY_HIGH)
     medium = _matches(caller, vocab.URGENCY_MEDIUM)
     high += _matches(agent, vocab.AGENT_URGENT)

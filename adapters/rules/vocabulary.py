@@ -600,10 +600,18 @@ REFUSAL = (
 AGENT_URGENT = cues(
     2,
     "right away, within the hour, on his way, on her way, on their way,"
-    # the business's triage: come now, it cannot wait
-    " in right now, come straight in, come straight over, bring her straight, bring him"
-    " straight, it's an emergency, that's an emergency, is an emergency, can be an emergency,"
-    " wouldn't wait, would not wait, don't wait, top of the list, at the top",
+    # the business's triage: come now, it cannot wait ("she's not in right now" is no such)
+    " come in right now, bring her in right now, bring him in right now, bring it in right now,"
+    " bring them in right now, come straight in, come straight over, bring her straight,"
+    " bring him straight, it's an emergency, that's an emergency, can be an emergency,"
+    " wouldn't wait, would not wait, don't wait, top of the list, put you at the top",
+)
+# A greeting's "if this is an emergency, hang up and call 911" is no triage of this call.
+AGENT_URGENCY_IGNORED = (
+    "if this is an emergency",
+    "if it's an emergency",
+    "if it is an emergency",
+    "if you have an emergency",
 )
 SAME_DAY = re.compile(
     rf" (?:(?:out|there|in|over|by|someone|somebody|[0-9]+|{SPOKEN_HOURS}|fifteen|thirty|forty"

@@ -1046,6 +1046,26 @@ async def test_the_business_triage_says_urgent_and_come_straight_in_is_a_booking
     assert found.appointment_booked
 
 
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "thanks for calling, if this is an emergency please hang up and dial 911, how can i help",
+        "dr lee is not in right now but i can take a message for her",
+        "okay and is the drip at the top of the tank or down by the valve",
+    ],
+)
+async def test_the_business_greeting_or_questions_are_no_triage(agent: str) -> None:
+    found = await analyze(
+        call(
+            ("caller", "hi, i'd like to get a quote on a new water heater, sometime next month"),
+            ("agent", agent),
+            ("caller", "okay, no rush"),
+        )
+    )
+
+    assert found.urgency is Urgency.LOW
+
+
 async def test_a_name_said_twice_and_a_name_after_a_pets_is_the_callers() -> None:
     twice = await analyze(
         call(("agent", "what can we do for you"), ("caller", "it's maya, maya ortiz, my ac quit"))
