@@ -488,12 +488,14 @@ SOLICITATION_TOPICS = (
     "uniform service", "uniform services", "uniforms", "shop towels", "switching to us",
     "long contracts", "samples of our",
     # where it shows in a search; what a card machine costs it; who would buy it
-    "aren't showing up", "not showing up", "top three", "top 3", "the top of google",
+    # (a customer's tech is "not showing up", a breaker gives "a pop", a bill "your statement")
+    "showing up on google", "showing up on the first page", "showing up in the top",
+    "showing up in the map", "top three", "top 3", "the top of google",
     "processing rates", "card machine", "your machine", "the rates you're paying",
-    "your statements", "acquiring", "buyers who", "firms your size", "businesses your size",
+    "at your statements", "acquiring", "buyers who", "firms your size", "businesses your size",
     "practices your size", "sell your practice", "sell your firm",
     # leads sold by the piece: "we sell them to roofers, 250 a pop"
-    "sell them to", "we sell them", "a pop", "door knock", "homeowners with",
+    "sell them to", "we sell them", "door knock", "homeowners with",
 )  # fmt: skip
 ADDRESSING_THE_BUSINESS = (
     "the owner", "business owner", "who handles", "decision maker", "your business",
@@ -505,8 +507,7 @@ ADDRESSING_THE_BUSINESS = (
     "best person to talk to", "we specialize", "we build", "like yours", "for your listing",
     "our directory", "you're listed", "office manager", "case study", "one pager",
     "free comparison", "free mockup", "calling from", "who handles your", "saving shops",
-    "saving businesses", "one of the partners", "the local rep", "contractors", "roofers",
-    "plumbers", "electricians", "you guys doing any",
+    "saving businesses", "one of the partners", "the local rep",
 )  # fmt: skip
 # Calls from people who want something else from the business than its service: work, an
 # order, an insurance claim. "other", never a lead.

@@ -1154,6 +1154,24 @@ async def test_a_caller_selling_to_the_business_is_spam(pitch: str) -> None:
     assert found.intent is Intent.SPAM
 
 
+@pytest.mark.parametrize(
+    "said",
+    [
+        "hi my ac quit and i called two other contractors and they keep not showing up, can"
+        " somebody come out today",
+        "yeah the furnace made a pop and now it won't turn on, i already tried two other hvac"
+        " contractors",
+        "hi there was a pop in the breaker box and now your machine, the heat pump you put in,"
+        " isn't running",
+        "hi i'm calling about your statements, i got charged twice for the tune up",
+    ],
+)
+async def test_a_customer_naming_other_contractors_or_a_pop_is_no_solicitation(said: str) -> None:
+    found = await analyze(call(("agent", "denver comfort how can i help"), ("caller", said)))
+
+    assert found.intent is not Intent.SPAM
+
+
 async def test_a_caller_answering_a_job_post_is_no_lead() -> None:
     said = "hi i saw you posted for a helper on facebook, i've done drywall for five years"
     found = await analyze(call(("agent", "good morning"), ("caller", said)))
