@@ -77,12 +77,23 @@ def _maybe_named(words: list[str]) -> bool:
     return _could_be_name(words[-1])
 
 
+# What a brand said twice goes on to name: "it's lennox, lennox furnace" is no caller's name.
+_THINGS = (
+    frozenset(
+        word for trade in vocab.TRADES.values() for phrase in trade for word in phrase.split()
+    )
+    | vocab.SERVICE_WORDS
+    | {"brand", "unit", "system", "model"}
+)
+
+
 def _named_again(words: list[str], again: str | None) -> bool:
     """The clause "it's chris" (or just a name) and the next the name in full: "chris
     dalton", or a short name's long form, "don" then "donald ferguson"."""
     if again is None or " " not in again or not _maybe_named(words):
         return False
-    return again.split()[0].lower().startswith(words[-1])
+    first, *rest = again.lower().split()
+    return first.startswith(words[-1]) and not _THINGS.intersection(rest)
 
 
 def _answered(words: list[str]) -> str | None:

@@ -1066,6 +1066,20 @@ async def test_the_business_greeting_or_questions_are_no_triage(agent: str) -> N
     assert found.urgency is Urgency.LOW
 
 
+@pytest.mark.parametrize(
+    "said",
+    [
+        "it's lennox, lennox furnace, about ten years old, and it won't light",
+        "it's rheem, rheem water heater, leaking from the bottom",
+        "it's goodman, goodman heat pump, making a grinding noise",
+    ],
+)
+async def test_a_brand_said_twice_is_no_name(said: str) -> None:
+    found = await analyze(call(("agent", "denver comfort how can i help"), ("caller", said)))
+
+    assert found.caller_name is None
+
+
 async def test_a_name_said_twice_and_a_name_after_a_pets_is_the_callers() -> None:
     twice = await analyze(
         call(("agent", "what can we do for you"), ("caller", "it's maya, maya ortiz, my ac quit"))
