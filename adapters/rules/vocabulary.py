@@ -519,7 +519,8 @@ JOB_SEEKING = (
     "if you guys need help", "if you need help", "need any installers", "need any techs",
     "need any workers", "need any drivers", "need any guys", "my own crew", "your posting",
     "on indeed", "your job ad", "the opening for", "are you hiring", "y'all hiring",
-    "yinz hiring", "posted for", "posting for", "you guys posted", "event staff", "wait staff",
+    "yinz hiring", "posted for a helper", "posted for help", "posted a job", "posting for",
+    "event staff", "wait staff",  # not "the price you guys posted for a new furnace"
     "like to work for", "want to work for", "looking to work for",
 )  # fmt: skip
 BUSINESS_ERRANDS = (

@@ -1193,6 +1193,13 @@ async def test_a_caller_answering_a_job_post_is_no_lead() -> None:
     assert found.intent is Intent.OTHER
 
 
+async def test_a_customer_asking_about_a_price_the_business_posted_is_no_job_seeker() -> None:
+    said = "hi the price you guys posted for a new furnace, is that with the install"
+    found = await analyze(call(("agent", "denver comfort how can i help"), ("caller", said)))
+
+    assert found.intent is Intent.QUOTE_REQUEST
+
+
 async def test_a_lead_seller_who_opens_like_a_customer_is_spam_and_never_qualifies() -> None:
     found = await analyze(
         call(
