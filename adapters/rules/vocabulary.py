@@ -292,8 +292,10 @@ APPOINTMENT_BOOKED = cues(
 CALLER_COMING = cues(
     2,
     "i'm on my way, on my way now, i'll be right there, be right there, i'll leave now,"
-    " leaving now, we're on our way, on our way now, i'll head over, heading over now,"
-    " i'll bring him in, i'll bring her in, i'll bring it in, i'll bring them in",
+    " we're on our way, on our way now, i'll head over, heading over now,"
+    # now, not "maybe i'll bring it in next month" or "i'm leaving now for work"
+    " i'll bring him in now, i'll bring her in now, i'll bring it in now, i'll bring them in now,"
+    " bring him right in, bring her right in, bring it right in, bring them right in",
 )
 APPOINTMENT_CANCELLED = cues(
     3,

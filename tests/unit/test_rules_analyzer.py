@@ -1080,6 +1080,28 @@ async def test_a_brand_said_twice_is_no_name(said: str) -> None:
     assert found.caller_name is None
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "okay i'm leaving now for work so just call my cell",
+        "okay let me think about it, maybe i'll bring it in next month",
+    ],
+)
+async def test_a_caller_leaving_for_work_or_maybe_bringing_it_in_has_booked_nothing(
+    reply: str,
+) -> None:
+    found = await analyze(
+        call(
+            ("agent", "denver comfort how can i help"),
+            ("caller", "hi my furnace is making a noise, how much would a repair be"),
+            ("agent", "it depends, we can call you back with a price"),
+            ("caller", reply),
+        )
+    )
+
+    assert not found.appointment_booked
+
+
 async def test_a_name_said_twice_and_a_name_after_a_pets_is_the_callers() -> None:
     twice = await analyze(
         call(("agent", "what can we do for you"), ("caller", "it's maya, maya ortiz, my ac quit"))
