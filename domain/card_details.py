@@ -137,11 +137,23 @@ def after_card(tokens: Sequence[Token], scan: Sequence[Token], cards: list[int])
         digits = "".join(scan[i].digits for i in numbers)
         if numbers == answer[len(answer) - len(numbers) :] and 3 <= len(digits) <= 4:
             found.append((numbers[0], numbers[-1], CVV))
+        elif both := _expiry_and_code(scan, numbers):
+            found += both
         elif len(groups := _trailing_groups(scan, numbers)) >= 2:
             # Groups of four, read on after a card: its rest after a correction ("no wait,
             # ... so 0766 9205"), a read-back's tail, a repetition loop of its last group.
             found.append((groups[0], groups[-1], CARD))
     return found
+
+
+def _expiry_and_code(tokens: Sequence[Token], numbers: list[int]) -> list[Span]:
+    """An expiry and a security code read in one breath after a card: "04 27 150", "oh four
+    twenty seven, one fifty"."""
+    for k in range(1, len(numbers)):
+        code = "".join(tokens[i].digits for i in numbers[k:])
+        if 3 <= len(code) <= 4 and month_year(tokens, numbers[:k]):
+            return [(numbers[0], numbers[k - 1], EXPIRY), (numbers[k], numbers[-1], CVV)]
+    return []
 
 
 def _trailing_groups(tokens: Sequence[Token], numbers: list[int]) -> list[int]:

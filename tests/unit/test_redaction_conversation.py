@@ -479,3 +479,17 @@ def test_a_code_after_a_card_stays_hidden_though_the_same_sum_is_a_price_later()
         "Okay. And I have you down for the deluxe detail at $150, see you Tuesday.",
     ]
     assert_redacted(turns, [turns[0], f"{CARD}, and {CVV} on the back.", turns[2]])
+
+
+@pytest.mark.parametrize(
+    ("said", "hidden"),
+    [
+        ("04 27 150.", f"{EXPIRY} {CVV}."),
+        ("Oh four twenty seven, one fifty.", f"{EXPIRY}, {CVV}."),
+    ],
+)
+def test_an_expiry_and_code_read_in_one_breath_after_a_card_are_hidden(
+    said: str, hidden: str
+) -> None:
+    turns = ["It's my Visa, 4532 0151 1283 0366.", "Got it, and the rest?", said]
+    assert_redacted(turns, [f"It's my Visa, {CARD}.", turns[1], hidden])
