@@ -36,12 +36,19 @@ def ssn_spans(tokens: Sequence[Token]) -> list[Span]:
 def _after_a_month(tokens: Sequence[Token], first: int) -> bool:
     """Whether a read follows a month and at most its day ("may 3rd, 1979"): a date's year.
     A month further back is none ("born in march. social is ...", "you may, it's ...")."""
-    for k in range(first - 1, max(first - 4, -1), -1):
+    for k in range(first - 1, max(first - 5, -1), -1):
         if tokens[k].word in MONTHS:
             return True
-        if not (tokens[k].digits or tokens[k].word in ORDINALS):
+        if not (tokens[k].digits or tokens[k].word in ORDINALS or tokens[k].word in _DAYS):
             return False
     return False
+
+
+_DAYS = words(  # "may the third, 1979", "june twenty first"
+    "the first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth"
+    " thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth"
+    " thirtieth"
+)
 
 
 def _is_cue(tokens: Sequence[Token], i: int) -> bool:

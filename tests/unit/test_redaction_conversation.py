@@ -493,3 +493,9 @@ def test_an_expiry_and_code_read_in_one_breath_after_a_card_are_hidden(
 ) -> None:
     turns = ["It's my Visa, 4532 0151 1283 0366.", "Got it, and the rest?", said]
     assert_redacted(turns, [f"It's my Visa, {CARD}.", turns[1], hidden])
+
+
+@pytest.mark.parametrize("birthday", ["May third, 1979.", "June the twenty first, 1979."])
+def test_a_date_of_birth_with_its_day_in_words_stays(birthday: str) -> None:
+    turns = ["The last four of your social?", "7741.", "And your date of birth?", birthday]
+    assert_redacted(turns, [turns[0], f"{SSN}.", turns[2], birthday])
