@@ -205,6 +205,14 @@ def _command(args: argparse.Namespace, container: Container) -> Callable[[], Awa
         print(f"{call.call_id}: queued again from after {call.stage}; `serve` processes it")
 
     async def calls_redact_audio() -> None:
+        settings = c.settings()
+        if settings.transcriber == "google-speech" and (
+            settings.cloud.speech_processing == "dynamic_batch"
+        ):  # refused before anything is paid for: the use case cannot wait a day per call
+            raise UsageError(
+                "calls redact-audio needs each transcript at once: run it with"
+                " PIPELINE_SPEECH_PROCESSING=standard (dynamic batching answers within 24 h)"
+            )
         command = RedactAudioCommand(args.tenant_id, _since(args.since) if args.since else None)
         report = await c.redact_stored_audio()(command, _to_stderr)
         for call_id, why in report.failed:

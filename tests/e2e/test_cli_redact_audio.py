@@ -87,3 +87,16 @@ def test_an_unknown_tenant_is_one_line_and_a_failure(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "nobody" in done.stderr
+
+
+def test_it_is_refused_before_anything_is_paid_for_with_dynamic_batching(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PIPELINE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "PIPELINE_TRANSCRIBER": "google-speech",
+        "PIPELINE_SPEECH_PROCESSING": "dynamic_batch",
+    }
+    done = ingestion_pipeline("calls", "redact-audio", "acme", env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "PIPELINE_SPEECH_PROCESSING=standard" in done.stderr
