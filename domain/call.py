@@ -221,13 +221,18 @@ class Call:
         self.timeline.append(StageEvent(Stage.FAILED, at, note=reason))
         self.completed_at = at
 
+    def failed_before(self, stage: Stage) -> Stage | None:
+        """The stage a FAILED call failed at, when it comes before `stage`: the stages from
+        there on would run on results it never had (an analysis of a transcript never made),
+        so it cannot be restarted from `stage`."""
+        failed_at = self.failure.stage if self.stage is Stage.FAILED and self.failure else None
+        return failed_at if _after(stage, failed_at) else None
+
     def restart_from(
         self, first_stage_to_redo: Stage, at: datetime, note: str | None = None
     ) -> None:
-        """A failed call restarts at most from the stage it failed at: the stages after it
-        would run on results it never had (an analysis of a transcript never made)."""
-        failed_at = self.failure.stage if self.stage is Stage.FAILED and self.failure else None
-        if _after(first_stage_to_redo, failed_at):
+        """A failed call restarts at most from the stage it failed at (failed_before)."""
+        if (failed_at := self.failed_before(first_stage_to_redo)) is not None:
             raise IllegalTransition(
                 f"the call failed at {failed_at}: re-run it from {failed_at} or an earlier stage,"
                 f" not {first_stage_to_redo}"

@@ -30,7 +30,7 @@ from domain.errors import FieldError, ValidationFailed
 from domain.jobs import Job
 from domain.questions import questions_document
 from domain.scoring import SCORING_VERSION
-from domain.stages import PIPELINE, Stage
+from domain.stages import Stage
 from domain.tenant import Tenant
 from domain.usecases.calls import every_call
 from domain.usecases.processing import Outcome, ProcessCall, ProcessCallCommand, ProcessResult
@@ -80,7 +80,7 @@ def why_not_redone(call: Call, from_stage: Stage) -> str | None:
     if not any((e.note or "").startswith(MARK) for e in call.timeline):
         return "FAILED (not completed)"
     failed_at = call.failure.stage if call.failure else None
-    if failed_at not in PIPELINE or PIPELINE.index(failed_at) < PIPELINE.index(from_stage):
+    if failed_at is None or call.failed_before(from_stage) is not None:
         return f"FAILED at {failed_at}, before {from_stage}: nothing to reanalyse"
     return None
 
