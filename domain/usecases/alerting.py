@@ -21,6 +21,7 @@ from domain.call import Call
 from domain.errors import DomainError, TransientFailure
 from domain.retry import RetryPolicy
 from domain.tenant import Tenant
+from domain.usecases.metering import PipelineMeter
 from ports.alerts import AlertSender
 from ports.metrics import Metrics
 from ports.system import Clock
@@ -51,7 +52,7 @@ class SendAlerts:
         self._retry = retry
         self._tracer = tracer or NoTracing()
         self._sleep = sleep
-        self._metrics = metrics
+        self._meter = PipelineMeter(metrics)
 
     async def __call__(self, call: Call, tenant: Tenant, save: Save) -> str | None:
         """Sends what is due and saves each record with `save`; a note for the timeline, or
@@ -79,8 +80,7 @@ class SendAlerts:
             record = await self._deliver(destination, message, record)
             _keep(call, record)
             await save(call)
-            if self._metrics is not None:
-                self._metrics.alert_delivered(destination.type, record.status.value)
+            self._meter.alert_settled(record)
             outcomes.append(f"{destination.name} {record.status.value}")
         return f"alerts: {', '.join(outcomes)}" if outcomes else None
 

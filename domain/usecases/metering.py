@@ -1,10 +1,12 @@
-"""What ProcessCall tells the Metrics port, read off the call at each step it saves: a stage
-done, a retry scheduled, a dead end. Kept here so the use case says only when."""
+"""What ProcessCall and its alert step tell the Metrics port, read off the call at each step
+it saves: a stage done, a retry scheduled, a dead end, an alert settled. Kept here so the use
+cases say only when."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from domain.alerts import AlertRecord
 from domain.call import Call
 from domain.results import CallAnalysis, SilencedSpan, SyncStatus
 from domain.stages import Stage
@@ -53,6 +55,11 @@ class PipelineMeter:
         ):
             if count:
                 m.analysis_discarded(kind, count)
+
+    def alert_settled(self, record: AlertRecord) -> None:
+        """One destination's hot-lead alert, sent or failed after its tries."""
+        if self._metrics is not None:
+            self._metrics.alert_delivered(record.type, record.status.value)
 
     def dead_end(self, stage: Stage, call: Call) -> None:
         m = self._metrics
