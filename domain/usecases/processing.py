@@ -15,6 +15,7 @@ from enum import StrEnum
 import attrs
 
 from domain.call import Call, quarantine_object_name, recording_object_name
+from domain.codec import last_activity
 from domain.crm import build_sync_request
 from domain.errors import (
     CallNotFound,
@@ -355,7 +356,7 @@ class ProcessCall:
     def _waited_s(self, call: Call) -> float:
         """How long the call has been in its stage: since it entered it, received, restarted
         (a reprocessed call waits afresh, however old) or moved on; retries move nothing."""
-        return (self._clock.now() - call.timeline[-1].at).total_seconds()
+        return (self._clock.now() - last_activity(call)).total_seconds()
 
     async def _postpone(
         self, call: Call, stage: Stage, reason: str, wait_s: float, why: str
